@@ -1,0 +1,83 @@
+"""A fast reader of deb822 stanzas (Packages, Sources, Release, .sources, .dsc).
+
+Pure functions. `python-debian` is the reference implementation (tests compare the
+two on real index data); this reader exists because reading the ~64k stanzas of a
+Debian Packages index is about three times faster with `str.split` than with a
+general deb822 parser. Field names keep their case; continuation lines keep their
+leading space stripped of exactly one character, as in deb822 multiline values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+Stanza = dict[str, str]
+
+
+def iter_stanzas(text: str, *, comments: bool = False) -> Iterator[Stanza]:
+    """Yield each stanza of `text` as a dict of field -> value.
+
+    Simple fields hold their stripped value; multiline fields hold the first line
+    (possibly empty) followed by "\\n" and each continuation line without its first
+    character. With `comments`, lines starting with '#' are ignored (APT .sources).
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    for block in text.split("\n\n"):
+        if not block or block.isspace():
+            continue
+        stanza: Stanza = {}
+        key = ""
+        for line in block.split("\n"):
+            if not line:
+                continue
+            first = line[0]
+            if first == " " or first == "\t":
+                if not key:
+                    raise ValueError(f"continuation line before any field: {line!r}")
+                stanza[key] += "\n" + line[1:]
+                continue
+            if first == "#" and comments:
+                continue
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise ValueError(f"line is not 'Field: value': {line!r}")
+            key = name.strip()
+            stanza[key] = value.strip()
+        if stanza:
+            yield stanza
+
+
+def parse_one(text: str) -> Stanza:
+    """Parse text holding exactly one stanza (Release, .dsc body)."""
+    stanzas = list(iter_stanzas(text))
+    if len(stanzas) != 1:
+        raise ValueError(f"expected one stanza, found {len(stanzas)}")
+    return stanzas[0]
+
+
+def split_lines(value: str) -> list[str]:
+    """The non-empty continuation lines of a multiline field, stripped."""
+    return [line.strip() for line in value.split("\n")[1:] if line.strip()]
+
+
+def stanzas_named(text: str, name: str, field: str = "Package") -> Iterator[Stanza]:
+    """Yield only the stanzas whose `field` is exactly `name`.
+
+    Finds them by substring search, then parses just those blocks: a lookup of one
+    package in a 50 MB Packages index costs milliseconds instead of a full parse.
+    """
+    needle = f"{field}: {name}\n"
+    start = 0
+    while (hit := text.find(needle, start)) != -1:
+        start = hit + len(needle)
+        if hit and text[hit - 1] != "\n":
+            continue
+        begin = text.rfind("\n\n", 0, hit)
+        begin = 0 if begin == -1 else begin + 2
+        end = text.find("\n\n", hit)
+        end = len(text) if end == -1 else end
+        for stanza in iter_stanzas(text[begin:end]):
+            if stanza.get(field) == name:
+                yield stanza
+        start = max(start, end)

@@ -1,0 +1,1 @@
+"""Reading a Debian mirror, verified: sources, Release, indices, downloads, cache."""

@@ -1,0 +1,93 @@
+"""The content-addressed cache under the data directory.
+
+    <data_dir>/cache/by-hash/SHA256/<hex>     verified files (indices, .dsc, .deb, ...)
+    <data_dir>/cache/releases/<slug>/         the last verified InRelease of a suite
+    <data_dir>/partial/                       downloads in progress (not the cache)
+
+Objects enter only by rename of a verified file, so the cache never holds a file
+whose hash is not its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+class Cache:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / "cache"
+        self.objects = self.root / "by-hash" / "SHA256"
+        self.releases = self.root / "releases"
+        self.partial = data_dir / "partial"
+
+    def object_path(self, sha256: str) -> Path:
+        return self.objects / sha256.lower()
+
+    def lookup(self, sha256: str, size: int) -> Path | None:
+        path = self.object_path(sha256)
+        try:
+            if path.stat().st_size == size:
+                return path
+        except FileNotFoundError:
+            return None
+        return None
+
+    def commit(self, part: Path, sha256: str) -> Path:
+        """Move a verified partial file into the store."""
+        self.objects.mkdir(parents=True, exist_ok=True)
+        target = self.object_path(sha256)
+        os.replace(part, target)
+        return target
+
+    def add_bytes(self, data: bytes) -> Path:
+        """Store bytes already verified by the caller; return their path."""
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.object_path(sha)
+        if target.exists():
+            return target
+        self.objects.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, data)
+        return target
+
+    def release_dir(self, uri: str, suite: str) -> Path:
+        readable = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{uri}_{suite}").strip("_")[-80:]
+        digest = hashlib.sha256(f"{uri} {suite}".encode()).hexdigest()[:12]
+        return self.releases / f"{readable}-{digest}"
+
+    def load_release(self, uri: str, suite: str) -> tuple[dict[str, Any], bytes, bytes] | None:
+        """The cached (meta, release, signature) of a suite, if any."""
+        folder = self.release_dir(uri, suite)
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            release = (folder / meta["release"]).read_bytes()
+            signature = (folder / meta["signature"]).read_bytes() if meta.get("signature") else b""
+        except (OSError, ValueError, KeyError):
+            return None
+        return meta, release, signature
+
+    def store_release(
+        self, uri: str, suite: str, files: dict[str, bytes], meta: dict[str, Any]
+    ) -> None:
+        folder = self.release_dir(uri, suite)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            write_atomic(folder / name, data)
+        write_atomic(folder / "meta.json", json.dumps(meta, indent=1, sort_keys=True).encode())
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write `data` to `target` via a temporary file in the same directory."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

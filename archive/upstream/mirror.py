@@ -1,0 +1,463 @@
+"""An upstream Debian mirror, read through its signed Release chain.
+
+`Upstream` ties the pieces together: the entries (host APT sources or config), the
+verified Release of each suite, verified indices, package lookup and verified
+fetches. It is a context manager: what it downloads is staged and enters the cache
+(and the destination) only when the whole operation succeeded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import lzma
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+from debian.debian_support import version_compare
+
+from archive.deb822 import stanzas_named
+from archive.settings import UpstreamSettings
+from archive.upstream.aptsources import SignedBy, SourceEntry, read_apt_sources
+from archive.upstream.cache import Cache
+from archive.upstream.download import Downloader, sha256_file
+from archive.upstream.index import (
+    BinaryRecord,
+    FileRef,
+    SourceRecord,
+    binary_record,
+    parse_packages,
+    parse_sources,
+    source_record,
+)
+from archive.upstream.release import Release, check_dates, check_suite, parse_release
+from archive.upstream.signature import verify_clearsigned, verify_detached
+from unessential.console import Reporter
+from unessential.errors import (
+    ConfigError,
+    FormatError,
+    IntegrityError,
+    NotFoundError,
+    SignatureError,
+)
+
+DEFAULT_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+COMPRESSIONS = (".xz", ".gz", "")
+
+
+def host_architecture() -> str:
+    try:
+        out = subprocess.run(
+            ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        import platform
+
+        return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), "amd64")
+
+
+def host_codename() -> str | None:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("VERSION_CODENAME="):
+                return line.split("=", 1)[1].strip().strip('"') or None
+    except OSError:
+        return None
+    return None
+
+
+def resolve_entries(settings: UpstreamSettings) -> list[SourceEntry]:
+    """The upstream entries: from config/--mirror if set, else the host's APT sources."""
+    host = read_apt_sources(settings.apt_sources)
+    keyring = SignedBy(keyrings=tuple(settings.keyring)) if settings.keyring else None
+    if settings.mirror:
+        suites = settings.suites or ([host_codename()] if host_codename() else [])
+        if not suites:
+            raise ConfigError("upstream.suites", "no suite given and none known from the host")
+        if keyring is None:
+            keyring = host[0].signed_by if host else SignedBy(keyrings=(DEFAULT_KEYRING,))
+        return [
+            SourceEntry(
+                uri=settings.mirror,
+                suite=suite,
+                components=tuple(settings.components or ["main"]),
+                signed_by=keyring,
+                origin="configuration (upstream.mirror)",
+            )
+            for suite in suites
+        ]
+    entries = host
+    if settings.suites:
+        entries = [e for e in entries if e.suite in settings.suites]
+    if settings.components:
+        entries = [
+            SourceEntry(
+                uri=e.uri,
+                suite=e.suite,
+                components=tuple(c for c in e.components if c in settings.components),
+                types=e.types,
+                signed_by=e.signed_by,
+                architectures=e.architectures,
+                origin=e.origin,
+            )
+            for e in entries
+        ]
+    if keyring is not None:
+        entries = [
+            SourceEntry(
+                uri=e.uri,
+                suite=e.suite,
+                components=e.components,
+                types=e.types,
+                signed_by=keyring,
+                architectures=e.architectures,
+                origin=e.origin,
+            )
+            for e in entries
+        ]
+    if not entries:
+        where = ", ".join(str(p) for p in settings.apt_sources)
+        raise ConfigError(where, "no APT source found; set upstream.mirror or pass --mirror")
+    return entries
+
+
+@dataclass
+class Suite:
+    """A verified Release of one (URI, suite)."""
+
+    entry: SourceEntry
+    release: Release
+    signers: tuple[str, ...]
+
+    @property
+    def base(self) -> str:
+        return f"{self.entry.uri}/dists/{self.entry.suite}"
+
+
+@dataclass
+class FetchResult:
+    package: str
+    version: str
+    kind: str
+    suite: str
+    files: list[Path] = field(default_factory=list)
+    sha256: dict[str, str] = field(default_factory=dict)
+
+
+class Upstream:
+    """Verified access to the upstream mirror. Use as a context manager."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: UpstreamSettings,
+        *,
+        reporter: Reporter | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.settings = settings
+        self.cache = Cache(data_dir)
+        self.reporter = reporter or Reporter(quiet=True)
+        self.now = now
+        self.downloader = Downloader(
+            self.cache.partial,
+            timeout=settings.timeout,
+            retries=settings.retries,
+            backoff=settings.backoff,
+        )
+        self.entries = resolve_entries(settings)
+        self.architectures = list(settings.architectures or [host_architecture()])
+        self._suites: dict[tuple[str, str], Suite] = {}
+        self._staged: dict[str, Path] = {}
+        self._pending_releases: list[tuple[SourceEntry, dict[str, bytes], dict[str, str]]] = []
+
+    # -- transaction -------------------------------------------------------------
+    def __enter__(self) -> Upstream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def commit(self) -> None:
+        for sha, part in list(self._staged.items()):
+            self.cache.commit(part, sha)
+        self._staged.clear()
+        for entry, files, meta in self._pending_releases:
+            self.cache.store_release(entry.uri, entry.suite, files, meta)
+        self._pending_releases.clear()
+
+    def abort(self) -> None:
+        for part in self._staged.values():
+            part.unlink(missing_ok=True)
+        self._staged.clear()
+        self._pending_releases.clear()
+
+    def _object(self, sha256: str, size: int) -> Path | None:
+        staged = self._staged.get(sha256)
+        if staged is not None and staged.exists():
+            return staged
+        return self.cache.lookup(sha256, size)
+
+    def _get(self, url: str, ref: FileRef, name: str) -> Path:
+        """A verified file: from the cache if present, else downloaded and staged."""
+        found = self._object(ref.sha256, ref.size)
+        if found is not None:
+            return found
+        with self.reporter.task(f"get {name}", ref.size) as advance:
+            part = self.downloader.fetch(
+                url, size=ref.size, sha256=ref.sha256, name=name, progress=advance
+            )
+        staged = part.with_name(f"{ref.sha256}.staged")
+        os.replace(part, staged)
+        self._staged[ref.sha256] = staged
+        return staged
+
+    # -- Release -----------------------------------------------------------------
+    def suite(self, entry: SourceEntry) -> Suite:
+        key = (entry.uri, entry.suite)
+        if key in self._suites:
+            return self._suites[key]
+        base = f"{entry.uri}/dists/{entry.suite}"
+        what = f"{base}/InRelease"
+        inrelease = self.downloader.get_bytes(what, missing_ok=True)
+        if inrelease is not None:
+            verified = verify_clearsigned(inrelease, what, entry.signed_by)
+            files = {"InRelease": inrelease}
+            meta = {"release": "InRelease", "signature": ""}
+        else:
+            what = f"{base}/Release"
+            release = self.downloader.get_bytes(what, missing_ok=True)
+            if release is None:
+                raise NotFoundError(base, "no InRelease and no Release: unknown suite?")
+            signature = self.downloader.get_bytes(f"{what}.gpg", missing_ok=True)
+            if signature is None:
+                raise SignatureError(what, "not signed: no InRelease and no Release.gpg")
+            verified = verify_detached(release, signature, what, entry.signed_by)
+            files = {"Release": release, "Release.gpg": signature}
+            meta = {"release": "Release", "signature": "Release.gpg"}
+        try:
+            text = verified.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(what, "Release is not UTF-8 text") from exc
+        release_obj = parse_release(text, what)
+        check_dates(
+            release_obj,
+            what,
+            now=self.now,
+            check_valid_until=self.settings.check_valid_until,
+            max_skew=self.settings.max_date_skew,
+        )
+        check_suite(release_obj, entry.suite, what)
+        meta |= {"uri": entry.uri, "suite": entry.suite, "signers": " ".join(verified.signers)}
+        cached = self.cache.load_release(entry.uri, entry.suite)
+        if cached is None or cached[1] != files[meta["release"]]:
+            self._pending_releases.append((entry, files, meta))
+        suite = Suite(entry=entry, release=release_obj, signers=verified.signers)
+        self._suites[key] = suite
+        return suite
+
+    def suites(self) -> list[Suite]:
+        return [self.suite(entry) for entry in self.entries]
+
+    # -- indices -----------------------------------------------------------------
+    def index_text(self, suite: Suite, path: str) -> str:
+        """The verified, decompressed text of `path` (e.g. main/source/Sources)."""
+        release = suite.release
+        plain = release.index(path)
+        if plain is not None:
+            found = self._object(plain.sha256, plain.size)
+            if found is not None:
+                return found.read_text(encoding="utf-8")
+        for ext in COMPRESSIONS:
+            ref = release.index(path + ext)
+            if ref is None:
+                continue
+            name = f"{suite.base}/{path}{ext}"
+            url = name
+            if release.acquire_by_hash:
+                folder = path.rsplit("/", 1)[0]
+                url = f"{suite.base}/{folder}/by-hash/SHA256/{ref.sha256}"
+            file_ref = FileRef(name=path + ext, size=ref.size, sha256=ref.sha256)
+            try:
+                packed = self._get(url, file_ref, name)
+            except NotFoundError:
+                if not release.acquire_by_hash:
+                    raise
+                packed = self._get(name, file_ref, name)
+            data = _decompress(packed, ext, name)
+            if plain is not None and ext:
+                self._check_plain(data, plain.size, plain.sha256, f"{suite.base}/{path}")
+                self._stage_bytes(data)
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FormatError(name, "index is not UTF-8 text") from exc
+        raise NotFoundError(f"{suite.base}/{path}", "not listed in the signed Release")
+
+    @staticmethod
+    def _check_plain(data: bytes, size: int, sha256: str, name: str) -> None:
+        if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+            raise IntegrityError(name, "decompressed index differs from the signed Release")
+
+    def _stage_bytes(self, data: bytes) -> None:
+        sha = hashlib.sha256(data).hexdigest()
+        if self._object(sha, len(data)) is not None:
+            return
+        self.cache.partial.mkdir(parents=True, exist_ok=True)
+        staged = self.cache.partial / f"{sha}.staged"
+        staged.write_bytes(data)
+        self._staged[sha] = staged
+
+    def _index_paths(self, suite: Suite, kind: str, arch: str | None) -> Iterator[str]:
+        components = suite.entry.components or suite.release.components
+        if not components:
+            raise ConfigError(suite.entry.origin, f"{suite.entry.label}: no components")
+        for component in components:
+            if kind == "Sources":
+                yield f"{component}/source/Sources"
+            else:
+                yield f"{component}/binary-{arch}/Packages"
+
+    def _has_index(self, suite: Suite, path: str) -> bool:
+        return any(suite.release.index(path + ext) for ext in COMPRESSIONS)
+
+    def index_texts(self, kind: str, arch: str | None = None) -> Iterator[tuple[Suite, str, str]]:
+        """(suite, path, text) of every Sources or Packages index of every entry."""
+        for suite in self.suites():
+            for path in self._index_paths(suite, kind, arch):
+                if not self._has_index(suite, path):
+                    continue
+                yield suite, path, self.index_text(suite, path)
+
+    def packages(self, arch: str | None = None) -> list[tuple[Suite, BinaryRecord]]:
+        arch = arch or self.architectures[0]
+        out: list[tuple[Suite, BinaryRecord]] = []
+        for suite, path, text in self.index_texts("Packages", arch):
+            out += [(suite, rec) for rec in parse_packages(text, f"{suite.base}/{path}")]
+        return out
+
+    def sources(self) -> list[tuple[Suite, SourceRecord]]:
+        out: list[tuple[Suite, SourceRecord]] = []
+        for suite, path, text in self.index_texts("Sources"):
+            out += [(suite, rec) for rec in parse_sources(text, f"{suite.base}/{path}")]
+        return out
+
+    # -- lookup ------------------------------------------------------------------
+    def find_source(self, name: str, version: str | None = None) -> tuple[Suite, SourceRecord]:
+        found: list[tuple[Suite, SourceRecord]] = []
+        for suite, path, text in self.index_texts("Sources"):
+            what = f"{suite.base}/{path}"
+            found += [(suite, source_record(s, what)) for s in stanzas_named(text, name)]
+        return _pick(found, name, version, "source package")
+
+    def find_binary(
+        self, name: str, version: str | None = None, arch: str | None = None
+    ) -> tuple[Suite, BinaryRecord]:
+        arch = arch or self.architectures[0]
+        found: list[tuple[Suite, BinaryRecord]] = []
+        for suite, path, text in self.index_texts("Packages", arch):
+            what = f"{suite.base}/{path}"
+            found += [
+                (suite, rec)
+                for rec in (binary_record(s, what) for s in stanzas_named(text, name))
+                if rec.architecture in (arch, "all")
+            ]
+        return _pick(found, name, version, f"binary package ({arch})")
+
+    # -- fetch -------------------------------------------------------------------
+    def fetch_source(self, name: str, version: str | None, dest: Path) -> FetchResult:
+        suite, record = self.find_source(name, version)
+        staged = []
+        for ref in record.files:
+            url = f"{suite.entry.uri}/{record.directory}/{ref.name}"
+            staged.append((ref.name, self._get(url, ref, ref.name), ref.sha256))
+        result = FetchResult(record.package, record.version, "source", suite.entry.suite)
+        result.files = place(staged, dest)
+        result.sha256 = {n: s for n, _, s in staged}
+        return result
+
+    def fetch_binary(
+        self, name: str, version: str | None, dest: Path, arch: str | None = None
+    ) -> FetchResult:
+        suite, record = self.find_binary(name, version, arch)
+        filename = record.filename.rsplit("/", 1)[-1]
+        ref = FileRef(name=filename, size=record.size, sha256=record.sha256)
+        path = self._get(f"{suite.entry.uri}/{record.filename}", ref, filename)
+        result = FetchResult(record.package, record.version, "binary", suite.entry.suite)
+        result.files = place([(filename, path, record.sha256)], dest)
+        result.sha256 = {filename: record.sha256}
+        return result
+
+
+R = TypeVar("R", SourceRecord, BinaryRecord)
+
+
+def _pick(
+    found: list[tuple[Suite, R]], name: str, version: str | None, kind: str
+) -> tuple[Suite, R]:
+    if not found:
+        raise NotFoundError(name, f"no {kind} of that name in the configured suites")
+    if version is not None:
+        matching = [(s, r) for s, r in found if r.version == version]
+        if not matching:
+            have = ", ".join(sorted({r.version for _, r in found}))
+            raise NotFoundError(f"{name}={version}", f"no such version (available: {have})")
+        return matching[0]
+    best = found[0]
+    for item in found[1:]:
+        if version_compare(item[1].version, best[1].version) > 0:
+            best = item
+    return best
+
+
+def _decompress(path: Path, ext: str, name: str) -> bytes:
+    try:
+        if ext == ".xz":
+            return lzma.decompress(path.read_bytes())
+        if ext == ".gz":
+            return gzip.decompress(path.read_bytes())
+        return path.read_bytes()
+    except (lzma.LZMAError, OSError, EOFError) as exc:
+        raise FormatError(name, f"cannot decompress: {exc}") from exc
+
+
+def place(files: list[tuple[str, Path, str]], dest: Path) -> list[Path]:
+    """Copy verified files into `dest`, all or nothing (temporary names, then renames)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for name, source, sha in files:
+            if "/" in name or name in ("", ".", ".."):
+                raise FormatError(name, "unsafe file name in a signed index")
+            target = dest / name
+            if target.is_file() and sha256_file(target) == sha:
+                continue
+            fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.")
+            os.close(fd)
+            temps.append((Path(tmp), target))
+            shutil.copyfile(source, tmp)
+            os.chmod(tmp, 0o644)
+        for tmp, target in temps:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+        raise
+    return [dest / name for name, _, _ in files]

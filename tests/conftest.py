@@ -1,0 +1,88 @@
+"""Shared fixtures: throwaway keys, a signed fixture archive, a local HTTP server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.archive import FixtureArchive
+from tests.fixtures.keys import TestKey, make_key
+from tests.fixtures.server import ArchiveServer
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("UNESSENTIAL_CONFIG", "UNESSENTIAL_DATA_DIR", "UNESSENTIAL_DATABASE_URL",
+                 "UNESSENTIAL_BROKER_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TestKey]:
+    folder = tmp_path_factory.mktemp("keys")
+    return {name: make_key(folder, name) for name in ("archive", "other")}
+
+
+@pytest.fixture(scope="session")
+def archive_template(tmp_path_factory: pytest.TempPathFactory,
+                     keys: dict[str, TestKey]) -> FixtureArchive:
+    root = tmp_path_factory.mktemp("archive-template")
+    archive = FixtureArchive(root=root / "www", key=keys["archive"])
+    archive.build(root / "work")
+    return archive
+
+
+@pytest.fixture
+def archive(tmp_path: Path, archive_template: FixtureArchive) -> FixtureArchive:
+    """A private copy of the fixture archive, free to tamper with."""
+    root = tmp_path / "www"
+    shutil.copytree(archive_template.root, root)
+    return FixtureArchive(root=root, key=archive_template.key, suite=archive_template.suite,
+                          packages={k: root / v.relative_to(archive_template.root)
+                                    for k, v in archive_template.packages.items()})
+
+
+@pytest.fixture
+def server(archive: FixtureArchive) -> Iterator[ArchiveServer]:
+    with ArchiveServer(archive.root) as srv:
+        yield srv
+
+
+@dataclass
+class Workspace:
+    """A data dir, a destination and a config file pointing at the fixture mirror."""
+
+    data_dir: Path
+    dest: Path
+    config: Path
+
+    def write_config(self, mirror: str, keyring: Path, **upstream: object) -> None:
+        lines = [
+            f'data_dir = "{self.data_dir}"',
+            "[upstream]",
+            f'mirror = "{mirror}"',
+            'suites = ["fixture"]',
+            'components = ["main"]',
+            f'keyring = ["{keyring}"]',
+            'architectures = ["amd64"]',
+            "apt_sources = []",
+            "retries = 1",
+            "backoff = 0",
+            "timeout = 5",
+        ]
+        for key, value in upstream.items():
+            rendered = str(value).lower() if isinstance(value, bool) else repr(value)
+            lines.append(f"{key} = {rendered}".replace("'", '"'))
+        self.config.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, archive: FixtureArchive, server: ArchiveServer) -> Workspace:
+    ws = Workspace(data_dir=tmp_path / "data", dest=tmp_path / "dest",
+                   config=tmp_path / "unessential.toml")
+    ws.write_config(f"{server.url}/debian", archive.key.public_keyring)
+    return ws

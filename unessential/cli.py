@@ -1,0 +1,128 @@
+"""The one console script, `unessential`: gathers the commands of every room."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archive.catalog.cli import catalog
+from archive.cli import fetch, mirror
+from unessential import __version__
+from unessential.console import print_json
+from unessential.context import AppContext, pass_app
+from unessential.errors import UnessentialError
+
+
+class Main(click.Group):
+    """Turns an UnessentialError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UnessentialError as exc:
+            click.echo(f"unessential: {exc.kind} error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Configuration file (default: $UNESSENTIAL_CONFIG, ./unessential.toml, user config).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.version_option(__version__, prog_name="unessential")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, quiet: bool) -> None:
+    """Debian without the essential set: rebuild, publish, bootstrap, audit.
+
+    \b
+    Example:
+      unessential mirror show
+      unessential fetch hello --dest ./src
+    """
+    ctx.obj = AppContext(config_path=config_path, quiet=quiet)
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration.
+
+    \b
+    Example:
+      unessential config show --json
+    """
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def config_show(app: AppContext, as_json: bool) -> None:
+    """Print the effective configuration (file, then environment overrides).
+
+    \b
+    Example:
+      UNESSENTIAL_DATA_DIR=/srv/unessential unessential config show
+    """
+    loaded = app.loaded
+    data = loaded.settings.model_dump(mode="json")
+    data["effective_database_url"] = loaded.settings.effective_database_url
+    if as_json:
+        print_json(
+            {"source": str(loaded.source) if loaded.source else None,
+             "overrides": loaded.overrides, "settings": data}
+        )
+        return
+    click.echo(f"# source: {loaded.source or '(defaults)'}")
+    if loaded.overrides:
+        click.echo(f"# overridden by: {', '.join(loaded.overrides)}")
+    click.echo(_to_toml(data))
+
+
+def _to_toml(data: dict[str, Any]) -> str:
+    """Render the (flat, two-level) settings as TOML."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        elif value is not None:
+            lines.append(f"{key} = {_toml_value(value)}")
+        else:
+            lines.append(f"# {key} = (unset)")
+    for name, table in tables:
+        lines.append(f"\n[{name}]")
+        for key, value in table.items():
+            if value is None:
+                lines.append(f"# {key} = (unset)")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+cli.add_command(mirror)
+cli.add_command(fetch)
+cli.add_command(catalog)
+
+
+def main() -> None:
+    cli(prog_name="unessential")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The effective configuration: one TOML file plus environment overrides.
+
+Lookup order of the file: `--config`, `$UNESSENTIAL_CONFIG`, `./unessential.toml`,
+then `<user config dir>/unessential/config.toml`. A missing file is fine unless it was
+named explicitly. `UNESSENTIAL_DATABASE_URL`, `UNESSENTIAL_BROKER_URL` and
+`UNESSENTIAL_DATA_DIR` override the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from archive.settings import UpstreamSettings
+from unessential.errors import ConfigError
+
+ENV_OVERRIDES = {
+    "UNESSENTIAL_DATABASE_URL": "database_url",
+    "UNESSENTIAL_BROKER_URL": "broker_url",
+    "UNESSENTIAL_DATA_DIR": "data_dir",
+}
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("unessential"))
+
+
+class Settings(BaseModel):
+    """Top-level configuration; each room owns its section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite under data_dir"
+    )
+    broker_url: str | None = Field(
+        default=None, description="Celery broker; default: a local queue under data_dir"
+    )
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'catalog.sqlite'}"
+
+
+class LoadedSettings(BaseModel):
+    settings: Settings
+    source: Path | None
+    overrides: list[str]
+
+
+def find_config_file(explicit: Path | None) -> tuple[Path | None, bool]:
+    """Return (path, named_explicitly)."""
+    if explicit is not None:
+        return explicit, True
+    env = os.environ.get("UNESSENTIAL_CONFIG")
+    if env:
+        return Path(env), True
+    local = Path("unessential.toml")
+    if local.is_file():
+        return local, False
+    user = Path(platformdirs.user_config_dir("unessential")) / "config.toml"
+    if user.is_file():
+        return user, False
+    return None, False
+
+
+def _key_line(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """Best effort: the line where the dotted key `loc` is set in TOML `text`."""
+    keys = [str(part) for part in loc if isinstance(part, str)]
+    if not keys:
+        return None
+    table, key = keys[:-1], keys[-1]
+    current: list[str] = []
+    header = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
+    assign = re.compile(r"^\s*([A-Za-z0-9_.\-\"']+)\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if m := header.match(line):
+            current = [p.strip().strip("\"'") for p in m.group(1).split(".")]
+            continue
+        if m := assign.match(line):
+            dotted = current + [p.strip().strip("\"'") for p in m.group(1).split(".")]
+            if dotted == table + [key] or dotted == table + [key][: len(dotted)]:
+                return number
+    return None
+
+
+def _describe(error: ValidationError, origin: str, text: str) -> ConfigError:
+    first = error.errors()[0]
+    loc = first["loc"]
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    line = _key_line(text, loc) if text else None
+    where = f"{origin}:{line}" if line else origin
+    if first["type"] == "extra_forbidden":
+        return ConfigError(where, f"unknown key '{dotted}'")
+    got = first.get("input")
+    expected = first["msg"]
+    shown = f", got {got!r}" if got is not None and not isinstance(got, dict | list) else ""
+    return ConfigError(where, f"key '{dotted}': {expected}{shown}")
+
+
+def load_settings(explicit: Path | None = None) -> LoadedSettings:
+    """Load, override from the environment and validate the configuration."""
+    path, named = find_config_file(explicit)
+    raw: dict[str, Any] = {}
+    text = ""
+    if path is not None:
+        if not path.is_file():
+            if named:
+                raise ConfigError(str(path), "configuration file does not exist")
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+                raw = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(str(path), f"cannot read: {exc}") from exc
+    overrides = []
+    for env, key in ENV_OVERRIDES.items():
+        value = os.environ.get(env)
+        if value:
+            raw[key] = value
+            overrides.append(env)
+    origin = str(path) if path is not None and path.is_file() else "configuration"
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        loc = exc.errors()[0]["loc"]
+        env_names = [e for e, k in ENV_OVERRIDES.items() if loc and loc[0] == k and e in overrides]
+        if env_names:
+            raise _describe(exc, f"${env_names[0]}", "") from exc
+        raise _describe(exc, origin, text) from exc
+    return LoadedSettings(
+        settings=settings, source=path if path and path.is_file() else None, overrides=overrides
+    )

@@ -1,0 +1,90 @@
+"""Errors a user can act on, each with its own exit code.
+
+Every error renders as one line naming the thing (file, package, URL) and the cause.
+Exit codes are part of the interface: scripts may branch on them.
+"""
+
+from __future__ import annotations
+
+
+class UnessentialError(Exception):
+    """Base class: a clear, one-line, user-facing failure."""
+
+    exit_code = 1
+    kind = "error"
+
+    def __init__(self, subject: str, cause: str) -> None:
+        self.subject = subject
+        self.cause = cause
+        super().__init__(f"{subject}: {cause}")
+
+
+class ConfigError(UnessentialError):
+    exit_code = 3
+    kind = "config"
+
+
+class SignatureError(UnessentialError):
+    """Missing, bad or untrusted OpenPGP signature (including the wrong keyring)."""
+
+    exit_code = 4
+    kind = "signature"
+
+
+class ReleaseDateError(UnessentialError):
+    """Release file expired (Valid-Until in the past) or dated in the future."""
+
+    exit_code = 5
+    kind = "release-date"
+
+
+class IntegrityError(UnessentialError):
+    """A file's size or hash differs from what a signed index says."""
+
+    exit_code = 6
+    kind = "integrity"
+
+
+class TruncatedDownload(UnessentialError):
+    exit_code = 7
+    kind = "truncated"
+
+
+class NotFoundError(UnessentialError):
+    """Unknown package, version or index."""
+
+    exit_code = 8
+    kind = "not-found"
+
+
+class MirrorUnreachable(UnessentialError):
+    exit_code = 9
+    kind = "unreachable"
+
+
+class CatalogError(UnessentialError):
+    exit_code = 10
+    kind = "catalog"
+
+
+class FormatError(UnessentialError):
+    """A file that does not parse as the format it claims to be."""
+
+    exit_code = 11
+    kind = "format"
+
+
+EXIT_CODES: dict[str, int] = {
+    cls.kind: cls.exit_code
+    for cls in (
+        ConfigError,
+        SignatureError,
+        ReleaseDateError,
+        IntegrityError,
+        TruncatedDownload,
+        NotFoundError,
+        MirrorUnreachable,
+        CatalogError,
+        FormatError,
+    )
+}
