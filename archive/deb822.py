@@ -28,6 +28,7 @@ def iter_stanzas(text: str, *, comments: bool = False) -> Iterator[Stanza]:
             continue
         stanza: Stanza = {}
         key = ""
+        continued: list[str] = []
         for line in block.split("\n"):
             if not line:
                 continue
@@ -35,15 +36,20 @@ def iter_stanzas(text: str, *, comments: bool = False) -> Iterator[Stanza]:
             if first == " " or first == "\t":
                 if not key:
                     raise ValueError(f"continuation line before any field: {line!r}")
-                stanza[key] += "\n" + line[1:]
+                continued.append(line[1:])
                 continue
             if first == "#" and comments:
                 continue
+            if continued:
+                stanza[key] += "\n" + "\n".join(continued)
+                continued = []
             name, sep, value = line.partition(":")
             if not sep:
                 raise ValueError(f"line is not 'Field: value': {line!r}")
             key = name.strip()
             stanza[key] = value.strip()
+        if continued:
+            stanza[key] += "\n" + "\n".join(continued)
         if stanza:
             yield stanza
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.archive import FixtureArchive
-from tests.fixtures.keys import TestKey, make_key
+from tests.fixtures.keys import ArchiveKey, make_key
 from tests.fixtures.server import ArchiveServer
 
 
@@ -22,14 +22,14 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TestKey]:
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ArchiveKey]:
     folder = tmp_path_factory.mktemp("keys")
     return {name: make_key(folder, name) for name in ("archive", "other")}
 
 
 @pytest.fixture(scope="session")
 def archive_template(tmp_path_factory: pytest.TempPathFactory,
-                     keys: dict[str, TestKey]) -> FixtureArchive:
+                     keys: dict[str, ArchiveKey]) -> FixtureArchive:
     root = tmp_path_factory.mktemp("archive-template")
     archive = FixtureArchive(root=root / "www", key=keys["archive"])
     archive.build(root / "work")

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from tests.conftest import Workspace
 from tests.fixtures.archive import FixtureArchive
-from tests.fixtures.keys import TestKey
+from tests.fixtures.keys import ArchiveKey
 from tests.fixtures.server import ArchiveServer, free_port
 from unessential.cli import cli
 from unessential.errors import EXIT_CODES
@@ -117,7 +117,7 @@ def test_content_outside_the_signed_message(workspace: Workspace,
 
 
 def test_wrong_keyring(workspace: Workspace, archive: FixtureArchive, server: ArchiveServer,
-                       keys: dict[str, TestKey]) -> None:
+                       keys: dict[str, ArchiveKey]) -> None:
     workspace.write_config(f"{server.url}/debian", keys["other"].public_keyring)
     line = assert_fails(workspace, "signature", "wrong keyring", "fetch", "hello",
                         "--dest", str(workspace.dest))
@@ -125,7 +125,7 @@ def test_wrong_keyring(workspace: Workspace, archive: FixtureArchive, server: Ar
 
 
 def test_signed_by_another_key(workspace: Workspace, archive: FixtureArchive,
-                               keys: dict[str, TestKey]) -> None:
+                               keys: dict[str, ArchiveKey]) -> None:
     archive.write_release(sign_with=keys["other"])
     assert_fails(workspace, "signature", "InRelease", "fetch", "hello",
                  "--dest", str(workspace.dest))

@@ -24,6 +24,11 @@ from unessential.errors import ConfigError, FormatError, ReleaseDateError
 GOLDEN = Path(__file__).parent / "golden"
 
 
+def slice_of(name: str) -> str:
+    """A slice of a real bookworm index (the first stanzas), kept as a golden file."""
+    return lzma.decompress((GOLDEN / f"bookworm-{name}-slice.xz").read_bytes()).decode()
+
+
 def golden(name: str, data: object) -> None:
     """Compare `data` with golden file `name`; UPDATE_GOLDEN=1 rewrites it."""
     path = GOLDEN / name
@@ -35,7 +40,7 @@ def golden(name: str, data: object) -> None:
 
 @pytest.mark.parametrize("name", ["Packages", "Sources"])
 def test_fast_reader_agrees_with_python_debian(name: str) -> None:
-    text = lzma.open(GOLDEN / f"bookworm-{name}-slice.xz").read().decode()
+    text = slice_of(name)
     ours = list(iter_stanzas(text))
     theirs = [dict(p) for p in reference.Deb822.iter_paragraphs(text.splitlines(True))]
     assert len(ours) == len(theirs) > 100
@@ -50,7 +55,7 @@ def _lines(value: str) -> list[str]:
 
 
 def test_typed_records_of_real_indices() -> None:
-    packages = lzma.open(GOLDEN / "bookworm-Packages-slice.xz").read().decode()
+    packages = slice_of("Packages")
     records = parse_packages(packages, "slice")
     assert len(records) == 300
     first = records[0]
@@ -64,7 +69,7 @@ def test_typed_records_of_real_indices() -> None:
     assert (essential.source, essential.source_version) == ("src", "0.9")
     with_source_version = [r for r in records if r.source_version != r.version]
     assert all(" " not in r.source for r in with_source_version)
-    sources = parse_sources(lzma.open(GOLDEN / "bookworm-Sources-slice.xz").read().decode(),
+    sources = parse_sources(slice_of("Sources"),
                             "slice")
     assert len(sources) == 150
     assert all(any(f.name.endswith(".dsc") for f in s.files) for s in sources)
@@ -72,7 +77,7 @@ def test_typed_records_of_real_indices() -> None:
 
 
 def test_stanzas_named_finds_exact_names_only() -> None:
-    text = lzma.open(GOLDEN / "bookworm-Packages-slice.xz").read().decode()
+    text = slice_of("Packages")
     first = next(iter_stanzas(text))["Package"]
     hits = list(stanzas_named(text, first))
     assert hits and all(h["Package"] == first for h in hits)
@@ -151,7 +156,7 @@ MD5Sum:
  0ed6d4c8891eb86358b94bb35d9e4da4  1484322 contrib/Contents-all
 SHA256:
  3957f28db16e3f28c7b34ae84f1c929c567de6970f3f1b95dac9b498dd80fe63   738242 contrib/Contents-all
- fa07db62b48a0f9848538c437cfa8aef500bd6570830a5c508d87eeb99d1a50d       11 main/binary-amd64/Packages
+ fa07db62b48a0f9848538c437cfa8aef500bd6570830a5c508d87eeb99d1a50d 11 main/binary-amd64/Packages
 """
 
 

@@ -172,9 +172,10 @@ class Downloader:
                     return
                 truncated = True
                 last = f"truncated: got {got} of {size} bytes"
-            except requests.exceptions.ChunkedEncodingError as exc:
+            except requests.exceptions.ChunkedEncodingError:
                 truncated = True
-                last = f"truncated: connection closed early ({_reason(exc)})"
+                got = part.stat().st_size if part.exists() else 0
+                last = f"truncated: got {got} of {size} bytes, the connection closed early"
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = _reason(exc)
             except requests.RequestException as exc:

@@ -43,9 +43,18 @@ class SourceRecord:
     package: str
     version: str
     directory: str
-    files: tuple[FileRef, ...]
-    binaries: tuple[str, ...]
     fields: Stanza
+
+    @property
+    def files(self) -> tuple[FileRef, ...]:
+        """The files of the source package, from Checksums-Sha256."""
+        return parse_checksums(
+            self.fields["Checksums-Sha256"], f"Sources stanza of {self.package}"
+        )
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        return tuple(b.strip() for b in self.fields.get("Binary", "").split(",") if b.strip())
 
     @property
     def dsc(self) -> FileRef:
@@ -96,7 +105,7 @@ def parse_checksums(value: str, what: str) -> tuple[FileRef, ...]:
     refs = []
     for line in split_lines(value):
         parts = line.split()
-        if len(parts) != 3 or not parts[1].isdigit():
+        if len(parts) != 3 or not parts[1].isdigit() or len(parts[0]) != 64:
             raise FormatError(what, f"bad Checksums-Sha256 line: {line!r}")
         refs.append(FileRef(name=parts[2], size=int(parts[1]), sha256=parts[0].lower()))
     return tuple(refs)
@@ -104,14 +113,12 @@ def parse_checksums(value: str, what: str) -> tuple[FileRef, ...]:
 
 def source_record(stanza: Stanza, what: str) -> SourceRecord:
     try:
-        package = stanza["Package"]
-        checksums = stanza["Checksums-Sha256"]
+        if "Checksums-Sha256" not in stanza:
+            raise KeyError("Checksums-Sha256")
         return SourceRecord(
-            package=package,
+            package=stanza["Package"],
             version=stanza["Version"],
             directory=stanza["Directory"],
-            files=parse_checksums(checksums, f"{what} ({package})"),
-            binaries=tuple(b.strip() for b in stanza.get("Binary", "").split(",") if b.strip()),
             fields=stanza,
         )
     except KeyError as exc:

@@ -179,6 +179,7 @@ class Upstream:
         self._suites: dict[tuple[str, str], Suite] = {}
         self._staged: dict[str, Path] = {}
         self._pending_releases: list[tuple[SourceEntry, dict[str, bytes], dict[str, str]]] = []
+        self._placements: list[tuple[str, str, Path]] = []
 
     # -- transaction -------------------------------------------------------------
     def __enter__(self) -> Upstream:
@@ -202,12 +203,16 @@ class Upstream:
         for entry, files, meta in self._pending_releases:
             self.cache.store_release(entry.uri, entry.suite, files, meta)
         self._pending_releases.clear()
+        place([(name, self.cache.object_path(sha), sha, dest)
+               for name, sha, dest in self._placements])
+        self._placements.clear()
 
     def abort(self) -> None:
         for part in self._staged.values():
             part.unlink(missing_ok=True)
         self._staged.clear()
         self._pending_releases.clear()
+        self._placements.clear()
 
     def _object(self, sha256: str, size: int) -> Path | None:
         staged = self._staged.get(sha256)
@@ -284,7 +289,7 @@ class Upstream:
         if plain is not None:
             found = self._object(plain.sha256, plain.size)
             if found is not None:
-                return found.read_text(encoding="utf-8")
+                return found.read_bytes().decode("utf-8")
         for ext in COMPRESSIONS:
             ref = release.index(path + ext)
             if ref is None:
@@ -384,13 +389,12 @@ class Upstream:
     # -- fetch -------------------------------------------------------------------
     def fetch_source(self, name: str, version: str | None, dest: Path) -> FetchResult:
         suite, record = self.find_source(name, version)
-        staged = []
-        for ref in record.files:
-            url = f"{suite.entry.uri}/{record.directory}/{ref.name}"
-            staged.append((ref.name, self._get(url, ref, ref.name), ref.sha256))
         result = FetchResult(record.package, record.version, "source", suite.entry.suite)
-        result.files = place(staged, dest)
-        result.sha256 = {n: s for n, _, s in staged}
+        for ref in record.files:
+            self._get(f"{suite.entry.uri}/{record.directory}/{ref.name}", ref, ref.name)
+            self._placements.append((ref.name, ref.sha256, dest))
+            result.files.append(dest / ref.name)
+            result.sha256[ref.name] = ref.sha256
         return result
 
     def fetch_binary(
@@ -399,9 +403,10 @@ class Upstream:
         suite, record = self.find_binary(name, version, arch)
         filename = record.filename.rsplit("/", 1)[-1]
         ref = FileRef(name=filename, size=record.size, sha256=record.sha256)
-        path = self._get(f"{suite.entry.uri}/{record.filename}", ref, filename)
+        self._get(f"{suite.entry.uri}/{record.filename}", ref, filename)
+        self._placements.append((filename, record.sha256, dest))
         result = FetchResult(record.package, record.version, "binary", suite.entry.suite)
-        result.files = place([(filename, path, record.sha256)], dest)
+        result.files = [dest / filename]
         result.sha256 = {filename: record.sha256}
         return result
 
@@ -438,14 +443,18 @@ def _decompress(path: Path, ext: str, name: str) -> bytes:
         raise FormatError(name, f"cannot decompress: {exc}") from exc
 
 
-def place(files: list[tuple[str, Path, str]], dest: Path) -> list[Path]:
-    """Copy verified files into `dest`, all or nothing (temporary names, then renames)."""
-    dest.mkdir(parents=True, exist_ok=True)
+def place(files: list[tuple[str, Path, str, Path]]) -> None:
+    """Copy verified files (name, source, sha256, dest dir) into place, all or nothing.
+
+    Every file is first copied to a temporary name beside its target, then all are
+    renamed; on any error the temporary files are removed.
+    """
     temps: list[tuple[Path, Path]] = []
     try:
-        for name, source, sha in files:
+        for name, source, sha, dest in files:
             if "/" in name or name in ("", ".", ".."):
                 raise FormatError(name, "unsafe file name in a signed index")
+            dest.mkdir(parents=True, exist_ok=True)
             target = dest / name
             if target.is_file() and sha256_file(target) == sha:
                 continue
@@ -460,4 +469,3 @@ def place(files: list[tuple[str, Path, str]], dest: Path) -> list[Path]:
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
         raise
-    return [dest / name for name, _, _ in files]

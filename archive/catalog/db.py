@@ -1,0 +1,207 @@
+"""Engines, sessions and migrations of the catalog, the same on SQLite and PostgreSQL.
+
+The schema is only ever created by the Alembic migrations (`upgrade`); Alembic is driven
+from code with a `Config` built here, so no alembic.ini and no particular current
+directory are needed.
+
+Database failures (server unreachable, no such database, permission denied, unknown
+revision) become one-line `CatalogError`s naming the URL with its password hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from unessential.errors import CatalogError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+POSTGRES_CONNECT_TIMEOUT = 10
+"""Seconds to wait for a PostgreSQL server unless the URL says otherwise."""
+
+_PASSWORD_IN_URL = re.compile(r"(://[^/:@]*:)[^/@]*@")
+
+
+def display_url(url: str | URL) -> str:
+    """The URL as it may be shown to a user: the password, if any, is masked."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
+def _one_line(exc: BaseException, url: URL | None = None) -> str:
+    cause: BaseException = exc
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        cause = exc.orig
+    text = " ".join(str(cause).split()) or type(cause).__name__
+    if url is not None and url.password:
+        text = text.replace(str(url.password), "***")
+    return text
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL, or None for an in-memory or `file:` URI database."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+@contextmanager
+def catalog_errors(url: str | URL) -> Iterator[None]:
+    """Turn database and migration failures into a one-line CatalogError about `url`."""
+    parsed = url if isinstance(url, URL) else None
+    try:
+        yield
+    except DBAPIError as exc:
+        raise CatalogError(display_url(url), _one_line(exc, parsed)) from exc
+    except CommandError as exc:
+        raise CatalogError(display_url(url), _one_line(exc, parsed)) from exc
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for the catalog at `url`.
+
+    SQLite: the file's directory is created, foreign keys are enforced, the journal is
+    WAL, and SQLAlchemy (not the sqlite3 module) emits BEGIN so that DDL is
+    transactional and SAVEPOINTs work, as on PostgreSQL.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise CatalogError(display_url(str(url)), "not a database URL") from exc
+    shown = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    path = _sqlite_file(parsed)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(shown, f"cannot create {path.parent}: {exc.strerror}") from exc
+    if (
+        backend == "postgresql"
+        and parsed.get_driver_name() in ("psycopg", "psycopg2")
+        and "connect_timeout" not in parsed.query
+    ):
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", POSTGRES_CONNECT_TIMEOUT)
+        kwargs["connect_args"] = connect_args
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise CatalogError(shown, " ".join(str(exc).split())) from exc
+    if backend == "sqlite":
+        _configure_sqlite(engine, wal=path is not None)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Leave BEGIN to SQLAlchemy (see _on_begin): the sqlite3 module's legacy
+        # transaction control would run DDL outside any transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on `engine`; objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for the catalog's migrations, built in code."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision the code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise CatalogError(str(MIGRATIONS_DIR), "no migrations found")
+    return head
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _migrate(url: str | URL, step: str, revision: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        with catalog_errors(engine.url), engine.connect() as connection:
+            config = alembic_config(connection)
+            if step == "upgrade":
+                command.upgrade(config, revision)
+            else:
+                command.downgrade(config, revision)
+            return _revision(connection)
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str | URL, revision: str = "head") -> str:
+    """Migrate the catalog at `url` up to `revision`; return the revision it is now at.
+
+    Creates an empty database's schema; does nothing if already there. Returns "base"
+    only if the catalog is (still) empty.
+    """
+    return _migrate(url, "upgrade", revision) or "base"
+
+
+def downgrade(url: str | URL, revision: str) -> str | None:
+    """Migrate the catalog at `url` down to `revision` ("base": drop every table)."""
+    return _migrate(url, "downgrade", revision)
+
+
+def current_revision(url: str | URL) -> str | None:
+    """The revision the catalog at `url` is at; None if it has none (or does not exist).
+
+    A SQLite file that does not exist is not created.
+    """
+    try:
+        path = _sqlite_file(make_url(url))
+    except ArgumentError:
+        path = None  # make_engine says what is wrong with it
+    if path is not None and not path.exists():
+        return None
+    engine = make_engine(url)
+    try:
+        with catalog_errors(engine.url), engine.connect() as connection:
+            return _revision(connection)
+    finally:
+        engine.dispose()

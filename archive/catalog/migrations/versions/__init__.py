@@ -1,0 +1,1 @@
+"""Catalog migrations, one file per revision; never edit a released one."""

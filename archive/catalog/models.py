@@ -1,0 +1,235 @@
+"""Catalog tables as typed SQLAlchemy declarative models.
+
+Portable types only (no PostgreSQL-specific types), every constraint named by an
+explicit naming convention so names are identical on SQLite and PostgreSQL, and
+timestamps stored as UTC and always returned timezone-aware.
+
+The schema itself is created by the migrations; `tests/test_catalog.py` checks that these
+models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BUILD_ORIGINS = ("source-build", "repack")
+BUILD_STATUSES = ("queued", "building", "done", "failed")
+RELATION_ACTIONS = ("dropped", "added")
+SCRIPT_NAMES = ("preinst", "postinst", "prerm", "postrm", "config", "triggers")
+
+SHA256_LEN = 64
+NAME_LEN = 255
+SUITE_LEN = 64
+DIGEST_LEN = 128
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored as UTC, read back with tzinfo=UTC on any backend.
+
+    SQLite has no time zones (it keeps the naive UTC text); PostgreSQL keeps a
+    `timestamp with time zone`. Naive datetimes are refused rather than guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: give it a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SourcePackage(Base):
+    """A Debian source package as fetched (and verified) from upstream."""
+
+    __tablename__ = "source_package"
+    __table_args__ = (UniqueConstraint("name", "version", "suite"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    version: Mapped[str] = mapped_column(String(NAME_LEN))
+    suite: Mapped[str] = mapped_column(String(SUITE_LEN))
+    dsc_sha256: Mapped[str] = mapped_column(String(SHA256_LEN))
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+
+    builds: Mapped[list[Build]] = relationship(back_populates="source_package")
+
+    def __repr__(self) -> str:
+        return f"<SourcePackage {self.name} {self.version} ({self.suite})>"
+
+
+class Build(Base):
+    """One build attempt of a source package with one recipe in one build environment."""
+
+    __tablename__ = "build"
+    __table_args__ = (
+        CheckConstraint(_in("status", BUILD_STATUSES), name="status"),
+        CheckConstraint(_in("origin", BUILD_ORIGINS), name="origin"),
+        Index("ix_build_lookup", "source_package_id", "recipe_digest", "env_digest"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_package_id: Mapped[int] = mapped_column(ForeignKey("source_package.id"))
+    recipe_digest: Mapped[str] = mapped_column(String(DIGEST_LEN))
+    env_digest: Mapped[str] = mapped_column(String(DIGEST_LEN))
+    origin: Mapped[str] = mapped_column(String(16), default="source-build")
+    status: Mapped[str] = mapped_column(
+        String(16), default="queued", server_default=text("'queued'")
+    )
+    worker: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    log: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+
+    source_package: Mapped[SourcePackage] = relationship(back_populates="builds")
+    binaries: Mapped[list[BinaryPackage]] = relationship(
+        back_populates="build", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<Build {self.id} {self.status}>"
+
+
+class BinaryPackage(Base):
+    """A .deb produced by a build (or repacked from upstream)."""
+
+    __tablename__ = "binary_package"
+    __table_args__ = (UniqueConstraint("build_id", "name", "architecture"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    build_id: Mapped[int] = mapped_column(ForeignKey("build.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    version: Mapped[str] = mapped_column(String(NAME_LEN))
+    architecture: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(SHA256_LEN))
+    size: Mapped[int] = mapped_column(BigInteger)
+    filename: Mapped[str] = mapped_column(String(1024))
+
+    build: Mapped[Build] = relationship(back_populates="binaries")
+    relation_changes: Mapped[list[RelationChange]] = relationship(
+        back_populates="binary", cascade="all, delete-orphan", passive_deletes=True
+    )
+    script_rewrites: Mapped[list[ScriptRewrite]] = relationship(
+        back_populates="binary", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<BinaryPackage {self.name} {self.version} {self.architecture}>"
+
+
+class RelationChange(Base):
+    """A relation dropped from (or added to) a binary's control fields, and why."""
+
+    __tablename__ = "relation_change"
+    __table_args__ = (
+        CheckConstraint(_in("action", RELATION_ACTIONS), name="action"),
+        Index("ix_relation_change_binary_id", "binary_id"),
+        Index("ix_relation_change_relation", "relation"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    binary_id: Mapped[int] = mapped_column(ForeignKey("binary_package.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(32))
+    relation: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    binary: Mapped[BinaryPackage] = relationship(back_populates="relation_changes")
+
+    def __repr__(self) -> str:
+        return f"<RelationChange {self.action} {self.field}: {self.relation}>"
+
+
+class ScriptRewrite(Base):
+    """A maintainer script of a binary, as shipped and as rewritten."""
+
+    __tablename__ = "script_rewrite"
+    __table_args__ = (
+        CheckConstraint(_in("script", SCRIPT_NAMES), name="script"),
+        UniqueConstraint("binary_id", "script"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    binary_id: Mapped[int] = mapped_column(ForeignKey("binary_package.id", ondelete="CASCADE"))
+    script: Mapped[str] = mapped_column(String(16))
+    original_sha256: Mapped[str] = mapped_column(String(SHA256_LEN))
+    original: Mapped[str] = mapped_column(Text)
+    actions: Mapped[str] = mapped_column(Text)
+    rendered: Mapped[str | None] = mapped_column(Text)
+
+    binary: Mapped[BinaryPackage] = relationship(back_populates="script_rewrites")
+
+    def __repr__(self) -> str:
+        return f"<ScriptRewrite {self.script} {self.original_sha256[:12]}>"
+
+
+class Publication(Base):
+    """A signed Release of a suite of the rebuilt archive."""
+
+    __tablename__ = "publication"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suite: Mapped[str] = mapped_column(String(SUITE_LEN))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    release_sha256: Mapped[str] = mapped_column(String(SHA256_LEN))
+    key_fingerprint: Mapped[str] = mapped_column(String(SHA256_LEN))
+    snapshot: Mapped[str | None] = mapped_column(String(NAME_LEN))
+
+    def __repr__(self) -> str:
+        return f"<Publication {self.suite} {self.published_at.isoformat()}>"
