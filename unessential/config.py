@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from archive.settings import UpstreamSettings
 from unessential.errors import ConfigError
@@ -44,6 +46,26 @@ class Settings(BaseModel):
         default=None, description="Celery broker; default: a local queue under data_dir"
     )
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(
+                "expected a SQLAlchemy URL such as postgresql+psycopg://host/db"
+            ) from exc
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError("expected a Celery broker URL such as redis://127.0.0.1:6379/0")
+        return value
 
     @property
     def effective_database_url(self) -> str:
