@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install everything unessential needs on a Debian 12 host, into ./.venv.
+#   bash scripts/install.sh          # the tool (and the PostgreSQL driver)
+#   bash scripts/install.sh --test   # plus the test requirements
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="postgres"
+[ "${1:-}" = "--test" ] && extras="postgres,test"
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# gpg/gpgv: signatures; dpkg-dev, apt-utils: real dpkg-source/apt-ftparchive for fixtures
+# and benchmarks; debian-archive-keyring: the keys of the host's mirror.
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends \
+    gnupg gpgv dpkg-dev apt-utils xz-utils zstd ca-certificates debian-archive-keyring \
+    >/dev/null
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    if ! "$python" -m venv .venv 2>/dev/null; then
+        $sudo apt-get install -y -qq python3-venv >/dev/null
+        rm -rf .venv
+        "$python" -m venv .venv
+    fi
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[${extras}]"
+echo "installed: $(.venv/bin/unessential --version)"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job on the embedded default (SQLite catalog under the data dir, no server):
+# create the catalog, then fetch, verified, a source and a binary package from the
+# mirror named by the host's APT sources. Later stages (rebuild, publish, bootstrap)
+# extend this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+u=.venv/bin/unessential
+
+$u mirror show
+$u catalog upgrade
+$u fetch hello --dest ./src
+$u fetch --binary ca-certificates --dest ./debs
+ls -l ./src ./debs
