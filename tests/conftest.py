@@ -22,9 +22,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ArchiveKey]:
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ArchiveKey]]:
     folder = tmp_path_factory.mktemp("keys")
-    return {name: make_key(folder, name) for name in ("archive", "other")}
+    made = {name: make_key(folder, name) for name in ("archive", "other")}
+    yield made
+    for key in made.values():
+        key.stop_agent()
 
 
 @pytest.fixture(scope="session")

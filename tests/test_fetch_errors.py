@@ -82,6 +82,23 @@ def test_second_fetch_comes_from_cache(workspace: Workspace, server: ArchiveServ
     assert server.requests == ["/debian/dists/fixture/InRelease"]
 
 
+def test_indices_are_refreshed_when_the_release_changes(
+    workspace: Workspace, archive: FixtureArchive, server: ArchiveServer, keys: dict
+) -> None:
+    assert run(workspace, "fetch", "--binary", "tiny", "--dest", str(workspace.dest)).exit_code == 0
+    from tests.fixtures.debs import make_deb
+
+    deb = make_deb(workspace.dest.parent, "tiny", "1.2")
+    (archive.repo / "pool/main/t/tiny" / deb.name).write_bytes(deb.read_bytes())
+    archive.write_indices()
+    archive.write_release()
+    server.requests.clear()
+    result = run(workspace, "fetch", "--binary", "tiny", "--dest", str(workspace.dest))
+    assert result.exit_code == 0, result.output
+    assert (workspace.dest / "tiny_1.2_all.deb").exists()
+    assert any("binary-amd64/by-hash" in path for path in server.requests)
+
+
 def test_release_gpg_fallback(workspace: Workspace, archive: FixtureArchive) -> None:
     archive.write_release(inrelease=False, detached=True)
     result = run(workspace, "fetch", "hello", "--dest", str(workspace.dest))
@@ -191,10 +208,19 @@ def test_truncated_download(workspace: Workspace, archive: FixtureArchive,
     assert "got" in line
     # the mirror recovers: the next run resumes the partial file and succeeds
     del server.faults["/debian/pool/main/h/hello/hello_1.0.orig.tar.gz"]
-    server.requests.clear()
+    server.ranges.clear()
     assert run(workspace, "fetch", "hello", "--dest", str(workspace.dest)).exit_code == 0
+    assert [path for path, _ in server.ranges] == [
+        "/debian/pool/main/h/hello/hello_1.0.orig.tar.gz"
+    ], "the partial file was resumed with a Range request"
     assert (workspace.dest / "hello_1.0.orig.tar.gz").read_bytes() == \
         archive.pool_file("hello_1.0.orig.tar.gz").read_bytes()
+
+
+def test_truncated_inrelease(workspace: Workspace, server: ArchiveServer) -> None:
+    server.faults["/debian/dists/fixture/InRelease"] = "truncate"
+    assert_fails(workspace, "truncated", "InRelease", "fetch", "hello",
+                 "--dest", str(workspace.dest))
 
 
 def test_unknown_package(workspace: Workspace) -> None:

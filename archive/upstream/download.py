@@ -76,6 +76,7 @@ class Downloader:
                         continue
                     if response.status_code != 200:
                         raise MirrorUnreachable(url, f"HTTP {response.status_code}")
+                    response.raw.enforce_content_length = False
                     body = bytearray()
                     for chunk in response.iter_content(CHUNK):
                         body += chunk
@@ -157,6 +158,9 @@ class Downloader:
                         continue
                     if status not in (200, 206):
                         raise MirrorUnreachable(url, f"HTTP {status}")
+                    # Keep what arrived before an early close: our own size check
+                    # below tells a truncation, and the next try resumes from there.
+                    response.raw.enforce_content_length = False
                     mode = "ab" if status == 206 and have else "wb"
                     if progress and mode == "ab":
                         progress(have)
@@ -171,7 +175,7 @@ class Downloader:
                 if got >= size:
                     return
                 truncated = True
-                last = f"truncated: got {got} of {size} bytes"
+                last = f"truncated: got {got} of {size} bytes, the connection closed early"
             except requests.exceptions.ChunkedEncodingError:
                 truncated = True
                 got = part.stat().st_size if part.exists() else 0
