@@ -220,12 +220,12 @@ class Upstream:
             return staged
         return self.cache.lookup(sha256, size)
 
-    def _get(self, url: str, ref: FileRef, name: str) -> Path:
+    def _get(self, url: str, ref: FileRef, name: str, label: str | None = None) -> Path:
         """A verified file: from the cache if present, else downloaded and staged."""
         found = self._object(ref.sha256, ref.size)
         if found is not None:
             return found
-        with self.reporter.task(f"get {name}", ref.size) as advance:
+        with self.reporter.task(f"get {label or name}", ref.size) as advance:
             part = self.downloader.fetch(
                 url, size=ref.size, sha256=ref.sha256, name=name, progress=advance
             )
@@ -300,12 +300,13 @@ class Upstream:
                 folder = path.rsplit("/", 1)[0]
                 url = f"{suite.base}/{folder}/by-hash/SHA256/{ref.sha256}"
             file_ref = FileRef(name=path + ext, size=ref.size, sha256=ref.sha256)
+            label = f"{suite.entry.suite}/{path}{ext}"
             try:
-                packed = self._get(url, file_ref, name)
+                packed = self._get(url, file_ref, name, label)
             except NotFoundError:
                 if not release.acquire_by_hash:
                     raise
-                packed = self._get(name, file_ref, name)
+                packed = self._get(name, file_ref, name, label)
             data = _decompress(packed, ext, name)
             if plain is not None and ext:
                 self._check_plain(data, plain.size, plain.sha256, f"{suite.base}/{path}")
