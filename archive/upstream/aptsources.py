@@ -7,7 +7,7 @@ Pure parsing (plus reading the files named). Each enabled (URI, suite) becomes o
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from archive.deb822 import iter_stanzas
@@ -168,13 +168,5 @@ def merge_entries(entries: list[SourceEntry]) -> list[SourceEntry]:
         old = merged[key]
         components = old.components + tuple(c for c in entry.components if c not in old.components)
         types = old.types + tuple(t for t in entry.types if t not in old.types)
-        merged[key] = SourceEntry(
-            uri=old.uri,
-            suite=old.suite,
-            components=components,
-            types=types,
-            signed_by=old.signed_by,
-            architectures=old.architectures,
-            origin=old.origin,
-        )
+        merged[key] = replace(old, components=components, types=types)
     return list(merged.values())

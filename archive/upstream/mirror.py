@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -99,31 +99,12 @@ def resolve_entries(settings: UpstreamSettings) -> list[SourceEntry]:
     if settings.suites:
         entries = [e for e in entries if e.suite in settings.suites]
     if settings.components:
+        wanted = settings.components
         entries = [
-            SourceEntry(
-                uri=e.uri,
-                suite=e.suite,
-                components=tuple(c for c in e.components if c in settings.components),
-                types=e.types,
-                signed_by=e.signed_by,
-                architectures=e.architectures,
-                origin=e.origin,
-            )
-            for e in entries
+            replace(e, components=tuple(c for c in e.components if c in wanted)) for e in entries
         ]
     if keyring is not None:
-        entries = [
-            SourceEntry(
-                uri=e.uri,
-                suite=e.suite,
-                components=e.components,
-                types=e.types,
-                signed_by=keyring,
-                architectures=e.architectures,
-                origin=e.origin,
-            )
-            for e in entries
-        ]
+        entries = [replace(e, signed_by=keyring) for e in entries]
     if not entries:
         where = ", ".join(str(p) for p in settings.apt_sources)
         raise ConfigError(where, "no APT source found; set upstream.mirror or pass --mirror")
