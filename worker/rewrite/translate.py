@@ -422,8 +422,23 @@ def _case(node: Case, ctx: _Ctx, out: Result) -> None:
                 matched |= {p for p in remaining if re.fullmatch(_glob(text), p)}
                 continue
             matched |= {p for p in remaining if p == text}
-        _walk(item.body, ctx.narrowed(matched), out)
+        if [p.value for p in item.patterns] == ["*"] and _only_complains(item.body):
+            out.dropped.append(Dropped(
+                ctx.source(item.line), "error exit for arguments the script does not expect",
+                ctx.origin(item.line)))
+        else:
+            _walk(item.body, ctx.narrowed(matched), out)
         remaining -= matched
+
+
+def _only_complains(body: list[Node]) -> bool:
+    """A default branch that only prints a message and exits non-zero."""
+    for node in body:
+        pipe = node.first if isinstance(node, AndOr) and not node.rest else None
+        cmd = pipe.commands[0] if pipe and len(pipe.commands) == 1 else None
+        if not isinstance(cmd, Command) or cmd.name not in ("echo", "printf", "exit"):
+            return False
+    return bool(body)
 
 
 def _glob(pattern: str) -> str:
@@ -508,8 +523,8 @@ def _command(cmd: Command, ctx: _Ctx, out: Result) -> None:
     out.actions += [replace(a, origin=where) for a in actions]
 
 
-def _act(ctx: _Ctx, name: str, **values: str) -> Action:
-    return make_action(name, ctx.script, ctx.phases, values)
+def _act(ctx: _Ctx, action: str, **values: str) -> Action:
+    return make_action(action, ctx.script, ctx.phases, values)
 
 
 def _options(args: list[str], with_value: set[str]) -> tuple[dict[str, str], list[str]]:
@@ -748,7 +763,8 @@ def _h_trigger(argv: list[str], ctx: _Ctx) -> list[Action]:
     opts, rest = _options(argv[1:], set())
     if len(rest) != 1:
         raise ValueError("dpkg-trigger needs one trigger name")
-    return [_act(ctx, "trigger", **{"name": rest[0], "await": "no" if "--no-await" in opts else "yes"})]
+    wait = "no" if "--no-await" in opts else "yes"
+    return [_act(ctx, "trigger", **{"name": rest[0], "await": wait})]
 
 
 def _h_systemd_files(argv: list[str], ctx: _Ctx) -> list[Action]:

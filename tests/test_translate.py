@@ -1,0 +1,120 @@
+"""Maintainer scripts in the shapes the engine recognises → actions (golden files)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from archive.deb822 import iter_stanzas
+from worker.rewrite.translate import Untranslatable, translate
+
+SCRIPTS = Path(__file__).parent / "golden" / "scripts"
+SHAPES = sorted(p.name for p in SCRIPTS.iterdir()
+                if p.suffix in (".preinst", ".postinst", ".prerm", ".postrm")
+                and not p.name.startswith("unknown"))
+
+
+def answers() -> dict[str, str]:
+    text = (SCRIPTS / "templates").read_text()
+    return {s["Template"]: s.get("Default", "") for s in iter_stanzas(text)}
+
+
+def report(name: str) -> dict:
+    script = name.rsplit(".", 1)[1]
+    result = translate((SCRIPTS / name).read_text(), script, package="demo", answers=answers())
+    return {
+        "actions": [{**a.stanza(), "Origin": a.origin} for a in result.actions],
+        "dropped": [{"what": d.what.splitlines()[0], "reason": d.reason, "origin": d.origin}
+                    for d in result.dropped],
+    }
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_shape_golden(name: str) -> None:
+    data = json.dumps(report(name), indent=1, sort_keys=True) + "\n"
+    golden = SCRIPTS / f"{name}.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(data)
+    assert data == golden.read_text()
+
+
+def test_systemd_and_init_hooks_are_dropped_with_a_reason() -> None:
+    result = report("systemd.postinst")
+    assert result["actions"] == []
+    assert result["dropped"] and all("init" in d["reason"] for d in result["dropped"])
+
+
+def test_users_shape() -> None:
+    actions = report("users.postinst")["actions"]
+    names = [(a["Action"], a.get("Name") or a.get("User") or a.get("Path")) for a in actions]
+    assert names == [
+        ("system-group", "_demo"), ("system-user", "_demo"), ("system-group", "demo-readers"),
+        ("user-in-group", "_demo"), ("system-group", "legacy"), ("system-user", "legacy"),
+        ("set-owner", "/var/lib/demo"),
+    ]
+    assert all(a["On"] == "configure" for a in actions)
+    user = actions[1]
+    assert (user["Home"], user["Group"], user["Gecos"], user["Create-Home"]) == \
+        ("/var/lib/demo", "_demo", "Demo daemon", "yes")
+
+
+def test_debconf_answers_decide_branches() -> None:
+    actions = report("debconf.postinst")["actions"]
+    assert [a["Action"] for a in actions] == ["make-dir"]  # legacy-links defaults to false
+    flipped = {**answers(), "demo/legacy-links": "true"}
+    result = translate((SCRIPTS / "debconf.postinst").read_text(), "postinst", package="demo",
+                       answers=flipped)
+    assert [a.name for a in result.actions] == ["make-dir", "symlink"]
+
+
+def test_debconf_question_without_answer_is_flagged() -> None:
+    with pytest.raises(Untranslatable, match="demo/create-cache has no answer"):
+        translate((SCRIPTS / "debconf.postinst").read_text(), "postinst", package="demo")
+
+
+def test_loop_is_unrolled_and_upgrade_only_blocks_are_explained() -> None:
+    result = report("loop.postrm")
+    assert [a["Path"] for a in result["actions"]] == ["/etc/demo/a.conf", "/etc/demo/b.conf"]
+    assert any("upgrade" in d["reason"] for d in result["dropped"])
+
+
+def test_unknown_line_names_script_and_line() -> None:
+    with pytest.raises(Untranslatable) as info:
+        translate((SCRIPTS / "unknown.postinst").read_text(), "postinst", package="demo")
+    assert info.value.line == 5
+    assert "sed" in str(info.value) and "line 5" in str(info.value)
+
+
+def test_recipe_mapping_covers_an_unknown_line() -> None:
+    from recipes.actions import make_action
+
+    def lookup(script: str, line: str) -> tuple[list, str] | None:
+        if line.startswith("sed -i"):
+            return [make_action("remove-path", script, ["configure"], {"path": "/etc/x"})], ""
+        return None
+
+    result = translate((SCRIPTS / "unknown.postinst").read_text(), "postinst", package="demo",
+                       lookup=lookup)
+    assert [a.name for a in result.actions] == ["ldconfig", "remove-path"]
+    assert result.actions[1].origin == "postinst:5"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("#!/usr/bin/perl\nprint 1;\n", "not a shell script"),
+        ("#!/bin/sh\nfoo() { :; }\n", "function definition"),
+        ("#!/bin/sh\nwhile true; do :; done\n", "while/until loop"),
+        ("#!/bin/sh\necho x > /etc/motd\n", "redirected to a file"),
+        ("#!/bin/sh\nrm -rf /etc\n", "refuses to remove"),
+        ("#!/bin/sh\nrm -rf $DIR\n", "shell variable"),
+        ("#!/bin/sh\nif [ \"$1\" = configure ; then\n", "syntax"),
+        ("#!/bin/sh\ndpkg -L x | sed s/a/b/\n", "pipeline"),
+    ],
+)
+def test_refuses_to_guess(text: str, needle: str) -> None:
+    with pytest.raises(Untranslatable, match=needle):
+        translate(text, "postinst", package="demo")
