@@ -685,7 +685,7 @@ def _h_install_info(argv: list[str], ctx: _Ctx) -> list[Action]:
     if not rest:
         raise ValueError("install-info without a file")
     remove = "--remove" in opts or "--delete" in opts
-    return [_act(ctx, "info-dir", file=rest[0], remove="yes" if remove else "no")]
+    return [_act(ctx, "info-dir", file=rest[-1], remove="yes" if remove else "no")]
 
 
 def _h_cache(argv: list[str], ctx: _Ctx) -> list[Action]:
