@@ -1,0 +1,11 @@
+#!/bin/sh
+# Rendered by unessential from the actions control file of foo (postinst).
+set -e
+
+case "$1" in
+    configure)
+        dpkg-trigger 'foo-ready'
+        ;;
+esac
+
+exit 0
