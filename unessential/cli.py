@@ -10,10 +10,12 @@ import click
 
 from archive.catalog.cli import catalog
 from archive.cli import fetch, mirror
+from recipes.cli import policy
 from unessential import __version__
 from unessential.console import print_json
 from unessential.context import AppContext, pass_app
 from unessential.errors import UnessentialError
+from worker.cli import rewrite_command
 
 
 class Main(click.Group):
@@ -118,6 +120,8 @@ def _toml_value(value: Any) -> str:
 cli.add_command(mirror)
 cli.add_command(fetch)
 cli.add_command(catalog)
+cli.add_command(rewrite_command)
+cli.add_command(policy)
 
 
 def main() -> None:

@@ -9,8 +9,6 @@ named explicitly. `UNESSENTIAL_DATABASE_URL`, `UNESSENTIAL_BROKER_URL` and
 from __future__ import annotations
 
 import os
-import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 from archive.settings import UpstreamSettings
 from unessential.errors import ConfigError
+from unessential.tomlload import describe_validation_error, read_toml
 
 ENV_OVERRIDES = {
     "UNESSENTIAL_DATABASE_URL": "database_url",
@@ -96,40 +95,6 @@ def find_config_file(explicit: Path | None) -> tuple[Path | None, bool]:
     return None, False
 
 
-def _key_line(text: str, loc: tuple[str | int, ...]) -> int | None:
-    """Best effort: the line where the dotted key `loc` is set in TOML `text`."""
-    keys = [str(part) for part in loc if isinstance(part, str)]
-    if not keys:
-        return None
-    table, key = keys[:-1], keys[-1]
-    current: list[str] = []
-    header = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
-    assign = re.compile(r"^\s*([A-Za-z0-9_.\-\"']+)\s*=")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if m := header.match(line):
-            current = [p.strip().strip("\"'") for p in m.group(1).split(".")]
-            continue
-        if m := assign.match(line):
-            dotted = current + [p.strip().strip("\"'") for p in m.group(1).split(".")]
-            if dotted == table + [key] or dotted == table + [key][: len(dotted)]:
-                return number
-    return None
-
-
-def _describe(error: ValidationError, origin: str, text: str) -> ConfigError:
-    first = error.errors()[0]
-    loc = first["loc"]
-    dotted = ".".join(str(p) for p in loc) or "(top level)"
-    line = _key_line(text, loc) if text else None
-    where = f"{origin}:{line}" if line else origin
-    if first["type"] == "extra_forbidden":
-        return ConfigError(where, f"unknown key '{dotted}'")
-    got = first.get("input")
-    expected = first["msg"]
-    shown = f", got {got!r}" if got is not None and not isinstance(got, dict | list) else ""
-    return ConfigError(where, f"key '{dotted}': {expected}{shown}")
-
-
 def load_settings(explicit: Path | None = None) -> LoadedSettings:
     """Load, override from the environment and validate the configuration."""
     path, named = find_config_file(explicit)
@@ -140,13 +105,7 @@ def load_settings(explicit: Path | None = None) -> LoadedSettings:
             if named:
                 raise ConfigError(str(path), "configuration file does not exist")
         else:
-            try:
-                text = path.read_text(encoding="utf-8")
-                raw = tomllib.loads(text)
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(str(path), f"cannot read: {exc}") from exc
+            text, raw = read_toml(path, ConfigError)
     overrides = []
     for env, key in ENV_OVERRIDES.items():
         value = os.environ.get(env)
@@ -160,8 +119,8 @@ def load_settings(explicit: Path | None = None) -> LoadedSettings:
         loc = exc.errors()[0]["loc"]
         env_names = [e for e, k in ENV_OVERRIDES.items() if loc and loc[0] == k and e in overrides]
         if env_names:
-            raise _describe(exc, f"${env_names[0]}", "") from exc
-        raise _describe(exc, origin, text) from exc
+            raise describe_validation_error(exc, f"${env_names[0]}", "", ConfigError) from exc
+        raise describe_validation_error(exc, origin, text, ConfigError) from exc
     return LoadedSettings(
         settings=settings, source=path if path and path.is_file() else None, overrides=overrides
     )

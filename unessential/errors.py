@@ -74,6 +74,20 @@ class FormatError(UnessentialError):
     kind = "format"
 
 
+class RecipeError(UnessentialError):
+    """A policy or recipe file that does not validate, or a recipe that cannot apply."""
+
+    exit_code = 12
+    kind = "recipe"
+
+
+class RewriteError(UnessentialError):
+    """A package the rewrite engine cannot rewrite (an unknown script line, ...)."""
+
+    exit_code = 13
+    kind = "rewrite"
+
+
 EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
@@ -86,5 +100,7 @@ EXIT_CODES: dict[str, int] = {
         MirrorUnreachable,
         CatalogError,
         FormatError,
+        RecipeError,
+        RewriteError,
     )
 }

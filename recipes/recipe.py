@@ -1,0 +1,354 @@
+"""Per-source recipes (`recipes/<source>.toml`): what the policy alone does not cover.
+
+A recipe is optional; most source packages need none. Every table is optional:
+
+```toml
+# recipes/ca-certificates.toml
+[binary.ca-certificates]          # per binary package built from the source
+drop = ["openssl"]                # relations dropped (reason "recipe"), by package name
+keep = ["debianutils"]            # relations never dropped, whatever the policy says
+add-depends = ["foo (>= 1.0)"]    # relations added to Depends (reason "recipe")
+
+[debconf]                         # answers to debconf questions (booleans: true/false)
+"ca-certificates/trust_new_crts" = "yes"
+
+[[lines]]                         # a script line the engine does not know, and its meaning
+binary = "ca-certificates"        # optional: default every binary of the source
+script = "postinst"               # optional: default every script (required with actions)
+match = "^update-ca-certificates( --fresh)?$"   # re.fullmatch on the stripped line
+actions = [{ action = "ca-bundle", on = ["configure"] }]
+# ... or, instead of actions:
+# ignore = "why dropping this line is safe"
+
+[scripts.ca-certificates.postinst]  # a whole maintainer script of one binary
+keep = true                         # keep it as is ...
+interpreter = "bash"                # ... and add the interpreter it needs to Depends
+# ... or replace it entirely:
+# reason = "why the actions do what the script did"
+# actions = [{ action = "ca-bundle", on = ["configure", "triggered"] }]
+```
+
+An action is an inline table with `action` (a name of the vocabulary in
+`recipes.actions`), `on` (the script arguments it applies to) and the action's fields,
+spelled as in the `actions` control file or in snake/kebab case (`prior-version`).
+
+Everything is checked at load time: action names, fields and phases, regexes, that a
+line mapping has exactly one of `actions`/`ignore`, that a script override either keeps
+(with an interpreter) or replaces (with a reason), script names, package names and
+relation syntax. An error is one line: `RecipeError("<file>:<line>", "key '<key>': ...")`.
+A recipe's effect is identified by `recipe_digest(policy, recipe)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from debian.deb822 import PkgRelation
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from recipes.actions import SCRIPTS, Action, ActionError, make_action
+from recipes.policy import PACKAGE_NAME, Policy, canonical_json, policy_digest
+from unessential.errors import RecipeError
+from unessential.tomlload import describe_validation_error, locate, located_error, parse_toml
+
+RECIPES_DIR = Path(__file__).parent
+RESERVED = frozenset({"policy"})  # recipes/policy.toml is the policy, not a recipe
+
+Relation = dict[str, Any]  # one alternative, as python-debian's PkgRelation gives it
+
+
+def split_relations(text: str) -> list[list[Relation]]:
+    """Parse a relation field into OR-groups (python-debian), skipping empty entries."""
+    groups: list[list[Relation]] = []
+    if not text.strip():
+        return groups
+    for group in PkgRelation.parse_relations(text):
+        alternatives = [alt for alt in group if alt["name"].strip()]
+        if alternatives:
+            groups.append(alternatives)
+    return groups
+
+
+def parse_relations_strictly(text: str) -> list[list[Relation]]:
+    """Like `split_relations`, but ValueError on anything python-debian cannot parse."""
+    groups = split_relations(text)
+    if not groups:
+        raise ValueError(f"no relation in {text!r}")
+    for group in groups:
+        for alternative in group:
+            if not PACKAGE_NAME.fullmatch(alternative["name"]):
+                raise ValueError(
+                    f"cannot parse relation {alternative['name']!r} in {text!r} "
+                    "(expected e.g. 'foo (>= 1.0) | bar')"
+                )
+    return groups
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class BinaryOverride(_Strict):
+    """`[binary.<name>]`: relation changes for one binary package."""
+
+    drop: list[str] = Field(default_factory=list)
+    keep: list[str] = Field(default_factory=list)
+    add_depends: list[str] = Field(default_factory=list, alias="add-depends")
+
+
+class LineMapping(_Strict):
+    """`[[lines]]`: what a script line the engine does not know means."""
+
+    binary: str | None = None
+    script: str | None = None
+    match: str
+    actions: list[dict[str, Any]] | None = None
+    ignore: str | None = None
+    _pattern: re.Pattern[str] | None = PrivateAttr(default=None)
+    _built: tuple[Action, ...] = PrivateAttr(default=())
+
+    def applies_to(self, binary: str, script: str) -> bool:
+        return self.binary in (None, binary) and self.script in (None, script)
+
+    def matches(self, line: str) -> bool:
+        """Whether the stripped script `line` matches (re.fullmatch) this mapping."""
+        pattern = self._pattern or re.compile(self.match)
+        return pattern.fullmatch(line.strip()) is not None
+
+    @property
+    def built_actions(self) -> tuple[Action, ...]:
+        """The validated actions (empty for an `ignore` mapping)."""
+        return self._built
+
+
+class ScriptOverride(_Strict):
+    """`[scripts.<binary>.<script>]`: keep a whole script as is, or replace it."""
+
+    keep: bool = False
+    interpreter: str | None = None
+    reason: str | None = None
+    actions: list[dict[str, Any]] | None = None
+    _built: tuple[Action, ...] = PrivateAttr(default=())
+
+    @property
+    def replaces(self) -> bool:
+        return self.actions is not None
+
+    @property
+    def built_actions(self) -> tuple[Action, ...]:
+        """The validated replacement actions (empty when the script is kept)."""
+        return self._built
+
+
+class Recipe(_Strict):
+    """One source package's recipe; see the module docstring for the schema."""
+
+    binary: dict[str, BinaryOverride] = Field(default_factory=dict)
+    debconf: dict[str, str] = Field(default_factory=dict)
+    lines: list[LineMapping] = Field(default_factory=list)
+    scripts: dict[str, dict[str, ScriptOverride]] = Field(default_factory=dict)
+    _origin: str = PrivateAttr(default="recipe")
+
+    @field_validator("debconf", mode="before")
+    @classmethod
+    def _debconf_booleans(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: ("true" if v else "false") if isinstance(v, bool) else v
+                for k, v in value.items()
+            }
+        return value
+
+    @property
+    def origin(self) -> str:
+        """The file it was loaded from (for messages and action origins)."""
+        return self._origin
+
+    def binary_override(self, binary: str) -> BinaryOverride | None:
+        return self.binary.get(binary)
+
+    def script_override(self, binary: str, script: str) -> ScriptOverride | None:
+        return self.scripts.get(binary, {}).get(script)
+
+    def line_mappings_for(self, binary: str, script: str) -> list[LineMapping]:
+        """The `[[lines]]` mappings that apply to one script of one binary, in file order."""
+        return [mapping for mapping in self.lines if mapping.applies_to(binary, script)]
+
+    def interpreters(self, binary: str) -> dict[str, str]:
+        """Script name -> interpreter relation, for the scripts of `binary` kept as is."""
+        return {
+            script: override.interpreter
+            for script, override in self.scripts.get(binary, {}).items()
+            if override.keep and override.interpreter
+        }
+
+    def debconf_answer(self, question: str) -> str | None:
+        return self.debconf.get(question)
+
+
+def load_recipe(source: str, recipes_dir: Path | None = None) -> Recipe | None:
+    """The recipe of source package `source`, or None if it has none."""
+    if not PACKAGE_NAME.fullmatch(source):
+        raise RecipeError(source, "not a source package name")
+    if source in RESERVED:
+        return None
+    path = (recipes_dir or RECIPES_DIR) / f"{source}.toml"
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(str(path), f"cannot read: {exc}") from exc
+    return parse_recipe(text, str(path))
+
+
+def parse_recipe(text: str, origin: str) -> Recipe:
+    """Parse and validate recipe `text`; `origin` (the file) names it in errors."""
+    raw = parse_toml(text, origin, RecipeError)
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise describe_validation_error(exc, origin, text, RecipeError) from exc
+    _Checker(recipe, text, origin).check()
+    recipe._origin = origin
+    return recipe
+
+
+def recipe_digest(policy: Policy, recipe: Recipe | None) -> str:
+    """sha256 identifying what is changed: the policy plus the recipe (if any)."""
+    data = {
+        "policy": policy_digest(policy),
+        "recipe": recipe.model_dump(mode="json", by_alias=True) if recipe else None,
+    }
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def build_action(spec: Mapping[str, Any], script: str, origin: str = "") -> Action:
+    """One action from its recipe inline table; ActionError says what is wrong."""
+    values = dict(spec)
+    name = values.pop("action", None)
+    if not isinstance(name, str) or not name:
+        raise ActionError("missing 'action' (the name of an action of the vocabulary)")
+    on = values.pop("on", None)
+    if on is None:
+        raise ActionError(f"action {name}: missing 'on' (script arguments, e.g. [\"configure\"])")
+    if not isinstance(on, list) or not on or not all(isinstance(p, str) for p in on):
+        raise ActionError(f"action {name}: 'on' must be a non-empty list of strings")
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ActionError(f"action {name}: field {key} must be a string")
+    return make_action(name, script, on, values, origin=origin)
+
+
+class _Checker:
+    """The checks pydantic's types cannot express, each located at its key."""
+
+    def __init__(self, recipe: Recipe, text: str, origin: str) -> None:
+        self.recipe = recipe
+        self.text = text
+        self.origin = origin
+
+    def fail(self, loc: Sequence[str | int], problem: str) -> RecipeError:
+        return located_error(RecipeError, self.text, self.origin, loc, problem)
+
+    def origin_of(self, loc: Sequence[str | int]) -> str:
+        return locate(self.text, Path(self.origin).name, loc)
+
+    def check(self) -> None:
+        for name, override in self.recipe.binary.items():
+            self.package(("binary", name), name)
+            self.binary(("binary", name), override)
+        for question in self.recipe.debconf:
+            if "/" not in question:
+                raise self.fail(
+                    ("debconf", question), "expected a question name such as 'package/question'"
+                )
+        for index, mapping in enumerate(self.recipe.lines):
+            self.line(("lines", index), mapping)
+        for name, scripts in self.recipe.scripts.items():
+            self.package(("scripts", name), name)
+            for script, override in scripts.items():
+                self.script_name(("scripts", name, script), script)
+                self.script(("scripts", name, script), script, override)
+
+    def package(self, loc: tuple[str | int, ...], name: str) -> None:
+        if not PACKAGE_NAME.fullmatch(name):
+            raise self.fail(loc, f"{name!r} is not a package name")
+
+    def script_name(self, loc: tuple[str | int, ...], script: str) -> None:
+        if script not in SCRIPTS:
+            raise self.fail(
+                loc, f"unknown maintainer script {script!r} (known: {', '.join(SCRIPTS)})"
+            )
+
+    def binary(self, loc: tuple[str | int, ...], override: BinaryOverride) -> None:
+        for key in ("drop", "keep"):
+            for index, name in enumerate(getattr(override, key)):
+                self.package((*loc, key, index), name)
+        both = sorted(set(override.drop) & set(override.keep))
+        if both:
+            raise self.fail((*loc, "keep"), f"{', '.join(both)}: both dropped and kept")
+        for index, relation in enumerate(override.add_depends):
+            try:
+                parse_relations_strictly(relation)
+            except ValueError as exc:
+                raise self.fail((*loc, "add-depends", index), str(exc)) from exc
+
+    def line(self, loc: tuple[str | int, ...], mapping: LineMapping) -> None:
+        if mapping.binary is not None:
+            self.package((*loc, "binary"), mapping.binary)
+        if mapping.script is not None:
+            self.script_name((*loc, "script"), mapping.script)
+        try:
+            pattern = re.compile(mapping.match)
+        except re.error as exc:
+            raise self.fail((*loc, "match"), f"not a valid regular expression: {exc}") from exc
+        mapping._pattern = pattern
+        if (mapping.actions is None) == (mapping.ignore is None):
+            raise self.fail(loc, "give exactly one of 'actions' or 'ignore'")
+        if mapping.ignore is not None and not mapping.ignore.strip():
+            raise self.fail((*loc, "ignore"), "say why dropping the line is safe")
+        if mapping.actions is not None:
+            if mapping.script is None:
+                raise self.fail(loc, "a mapping with actions must name its 'script'")
+            mapping._built = self.actions((*loc, "actions"), mapping.actions, mapping.script)
+
+    def script(self, loc: tuple[str | int, ...], script: str, override: ScriptOverride) -> None:
+        if override.keep and override.actions is not None:
+            raise self.fail(loc, "give either keep = true or actions (a replacement), not both")
+        if not override.keep and override.actions is None:
+            raise self.fail(loc, "give keep = true (with an interpreter) or actions and a reason")
+        if override.keep:
+            if not override.interpreter:
+                raise self.fail(
+                    loc, "a script kept as is needs its 'interpreter' package (e.g. \"bash\")"
+                )
+            try:
+                groups = parse_relations_strictly(override.interpreter)
+            except ValueError as exc:
+                raise self.fail((*loc, "interpreter"), str(exc)) from exc
+            if len(groups) != 1:
+                raise self.fail((*loc, "interpreter"), "name one package (one relation)")
+            return
+        if override.interpreter is not None:
+            raise self.fail((*loc, "interpreter"), "only a script kept as is has an interpreter")
+        if not (override.reason or "").strip():
+            raise self.fail(loc, "replacing a script needs a 'reason'")
+        assert override.actions is not None
+        override._built = self.actions((*loc, "actions"), override.actions, script)
+
+    def actions(
+        self, loc: tuple[str | int, ...], specs: list[dict[str, Any]], script: str
+    ) -> tuple[Action, ...]:
+        built = []
+        for index, spec in enumerate(specs):
+            where = (*loc, index)
+            try:
+                built.append(build_action(spec, script, origin=f"recipe {self.origin_of(where)}"))
+            except ActionError as exc:
+                raise self.fail(where, str(exc)) from exc
+        return tuple(built)

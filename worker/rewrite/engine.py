@@ -1,0 +1,241 @@
+"""The rewrite engine of one binary package (pure: no Celery, no database).
+
+    .deb in → control rewritten (relations, Essential/Priority, provenance),
+              maintainer scripts → `actions` control file + rendered POSIX sh,
+              deterministic .deb out, and a change report.
+
+`survey` runs the same analysis without writing, recording flagged scripts instead
+of failing, for `rewrite --closure --report`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archive.deb822 import iter_stanzas, parse_one
+from recipes.actions import Action, Dropped, ScriptReport, render_actions_file
+from recipes.policy import Policy
+from recipes.recipe import Recipe
+from unessential.errors import FormatError, RewriteError
+from worker.rewrite.debfile import ControlMember, DebFile, read_deb, write_deb
+from worker.rewrite.relations import RelationChange, Universe, rewrite_relations
+from worker.rewrite.render import render_script
+from worker.rewrite.translate import Lookup, Untranslatable, translate
+
+SCRIPTS = ("preinst", "postinst", "prerm", "postrm", "config")
+DEBCONF_MEMBERS = ("config", "templates")
+
+
+@dataclass
+class RewriteReport:
+    """What changed in one binary package; the worker stores it in the catalog."""
+
+    package: str
+    version: str
+    architecture: str
+    source: str
+    input: str
+    input_sha256: str
+    recipe_digest: str
+    relations: list[RelationChange] = field(default_factory=list)
+    scripts: list[ScriptReport] = field(default_factory=list)
+    removed_members: list[str] = field(default_factory=list)
+    output: str = ""
+    output_sha256: str = ""
+
+    @property
+    def flagged(self) -> list[ScriptReport]:
+        return [s for s in self.scripts if s.status == "flagged"]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "package": self.package, "version": self.version,
+            "architecture": self.architecture, "source": self.source,
+            "input": self.input, "input_sha256": self.input_sha256,
+            "output": self.output, "output_sha256": self.output_sha256,
+            "recipe_digest": self.recipe_digest,
+            "relations": [
+                {"field": c.field, "relation": c.relation, "action": c.action,
+                 "reason": c.reason, "detail": c.detail}
+                for c in self.relations
+            ],
+            "scripts": [
+                {"script": s.script, "status": s.status, "original_sha256": s.original_sha256,
+                 "problem": s.problem,
+                 "actions": [{**a.stanza(), "Origin": a.origin} for a in s.actions],
+                 "dropped": [{"what": d.what, "reason": d.reason, "origin": d.origin}
+                             for d in s.dropped]}
+                for s in self.scripts
+            ],
+            "removed_members": self.removed_members,
+        }
+
+
+def _answers(deb: DebFile, recipe: Recipe | None) -> dict[str, str]:
+    answers: dict[str, str] = {}
+    templates = deb.members.get("templates")
+    if templates is not None:
+        try:
+            for stanza in iter_stanzas(templates.data.decode("utf-8", "replace")):
+                if "Template" in stanza:
+                    answers[stanza["Template"]] = stanza.get("Default", "").split("\n")[0]
+        except ValueError:
+            pass
+    if recipe is not None:
+        answers.update(recipe.debconf)
+    return answers
+
+
+def _script_report(
+    deb: DebFile, name: str, package: str, recipe: Recipe | None, answers: dict[str, str]
+) -> ScriptReport:
+    member = deb.members[name]
+    text = member.data.decode("utf-8", "replace")
+    digest = hashlib.sha256(member.data).hexdigest()
+    override = recipe.script_override(package, name) if recipe is not None else None
+    if override is not None and override.keep:
+        return ScriptReport(name, digest, "kept", problem=f"kept as is by the recipe "
+                            f"(needs {override.interpreter or 'its interpreter'})")
+    if override is not None:
+        actions = [
+            Action(a.name, a.script, a.on, a.fields, origin=f"recipe:{name}")
+            for a in override.built_actions
+        ]
+        return ScriptReport(name, digest, "translated", actions=actions,
+                            dropped=[Dropped(f"{name} (whole script)",
+                                             f"recipe: {override.reason}", f"{name}:1")])
+    lookup = _lookup(recipe, package) if recipe is not None else None
+    try:
+        result = translate(text, name, package=package, answers=answers, lookup=lookup)
+    except Untranslatable as exc:
+        problem = f"{package}: {name}:{exc.line}: {exc.reason}"
+        if exc.text:
+            problem += f": {exc.text}"
+        return ScriptReport(name, digest, "flagged", problem=problem)
+    return ScriptReport(name, digest, "translated", actions=result.actions, dropped=result.dropped)
+
+
+def _lookup(recipe: Recipe, package: str) -> Lookup:
+    """The recipe's `[[lines]]` mappings as the translator's lookup function."""
+
+    def lookup(script: str, line: str) -> tuple[list[Action], str] | None:
+        for mapping in recipe.line_mappings_for(package, script):
+            if mapping.matches(line):
+                return list(mapping.built_actions), mapping.ignore or ""
+        return None
+
+    return lookup
+
+
+def _trigger_actions(deb: DebFile) -> list[Action]:
+    member = deb.members.get("triggers")
+    if member is None:
+        return []
+    out = []
+    for number, line in enumerate(member.data.decode("utf-8", "replace").splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if words[:2] in (["activate-noawait", "ldconfig"], ["activate", "ldconfig"]):
+            out.append(Action("ldconfig", "postinst", ("configure",), (),
+                              origin=f"triggers:{number}"))
+    return out
+
+
+def analyse(
+    path: Path,
+    *,
+    universe: Universe,
+    policy: Policy,
+    recipe: Recipe | None,
+    recipe_digest: str,
+) -> tuple[DebFile, dict[str, str], RewriteReport]:
+    """Read and analyse a .deb: the new control fields and the report (nothing written)."""
+    deb = read_deb(path)
+    try:
+        control = parse_one(deb.members["control"].data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(str(path), f"control file does not parse: {exc}") from exc
+    package = control.get("Package", "")
+    version = control.get("Version", "")
+    report = RewriteReport(
+        package=package, version=version, architecture=control.get("Architecture", ""),
+        source=control.get("Source", package).split(" ")[0], input=str(path),
+        input_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), recipe_digest=recipe_digest,
+    )
+    answers = _answers(deb, recipe)
+    for name in SCRIPTS:
+        if name in deb.members:
+            report.scripts.append(_script_report(deb, name, package, recipe, answers))
+    translated = all(s.status == "translated" for s in report.scripts)
+    override = recipe.binary_override(package) if recipe is not None else None
+    interpreters = recipe.interpreters(package) if recipe is not None else None
+    fields, changes = rewrite_relations(control, universe, policy, override, translated,
+                                        interpreters=interpreters)
+    report.relations = changes
+    return deb, fields, report
+
+
+def _control_text(fields: dict[str, str], report: RewriteReport) -> str:
+    out = dict(fields)
+    out.pop("Essential", None)
+    if out.get("Priority") in ("required", "important", "standard"):
+        out["Priority"] = "optional"
+    out["Unessential-Recipe"] = report.recipe_digest
+    out["Unessential-Original"] = f"{report.input_sha256}"
+    lines = []
+    for key, value in out.items():
+        first, *rest = value.split("\n")
+        lines.append(f"{key}: {first}".rstrip())
+        lines += [f" {line}" if line.strip() else " ." for line in rest]
+    return "\n".join(lines) + "\n"
+
+
+def rewrite(
+    path: Path,
+    out_dir: Path,
+    *,
+    universe: Universe,
+    policy: Policy,
+    recipe: Recipe | None,
+    recipe_digest: str,
+    mtime: int | None = None,
+) -> RewriteReport:
+    """Rewrite one .deb into `out_dir`; RewriteError if a script line is not covered."""
+    deb, fields, report = analyse(path, universe=universe, policy=policy, recipe=recipe,
+                                  recipe_digest=recipe_digest)
+    flagged = report.flagged
+    if flagged:
+        raise RewriteError(str(path), flagged[0].problem)
+    members = dict(deb.members)
+    actions: list[Action] = []
+    for script in report.scripts:
+        del members[script.script]
+        if script.script == "config":
+            continue
+        actions += script.actions
+        rendered = render_script(script.script, script.actions, package=report.package)
+        if rendered is not None:
+            members[script.script] = ControlMember(script.script, rendered.encode(), 0o755)
+    for name in DEBCONF_MEMBERS:
+        if name in members and name != "config":
+            del members[name]
+            report.removed_members.append(name)
+    if "config" in deb.members:
+        report.removed_members.append("config")
+    actions += _trigger_actions(deb)
+    if actions:
+        members["actions"] = ControlMember("actions", render_actions_file(actions).encode(),
+                                           0o644)
+    members["control"] = ControlMember("control", _control_text(fields, report).encode(), 0o644)
+    out = DebFile(members=members, data_name=deb.data_name, data=deb.data,
+                  control_name=deb.control_name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / path.name
+    if mtime is None:
+        mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
+    write_deb(out, target, mtime=mtime)
+    report.output = str(target)
+    report.output_sha256 = hashlib.sha256(target.read_bytes()).hexdigest()
+    return report
