@@ -113,7 +113,8 @@ def _script_report(
     except Untranslatable as exc:
         problem = f"{package}: {name}:{exc.line}: {exc.reason}"
         if exc.text:
-            problem += f": {exc.text}"
+            shown = " ".join(exc.text.split())
+            problem += f": {shown[:157] + '...' if len(shown) > 160 else shown}"
         return ScriptReport(name, digest, "flagged", problem=problem)
     return ScriptReport(name, digest, "translated", actions=result.actions, dropped=result.dropped)
 

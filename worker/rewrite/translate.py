@@ -147,6 +147,10 @@ def _phase_word(value: str) -> bool:
     return value in ("$1", "${1}", "x$1", "x${1}")
 
 
+def _version_word(value: str) -> bool:
+    return value in ("$2", "${2}", "${2:-}", "x$2", "x${2}")
+
+
 def _test_cond(args: list[str], ctx: _Ctx) -> Cond:
     """`[ ... ]` / `test ...` as a condition."""
     all_phases = frozenset(ctx.phases)
@@ -169,9 +173,9 @@ def _test_cond(args: list[str], ctx: _Ctx) -> Cond:
             wanted = right[1:] if left.startswith("x") and right.startswith("x") else right
             hit = frozenset(p for p in ctx.phases if p == wanted)
             return Cond(hit if op != "!=" else all_phases - hit, "plain")
-        if left in ("$2", "${2}", "${2:-}") or right in ("$2", "${2}", "${2:-}"):
-            other = right if left.startswith("$") else left
-            if other == "":
+        if _version_word(left) or _version_word(right):
+            other = right if _version_word(left) else left
+            if other in ("", "x"):
                 return Cond(all_phases, "guard" if op != "!=" else "upgrade",
                             "fresh install" if op != "!=" else "upgrade from a previous version")
         if left in ("$RET", "${RET}") or right in ("$RET", "${RET}"):
@@ -482,8 +486,10 @@ def _command(cmd: Command, ctx: _Ctx, out: Result) -> None:
     text = ctx.source(cmd.line)
     if not argv:
         raise Untranslatable(cmd.line, text, "a redirection without a command")
-    if all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", a) for a in argv):
-        return  # variable assignments: values used later make those lines untranslatable
+    if all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", a, re.S) for a in argv):
+        if any("$(" in w.raw or "`" in w.raw for w in cmd.words):
+            raise Untranslatable(cmd.line, text, "an assignment from a command substitution")
+        return  # plain assignments: values used later make those lines untranslatable
     name = argv[0]
     if not _quiet(cmd):
         raise Untranslatable(cmd.line, text, "output redirected to a file")
@@ -570,6 +576,8 @@ def _h_update_alternatives(argv: list[str], ctx: _Ctx) -> list[Action]:
                      priority=priority, slaves="\n" + "\n".join(slaves) if slaves else "")]
     if args[:1] == ["--remove"] and len(args) == 3:
         return [_act(ctx, "alternative-remove", name=args[1], path=args[2])]
+    if args[:1] == ["--auto"] and len(args) == 2:
+        return []  # a fresh image has every alternative in auto mode already
     if args[:1] == ["--remove-all"] and len(args) == 2:
         return [_act(ctx, "alternative-remove", name=args[1], path="*")]
     raise ValueError("an update-alternatives call the engine does not know")

@@ -1,0 +1,119 @@
+"""`unessential rewrite` and `policy show` against the fixture mirror (no network).
+
+The universe comes from the fixture archive's Packages index; bad input gives one
+clear line, its exit code, and nothing in the output directory.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from tests.conftest import Workspace
+from tests.fixtures.shapes import build_shapes
+from unessential.cli import cli
+from unessential.errors import EXIT_CODES
+
+
+def run(ws: Workspace, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(ws.config), "-q", *args])
+
+
+def last_line(result: Result) -> str:
+    return [line for line in result.output.splitlines() if line.strip()][-1]
+
+
+def make_deb_with_script(folder: Path, script: str) -> Path:
+    root = folder / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        "Package: odd\nVersion: 1\nArchitecture: all\nMaintainer: T <t@example.invalid>\n"
+        "Description: odd\n odd\n")
+    (root / "DEBIAN" / "postinst").write_text(script)
+    (root / "DEBIAN" / "postinst").chmod(0o755)
+    deb = folder / "odd_1_all.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)],
+                   check=True, capture_output=True)
+    return deb
+
+
+def test_rewrite_shapes_against_the_fixture_universe(workspace: Workspace, tmp_path: Path) -> None:
+    debs = build_shapes(tmp_path / "shapes")
+    out = tmp_path / "out"
+    result = run(workspace, "rewrite", *map(str, debs.values()), "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    reports = {r["package"]: r for r in json.loads(result.output)}
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in debs.values())
+    user = reports["demo-user"]
+    assert {s["script"]: s["status"] for s in user["scripts"]} == \
+        {"postinst": "translated", "postrm": "translated"}
+    assert "templates" in user["removed_members"]
+    text = run(workspace, "rewrite", str(debs["demo-alt"]), "--out", str(out))
+    assert "postinst: translated (alternative-install" in text.output
+
+
+def test_unknown_script_line_is_one_clear_error(workspace: Workspace, tmp_path: Path) -> None:
+    deb = make_deb_with_script(tmp_path, "#!/bin/sh\nset -e\nldconfig\nsed -i s/a/b/ /etc/x\n")
+    out = tmp_path / "out"
+    result = run(workspace, "rewrite", str(deb), "--out", str(out))
+    assert result.exit_code == EXIT_CODES["rewrite"], result.output
+    line = last_line(result)
+    assert line == (f"unessential: rewrite error: {deb}: odd: postinst:4: command 'sed' is "
+                    "not in the vocabulary: sed -i s/a/b/ /etc/x")
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_survey_reports_instead_of_failing(workspace: Workspace, tmp_path: Path) -> None:
+    deb = make_deb_with_script(tmp_path, "#!/bin/sh\nfrobnicate --all\n")
+    result = run(workspace, "rewrite", str(deb), "--report")
+    assert result.exit_code == 0, result.output
+    assert "odd: postinst:2: command 'frobnicate' is not in the vocabulary" in result.output
+    assert "total (1 packages)" in result.output
+
+
+def test_broken_recipe_is_one_clear_error(workspace: Workspace, tmp_path: Path) -> None:
+    deb = make_deb_with_script(tmp_path, "#!/bin/sh\nsed -i s/a/b/ /etc/x\n")
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "odd.toml").write_text(
+        '[[lines]]\nscript = "postinst"\nmatch = "sed .*"\n'
+        'actions = [{ action = "frobnicate", on = ["configure"] }]\n')
+    out = tmp_path / "out"
+    result = run(workspace, "rewrite", str(deb), "--out", str(out), "--recipes", str(recipes))
+    assert result.exit_code == EXIT_CODES["recipe"], result.output
+    line = last_line(result)
+    assert line.startswith(f"unessential: recipe error: {recipes / 'odd.toml'}:4:"), line
+    assert "frobnicate" in line
+    assert not out.exists()
+
+
+def test_recipe_mapping_makes_it_pass(workspace: Workspace, tmp_path: Path) -> None:
+    deb = make_deb_with_script(tmp_path, "#!/bin/sh\nsed -i s/a/b/ /etc/x\n")
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "odd.toml").write_text(
+        '[[lines]]\nscript = "postinst"\nmatch = "sed -i .*"\n'
+        'ignore = "edits a file that images do not ship"\n')
+    result = run(workspace, "rewrite", str(deb), "--out", str(tmp_path / "out"),
+                 "--recipes", str(recipes), "--json")
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.output)
+    (script,) = report["scripts"]
+    assert script["dropped"][0]["reason"].startswith("recipe: edits a file")
+
+
+def test_not_a_deb(workspace: Workspace, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.deb"
+    bogus.write_bytes(b"!<arch>\nnot really")
+    result = run(workspace, "rewrite", str(bogus), "--out", str(tmp_path / "out"))
+    assert result.exit_code == EXIT_CODES["format"], result.output
+    assert str(bogus) in last_line(result)
+
+
+def test_policy_show(workspace: Workspace) -> None:
+    result = run(workspace, "policy", "show")
+    assert result.exit_code == 0, result.output
+    assert "implicit-essential" in result.output and "script-only" in result.output
