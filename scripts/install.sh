@@ -12,10 +12,14 @@ sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 # gpg/gpgv: signatures; dpkg-dev, apt-utils: real dpkg-source/apt-ftparchive for fixtures
-# and benchmarks; debian-archive-keyring: the keys of the host's mirror.
+# and benchmarks; debian-archive-keyring: the keys of the host's mirror; mmdebstrap: the
+# chroots rewritten packages are installed into; lintian, devscripts (checkbashisms),
+# dash: checks of rewritten packages and rendered scripts; gcc, libc6-dev: a real shared
+# library for the ldconfig test.
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends \
     gnupg gpgv dpkg-dev apt-utils xz-utils zstd ca-certificates debian-archive-keyring \
+    mmdebstrap lintian devscripts dash gcc libc6-dev \
     >/dev/null
 
 python=${PYTHON:-python3}

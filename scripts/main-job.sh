@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (SQLite catalog under the data dir, no server):
-# create the catalog, then fetch, verified, a source and a binary package from the
-# mirror named by the host's APT sources. Later stages (rebuild, publish, bootstrap)
-# extend this script.
+# create the catalog, fetch, verified, a source and a binary package from the mirror
+# named by the host's APT sources, and rewrite the binary without its implicit
+# dependencies and with declarative maintainer scripts. Later stages (rebuild,
+# publish, bootstrap) extend this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 u=.venv/bin/unessential
@@ -11,4 +12,5 @@ $u mirror show
 $u catalog upgrade
 $u fetch hello --dest ./src
 $u fetch --binary ca-certificates --dest ./debs
-ls -l ./src ./debs
+$u rewrite ./debs/ca-certificates_*.deb --out ./out
+dpkg-deb --info ./out/ca-certificates_*.deb

@@ -11,6 +11,7 @@ import hashlib
 import json
 import lzma
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,31 @@ def test_mirror_show_verifies_every_host_suite(tmp_path: Path) -> None:
     host = resolve_entries(UpstreamSettings())
     assert [(r["uri"], r["suite"]) for r in rows] == [(e.uri, e.suite) for e in host]
     assert all(r["signers"] for r in rows)
+
+
+def test_rewrite_survey_of_a_real_closure(tmp_path: Path) -> None:
+    """Every maintainer script in the closure is translated, kept or flagged with a reason."""
+    env = dict(os.environ, UNESSENTIAL_DATA_DIR=str(tmp_path / "data"))
+    roots = ["python3", "openssl", "ca-certificates", "tzdata", "adduser", "passwd"]
+    table = subprocess.run([*CLI, "-q", "rewrite", "--closure", *roots, "--report"],
+                           env=env, check=True, capture_output=True, text=True).stdout
+    print(table)  # the figures for the issue note (pytest -s)
+    total = next(line for line in table.splitlines() if line.startswith("total ("))
+    scripts, translated, kept, flagged, _ = (int(x) for x in total.split(")")[1].split())
+    assert scripts > 30 and translated > 0
+    assert translated + kept + flagged == scripts, "nothing is silently dropped"
+    problems = table.split("flagged (each needs a recipe):")[1].strip().splitlines() \
+        if flagged else []
+    assert len(problems) == flagged
+    assert all(re.match(r"^[a-z0-9.+-]+: (preinst|postinst|prerm|postrm|config):\d+: ", p.strip())
+               for p in problems)
+    reports = json.loads(subprocess.run(
+        [*CLI, "-q", "rewrite", "--closure", *roots, "--json"],
+        env=env, check=True, capture_output=True, text=True).stdout)
+    assert {r["package"] for r in reports} >= set(roots)
+    for report in reports:
+        for script in report["scripts"]:
+            assert script["status"] in ("translated", "kept", "flagged")
+            assert script["status"] != "flagged" or script["problem"]
+            for dropped in script["dropped"]:
+                assert dropped["reason"], "every dropped line has a reason"
