@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import lzma
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from archive.upstream.aptsources import (
 )
 from archive.upstream.index import parse_packages, parse_sources
 from archive.upstream.release import check_dates, parse_release
+from tests.fixtures.golden import assert_golden_json
 from unessential.errors import ConfigError, FormatError, ReleaseDateError
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -30,12 +29,8 @@ def slice_of(name: str) -> str:
 
 
 def golden(name: str, data: object) -> None:
-    """Compare `data` with golden file `name`; UPDATE_GOLDEN=1 rewrites it."""
-    path = GOLDEN / name
-    rendered = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(rendered)
-    assert rendered == path.read_text()
+    """Compare with golden file `name`; UPDATE_GOLDEN=1 rewrites it."""
+    assert_golden_json(GOLDEN / name, data)
 
 
 @pytest.mark.parametrize("name", ["Packages", "Sources"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from click.testing import CliRunner
 from recipes.actions import VOCABULARY
 from recipes.policy import POLICY_FILE, Policy, load_policy, policy_digest
 from recipes.recipe import load_recipe, parse_recipe, recipe_digest
+from tests.fixtures.golden import assert_golden_json
 from unessential.cli import cli
 from unessential.errors import EXIT_CODES, RecipeError
 from unessential.tomlload import key_line
@@ -20,13 +20,8 @@ GOLDEN = Path(__file__).parent / "golden" / "recipes"
 
 
 def golden(name: str, data: object) -> None:
-    """Compare `data` with golden file `name`; UPDATE_GOLDEN=1 rewrites it."""
-    path = GOLDEN / name
-    rendered = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered)
-    assert rendered == path.read_text()
+    """Compare with golden file `name`; UPDATE_GOLDEN=1 rewrites it."""
+    assert_golden_json(GOLDEN / name, data)
 
 
 # -- policy ------------------------------------------------------------------------

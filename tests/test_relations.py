@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 from archive.upstream.index import BinaryRecord, parse_packages
 from recipes.policy import Policy, load_policy
 from recipes.recipe import BinaryOverride
+from tests.fixtures.golden import assert_golden_json
 from tests.test_formats import slice_of
 from worker.rewrite.relations import RelationChange, Universe, rewrite_relations
 
@@ -19,13 +18,8 @@ GOLDEN = Path(__file__).parent / "golden" / "recipes"
 
 
 def golden(name: str, data: object) -> None:
-    """Compare `data` with golden file `name`; UPDATE_GOLDEN=1 rewrites it."""
-    path = GOLDEN / name
-    rendered = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered)
-    assert rendered == path.read_text()
+    """Compare with golden file `name`; UPDATE_GOLDEN=1 rewrites it."""
+    assert_golden_json(GOLDEN / name, data)
 
 
 def record(name: str, *, essential: bool = False, priority: str = "optional",

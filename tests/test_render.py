@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from recipes.actions import VOCABULARY, Action, make_action
+from tests.fixtures.golden import assert_golden
 from worker.rewrite.render import render_script, sh_quote
 
 GOLDEN = Path(__file__).parent / "golden" / "render"
@@ -149,12 +150,8 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
 
 
 def golden(name: str, text: str) -> None:
-    """Compare `text` with golden file `name`; UPDATE_GOLDEN=1 rewrites it."""
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text()
+    """Compare with golden file `name`; UPDATE_GOLDEN=1 rewrites it."""
+    assert_golden(GOLDEN / name, text)
 
 
 def lint(tmp_path: Path, text: str) -> Path:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
 
 from archive.deb822 import iter_stanzas
+from tests.fixtures.golden import assert_golden_json
 from worker.rewrite.translate import Untranslatable, translate
 
 SCRIPTS = Path(__file__).parent / "golden" / "scripts"
@@ -34,11 +33,7 @@ def report(name: str) -> dict:
 
 @pytest.mark.parametrize("name", SHAPES)
 def test_shape_golden(name: str) -> None:
-    data = json.dumps(report(name), indent=1, sort_keys=True) + "\n"
-    golden = SCRIPTS / f"{name}.json"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(data)
-    assert data == golden.read_text()
+    assert_golden_json(SCRIPTS / f"{name}.json", report(name))
 
 
 def test_systemd_and_init_hooks_are_dropped_with_a_reason() -> None:
