@@ -135,18 +135,46 @@ def _binary(build: Build, name: str, version: str = "1.0-1", arch: str = "amd64"
 # -- migrations -----------------------------------------------------------------------
 
 
+HEAD = "0002"
+
+
 def test_upgrade_from_empty_creates_every_table(url: str) -> None:
     assert db.current_revision(url) is None
-    assert db.upgrade(url) == db.head_revision() == "0001"
+    assert db.upgrade(url) == db.head_revision() == HEAD
     assert _table_names(url) == TABLES | {"alembic_version"}
-    assert db.current_revision(url) == "0001"
+    assert db.current_revision(url) == HEAD
 
 
 def test_upgrade_is_idempotent(url: str) -> None:
-    assert db.upgrade(url) == "0001"
-    assert db.upgrade(url) == "0001"
-    assert db.upgrade(url, "0001") == "0001"
+    assert db.upgrade(url) == HEAD
+    assert db.upgrade(url) == HEAD
+    assert db.upgrade(url, HEAD) == HEAD
     assert _table_names(url) == TABLES | {"alembic_version"}
+
+
+def test_upgrade_step_by_step_keeps_rows(url: str) -> None:
+    assert db.upgrade(url, "0001") == "0001"
+    engine = db.make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO source_package (name, version, suite, dsc_sha256) "
+                "VALUES ('hello', '2.10-3', 'bookworm', '" + "0" * 64 + "')")
+            connection.exec_driver_sql(
+                "INSERT INTO build (source_package_id, recipe_digest, env_digest, origin, "
+                "status) VALUES (1, 'r', 'e', 'repack', 'done')")
+    finally:
+        engine.dispose()
+    assert db.upgrade(url) == HEAD
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT status, campaign, heartbeat_at FROM build").one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("done", None, None)
+    assert db.downgrade(url, "0001") == "0001"
 
 
 def test_downgrade_to_base_and_back(url: str) -> None:
@@ -154,7 +182,7 @@ def test_downgrade_to_base_and_back(url: str) -> None:
     assert db.downgrade(url, "base") is None
     assert _table_names(url) <= {"alembic_version"}
     assert db.current_revision(url) is None
-    assert db.upgrade(url) == "0001"
+    assert db.upgrade(url) == HEAD
     assert _table_names(url) == TABLES | {"alembic_version"}
 
 
@@ -495,19 +523,19 @@ def test_cli_upgrade_and_current(cli_env) -> None:
     assert data == {
         "url": f"sqlite:///{catalog_file}",
         "previous": None,
-        "revision": "0001",
-        "head": "0001",
+        "revision": HEAD,
+        "head": HEAD,
         "at_head": True,
     }
     assert catalog_file.exists()
 
     result = runner.invoke(cli, ["catalog", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert result.output == f"catalog at sqlite:///{catalog_file}: revision 0001 (head)\n"
+    assert result.output == f"catalog at sqlite:///{catalog_file}: revision {HEAD} (head)\n"
 
     result = runner.invoke(cli, ["catalog", "current"])
     assert result.exit_code == 0, result.output
-    assert result.output == f"catalog at sqlite:///{catalog_file}: revision 0001 (head)\n"
+    assert result.output == f"catalog at sqlite:///{catalog_file}: revision {HEAD} (head)\n"
 
 
 def test_cli_unreachable_database(cli_env, monkeypatch) -> None:

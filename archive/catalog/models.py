@@ -117,6 +117,7 @@ class Build(Base):
         CheckConstraint(_in("status", BUILD_STATUSES), name="status"),
         CheckConstraint(_in("origin", BUILD_ORIGINS), name="origin"),
         Index("ix_build_lookup", "source_package_id", "recipe_digest", "env_digest"),
+        Index("ix_build_campaign", "campaign"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -135,6 +136,9 @@ class Build(Base):
     created_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
     )
+    campaign: Mapped[str | None] = mapped_column(String(64))
+    task_id: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     source_package: Mapped[SourcePackage] = relationship(back_populates="builds")
     binaries: Mapped[list[BinaryPackage]] = relationship(
