@@ -16,6 +16,7 @@ from unessential.console import print_json
 from unessential.context import AppContext, pass_app
 from unessential.errors import UnessentialError
 from worker.cli import rewrite_command
+from worker.farm_cli import logs_command, rebuild_command, status_command, worker_command
 
 
 class Main(click.Group):
@@ -121,6 +122,10 @@ cli.add_command(mirror)
 cli.add_command(fetch)
 cli.add_command(catalog)
 cli.add_command(rewrite_command)
+cli.add_command(rebuild_command)
+cli.add_command(worker_command)
+cli.add_command(status_command)
+cli.add_command(logs_command)
 cli.add_command(policy)
 
 

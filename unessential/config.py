@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from archive.settings import UpstreamSettings
 from unessential.errors import ConfigError
 from unessential.tomlload import describe_validation_error, read_toml
+from worker.settings import WorkerSettings
 
 ENV_OVERRIDES = {
     "UNESSENTIAL_DATABASE_URL": "database_url",
@@ -45,6 +46,7 @@ class Settings(BaseModel):
         default=None, description="Celery broker; default: a local queue under data_dir"
     )
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @field_validator("database_url")
     @classmethod

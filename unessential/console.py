@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -40,22 +41,27 @@ class Reporter:
             self._console.print(message, highlight=False)
 
     @contextmanager
-    def task(self, description: str, total: int | None = None) -> Iterator[Advance]:
+    def task(
+        self, description: str, total: int | None = None, unit: str = "bytes"
+    ) -> Iterator[Advance]:
         if self.quiet:
             yield lambda n: None
             return
         if self.plain:
-            size = f" ({total} bytes)" if total else ""
+            size = f" ({total} {unit})" if total else ""
             print(f"{description}{size} ...", file=sys.stderr, flush=True)
             yield lambda n: None
             print(f"{description}: done", file=sys.stderr, flush=True)
             return
         if self._progress is None:
+            columns = (
+                [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes"
+                else [MofNCompleteColumn()]
+            )
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
+                *columns,
                 TimeRemainingColumn(),
                 console=self._console,
                 transient=True,

@@ -1,0 +1,48 @@
+"""The content-addressed pool of rewritten packages: <data_dir>/artifacts/ab/abcdef...
+
+A file enters by rename of a complete copy, so the store never holds a partial file;
+storing the same bytes twice is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+class ArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256
+
+    def store(self, source: Path) -> tuple[str, int]:
+        """Copy `source` into the store; return (sha256, size)."""
+        digest = hashlib.sha256()
+        with source.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        sha = digest.hexdigest()
+        target = self.path(sha)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+            os.close(fd)
+            try:
+                shutil.copyfile(source, tmp)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return sha, source.stat().st_size
+
+
+def pool_path(source: str, filename: str, component: str = "main") -> str:
+    """Where a package lives in an APT archive: pool/main/h/hello/hello_1_all.deb."""
+    prefix = source[:4] if source.startswith("lib") and len(source) > 3 else source[:1]
+    return f"pool/{component}/{prefix}/{source}/{filename}"

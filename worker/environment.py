@@ -1,0 +1,58 @@
+"""What a build depends on besides its source and recipe: the build environment.
+
+Its digest is part of a build's identity: (source, version, recipe digest, environment
+digest). Repacks depend on the architecture and the rewrite engine; source builds also
+on the chroot (codename, mirror, mmdebstrap variant) described by `BuildEnv`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from archive.upstream.mirror import DEFAULT_KEYRING, host_codename, resolve_entries
+from recipes.policy import Policy
+from recipes.recipe import RECIPES_DIR, Recipe, load_recipe, recipe_digest
+from unessential import __version__
+from unessential.config import Settings
+from unessential.errors import UnessentialError
+
+if TYPE_CHECKING:
+    from worker.build.chroot import BuildEnv
+
+ORIGINS = ("source-build", "repack")
+
+
+def build_env(settings: Settings, arch: str) -> BuildEnv:
+    """The chroot of source builds: the host codename's suite of the upstream mirror."""
+    from worker.build.chroot import BuildEnv
+
+    entries = resolve_entries(settings.upstream)
+    codename = host_codename() or entries[0].suite
+    entry = next((e for e in entries if e.suite == codename), entries[0])
+    keyring = entry.signed_by.keyrings[0] if entry.signed_by.keyrings else DEFAULT_KEYRING
+    return BuildEnv(codename=entry.suite, arch=arch, mirror=entry.uri,
+                    components=tuple(entry.components or ("main",)), keyring=keyring)
+
+
+def env_digest(settings: Settings, origin: str, arch: str) -> str:
+    inner = build_env(settings, arch).digest() if origin == "source-build" else ""
+    text = json.dumps({"origin": origin, "arch": arch, "engine": __version__, "env": inner},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def campaign_recipe(
+    policy: Policy, source: str, recipes_dir: Path | None
+) -> tuple[Recipe | None, str, str | None]:
+    """(recipe, digest, error). A broken recipe does not stop a campaign: the build of
+    that source fails with the recipe's error; the digest is then that of its bytes."""
+    try:
+        recipe = load_recipe(source, recipes_dir)
+    except UnessentialError as exc:
+        path = (recipes_dir or RECIPES_DIR) / f"{source}.toml"
+        raw = path.read_bytes() if path.is_file() else b""
+        return None, "broken-" + hashlib.sha256(raw).hexdigest(), str(exc)
+    return recipe, recipe_digest(policy, recipe), None

@@ -1,0 +1,301 @@
+"""Commands of the rebuild farm: rebuild, worker, status, logs."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from celery import group
+
+from archive.catalog.db import make_engine, session_factory, upgrade
+from archive.catalog.models import Build
+from archive.upstream.mirror import host_architecture
+from unessential.console import print_json
+from unessential.context import AppContext, pass_app
+from unessential.errors import NotFoundError
+from worker.celery_app import configure, embedded, queue_dir
+from worker.plan import Planned, new_campaign_id, plan
+from worker.record import latest_builds
+
+FINAL = ("done", "failed")
+
+
+def _lock_path(app: AppContext) -> Path:
+    folder = queue_dir(app.settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "worker.lock"
+
+
+@contextmanager
+def _worker_lock(path: Path) -> Iterator[None]:
+    """Held (shared) by every embedded worker while it runs."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _worker_running(path: Path) -> bool:
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+@click.command("worker")
+@click.option("--concurrency", type=int, help="Builds at once (default: worker.concurrency).")
+@click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork",
+              show_default=True, help="Celery execution pool.")
+@click.option("--loglevel", default="INFO", show_default=True)
+@pass_app
+def worker_command(app: AppContext, concurrency: int | None, pool: str, loglevel: str) -> None:
+    """Run a Celery worker that claims and runs builds until stopped (SIGTERM/Ctrl-C).
+
+    With no broker configured it serves the local queue under the data directory;
+    with `broker_url` (Redis) it joins the farm.
+
+    \b
+    Example:
+      unessential worker --concurrency 2
+      UNESSENTIAL_BROKER_URL=redis://10.0.0.5:6379/0 \\
+        UNESSENTIAL_DATABASE_URL=postgresql+psycopg://10.0.0.5/unessential unessential worker
+    """
+    settings = app.settings
+    upgrade(settings.effective_database_url)
+    celery = configure(settings)
+    argv = ["worker", f"--concurrency={concurrency or settings.worker.concurrency}",
+            f"--pool={pool}", f"--loglevel={loglevel}", f"--queues={settings.worker.queue}",
+            f"--hostname=unessential-{os.getpid()}@%h", "--without-gossip",
+            "--without-mingle"]
+    if embedded(settings):
+        with _worker_lock(_lock_path(app)):
+            celery.worker_main(argv)
+    else:
+        celery.worker_main(argv)
+
+
+@click.command("rebuild")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE[=VERSION]...")
+@click.option("--repack", is_flag=True,
+              help="Do not compile: rewrite the upstream binaries of each source.")
+@click.option("--wait/--no-wait", default=False,
+              help="Follow the campaign until every build is done or failed.")
+@click.option("--concurrency", type=int,
+              help="With --wait and no worker running: builds at once in the local worker.")
+@click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
+@pass_app
+def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wait: bool,
+                    concurrency: int | None, as_json: bool) -> None:
+    """Queue a campaign: one build per source package (a Celery group).
+
+    A build already done with the same source version, recipe and build environment is
+    not repeated. With --wait and the embedded default, a local worker is started for
+    the campaign if none is running, so one command does the whole job.
+
+    \b
+    Example:
+      unessential rebuild hello tzdata --wait
+      unessential rebuild --repack python3-defaults openssl --wait --json
+    """
+    settings = app.settings
+    url = settings.effective_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    reporter = app.reporter()
+    campaign = new_campaign_id()
+    arch = (settings.upstream.architectures or [host_architecture()])[0]
+    origin = "repack" if repack else "source-build"
+    try:
+        planned = plan(settings, sessions, list(sources), origin, campaign, arch, reporter)
+        fresh = [p for p in planned if p.state == "queued" and p.note == ""]
+        celery = configure(settings)
+        from worker.tasks import rebuild
+
+        if fresh:
+            result = group(rebuild.si(p.build_id) for p in fresh).apply_async()
+            with sessions.begin() as session:
+                for item, child in zip(fresh, result.children or [], strict=False):
+                    build = session.get(Build, item.build_id)
+                    if build is not None:
+                        build.task_id = child.id
+        for item in planned:
+            reporter.log(f"{item.source} {item.version}: "
+                         + (item.note or f"queued as build {item.build_id} ({origin})"))
+        spawned = None
+        if wait and fresh and embedded(settings) and not _worker_running(_lock_path(app)):
+            spawned = _spawn_worker(app, concurrency)
+        try:
+            if wait:
+                _follow(sessions, [p.build_id for p in planned], reporter)
+        finally:
+            if spawned is not None:
+                _stop(spawned)
+        del celery
+        states = _states(sessions, [p.build_id for p in planned])
+    finally:
+        engine.dispose()
+    _report(planned, states, campaign, as_json, wait)
+
+
+def _spawn_worker(app: AppContext, concurrency: int | None) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "unessential.cli"]
+    if app.config_path is not None:
+        command += ["--config", str(app.config_path)]
+    command += ["worker", "--loglevel=WARNING"]
+    if concurrency:
+        command.append(f"--concurrency={concurrency}")
+    log = (queue_dir(app.settings) / "worker.log").open("ab")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    app.reporter().log(f"started a local worker (pid {process.pid}, log "
+                       f"{queue_dir(app.settings) / 'worker.log'})")
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # warm shutdown: the main process stops its pool
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _states(sessions: object, ids: list[int]) -> dict[int, Build]:
+    with sessions.begin() as session:  # type: ignore[attr-defined]
+        builds = {b.id: b for b in session.query(Build).filter(Build.id.in_(ids))}
+        for build in builds.values():
+            session.expunge(build)
+        return builds
+
+
+def _follow(sessions: object, ids: list[int], reporter: object) -> None:
+    seen: dict[int, str] = {}
+    total = len(ids)
+    with reporter.task("builds", total, unit="builds") as advance:  # type: ignore[attr-defined]
+        while True:
+            states = _states(sessions, ids)
+            for build_id, build in states.items():
+                if seen.get(build_id) != build.status:
+                    if build.status in FINAL and seen.get(build_id) not in FINAL:
+                        advance(1)
+                    seen[build_id] = build.status
+                    reporter.log(  # type: ignore[attr-defined]
+                        f"build {build_id}: {build.status}"
+                        + (f" ({build.error})" if build.error and build.status == "failed"
+                           else ""))
+            if all(b.status in FINAL for b in states.values()):
+                return
+            time.sleep(1)
+
+
+def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_json: bool,
+            waited: bool) -> None:
+    rows = []
+    for item in planned:
+        build = states.get(item.build_id)
+        rows.append({"source": item.source, "version": item.version, "suite": item.suite,
+                     "build_id": item.build_id, "status": build.status if build else "?",
+                     "note": item.note, "error": build.error if build else None})
+    if as_json:
+        print_json({"campaign": campaign, "builds": rows})
+    else:
+        click.echo(f"campaign {campaign}: {len(rows)} builds")
+        for row in rows:
+            click.echo(f"  {row['source']} {row['version']}: build {row['build_id']} "
+                       f"{row['status']}" + (f" - {row['error']}" if row["error"] else ""))
+    failed = [r["source"] for r in rows if r["status"] == "failed"]
+    if waited and failed:
+        from unessential.errors import BuildFailed
+
+        raise BuildFailed(f"campaign {campaign}",
+                          f"{len(failed)} of {len(rows)} builds failed: {', '.join(failed)} "
+                          f"(see: unessential logs {failed[0]})")
+
+
+@click.command("status")
+@click.argument("sources", nargs=-1)
+@click.option("--campaign", help="Every build of this campaign.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def status_command(app: AppContext, sources: tuple[str, ...], campaign: str | None,
+                   as_json: bool) -> None:
+    """Show the newest build of each source: queued / building / done / failed.
+
+    \b
+    Example:
+      unessential status
+      unessential status hello --json
+    """
+    engine = make_engine(app.settings.effective_database_url)
+    upgrade(app.settings.effective_database_url)
+    try:
+        with session_factory(engine).begin() as session:
+            builds = latest_builds(session, list(sources) or None, campaign)
+            rows = [{
+                "build_id": b.id, "source": b.source_package.name,
+                "version": b.source_package.version, "origin": b.origin, "status": b.status,
+                "worker": b.worker, "campaign": b.campaign,
+                "started_at": b.started_at.isoformat() if b.started_at else None,
+                "finished_at": b.finished_at.isoformat() if b.finished_at else None,
+                "binaries": len(b.binaries), "error": b.error,
+            } for b in builds]
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no builds")
+        return
+    click.echo(f"{'build':>6}  {'source':24} {'version':20} {'origin':12} {'status':9} binaries")
+    for row in rows:
+        click.echo(f"{row['build_id']:>6}  {row['source']:24} {row['version']:20} "
+                   f"{row['origin']:12} {row['status']:9} {row['binaries']}"
+                   + (f"  {row['error']}" if row["error"] else ""))
+
+
+@click.command("logs")
+@click.argument("source")
+@click.option("--build", "build_id", type=int, help="A given build (default: the newest).")
+@click.option("--tail", type=int, help="Only the last N lines.")
+@pass_app
+def logs_command(app: AppContext, source: str, build_id: int | None, tail: int | None) -> None:
+    """Print the build log of the last attempt of SOURCE.
+
+    \b
+    Example:
+      unessential logs hello --tail 50
+    """
+    engine = make_engine(app.settings.effective_database_url)
+    try:
+        with session_factory(engine).begin() as session:
+            if build_id is not None:
+                build = session.get(Build, build_id)
+                builds = [build] if build and build.source_package.name == source else []
+            else:
+                builds = latest_builds(session, [source])
+            if not builds:
+                raise NotFoundError(source, "no build of that source in the catalog")
+            text = builds[-1].log or f"(no log yet: build {builds[-1].id} is "\
+                f"{builds[-1].status})\n"
+    finally:
+        engine.dispose()
+    lines = text.splitlines()
+    click.echo("\n".join(lines[-tail:] if tail else lines))

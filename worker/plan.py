@@ -1,0 +1,86 @@
+"""Planning a campaign (client side): which builds to queue, which are already done.
+
+A build's identity is (source, version, recipe digest, environment digest). If a
+build with that identity is done, or queued/building, the request is a no-op that
+says so; otherwise a `build` row is created in state `queued`, to be claimed by a
+worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.catalog.models import Build
+from archive.catalog.queries import add_source
+from archive.upstream.mirror import Upstream
+from recipes.policy import load_policy
+from unessential.config import Settings
+from unessential.console import Reporter
+from worker.environment import campaign_recipe, env_digest
+
+
+@dataclass
+class Planned:
+    source: str
+    version: str
+    suite: str
+    build_id: int
+    state: str  # "queued" (new), or the status of the existing build: done/queued/building
+    note: str = ""
+
+
+def new_campaign_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def plan(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    specs: list[str],
+    origin: str,
+    campaign: str,
+    arch: str,
+    reporter: Reporter,
+) -> list[Planned]:
+    policy = load_policy()
+    digest_env = env_digest(settings, origin, arch)
+    found = []
+    with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
+        for spec in specs:
+            name, _, version = spec.partition("=")
+            suite, record = upstream.find_source(name, version or None)
+            found.append((suite.entry.suite, record))
+    planned: list[Planned] = []
+    for suite_name, record in found:
+        _, digest_recipe, _ = campaign_recipe(policy, record.package,
+                                              settings.worker.recipes_dir)
+        with sessions.begin() as session:
+            source = add_source(session, record.package, record.version, suite_name,
+                                record.dsc.sha256)
+            existing = session.scalars(
+                select(Build)
+                .where(Build.source_package_id == source.id,
+                       Build.recipe_digest == digest_recipe,
+                       Build.env_digest == digest_env,
+                       Build.status.in_(("done", "queued", "building")))
+                .order_by(Build.id.desc())
+            ).first()
+            if existing is not None:
+                note = {"done": "already built", "queued": "already queued",
+                        "building": "being built"}[existing.status]
+                planned.append(Planned(record.package, record.version, suite_name,
+                                       existing.id, existing.status,
+                                       f"{note} (build {existing.id}): nothing to do"))
+                continue
+            build = Build(source_package_id=source.id, recipe_digest=digest_recipe,
+                          env_digest=digest_env, origin=origin, status="queued",
+                          campaign=campaign)
+            session.add(build)
+            session.flush()
+            planned.append(Planned(record.package, record.version, suite_name, build.id,
+                                   "queued"))
+    return planned

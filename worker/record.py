@@ -1,0 +1,192 @@
+"""Catalog writes of the rebuild farm: claim, heartbeat, and all-or-nothing results.
+
+A build row is claimed with one guarded UPDATE (queued, or building with a stale
+heartbeat), so two workers never run the same build; results are written in one
+transaction together with the final status, and only by the worker that holds the
+claim.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.catalog.models import (
+    BinaryPackage,
+    Build,
+    RelationChange,
+    ScriptRewrite,
+    SourcePackage,
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    build_id: int
+    source: str
+    version: str
+    suite: str
+    origin: str
+    recipe_digest: str
+    env_digest: str
+
+
+@dataclass(frozen=True)
+class NotClaimed:
+    status: str  # done | failed | building (held by a live worker) | missing
+    holder: str | None = None
+
+
+def claim(
+    sessions: sessionmaker[Session], build_id: int, worker: str, task_id: str, lease: float
+) -> Claimed | NotClaimed:
+    stale = now() - timedelta(seconds=lease)
+    with sessions.begin() as session:
+        result = session.execute(
+            update(Build)
+            .where(
+                Build.id == build_id,
+                (Build.status == "queued")
+                | ((Build.status == "building")
+                   & ((Build.heartbeat_at.is_(None)) | (Build.heartbeat_at < stale))),
+            )
+            .values(status="building", worker=worker, task_id=task_id, started_at=now(),
+                    heartbeat_at=now(), finished_at=None, error=None)
+            .execution_options(synchronize_session=False)
+        )
+        build = session.get(Build, build_id)
+        if build is None:
+            return NotClaimed("missing")
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return NotClaimed(build.status, build.worker)
+        source = build.source_package
+        return Claimed(build.id, source.name, source.version, source.suite, build.origin,
+                       build.recipe_digest, build.env_digest)
+
+
+class Heartbeat:
+    """Refreshes `heartbeat_at` of a claimed build from a background thread."""
+
+    def __init__(self, sessions: sessionmaker[Session], build_id: int, worker: str,
+                 interval: float) -> None:
+        self.sessions = sessions
+        self.build_id = build_id
+        self.worker = worker
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"heartbeat-{build_id}")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with self.sessions.begin() as session:
+                    session.execute(
+                        update(Build)
+                        .where(Build.id == self.build_id, Build.worker == self.worker,
+                               Build.status == "building")
+                        .values(heartbeat_at=now())
+                        .execution_options(synchronize_session=False)
+                    )
+            except Exception:  # noqa: BLE001 - a missed beat is retried next interval
+                continue
+
+
+@dataclass
+class BinaryResult:
+    name: str
+    version: str
+    architecture: str
+    sha256: str
+    size: int
+    filename: str
+    relations: list[tuple[str, str, str, str, str]]  # field, relation, action, reason, detail
+    scripts: list[tuple[str, str, str, str, str | None]]  # script, sha, original, actions, rendered
+
+
+class LostClaim(Exception):
+    """Another worker took the build over: our results must not be written."""
+
+
+def _finish(session: Session, build_id: int, worker: str, status: str, **values: object) -> None:
+    result = session.execute(
+        update(Build)
+        .where(Build.id == build_id, Build.worker == worker, Build.status == "building")
+        .values(status=status, finished_at=now(), heartbeat_at=now(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise LostClaim(f"build {build_id} is no longer held by {worker}")
+
+
+def record_success(sessions: sessionmaker[Session], build_id: int, worker: str,
+                   binaries: list[BinaryResult], log: str) -> None:
+    """The binaries, their relation changes and script rewrites, and status done: at once."""
+    with sessions.begin() as session:
+        _finish(session, build_id, worker, "done", log=log)
+        for item in binaries:
+            binary = BinaryPackage(build_id=build_id, name=item.name, version=item.version,
+                                   architecture=item.architecture, sha256=item.sha256,
+                                   size=item.size, filename=item.filename)
+            binary.relation_changes = [
+                RelationChange(field=f, relation=r, action=a, reason=why, detail=d or None)
+                for f, r, a, why, d in item.relations
+            ]
+            binary.script_rewrites = [
+                ScriptRewrite(script=s, original_sha256=sha, original=text, actions=actions,
+                              rendered=rendered)
+                for s, sha, text, actions, rendered in item.scripts
+            ]
+            session.add(binary)
+
+
+def record_failure(sessions: sessionmaker[Session], build_id: int, worker: str, error: str,
+                   log: str) -> None:
+    with sessions.begin() as session:
+        _finish(session, build_id, worker, "failed", error=error, log=log)
+
+
+def release(sessions: sessionmaker[Session], build_id: int, worker: str, error: str) -> None:
+    """Hand a claimed build back to the queue (before a retry)."""
+    with sessions.begin() as session:
+        session.execute(
+            update(Build)
+            .where(Build.id == build_id, Build.worker == worker, Build.status == "building")
+            .values(status="queued", error=error, heartbeat_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def source_of(session: Session, build_id: int) -> SourcePackage | None:
+    build = session.get(Build, build_id)
+    return build.source_package if build is not None else None
+
+
+def latest_builds(session: Session, names: list[str] | None = None,
+                  campaign: str | None = None) -> list[Build]:
+    """The newest build of each source (or every build of a campaign)."""
+    query = select(Build).join(Build.source_package).order_by(Build.id)
+    if campaign:
+        return list(session.scalars(query.where(Build.campaign == campaign)))
+    if names:
+        query = query.where(SourcePackage.name.in_(names))
+    newest: dict[int, Build] = {}
+    for build in session.scalars(query):
+        newest[build.source_package_id] = build
+    return sorted(newest.values(), key=lambda b: b.source_package.name)

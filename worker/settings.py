@@ -1,0 +1,32 @@
+"""Typed settings of the worker room (the rebuild farm)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WorkerSettings(BaseModel):
+    """How builds are queued, leased and retried."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str = Field(default="unessential", pattern=r"^[A-Za-z0-9_.-]+$",
+                       description="Celery queue name (one per farm)")
+    concurrency: int = Field(default=1, ge=1, le=64, description="builds per worker process")
+    visibility_timeout: int = Field(
+        default=3600, ge=5,
+        description="seconds before Redis hands an unacknowledged task to another worker",
+    )
+    heartbeat: float = Field(default=15, gt=0, description="seconds between build heartbeats")
+    lease: float = Field(
+        default=90, gt=0, description="a build whose heartbeat is older is taken over"
+    )
+    build_timeout: int = Field(default=3 * 3600, ge=60, description="seconds per source build")
+    jobs: int = Field(default=2, ge=1, le=256, description="dpkg-buildpackage -j")
+    retries: int = Field(default=3, ge=0, le=20, description="retries after network errors")
+    retry_backoff: float = Field(default=30, ge=0, description="first retry delay in seconds")
+    recipes_dir: Path | None = Field(
+        default=None, description="directory of recipes (default: the packaged recipes/)"
+    )
