@@ -88,6 +88,25 @@ class RewriteError(UnessentialError):
     kind = "rewrite"
 
 
+class BuildFailed(UnessentialError):
+    """A source package that did not build; `log_tail` holds the end of its build log.
+
+    Not retryable as such: the same inputs fail the same way. Network trouble while
+    installing build dependencies is `MirrorUnreachable` instead.
+    """
+
+    exit_code = 14
+    kind = "build"
+
+    def __init__(self, subject: str, cause: str, log_tail: str = "") -> None:
+        super().__init__(subject, cause)
+        self.log_tail = log_tail
+
+    def __reduce__(self) -> tuple[type[BuildFailed], tuple[str, str, str]]:
+        # Picklable with its three fields (Celery result backends pickle exceptions).
+        return (type(self), (self.subject, self.cause, self.log_tail))
+
+
 EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
@@ -102,5 +121,6 @@ EXIT_CODES: dict[str, int] = {
         FormatError,
         RecipeError,
         RewriteError,
+        BuildFailed,
     )
 }

@@ -49,7 +49,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         folder = queue_dir(settings)
         messages = folder / "messages"
         processed = folder / "processed"
-        for path in (messages, processed):
+        control = folder / "control"
+        for path in (messages, processed, control):
             path.mkdir(parents=True, exist_ok=True)
         config |= {
             "broker_url": "filesystem://",
@@ -57,6 +58,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "data_folder_in": str(messages),
                 "data_folder_out": str(messages),
                 "data_folder_processed": str(processed),
+                "control_folder": str(control),
                 "store_processed": False,
             },
             "result_backend": f"db+sqlite:///{folder / 'results.sqlite'}",
