@@ -1,0 +1,635 @@
+"""Build a Debian source package in an isolated, network-less chroot, as a buildd does.
+
+Two parts:
+
+- `ensure_base`: the base chroot, a tarball made once per `BuildEnv` with mmdebstrap
+  (`--variant=buildd`, merged /usr, `--mode=root`) and reused; its apt trusts only the
+  environment's keyring (`Signed-By`) and reads only the environment's mirror.
+- `build_source`: extract the base into a work directory, install the build
+  dependencies with the chroot's own apt (the only step with network), then unpack,
+  patch and `dpkg-buildpackage -b` as an unprivileged user in fresh mount, PID, UTS,
+  IPC and network namespaces (only `lo` exists). The log of every step is kept.
+
+Errors: `BuildFailed` for anything the source (or recipe) is to blame for, including
+unsatisfiable build dependencies (sbuild's "BD-Uninstallable"): the same inputs fail
+the same way, so it is not worth retrying. `MirrorUnreachable` when apt could not fetch
+(retryable), `SignatureError` when the mirror's Release did not verify with the keyring.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from debian.deb822 import Dsc
+
+from archive.upstream.mirror import DEFAULT_KEYRING
+from unessential.errors import (
+    BuildFailed,
+    ConfigError,
+    FormatError,
+    MirrorUnreachable,
+    NotFoundError,
+    SignatureError,
+)
+from worker.build.sandbox import (
+    CHROOT_PATH,
+    HOST_PATH,
+    BuildLog,
+    StepResult,
+    StepTimeout,
+    classify,
+    error_line,
+    remove_tree,
+    required_tools,
+    sandbox_argv,
+)
+
+# Bump whenever what goes into the base chroot changes (packages, hooks, users, files):
+# the base tarball's digest changes with it, so a stale base is never reused.
+BUILD_RECIPE_VERSION = 1
+
+MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/merged-usr")
+BASE_INCLUDE = ("fakeroot",)  # what sbuild adds to build-essential
+BUILD_USER = "builder"
+BUILD_UID = 1000
+KEYRING_IN_CHROOT = "/etc/apt/keyrings/unessential-upstream"
+SOURCES_IN_CHROOT = "/etc/apt/sources.list.d/unessential-upstream.sources"
+VARIANTS = ("extract", "custom", "essential", "apt", "required", "minbase", "buildd",
+            "important", "debootstrap", "standard")
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+_ARCH = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_SOURCE = re.compile(r"^[a-z0-9][a-z0-9.+-]+$")
+_VERSION = re.compile(r"^(\d+:)?[A-Za-z0-9][A-Za-z0-9.+~-]*$")
+_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~_-]*$")
+# A package for `apt-get install`: name, optional :arch, optional =version or /release.
+_APT_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.+-]*(:[a-z0-9-]+)?([=/][A-Za-z0-9.+~:-]+)?$")
+
+Log = Callable[[str], None]
+
+
+@functools.cache
+def mmdebstrap_version() -> str:
+    """`mmdebstrap --version`, e.g. "mmdebstrap 1.3.5"."""
+    try:
+        out = subprocess.run(["mmdebstrap", "--version"], capture_output=True, text=True,
+                             check=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigError("mmdebstrap", f"not usable ({exc}); apt-get install mmdebstrap") \
+            from exc
+    return out.stdout.strip()
+
+
+@dataclass(frozen=True)
+class BuildEnv:
+    """What the base chroot is made of. Equal environments share one base tarball."""
+
+    codename: str
+    arch: str
+    mirror: str
+    components: tuple[str, ...] = ("main",)
+    keyring: Path | None = None
+    variant: str = "buildd"
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.codename):
+            raise ConfigError("build environment", f"bad codename {self.codename!r}")
+        if not _ARCH.match(self.arch):
+            raise ConfigError("build environment", f"bad architecture {self.arch!r}")
+        if not self.mirror.startswith(("http://", "https://")) or any(
+            c.isspace() for c in self.mirror
+        ):
+            raise ConfigError("build environment",
+                              f"mirror must be an http:// or https:// URI, not {self.mirror!r}")
+        if not self.components or not all(_NAME.match(c) for c in self.components):
+            raise ConfigError("build environment", f"bad components {self.components!r}")
+        if self.variant not in VARIANTS:
+            raise ConfigError("build environment", f"unknown mmdebstrap variant "
+                              f"{self.variant!r} (expected one of {', '.join(VARIANTS)})")
+
+    @property
+    def keyring_path(self) -> Path:
+        """The keyring apt in the chroot checks the Release signature with."""
+        return self.keyring or DEFAULT_KEYRING
+
+    @property
+    def mirror_uri(self) -> str:
+        return self.mirror.rstrip("/")
+
+    def description(self) -> dict[str, object]:
+        """The canonical description the digest is taken of."""
+        try:
+            keyring_sha256 = hashlib.sha256(self.keyring_path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ConfigError(str(self.keyring_path), f"cannot read keyring: {exc.strerror}") \
+                from exc
+        return {
+            "recipe": BUILD_RECIPE_VERSION,
+            "mmdebstrap": mmdebstrap_version(),
+            "codename": self.codename,
+            "arch": self.arch,
+            "mirror": self.mirror_uri,
+            "components": list(self.components),
+            "keyring_sha256": keyring_sha256,
+            "variant": self.variant,
+            "include": list(BASE_INCLUDE),
+        }
+
+    def digest(self) -> str:
+        """sha256 of the canonical description (fields, mmdebstrap version, recipe)."""
+        text = json.dumps(self.description(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class BuildResult:
+    debs: list[Path]
+    log: Path
+    seconds: float
+    # Also copied to out_dir when dpkg-buildpackage made them (not part of `debs`).
+    buildinfo: Path | None = None
+    changes: Path | None = None
+    udebs: list[Path] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- base
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path`: one holder per host across processes and threads."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _sources_stanza(env: BuildEnv, keyring_in_chroot: str) -> str:
+    return (
+        "Types: deb\n"
+        f"URIs: {env.mirror_uri}\n"
+        f"Suites: {env.codename}\n"
+        f"Components: {' '.join(env.components)}\n"
+        f"Architectures: {env.arch}\n"
+        f"Signed-By: {keyring_in_chroot}\n"
+    )
+
+
+def _keyring_in_chroot(keyring: Path) -> str:
+    armored = b"-----BEGIN PGP PUBLIC KEY BLOCK-----" in keyring.read_bytes()[:4096]
+    return KEYRING_IN_CHROOT + (".asc" if armored else ".gpg")
+
+
+HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+
+def mmdebstrap_argv(env: BuildEnv, output: Path, staging: Path) -> list[str]:
+    """The mmdebstrap command making the base tarball `output` (files staged in `staging`)."""
+    keyring = env.keyring_path
+    in_chroot = _keyring_in_chroot(keyring)
+    sources = staging / "upstream.sources"
+    sources.write_text(_sources_stanza(env, in_chroot))
+    hosts = staging / "hosts"
+    hosts.write_text(HOSTS)
+    q = shlex.quote
+    hooks = [
+        # apt in the chroot: only our mirror, only our keyring.
+        'rm -f "$1/etc/apt/sources.list"',
+        f'install -m 0644 {q(str(keyring))} "$1{in_chroot}"',
+        f'install -m 0644 {q(str(sources))} "$1{SOURCES_IN_CHROOT}"',
+        f'install -m 0644 {q(str(hosts))} "$1/etc/hosts"',
+        # The unprivileged build user, and /build (as sbuild).
+        f'chroot "$1" groupadd --gid {BUILD_UID} {BUILD_USER}',
+        f'chroot "$1" useradd --uid {BUILD_UID} --gid {BUILD_UID} --no-create-home '
+        f"--home-dir /nonexistent --shell /bin/sh {BUILD_USER}",
+        'mkdir -p "$1/build"',
+    ]
+    return [
+        "mmdebstrap",
+        f"--variant={env.variant}",
+        "--mode=root",
+        f"--architectures={env.arch}",
+        f"--components={','.join(env.components)}",
+        f"--keyring={keyring}",
+        f"--include={','.join(BASE_INCLUDE)}",
+        f"--hook-dir={MERGED_USR_HOOKS}",
+        *(f"--customize-hook={hook}" for hook in hooks),
+        env.codename,
+        str(output),
+        f"deb {env.mirror_uri} {env.codename} {' '.join(env.components)}",
+    ]
+
+
+def _run_mmdebstrap(env: BuildEnv, output: Path, staging: Path, log: BuildLog,
+                    deadline: float) -> StepResult:
+    """Run mmdebstrap in a private mount namespace; killed with us (see sandbox.py)."""
+    argv = ["setpriv", "--pdeathsig", "SIGKILL", "unshare", "--mount", "--fork",
+            "--kill-child=SIGKILL", *mmdebstrap_argv(env, output, staging)]
+    run_env = {k: v for k, v in os.environ.items()
+               if k.lower() in ("http_proxy", "https_proxy", "no_proxy")}
+    run_env.update(PATH=HOST_PATH, LC_ALL="C.UTF-8", TMPDIR=str(staging), HOME="/root")
+    return log.run("mmdebstrap", argv, deadline=deadline, env=run_env,
+                   shown=shlex.join(argv[7:]))
+
+
+def _clear_stale(cache_dir: Path, digest: str) -> None:
+    """Temporary directories left by a killed builder (we hold the lock: none is live)."""
+    for stale in cache_dir.glob(f".{digest}.tmp-*"):
+        with contextlib.suppress(OSError):
+            remove_tree(stale)
+
+
+def ensure_base(env: BuildEnv, cache_dir: Path, log: Log = print, *,
+                timeout: float = 3600) -> Path:
+    """The base chroot tarball `cache_dir/<digest>.tar`: made once, then reused.
+
+    Concurrent callers on one host wait on `cache_dir/<digest>.lock`; only the first
+    builds. The tarball appears only complete (temporary file, fsync, rename). The
+    mmdebstrap output of the last attempt is kept as `cache_dir/<digest>.log`.
+    """
+    digest = env.digest()
+    target = cache_dir / f"{digest}.tar"
+    if target.is_file():
+        return target
+    missing = required_tools()
+    if missing:
+        raise ConfigError("build sandbox", f"missing host tools: {', '.join(missing)}")
+    if os.geteuid() != 0:
+        raise ConfigError("build sandbox", "building chroots needs root (mmdebstrap --mode=root)")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    label = f"base chroot {env.codename}/{env.arch}"
+    with _locked(cache_dir / f"{digest}.lock"):
+        if target.is_file():  # made by another process while we waited
+            return target
+        _clear_stale(cache_dir, digest)
+        staging = Path(tempfile.mkdtemp(prefix=f".{digest}.tmp-", dir=cache_dir))
+        try:
+            output = staging / "base.tar"
+            log(f"{label}: making it with mmdebstrap from {env.mirror_uri}")
+            start = time.monotonic()
+            with BuildLog(staging / "mmdebstrap.log") as blog:
+                blog.note(f"{label}: {json.dumps(env.description(), sort_keys=True)}")
+                try:
+                    step = _run_mmdebstrap(env, output, staging, blog, start + timeout)
+                except StepTimeout:
+                    tail = blog.tail()
+                    raise BuildFailed(label, f"mmdebstrap timed out after {timeout:.0f} s",
+                                      tail) from None
+                finally:
+                    blog.close()
+                    os.replace(staging / "mmdebstrap.log", cache_dir / f"{digest}.log")
+            if step.returncode != 0 or not output.is_file():
+                raise _base_error(env, label, step)
+            with output.open("rb") as f:
+                os.fsync(f.fileno())
+            os.replace(output, target)
+            _fsync_dir(cache_dir)
+            log(f"{label}: ready in {time.monotonic() - start:.0f} s ({target.name})")
+        finally:
+            with contextlib.suppress(OSError):
+                remove_tree(staging)
+    return target
+
+
+def _base_error(env: BuildEnv, label: str, step: StepResult) -> Exception:
+    found = classify(step.output)
+    if found and found[0] == "network":
+        return MirrorUnreachable(env.mirror_uri, found[1])
+    if found and found[0] == "signature":
+        return SignatureError(env.mirror_uri, found[1])
+    cause = error_line(step.output, f"mmdebstrap exited {step.returncode}")
+    tail = "\n".join(step.output.rstrip("\n").splitlines()[-50:])
+    return BuildFailed(label, cause, tail)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _read_dsc(dsc: Path) -> Dsc:
+    try:
+        with dsc.open("rb") as f:
+            return Dsc(f)
+    except OSError as exc:
+        raise NotFoundError(str(dsc), f"cannot read: {exc.strerror}") from exc
+
+
+def parse_dsc_files(dsc: Path) -> list[str]:
+    """The file names a .dsc lists (Checksums-Sha256, Files), each a plain name."""
+    control = _read_dsc(dsc)
+    names: list[str] = []
+    for key in ("Checksums-Sha256", "Files"):
+        for entry in control.get(key) or []:
+            name = entry.get("name", "")
+            if not _FILENAME.match(name):
+                raise FormatError(str(dsc), f"{key} lists a file name that is not plain: "
+                                  f"{name!r}")
+            if name not in names:
+                names.append(name)
+    if not names:
+        raise FormatError(str(dsc), "lists no files (no Checksums-Sha256 or Files field)")
+    return names
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    source: str
+    version: str
+    files: list[str]
+
+    @property
+    def version_no_epoch(self) -> str:
+        return self.version.split(":", 1)[-1]
+
+    @property
+    def upstream_version(self) -> str:
+        return self.version_no_epoch.rsplit("-", 1)[0]
+
+    @property
+    def subject(self) -> str:
+        return f"{self.source} {self.version}"
+
+
+def read_source_info(dsc: Path) -> SourceInfo:
+    control = _read_dsc(dsc)
+    source = control.get("Source", "")
+    version = control.get("Version", "")
+    if not _SOURCE.match(source):
+        raise FormatError(str(dsc), f"bad or missing Source field: {source!r}")
+    if not _VERSION.match(version):
+        raise FormatError(str(dsc), f"bad or missing Version field: {version!r}")
+    return SourceInfo(source, version, parse_dsc_files(dsc))
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _apt_env() -> dict[str, str]:
+    env = {"PATH": CHROOT_PATH, "LC_ALL": "C.UTF-8", "HOME": "/root",
+           "DEBIAN_FRONTEND": "noninteractive"}
+    for key, value in os.environ.items():
+        if key.lower() in ("http_proxy", "https_proxy", "no_proxy"):
+            env[key] = value
+    return env
+
+
+def _build_env(jobs: int) -> dict[str, str]:
+    return {
+        "PATH": CHROOT_PATH,
+        "LC_ALL": "C.UTF-8",
+        "HOME": "/nonexistent",
+        "USER": BUILD_USER,
+        "LOGNAME": BUILD_USER,
+        "SHELL": "/bin/sh",
+        "DEB_BUILD_OPTIONS": f"parallel={jobs}",
+    }
+
+
+APT = ["apt-get", "-q", "-o", "Dpkg::Use-Pty=0", "-o", "APT::Color=0",
+       "-o", "Acquire::Languages=none"]
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _safe_patch_name(index: int, patch: Path) -> str:
+    return f"{index:02d}-{re.sub(r'[^A-Za-z0-9._-]', '_', patch.name)}"
+
+
+class _Build:
+    """One build_source call: its paths, log and steps."""
+
+    def __init__(self, info: SourceInfo, env: BuildEnv, root: Path, blog: BuildLog,
+                 deadline: float, log: Log) -> None:
+        self.info = info
+        self.env = env
+        self.root = root
+        self.blog = blog
+        self.deadline = deadline
+        self.log = log
+
+    def fail(self, cause: str) -> BuildFailed:
+        self.blog.note(f"FAILED: {cause}")
+        return BuildFailed(self.info.subject, cause, self.blog.tail())
+
+    def host(self, title: str, argv: list[str]) -> StepResult:
+        result = self.blog.run(title, argv, deadline=self.deadline)
+        if result.returncode != 0:
+            raise self.fail(f"{title} exited {result.returncode}")
+        return result
+
+    def chroot(self, title: str, argv: list[str], *, network: bool, user: bool,
+               env: dict[str, str], cwd: str | None = None) -> StepResult:
+        command = sandbox_argv(self.root, argv, network=network,
+                               user=f"{BUILD_UID}:{BUILD_UID}" if user else None, env=env,
+                               cwd=cwd)
+        where = "network" if network else "no network"
+        who = BUILD_USER if user else "root"
+        shown = f"({who}, {where}{', in ' + cwd if cwd else ''}) {shlex.join(argv)}"
+        self.log(f"{self.info.subject}: {title}")
+        return self.blog.run(title, command, deadline=self.deadline, shown=shown)
+
+    def apt(self, title: str, args: list[str]) -> None:
+        result = self.chroot(title, [*APT, *args], network=True, user=False, env=_apt_env())
+        if result.returncode == 0:
+            return
+        found = classify(result.output)
+        if found and found[0] == "network":
+            self.blog.note(f"FAILED: mirror unreachable: {found[1]}")
+            raise MirrorUnreachable(self.env.mirror_uri, found[1])
+        if found and found[0] == "signature":
+            self.blog.note(f"FAILED: signature: {found[1]}")
+            raise SignatureError(self.env.mirror_uri, found[1])
+        raise self.fail(f"{title}: " + error_line(result.output,
+                                                  f"exited {result.returncode}"))
+
+
+def build_source(
+    dsc: Path,
+    env: BuildEnv,
+    base: Path,
+    workdir: Path,
+    out_dir: Path,
+    *,
+    extra_build_depends: Sequence[str] = (),
+    patches: Sequence[Path] = (),
+    timeout: float = 3 * 3600,
+    jobs: int = 2,
+    log: Log = print,
+) -> BuildResult:
+    """Build the binary packages of `dsc` in a fresh copy of the base chroot.
+
+    `workdir` belongs to this build: `workdir/root` is the chroot, removed at the end
+    (also on failure; a leftover of a killed worker is removed at the start). The log is
+    `out_dir/<source>_<version>_<arch>.build`, kept in every case; produced .debs (and
+    .udebs, .buildinfo, .changes) are copied to `out_dir` only on success.
+    """
+    start = time.monotonic()
+    info = read_source_info(dsc)
+    for name in info.files:
+        if not _is_regular(dsc.parent / name):
+            raise NotFoundError(str(dsc.parent / name), f"listed in {dsc.name} but missing")
+    for patch in patches:
+        if not patch.is_file():
+            raise NotFoundError(str(patch), "patch file not found")
+    bad = [p for p in extra_build_depends if not _APT_PACKAGE.match(p)]
+    if bad:
+        raise ConfigError("extra build dependencies", f"not a package name: {bad[0]!r}")
+    if jobs < 1:
+        raise ConfigError("jobs", f"must be at least 1, not {jobs}")
+    if not _is_regular(base):
+        raise NotFoundError(str(base), "base chroot tarball not found (see ensure_base)")
+    missing = required_tools()
+    if missing:
+        raise ConfigError("build sandbox", f"missing host tools: {', '.join(missing)}")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workdir = workdir.absolute()
+    workdir.mkdir(parents=True, exist_ok=True)
+    root = workdir / "root"
+    log_path = out_dir / f"{info.source}_{info.version_no_epoch}_{env.arch}.build"
+    with BuildLog(log_path) as blog:
+        blog.note(f"build of {info.subject} for {env.arch}, {os.uname().nodename}")
+        blog.note(f"source: {dsc} (sha256 {hashlib.sha256(dsc.read_bytes()).hexdigest()})")
+        blog.note(f"environment: {json.dumps(env.description(), sort_keys=True)}")
+        blog.note(f"base: {base}")
+        for patch in patches:
+            blog.note(f"patch: {patch}")
+        if extra_build_depends:
+            blog.note(f"extra build dependencies: {' '.join(extra_build_depends)}")
+        build = _Build(info, env, root, blog, start + timeout, log)
+        try:
+            copied = _build(build, dsc, base, out_dir, list(extra_build_depends),
+                            list(patches), jobs)
+        except StepTimeout:
+            raise build.fail(f"timed out after {timeout:.0f} s") from None
+        finally:
+            try:
+                remove_tree(root)
+            except OSError as exc:  # never mask the build's own outcome
+                blog.note(f"cleanup: {exc}")
+        seconds = time.monotonic() - start
+        result = BuildResult(
+            debs=[p for p in copied if p.suffix == ".deb"],
+            log=log_path,
+            seconds=seconds,
+            buildinfo=next((p for p in copied if p.suffix == ".buildinfo"), None),
+            changes=next((p for p in copied if p.suffix == ".changes"), None),
+            udebs=[p for p in copied if p.suffix == ".udeb"],
+        )
+        blog.note(f"success: {len(result.debs)} .deb in {seconds:.1f} s")
+        log(f"{info.subject}: built {len(result.debs)} .deb in {seconds:.0f} s")
+        return result
+
+
+def _build(build: _Build, dsc: Path, base: Path, out_dir: Path,
+           extra: list[str], patches: list[Path], jobs: int) -> list[Path]:
+    """The steps of one build; returns the files copied to `out_dir`."""
+    info, root = build.info, build.root
+    try:
+        remove_tree(root)  # left by a killed worker
+    except OSError as exc:
+        raise build.fail(f"cannot clear {root}: {exc}") from exc
+    root.mkdir()
+    build.log(f"{info.subject}: extracting the base chroot")
+    build.host("extract base chroot",
+               ["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf", str(base),
+                "-C", str(root)])
+
+    # Sources, patches and name resolution for the network step.
+    build_dir = root / "build"
+    build_dir.mkdir(exist_ok=True)
+    for name in [dsc.name, *info.files]:
+        shutil.copyfile(dsc.parent / name, build_dir / name)
+    patch_names = []
+    if patches:
+        (build_dir / "patches").mkdir()
+        for index, patch in enumerate(patches, 1):
+            name = _safe_patch_name(index, patch)
+            shutil.copyfile(patch, build_dir / "patches" / name)
+            patch_names.append((patch, name))
+    for path in [build_dir, *build_dir.rglob("*")]:
+        os.lchown(path, BUILD_UID, BUILD_UID)
+    resolv = root / "etc" / "resolv.conf"
+    if os.path.lexists(resolv):
+        resolv.unlink()
+    with contextlib.suppress(OSError):
+        shutil.copyfile("/etc/resolv.conf", resolv)
+    build.blog.note(f"copied {1 + len(info.files)} source files and {len(patches)} patches "
+                    "to /build")
+
+    # The only steps with network: the chroot's apt, checking the signed Release.
+    build.apt("apt-get update", ["update", "--error-on=any"])
+    build.apt("apt-get dist-upgrade", ["-y", "--no-install-recommends", "dist-upgrade"])
+    build.apt("apt-get build-dep", ["-y", "--no-install-recommends", "build-dep",
+                                    f"/build/{dsc.name}"])
+    if extra:
+        build.apt("apt-get install extra build dependencies",
+                  ["-y", "--no-install-recommends", "install", "--", *extra])
+
+    # No network from here on, as the build user.
+    benv = _build_env(jobs)
+    srcdir = f"/build/{info.source}-{info.upstream_version}"
+    step = build.chroot("dpkg-source -x", ["dpkg-source", "-x", f"/build/{dsc.name}", srcdir],
+                        network=False, user=True, env=benv, cwd="/build")
+    if step.returncode != 0:
+        raise build.fail(f"dpkg-source -x exited {step.returncode}")
+    for patch, name in patch_names:
+        step = build.chroot(
+            f"patch {patch.name}",
+            ["patch", "-p1", "--batch", "--forward", "--fuzz=0", "--no-backup-if-mismatch",
+             "-i", f"/build/patches/{name}"],
+            network=False, user=True, env=benv, cwd=srcdir)
+        if step.returncode != 0:
+            raise build.fail(f"patch {patch.name} does not apply (patch exited "
+                             f"{step.returncode})")
+    step = build.chroot("dpkg-buildpackage",
+                        ["dpkg-buildpackage", "-b", "-uc", "-us", f"-j{jobs}"],
+                        network=False, user=True, env=benv, cwd=srcdir)
+    if step.returncode != 0:
+        raise build.fail(f"dpkg-buildpackage exited {step.returncode}")
+
+    # Results: regular files only (never follow a link out of the chroot).
+    if build_dir.is_symlink() or not build_dir.is_dir():
+        raise build.fail("/build is no longer a directory")
+    produced = sorted(p for p in build_dir.iterdir()
+                      if p.suffix in (".deb", ".udeb", ".buildinfo", ".changes")
+                      and _is_regular(p))
+    debs = [p for p in produced if p.suffix == ".deb"]
+    if not debs:
+        raise build.fail("dpkg-buildpackage produced no .deb")
+    copied = []
+    for path in produced:
+        shutil.copyfile(path, out_dir / path.name)
+        copied.append(out_dir / path.name)
+        build.blog.note(f"result: {path.name} ({path.stat().st_size} bytes, sha256 "
+                        f"{hashlib.sha256(path.read_bytes()).hexdigest()})")
+    return copied
