@@ -544,3 +544,16 @@ def test_cli_unreachable_database(cli_env, monkeypatch) -> None:
     assert result.exit_code != 0
     assert isinstance(result.exception, SystemExit | CatalogError)
     assert ":pw@" not in result.output
+
+
+def test_concurrent_upgrades_of_a_new_catalog(url: str) -> None:
+    """Workers started together on an empty catalog: one migrates, the others wait."""
+    import subprocess
+    import sys
+
+    code = "import sys; from archive.catalog.db import upgrade; print(upgrade(sys.argv[1]))"
+    processes = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, outputs
+    assert {out.strip() for out, _ in outputs} == {HEAD}

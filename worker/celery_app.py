@@ -60,6 +60,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "data_folder_processed": str(processed),
                 "control_folder": str(control),
                 "store_processed": False,
+                "polling_interval": 0.1,
             },
             "result_backend": f"db+sqlite:///{folder / 'results.sqlite'}",
         }

@@ -10,6 +10,7 @@ revision) become one-line `CatalogError`s naming the URL with its password hidde
 
 from __future__ import annotations
 
+import fcntl
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from unessential.errors import CatalogError
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 POSTGRES_CONNECT_TIMEOUT = 10
+SQLITE_BUSY_TIMEOUT = 60
 """Seconds to wait for a PostgreSQL server unless the URL says otherwise."""
 
 _PASSWORD_IN_URL = re.compile(r"(://[^/:@]*:)[^/@]*@")
@@ -105,6 +107,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("connect_timeout", POSTGRES_CONNECT_TIMEOUT)
         kwargs["connect_args"] = connect_args
+    if backend == "sqlite":
+        # Several processes (workers, the CLI) share one file: wait for a lock, do not fail.
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT)
+        kwargs["connect_args"] = connect_args
     try:
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
@@ -160,10 +167,38 @@ def _revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+MIGRATION_LOCK_KEY = 0x756E6573  # "unes": PostgreSQL advisory lock of migrations
+
+
+@contextmanager
+def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
+    """One migration at a time: several workers may start on a new catalog at once."""
+    path = _sqlite_file(engine.url)
+    if path is not None:
+        with open(f"{path}.migrate.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    if engine.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+            connection.commit()
+        return
+    yield
+
+
 def _migrate(url: str | URL, step: str, revision: str) -> str | None:
     engine = make_engine(url)
     try:
-        with catalog_errors(engine.url), engine.connect() as connection:
+        with catalog_errors(engine.url), engine.connect() as connection, \
+                _migration_lock(engine, connection):
             config = alembic_config(connection)
             if step == "upgrade":
                 command.upgrade(config, revision)
