@@ -288,3 +288,24 @@ def test_missing_named_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(tmp_path / "nope.toml"), "config", "show"])
     assert result.exit_code == EXIT_CODES["config"]
     assert "does not exist" in error_line(result)
+
+
+def test_concurrent_fetches_share_one_data_dir(workspace: Workspace,
+                                               server: ArchiveServer) -> None:
+    """Workers of one host share the cache: simultaneous fetches of the same files work."""
+    import subprocess
+    import sys
+
+    server.faults["/debian/pool/main/h/hello/hello_1.0.orig.tar.gz"] = "slow"
+
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "unessential.cli", "--config",
+                          str(workspace.config), "-q", "fetch", "hello",
+                          "--dest", str(workspace.dest / str(i))],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(4)
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in processes]
+    assert [code for code, _ in results] == [0] * 4, results
+    for i in range(4):
+        assert len(list((workspace.dest / str(i)).iterdir())) == 3

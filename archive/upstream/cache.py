@@ -10,11 +10,14 @@ whose hash is not its name.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,17 @@ class Cache:
         except FileNotFoundError:
             return None
         return None
+
+    @contextmanager
+    def download_lock(self, sha256: str) -> Iterator[None]:
+        """Exclusive between processes: one download of a given file at a time."""
+        self.partial.mkdir(parents=True, exist_ok=True)
+        with open(self.partial / f"{sha256}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def commit(self, part: Path, sha256: str) -> Path:
         """Move a verified partial file into the store."""

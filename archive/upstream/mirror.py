@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -202,18 +203,29 @@ class Upstream:
         return self.cache.lookup(sha256, size)
 
     def _get(self, url: str, ref: FileRef, name: str, label: str | None = None) -> Path:
-        """A verified file: from the cache if present, else downloaded and staged."""
+        """A verified file: from the cache if present, else downloaded and staged.
+
+        Processes sharing the data directory (workers of one host) download a given
+        file one at a time (a lock per SHA256); each stages it under its own name.
+        """
         found = self._object(ref.sha256, ref.size)
         if found is not None:
             return found
-        with self.reporter.task(f"get {label or name}", ref.size) as advance:
-            part = self.downloader.fetch(
-                url, size=ref.size, sha256=ref.sha256, name=name, progress=advance
-            )
-        staged = part.with_name(f"{ref.sha256}.staged")
-        os.replace(part, staged)
+        with self.cache.download_lock(ref.sha256):
+            found = self._object(ref.sha256, ref.size)
+            if found is not None:
+                return found
+            with self.reporter.task(f"get {label or name}", ref.size) as advance:
+                part = self.downloader.fetch(
+                    url, size=ref.size, sha256=ref.sha256, name=name, progress=advance
+                )
+            staged = self._staged_name(ref.sha256)
+            os.replace(part, staged)
         self._staged[ref.sha256] = staged
         return staged
+
+    def _staged_name(self, sha256: str) -> Path:
+        return self.cache.partial / f"{sha256}.{os.getpid()}-{uuid.uuid4().hex[:8]}.staged"
 
     # -- Release -----------------------------------------------------------------
     def suite(self, entry: SourceEntry) -> Suite:
@@ -308,7 +320,7 @@ class Upstream:
         if self._object(sha, len(data)) is not None:
             return
         self.cache.partial.mkdir(parents=True, exist_ok=True)
-        staged = self.cache.partial / f"{sha}.staged"
+        staged = self._staged_name(sha)
         staged.write_bytes(data)
         self._staged[sha] = staged
 
