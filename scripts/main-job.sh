@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (SQLite catalog under the data dir, no server):
 # create the catalog, fetch, verified, a source and a binary package from the mirror
-# named by the host's APT sources, and rewrite the binary without its implicit
-# dependencies and with declarative maintainer scripts. Later stages (rebuild,
-# publish, bootstrap) extend this script.
+# named by the host's APT sources, rewrite the binary without its implicit dependencies
+# and with declarative maintainer scripts, then rebuild a small set of real packages:
+# hello from source in a network-less chroot, a few others by repacking their upstream
+# binaries; `rebuild --wait` starts a local worker itself. Later stages (publish,
+# bootstrap) extend this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 u=.venv/bin/unessential
@@ -14,3 +16,6 @@ $u fetch hello --dest ./src
 $u fetch --binary ca-certificates --dest ./debs
 $u rewrite ./debs/ca-certificates_*.deb --out ./out
 dpkg-deb --info ./out/ca-certificates_*.deb
+$u rebuild --repack tar lz4 zlib openssl --wait --concurrency 2
+$u rebuild hello --wait
+$u status
