@@ -144,3 +144,34 @@ def test_sources_are_recorded_once(farm: tuple[Workspace, Path]) -> None:
     finally:
         engine.dispose()
     assert names == ["alpha"]
+
+
+def test_lost_tasks_are_sent_again(farm: tuple[Workspace, Path]) -> None:
+    """A queued build whose task was lost, and a build left `building` by a dead worker
+    (its heartbeat stale), are finished by the next `rebuild` of the same sources."""
+    import shutil
+    from datetime import UTC, datetime, timedelta
+
+    ws, recipes = farm
+    (recipes / "delta.toml").unlink()
+    queued = run(ws, "rebuild", "--repack", "alpha", "bravo")
+    assert queued.returncode == 0, queued.stderr
+    shutil.rmtree(ws.data_dir / "queue" / "messages")  # the queue is wiped: tasks lost
+    engine = make_engine(f"sqlite:///{ws.data_dir / 'catalog.sqlite'}")
+    try:
+        with session_factory(engine).begin() as session:
+            bravo = next(b for b in session.scalars(select(Build))
+                         if b.source_package.name == "bravo")
+            bravo.status = "building"
+            bravo.worker = "dead-host:1"
+            bravo.heartbeat_at = datetime.now(UTC) - timedelta(minutes=10)
+    finally:
+        engine.dispose()
+    again = run(ws, "rebuild", "--repack", "alpha", "bravo", "--wait")
+    assert again.returncode == 0, again.stderr
+    assert "still queued, task re-sent" in again.stderr
+    assert "stale build taken over" in again.stderr
+    builds = catalog(ws)
+    assert [(b.source_package.name, b.status) for b in builds] == [
+        ("alpha", "done"), ("bravo", "done")]
+    assert builds[1].worker != "dead-host:1"

@@ -121,7 +121,7 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
     origin = "repack" if repack else "source-build"
     try:
         planned = plan(settings, sessions, list(sources), origin, campaign, arch, reporter)
-        fresh = [p for p in planned if p.state == "queued" and p.note == ""]
+        fresh = [p for p in planned if p.state in ("queued", "requeued")]
         celery = configure(settings)
         from worker.tasks import rebuild
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +22,7 @@ from recipes.policy import load_policy
 from unessential.config import Settings
 from unessential.console import Reporter
 from worker.environment import campaign_recipe, env_digest
+from worker.record import now
 
 
 @dataclass
@@ -29,7 +31,7 @@ class Planned:
     version: str
     suite: str
     build_id: int
-    state: str  # "queued" (new), or the status of the existing build: done/queued/building
+    state: str  # queued (new row), requeued (task re-sent), done / building (no-op)
     note: str = ""
 
 
@@ -70,8 +72,18 @@ def plan(
                 .order_by(Build.id.desc())
             ).first()
             if existing is not None:
-                note = {"done": "already built", "queued": "already queued",
-                        "building": "being built"}[existing.status]
+                stale = existing.status == "building" and (
+                    existing.heartbeat_at is None
+                    or existing.heartbeat_at < now() - timedelta(seconds=settings.worker.lease))
+                if existing.status == "queued" or stale:
+                    # its task may be lost (a dead worker, a wiped queue): send another;
+                    # claiming is atomic, so a duplicate task is a no-op
+                    what = "stale build taken over" if stale else "still queued, task re-sent"
+                    planned.append(Planned(record.package, record.version, suite_name,
+                                           existing.id, "requeued",
+                                           f"{what} (build {existing.id})"))
+                    continue
+                note = {"done": "already built", "building": "being built"}[existing.status]
                 planned.append(Planned(record.package, record.version, suite_name,
                                        existing.id, existing.status,
                                        f"{note} (build {existing.id}): nothing to do"))
