@@ -23,7 +23,7 @@ from recipes.policy import load_policy
 from unessential.config import Settings
 from unessential.console import Reporter
 from unessential.errors import MirrorUnreachable, TruncatedDownload, UnessentialError
-from worker.artifacts import ArtifactStore, pool_path
+from archive.artifacts import ArtifactStore, pool_path
 from worker.environment import build_env, campaign_recipe
 from worker.record import (
     BinaryResult,
