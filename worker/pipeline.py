@@ -16,6 +16,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.artifacts import ArtifactStore, pool_path
 from archive.catalog.db import make_engine, session_factory
 from archive.upstream.mirror import Upstream, host_architecture
 from recipes.actions import render_actions_file
@@ -23,7 +24,6 @@ from recipes.policy import load_policy
 from unessential.config import Settings
 from unessential.console import Reporter
 from unessential.errors import MirrorUnreachable, TruncatedDownload, UnessentialError
-from archive.artifacts import ArtifactStore, pool_path
 from worker.environment import build_env, campaign_recipe
 from worker.record import (
     BinaryResult,
