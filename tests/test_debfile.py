@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from unessential.errors import FormatError
-from worker.rewrite.debfile import (
+from archive.debfile import (
     ControlMember,
     DebFile,
     clamp_mtime,
@@ -33,6 +32,7 @@ from worker.rewrite.debfile import (
     read_deb_bytes,
     write_deb,
 )
+from unessential.errors import FormatError
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 

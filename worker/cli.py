@@ -20,7 +20,7 @@ from worker.rewrite.relations import Universe
 
 def _source_of(path: Path) -> str:
     from archive.deb822 import parse_one
-    from worker.rewrite.debfile import read_deb
+    from archive.debfile import read_deb
 
     control = parse_one(read_deb(path).members["control"].data.decode("utf-8", "replace"))
     return control.get("Source", control.get("Package", "")).split(" ")[0]

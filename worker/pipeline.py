@@ -18,6 +18,7 @@ from pathlib import Path
 
 from archive.artifacts import ArtifactStore, pool_path
 from archive.catalog.db import make_engine, session_factory
+from archive.debfile import read_deb
 from archive.upstream.mirror import Upstream, host_architecture
 from recipes.actions import render_actions_file
 from recipes.policy import load_policy
@@ -35,7 +36,6 @@ from worker.record import (
     record_success,
     release,
 )
-from worker.rewrite.debfile import read_deb
 from worker.rewrite.engine import RewriteReport, rewrite
 from worker.rewrite.relations import Universe
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.deb822 import iter_stanzas, parse_one
+from archive.debfile import ControlMember, DebFile, read_deb, write_deb
 from recipes.actions import Action, Dropped, ScriptReport, render_actions_file
 from recipes.policy import Policy
 from recipes.recipe import Recipe
 from unessential.errors import FormatError, RewriteError
-from worker.rewrite.debfile import ControlMember, DebFile, read_deb, write_deb
 from worker.rewrite.relations import RelationChange, Universe, rewrite_relations
 from worker.rewrite.render import render_script
 from worker.rewrite.translate import Lookup, Untranslatable, translate
