@@ -1,0 +1,258 @@
+"""Publish the catalog as a signed APT archive, atomically, with snapshots.
+
+    <root>/pool/main/h/hello/hello_2.10-3_amd64.deb      additive, never rewritten
+    <root>/snapshots/<suite>/<id>/                        one complete dists/<suite> tree
+    <root>/dists/<suite> -> ../snapshots/<suite>/<id>     switched with one rename
+
+A publish writes a new snapshot beside the served one — indices, by-hash copies (its
+own and those of the previous snapshots kept, so a client holding an older InRelease
+still finds the indices it names), Release, InRelease and Release.gpg — and only then
+replaces the `dists/<suite>` symlink. A failure leaves the previous archive served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from archive.artifacts import ArtifactStore
+from archive.catalog.db import make_engine, session_factory
+from archive.catalog.models import Publication
+from archive.deb822 import parse_one
+from archive.publish.facts import FactCache
+from archive.publish.indices import (
+    Hashes,
+    ReleaseFields,
+    by_hash_paths,
+    compressed,
+    contents_index,
+    hashes,
+    packages_index,
+    packages_stanza,
+    release_text,
+    sources_index,
+    sources_stanza,
+)
+from archive.publish.selection import BinaryItem, SourceItem, select_published
+from archive.publish.snapshots import Snapshots
+from archive.signing import SigningKeys
+from archive.upstream.cache import Cache, write_atomic
+from unessential.config import Settings
+from unessential.console import Reporter
+from unessential.errors import FormatError
+
+
+@dataclass
+class PublishResult:
+    suite: str
+    snapshot: str
+    root: Path
+    release_sha256: str
+    fingerprints: list[str]
+    packages: int
+    sources: int
+    new_pool_files: int
+    reused: bool = False
+    files: dict[str, Hashes] = field(default_factory=dict)
+
+
+def archive_root(settings: Settings) -> Path:
+    return settings.publish.root or settings.data_dir / "public"
+
+
+def _pool_copy(source: Path, target: Path, sha256: str) -> bool:
+    """Put a verified file into the pool unless it is there; True if copied."""
+    if target.is_file() and target.stat().st_size == source.stat().st_size:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        if hashlib.sha256(Path(tmp).read_bytes()).hexdigest() != sha256:
+            raise FormatError(str(source), "changed while being copied into the pool")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _sources(settings: Settings, items: list[SourceItem], root: Path,
+             reporter: Reporter) -> tuple[list[str], int]:
+    """Sources stanzas for the sources whose verified files are in the upstream cache."""
+    cache = Cache(settings.data_dir)
+    stanzas = []
+    copied = 0
+    for item in items:
+        dsc_path = cache.object_path(item.dsc_sha256)
+        if not dsc_path.is_file():
+            continue
+        dsc = parse_one(_dsc_body(dsc_path.read_text(encoding="utf-8", errors="replace")))
+        prefix = item.name[:4] if item.name.startswith("lib") else item.name[:1]
+        directory = f"pool/main/{prefix}/{item.name}"
+        files: list[tuple[str, Hashes]] = []
+        dsc_name = f"{item.name}_{item.version.split(':')[-1]}.dsc"
+        entries = [(dsc_name, item.dsc_sha256)]
+        for line in dsc.get("Checksums-Sha256", "").split("\n")[1:]:
+            parts = line.split()
+            if len(parts) == 3:
+                entries.append((parts[2], parts[0]))
+        complete = all(cache.object_path(sha).is_file() for _, sha in entries)
+        if not complete:
+            reporter.log(f"source {item.name} {item.version}: files not in the cache, "
+                         "not in Sources")
+            continue
+        for name, sha in entries:
+            path = cache.object_path(sha)
+            copied += _pool_copy(path, root / directory / name, sha)
+            files.append((name, hashes(path.read_bytes())))
+        stanzas.append(sources_stanza(dsc, directory=directory, files=files))
+    return stanzas, copied
+
+
+def _dsc_body(text: str) -> str:
+    """The fields of a (possibly clearsigned) .dsc."""
+    if text.startswith("-----BEGIN PGP SIGNED MESSAGE-----"):
+        body = text.split("\n\n", 1)[1]
+        return body.split("\n-----BEGIN PGP SIGNATURE-----", 1)[0]
+    return text
+
+
+def publish(
+    settings: Settings,
+    *,
+    date: datetime | None = None,
+    valid_for: timedelta | None = None,
+    reporter: Reporter | None = None,
+) -> PublishResult:
+    reporter = reporter or Reporter(quiet=True)
+    pub = settings.publish
+    suite = pub.suite
+    root = archive_root(settings)
+    date = (date or datetime.now(UTC)).replace(microsecond=0)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with session_factory(engine).begin() as session:
+            binaries, sources = select_published(session)
+    finally:
+        engine.dispose()
+    store = ArtifactStore(settings.data_dir / "artifacts")
+    facts = FactCache(settings.data_dir / "cache" / "publish")
+    architectures = list(pub.architectures or sorted(
+        {b.architecture for b in binaries if b.architecture != "all"}) or ["amd64"])
+    new_files = 0
+    stanzas: dict[str, list[str]] = {arch: [] for arch in architectures}
+    contents: dict[str, list[tuple[str, str]]] = {arch: [] for arch in architectures}
+    with reporter.task("pool", len(binaries), unit="packages") as advance:
+        for item in binaries:
+            artifact = store.path(item.sha256)
+            if not artifact.is_file():
+                raise FormatError(f"{item.name} {item.version}",
+                                  f"artifact {item.sha256} is missing from {store.root}")
+            new_files += _pool_copy(artifact, root / item.filename, item.sha256)
+            deb = facts.deb(artifact, item.sha256)
+            stanza = packages_stanza(deb.control, filename=item.filename, hashes=deb.hashes)
+            section = deb.control.get("Section", "misc")
+            for arch in architectures:
+                if item.architecture in (arch, "all"):
+                    stanzas[arch].append(stanza)
+                    contents[arch] += [(path, f"{section}/{item.name}") for path in deb.paths]
+            advance(1)
+    source_stanzas, copied = _sources(settings, sources, root, reporter)
+    new_files += copied
+    index_files: dict[str, bytes] = {}
+    for component in pub.components:
+        for arch in architectures:
+            index_files[f"{component}/binary-{arch}/Packages"] = packages_index(stanzas[arch])
+            index_files[f"{component}/Contents-{arch}"] = contents_index(contents[arch])
+        index_files[f"{component}/source/Sources"] = sources_index(source_stanzas)
+    keys = SigningKeys(settings.data_dir / "keys")
+    fingerprints = list(pub.signing_keys) or [
+        keys.ensure_default(f"{pub.origin} archive signing key").fingerprint]
+    snapshots = Snapshots(root, suite)
+    result = _write_snapshot(settings, snapshots, index_files, date, valid_for, keys,
+                             fingerprints, architectures)
+    result.packages = len(binaries)
+    result.sources = len(source_stanzas)
+    result.new_pool_files = new_files
+    write_atomic(_ensure(root) / "archive-keyring.asc", keys.export_public(fingerprints))
+    _record(settings, result)
+    snapshots.prune(pub.keep_snapshots)
+    return result
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write_snapshot(
+    settings: Settings,
+    snapshots: Snapshots,
+    index_files: dict[str, bytes],
+    date: datetime,
+    valid_for: timedelta | None,
+    keys: SigningKeys,
+    fingerprints: list[str],
+    architectures: list[str],
+) -> PublishResult:
+    pub = settings.publish
+    files: dict[str, Hashes] = {}
+    blobs: dict[str, bytes] = {}
+    for path, data in sorted(index_files.items()):
+        for suffix, blob in compressed(data).items():
+            if path.split("/")[-1].startswith("Contents-") and suffix == "":
+                continue  # Contents is published compressed only, as on Debian mirrors
+            blobs[path + suffix] = blob
+            files[path + suffix] = hashes(blob)
+    fields = ReleaseFields(
+        origin=pub.origin, label=pub.label, suite=pub.suite,
+        codename=pub.codename or pub.suite, date=date,
+        valid_until=date + valid_for if valid_for else None,
+        architectures=tuple(architectures), components=tuple(pub.components),
+        description=pub.description, acquire_by_hash=True,
+    )
+    release = release_text(fields, files).encode()
+    release_sha = hashlib.sha256(release).hexdigest()
+    snapshot_id = f"{date:%Y%m%dT%H%M%SZ}-{release_sha[:12]}"
+    result = PublishResult(suite=pub.suite, snapshot=snapshot_id, root=snapshots.root,
+                           release_sha256=release_sha, fingerprints=fingerprints,
+                           packages=0, sources=0, new_pool_files=0, files=files)
+    if snapshots.exists(snapshot_id):
+        snapshots.switch(snapshot_id)
+        result.reused = True
+        return result
+    with snapshots.staging(snapshot_id) as folder:
+        for path, blob in blobs.items():
+            target = folder / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blob)
+            for by_hash in by_hash_paths(path, files[path]):
+                link = folder / by_hash
+                link.parent.mkdir(parents=True, exist_ok=True)
+                if not link.exists():
+                    os.link(target, link)
+        snapshots.carry_by_hash(folder)
+        (folder / "Release").write_bytes(release)
+        (folder / "InRelease").write_bytes(keys.clearsign(release, fingerprints))
+        (folder / "Release.gpg").write_bytes(keys.detach_sign(release, fingerprints))
+    snapshots.switch(snapshot_id)
+    return result
+
+
+def _record(settings: Settings, result: PublishResult) -> None:
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with session_factory(engine).begin() as session:
+            session.add(Publication(suite=result.suite, release_sha256=result.release_sha256,
+                                    key_fingerprint=result.fingerprints[0],
+                                    snapshot=result.snapshot))
+    finally:
+        engine.dispose()

@@ -1,0 +1,53 @@
+"""What a publish contains: the newest successful build of each source in the catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.catalog.models import Build
+
+
+@dataclass(frozen=True)
+class BinaryItem:
+    name: str
+    version: str
+    architecture: str
+    sha256: str
+    size: int
+    filename: str  # pool path, e.g. pool/main/h/hello/hello_2.10-3_amd64.deb
+    source: str
+    build_id: int
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    name: str
+    version: str
+    dsc_sha256: str
+    build_id: int
+
+
+def select_published(session: Session) -> tuple[list[BinaryItem], list[SourceItem]]:
+    """The newest `done` build of each source name, and its binaries.
+
+    A binary (name, architecture) built by several sources is taken from the newest
+    build. Sorted, so the same catalog state gives the same selection.
+    """
+    newest: dict[str, Build] = {}
+    for build in session.scalars(select(Build).where(Build.status == "done")
+                                 .order_by(Build.id)):
+        newest[build.source_package.name] = build
+    binaries: dict[tuple[str, str], BinaryItem] = {}
+    sources: list[SourceItem] = []
+    for build in sorted(newest.values(), key=lambda b: b.id):
+        source = build.source_package
+        sources.append(SourceItem(source.name, source.version, source.dsc_sha256, build.id))
+        for binary in build.binaries:
+            binaries[(binary.name, binary.architecture)] = BinaryItem(
+                binary.name, binary.version, binary.architecture, binary.sha256, binary.size,
+                binary.filename, source.name, build.id)
+    return (sorted(binaries.values(), key=lambda b: (b.name, b.architecture)),
+            sorted(sources, key=lambda s: s.name))
