@@ -10,6 +10,8 @@ import click
 
 from archive.catalog.cli import catalog
 from archive.cli import fetch, mirror
+from archive.key_cli import key as key_group
+from archive.publish.cli import publish_command, serve_command, snapshot_group
 from recipes.cli import policy
 from unessential import __version__
 from unessential.console import print_json
@@ -121,12 +123,16 @@ def _toml_value(value: Any) -> str:
 cli.add_command(mirror)
 cli.add_command(fetch)
 cli.add_command(catalog)
+cli.add_command(publish_command)
+cli.add_command(snapshot_group)
+cli.add_command(serve_command)
 cli.add_command(rewrite_command)
 cli.add_command(rebuild_command)
 cli.add_command(worker_command)
 cli.add_command(status_command)
 cli.add_command(logs_command)
 cli.add_command(policy)
+cli.add_command(key_group)
 
 
 def main() -> None:

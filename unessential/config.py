@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from archive.publish_settings import PublishSettings
 from archive.settings import UpstreamSettings
 from unessential.errors import ConfigError
 from unessential.tomlload import describe_validation_error, read_toml
@@ -47,6 +48,7 @@ class Settings(BaseModel):
     )
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -107,6 +107,13 @@ class BuildFailed(UnessentialError):
         return (type(self), (self.subject, self.cause, self.log_tail))
 
 
+class SigningError(UnessentialError):
+    """A signing key that is unknown, has no secret part, has expired, or a gpg failure."""
+
+    exit_code = 15
+    kind = "signing"
+
+
 EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
@@ -122,5 +129,6 @@ EXIT_CODES: dict[str, int] = {
         RecipeError,
         RewriteError,
         BuildFailed,
+        SigningError,
     )
 }

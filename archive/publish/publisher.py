@@ -12,6 +12,7 @@ replaces the `dists/<suite>` symlink. A failure leaves the previous archive serv
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -38,7 +39,7 @@ from archive.publish.indices import (
     sources_index,
     sources_stanza,
 )
-from archive.publish.selection import BinaryItem, SourceItem, select_published
+from archive.publish.selection import SourceItem, select_published
 from archive.publish.snapshots import Snapshots
 from archive.signing import SigningKeys
 from archive.upstream.cache import Cache, write_atomic
@@ -132,6 +133,23 @@ def publish(
     valid_for: timedelta | None = None,
     reporter: Reporter | None = None,
 ) -> PublishResult:
+    """Publish the catalog; one publish of an archive root at a time (a file lock)."""
+    root = _ensure(archive_root(settings))
+    with open(root / ".publish.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _publish(settings, date=date, valid_for=valid_for, reporter=reporter)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _publish(
+    settings: Settings,
+    *,
+    date: datetime | None,
+    valid_for: timedelta | None,
+    reporter: Reporter | None,
+) -> PublishResult:
     reporter = reporter or Reporter(quiet=True)
     pub = settings.publish
     suite = pub.suite
@@ -173,16 +191,16 @@ def publish(
             index_files[f"{component}/binary-{arch}/Packages"] = packages_index(stanzas[arch])
             index_files[f"{component}/Contents-{arch}"] = contents_index(contents[arch])
         index_files[f"{component}/source/Sources"] = sources_index(source_stanzas)
-    keys = SigningKeys(settings.data_dir / "keys")
-    fingerprints = list(pub.signing_keys) or [
-        keys.ensure_default(f"{pub.origin} archive signing key").fingerprint]
     snapshots = Snapshots(root, suite)
-    result = _write_snapshot(settings, snapshots, index_files, date, valid_for, keys,
-                             fingerprints, architectures)
+    with SigningKeys(settings.data_dir / "keys") as keys:
+        fingerprints = list(pub.signing_keys) or [
+            keys.ensure_default(f"{pub.origin} archive signing key").fingerprint]
+        result = _write_snapshot(settings, snapshots, index_files, date, valid_for, keys,
+                                 fingerprints, architectures)
+        write_atomic(_ensure(root) / "archive-keyring.asc", keys.export_public(fingerprints))
     result.packages = len(binaries)
     result.sources = len(source_stanzas)
     result.new_pool_files = new_files
-    write_atomic(_ensure(root) / "archive-keyring.asc", keys.export_public(fingerprints))
     _record(settings, result)
     snapshots.prune(pub.keep_snapshots)
     return result
@@ -221,11 +239,12 @@ def _write_snapshot(
     )
     release = release_text(fields, files).encode()
     release_sha = hashlib.sha256(release).hexdigest()
-    snapshot_id = f"{date:%Y%m%dT%H%M%SZ}-{release_sha[:12]}"
+    existing = snapshots.with_release(release_sha)
+    snapshot_id = existing or snapshots.new_id(f"{date:%Y%m%dT%H%M%SZ}", release_sha)
     result = PublishResult(suite=pub.suite, snapshot=snapshot_id, root=snapshots.root,
                            release_sha256=release_sha, fingerprints=fingerprints,
                            packages=0, sources=0, new_pool_files=0, files=files)
-    if snapshots.exists(snapshot_id):
+    if existing is not None:
         snapshots.switch(snapshot_id)
         result.reused = True
         return result

@@ -38,10 +38,24 @@ class Snapshots:
         return (self.folder / snapshot / "InRelease").is_file()
 
     def ids(self) -> list[str]:
+        """Snapshot ids, oldest first (they start with a sequence number)."""
         if not self.folder.is_dir():
             return []
         return sorted(p.name for p in self.folder.iterdir()
                       if p.is_dir() and not p.name.startswith("."))
+
+    def new_id(self, stamp: str, release_sha256: str) -> str:
+        """`<sequence>-<date>-<Release digest>`: ordered by publication, not by Date."""
+        ids = self.ids()
+        sequence = int(ids[-1].split("-", 1)[0]) + 1 if ids else 1
+        return f"{sequence:06d}-{stamp}-{release_sha256[:12]}"
+
+    def with_release(self, release_sha256: str) -> str | None:
+        """The newest snapshot whose Release has this digest, if any."""
+        for snapshot in reversed(self.ids()):
+            if snapshot.endswith(f"-{release_sha256[:12]}") and self.exists(snapshot):
+                return snapshot
+        return None
 
     def current(self) -> str | None:
         try:

@@ -1,0 +1,245 @@
+"""Publishing: stock apt accepts the archive (file:// and http://), refuses tampering,
+another key and an expired Release; readers never see a Release that does not match
+its indices; rollback restores the previous Release byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner, Result
+
+from archive.upstream.release import parse_release
+from tests.fixtures.apt import PrivateApt
+from tests.fixtures.catalog_seed import seed
+from tests.fixtures.debs import make_deb
+from tests.fixtures.server import ArchiveServer
+from unessential.cli import cli
+from unessential.errors import EXIT_CODES
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    (tmp_path / "debs").mkdir()
+    return tmp_path
+
+
+def run(home: Path, *args: str) -> Result:
+    env = {"UNESSENTIAL_DATA_DIR": str(home / "data")}
+    return CliRunner(env=env).invoke(cli, ["-q", *args])
+
+
+def add(home: Path, name: str, version: str = "1.0", depends: str = "") -> None:
+    seed(home / "data", [make_deb(home / "debs", name, version, "all", depends=depends)])
+
+
+def publish(home: Path, *args: str) -> dict:
+    result = run(home, "publish", "--json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def public(home: Path) -> Path:
+    return home / "data" / "public"
+
+
+def test_apt_installs_over_file_and_http(home: Path) -> None:
+    add(home, "tiny")
+    add(home, "needs-tiny", depends="tiny (>= 1.0)")
+    info = publish(home, "--valid-for", "7d")
+    keyring = Path(info["keyring"])
+    assert keyring.read_text().startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    apt = PrivateApt(home / "apt-file", public(home).as_uri(), "stable", keyring)
+    assert apt.update().returncode == 0
+    result = apt.install("needs-tiny")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert apt.installed("needs-tiny") and apt.installed("tiny")
+    with ArchiveServer(public(home)) as server:
+        apt = PrivateApt(home / "apt-http", server.url, "stable", keyring)
+        update = apt.update()
+        assert update.returncode == 0, update.stdout + update.stderr
+        assert any("/by-hash/" in path for path in server.requests), "apt fetched by hash"
+        assert apt.install("tiny").returncode == 0
+        assert apt.installed("tiny")
+
+
+def test_sources_list_stanza_is_printed(home: Path) -> None:
+    add(home, "tiny")
+    result = run(home, "publish")
+    assert result.exit_code == 0, result.output
+    assert f"URIs: {public(home).resolve().as_uri()}" in result.output
+    assert "Suites: stable" in result.output and "Signed-By: " in result.output
+
+
+def _apt_fails(home: Path, needle: str) -> None:
+    apt = PrivateApt(home / f"apt-{needle[:6]}", public(home).as_uri(), "stable",
+                     public(home) / "archive-keyring.asc")
+    result = apt.update()
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert needle in output, output
+
+
+def test_apt_refuses_an_altered_packages_file(home: Path) -> None:
+    add(home, "tiny")
+    publish(home)
+    dist = public(home) / "dists" / "stable"
+    for path in [*(dist / "main" / "binary-amd64").glob("Packages*"),
+                 *(dist / "main" / "binary-amd64" / "by-hash").rglob("*")]:
+        if path.is_file():
+            data = path.read_bytes()
+            path.unlink()  # the files are hard links: break them, do not edit in place
+            path.write_bytes(data[:-2] + b"X\n" if not path.name.endswith(("gz", "xz"))
+                             and "by-hash" not in str(path) else data[:-4] + b"XXXX")
+    _apt_fails(home, "Hash Sum mismatch")
+
+
+def test_apt_refuses_another_key(home: Path, tmp_path: Path) -> None:
+    add(home, "tiny")
+    publish(home)
+    # the clients trust the key they have; the archive gets re-signed by a new key
+    trusted = tmp_path / "trusted.asc"
+    shutil.copy(public(home) / "archive-keyring.asc", trusted)
+    shutil.rmtree(home / "data" / "keys")
+    add(home, "tiny2")
+    publish(home)
+    apt = PrivateApt(home / "apt-other", public(home).as_uri(), "stable", trusted)
+    result = apt.update()
+    assert result.returncode != 0
+    assert "NO_PUBKEY" in result.stdout + result.stderr or \
+        "not signed" in result.stdout + result.stderr
+
+
+def test_apt_refuses_an_expired_release(home: Path) -> None:
+    add(home, "tiny")
+    publish(home, "--date", "Mon, 01 Jan 2024 00:00:00 +0000", "--valid-for", "1d")
+    _apt_fails(home, "expired")
+
+
+def test_same_catalog_and_date_give_identical_indices(home: Path, tmp_path: Path) -> None:
+    add(home, "tiny")
+    add(home, "other")
+    date = "Tue, 24 Nov 2026 00:00:00 +0000"
+    first = publish(home, "--date", date)
+    release = (public(home) / "dists/stable/Release").read_bytes()
+    packages = (public(home) / "dists/stable/main/binary-amd64/Packages.xz").read_bytes()
+    again = publish(home, "--date", date)
+    assert again["snapshot"] == first["snapshot"] and again["reused"]
+    copy = tmp_path / "copy"
+    shutil.copytree(home / "data", copy / "data", ignore=shutil.ignore_patterns("S.gpg-agent*"))
+    shutil.rmtree(copy / "data" / "public")
+    shutil.rmtree(copy / "data" / "cache", ignore_errors=True)
+    third = json.loads(CliRunner(env={"UNESSENTIAL_DATA_DIR": str(copy / "data")}).invoke(
+        cli, ["-q", "publish", "--json", "--date", date]).output)
+    assert third["release_sha256"] == first["release_sha256"]
+    assert (copy / "data/public/dists/stable/Release").read_bytes() == release
+    assert (copy / "data/public/dists/stable/main/binary-amd64/Packages.xz").read_bytes() \
+        == packages
+
+
+def test_rollback_restores_the_previous_release(home: Path) -> None:
+    add(home, "tiny")
+    publish(home)
+    dist = public(home) / "dists" / "stable"
+    before = {name: (dist / name).read_bytes() for name in ("Release", "InRelease",
+                                                              "Release.gpg")}
+    add(home, "tiny2")
+    publish(home)
+    assert (dist / "Release").read_bytes() != before["Release"]
+    result = run(home, "snapshot", "rollback", "stable")
+    assert result.exit_code == 0, result.output
+    for name, data in before.items():
+        assert (dist / name).read_bytes() == data
+    listing = json.loads(run(home, "snapshot", "list", "--json").output)
+    assert len(listing) == 2 and listing[0]["current"]
+
+
+def test_failed_publish_leaves_the_previous_archive(home: Path) -> None:
+    add(home, "tiny")
+    publish(home)
+    dist = public(home) / "dists" / "stable"
+    release = (dist / "Release").read_bytes()
+    snapshots = sorted(p.name for p in (public(home) / "snapshots" / "stable").iterdir())
+    add(home, "tiny2")
+    config = home / "bad.toml"
+    config.write_text(f'data_dir = "{home / "data"}"\n[publish]\n'
+                      f'signing_keys = ["{"A" * 40}"]\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "publish"])
+    assert result.exit_code == EXIT_CODES["signing"], result.output
+    assert (dist / "Release").read_bytes() == release
+    assert sorted(p.name for p in (public(home) / "snapshots" / "stable").iterdir()) \
+        == snapshots
+
+
+@pytest.fixture
+def served(home: Path) -> Iterator[ArchiveServer]:
+    add(home, "seed-pkg")
+    publish(home)
+    with ArchiveServer(public(home)) as server:
+        yield server
+
+
+def test_readers_never_see_a_mismatch(home: Path, served: ArchiveServer) -> None:
+    """A reader loops: InRelease, then every index it names (by hash, as apt does),
+    checking size and SHA256, while 20 publishes run."""
+    stop = threading.Event()
+    problems: list[str] = []
+    reads = [0]
+
+    def reader() -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            text = session.get(f"{served.url}/dists/stable/Release", timeout=10).text
+            release = parse_release(text, "Release")
+            for path, ref in release.files.items():
+                folder = path.rsplit("/", 1)[0]
+                data = session.get(
+                    f"{served.url}/dists/stable/{folder}/by-hash/SHA256/{ref.sha256}",
+                    timeout=10).content
+                if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.sha256:
+                    problems.append(f"{path}: got {len(data)} bytes")
+            reads[0] += 1
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for index in range(20):
+            add(home, f"pkg{index}")
+            publish(home)
+    finally:
+        stop.set()
+        thread.join()
+    assert problems == []
+    assert reads[0] >= 5
+
+
+def test_publish_after_one_new_package_reads_one_deb(home: Path) -> None:
+    for index in range(5):
+        add(home, f"many{index}")
+    first = publish(home)
+    assert first["new_pool_files"] == 5
+    add(home, "one-more")
+    second = publish(home)
+    assert second["new_pool_files"] == 1
+    facts = list((home / "data" / "cache" / "publish").rglob("*.json"))
+    assert len(facts) == 6
+
+
+def test_dpkg_scanpackages_agrees_on_the_pool(home: Path) -> None:
+    add(home, "tiny")
+    publish(home)
+    ours = (public(home) / "dists/stable/main/binary-amd64/Packages").read_text()
+    theirs = subprocess.run(["dpkg-scanpackages", "-m", "pool"], cwd=public(home),
+                            capture_output=True, text=True, check=True).stdout
+    for field in ("Package: tiny", "Filename: pool/main/t/tiny/tiny_1.0_all.deb"):
+        assert field in ours and field in theirs
+    sha = next(line for line in theirs.splitlines() if line.startswith("SHA256:"))
+    assert sha in ours
