@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -243,3 +245,54 @@ def test_dpkg_scanpackages_agrees_on_the_pool(home: Path) -> None:
         assert field in ours and field in theirs
     sha = next(line for line in theirs.splitlines() if line.startswith("SHA256:"))
     assert sha in ours
+
+
+def test_key_rotation_signs_with_both_keys(home: Path, tmp_path: Path) -> None:
+    """During a rotation InRelease carries both signatures: clients that trust only the
+    old key and clients that trust only the new one both accept it."""
+    add(home, "tiny")
+    publish(home)
+    old_key = tmp_path / "old.asc"
+    shutil.copy(public(home) / "archive-keyring.asc", old_key)
+    created = run(home, "key", "generate", "--name", "New Archive Key", "--json")
+    assert created.exit_code == 0, created.output
+    new = json.loads(created.output)["fingerprint"]
+    listing = json.loads(run(home, "key", "list", "--json").output)
+    both = sorted(k["fingerprint"] for k in listing["keys"])
+    assert new in both and len(both) == 2
+    config = home / "rotate.toml"
+    config.write_text(f'data_dir = "{home / "data"}"\n[publish]\n'
+                      f'signing_keys = [{", ".join(repr(f) for f in both)}]\n'
+                      .replace("'", '"'))
+    add(home, "tiny2")
+    result = CliRunner().invoke(cli, ["--config", str(config), "-q", "publish", "--json"])
+    assert result.exit_code == 0, result.output
+    assert sorted(json.loads(result.output)["fingerprints"]) == both
+    new_key = tmp_path / "new.asc"
+    new_key.write_bytes(subprocess.run(
+        [sys.executable, "-m", "unessential.cli", "key", "export", new],
+        env={**os.environ, "UNESSENTIAL_DATA_DIR": str(home / "data")},
+        capture_output=True, check=True).stdout)
+    for name, keyring in (("old", old_key), ("new", new_key)):
+        apt = PrivateApt(home / f"apt-{name}", public(home).as_uri(), "stable", keyring)
+        update = apt.update()
+        assert update.returncode == 0, update.stdout + update.stderr
+        assert apt.install("tiny2").returncode == 0
+
+
+def test_serve_command(home: Path) -> None:
+    add(home, "tiny")
+    publish(home)
+    env = {**os.environ, "UNESSENTIAL_DATA_DIR": str(home / "data")}
+    server = subprocess.Popen([sys.executable, "-m", "unessential.cli", "serve", "--port", "0"],
+                              env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        url = line.split(" on ")[1].split("/ ")[0]
+        response = requests.get(f"{url}/dists/stable/InRelease", timeout=10)
+        assert response.status_code == 200
+        assert response.content == (public(home) / "dists/stable/InRelease").read_bytes()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
