@@ -4,8 +4,8 @@
 # named by the host's APT sources, rewrite the binary without its implicit dependencies
 # and with declarative maintainer scripts, then rebuild a small set of real packages:
 # hello from source in a network-less chroot, a few others by repacking their upstream
-# binaries; `rebuild --wait` starts a local worker itself. Later stages (publish,
-# bootstrap) extend this script.
+# binaries; `rebuild --wait` starts a local worker itself; then publish them as a signed
+# APT archive (a signing key is created on first use). The bootstrap stage comes next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 u=.venv/bin/unessential
@@ -19,3 +19,5 @@ dpkg-deb --info ./out/ca-certificates_*.deb
 $u rebuild --repack tar lz4 zlib openssl --wait --concurrency 2
 $u rebuild hello --wait
 $u status
+# publish the rebuilt packages as a signed archive; prints the sources.list stanza
+$u publish --valid-for 30d
