@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from archive.catalog.models import Build
 
@@ -37,8 +37,9 @@ def select_published(session: Session) -> tuple[list[BinaryItem], list[SourceIte
     build. Sorted, so the same catalog state gives the same selection.
     """
     newest: dict[str, Build] = {}
-    for build in session.scalars(select(Build).where(Build.status == "done")
-                                 .order_by(Build.id)):
+    query = (select(Build).where(Build.status == "done").order_by(Build.id)
+             .options(joinedload(Build.source_package), selectinload(Build.binaries)))
+    for build in session.scalars(query):
         newest[build.source_package.name] = build
     binaries: dict[tuple[str, str], BinaryItem] = {}
     sources: list[SourceItem] = []
