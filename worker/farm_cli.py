@@ -122,7 +122,7 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
     try:
         planned = plan(settings, sessions, list(sources), origin, campaign, arch, reporter)
         fresh = [p for p in planned if p.state in ("queued", "requeued")]
-        celery = configure(settings)
+        configure(settings)
         from worker.tasks import rebuild
 
         if fresh:
@@ -144,7 +144,6 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
         finally:
             if spawned is not None:
                 _stop(spawned)
-        del celery
         states = _states(sessions, [p.build_id for p in planned])
     finally:
         engine.dispose()
