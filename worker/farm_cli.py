@@ -14,11 +14,12 @@ from pathlib import Path
 
 import click
 from celery import group
+from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog.db import make_engine, session_factory, upgrade
 from archive.catalog.models import Build
 from archive.upstream.mirror import host_architecture
-from unessential.console import print_json
+from unessential.console import Reporter, print_json
 from unessential.context import AppContext, pass_app
 from unessential.errors import NotFoundError
 from worker.celery_app import configure, embedded, queue_dir
@@ -176,18 +177,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _states(sessions: object, ids: list[int]) -> dict[int, Build]:
-    with sessions.begin() as session:  # type: ignore[attr-defined]
+def _states(sessions: sessionmaker[Session], ids: list[int]) -> dict[int, Build]:
+    with sessions.begin() as session:
         builds = {b.id: b for b in session.query(Build).filter(Build.id.in_(ids))}
         for build in builds.values():
             session.expunge(build)
         return builds
 
 
-def _follow(sessions: object, ids: list[int], reporter: object) -> None:
+def _follow(sessions: sessionmaker[Session], ids: list[int], reporter: Reporter) -> None:
     seen: dict[int, str] = {}
     total = len(ids)
-    with reporter.task("builds", total, unit="builds") as advance:  # type: ignore[attr-defined]
+    with reporter.task("builds", total, unit="builds") as advance:
         while True:
             states = _states(sessions, ids)
             for build_id, build in states.items():
@@ -195,7 +196,7 @@ def _follow(sessions: object, ids: list[int], reporter: object) -> None:
                     if build.status in FINAL and seen.get(build_id) not in FINAL:
                         advance(1)
                     seen[build_id] = build.status
-                    reporter.log(  # type: ignore[attr-defined]
+                    reporter.log(
                         f"build {build_id}: {build.status}"
                         + (f" ({build.error})" if build.error and build.status == "failed"
                            else ""))
