@@ -21,7 +21,8 @@ from archive.catalog.db import make_engine, session_factory
 from archive.debfile import read_deb
 from archive.upstream.mirror import Upstream, host_architecture
 from recipes.actions import render_actions_file
-from recipes.policy import load_policy
+from recipes.policy import Policy, load_policy
+from recipes.recipe import Recipe
 from unessential.config import Settings
 from unessential.console import Reporter
 from unessential.errors import MirrorUnreachable, TruncatedDownload, UnessentialError
@@ -194,16 +195,16 @@ def _build(files: list[Path], settings: Settings, arch: str, work: Path,
     return result.debs
 
 
-def _rewrite_all(debs: list[Path], got: Claimed, universe: Universe, policy: object,
-                 recipe: object, digest: str, settings: Settings, work: Path,
+def _rewrite_all(debs: list[Path], got: Claimed, universe: Universe, policy: Policy,
+                 recipe: Recipe | None, digest: str, settings: Settings, work: Path,
                  log: BuildLog) -> list[BinaryResult]:
     store = ArtifactStore(settings.data_dir / "artifacts")
     out_dir = work / "out"
     results = []
     for deb in sorted(debs):
         log(f"rewrite {deb.name}")
-        report = rewrite(deb, out_dir, universe=universe, policy=policy,  # type: ignore[arg-type]
-                         recipe=recipe, recipe_digest=digest)  # type: ignore[arg-type]
+        report = rewrite(deb, out_dir, universe=universe, policy=policy, recipe=recipe,
+                         recipe_digest=digest)
         sha, size = store.store(Path(report.output))
         results.append(_binary_result(report, deb, sha, size, got.source))
         for change in report.relations:
