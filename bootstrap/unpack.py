@@ -15,6 +15,11 @@ checked before anything is written:
 - size bombs: a member larger than ``max_file``, a total of file sizes above
   ``max_total``, more than ``max_members`` members, oversized tar meta headers.
 
+Merged /usr: with ``aliases`` (e.g. ``{"bin": "usr/bin", "lib": "usr/lib"}``) a member
+under an aliased top-level directory is written to its canonical place instead, as on a
+merged-/usr system where ``/bin`` is a symlink to ``usr/bin`` (never followed here);
+``UnpackedFile.path`` keeps the path as the package ships it, as dpkg lists it.
+
 Sharing the root with other packages: a directory that already exists is merged (its
 mode and owner are kept). An existing file, symlink or node is never replaced: when
 the existing one is identical (a regular file with the same bytes, a symlink with the
@@ -39,7 +44,7 @@ import os
 import secrets
 import stat
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +126,8 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 
 def unpack_deb(deb: Path, root: Path, *, limits: UnpackLimits = UnpackLimits(),  # noqa: B008
-               owners: bool = True, mtime: int | None = None) -> list[UnpackedFile]:
+               owners: bool = True, mtime: int | None = None,
+               aliases: Mapping[str, str] | None = None) -> list[UnpackedFile]:
     """Unpack the data.tar of `deb` into the directory `root` (created if missing).
 
     Returns the members in archive order. Raises UnsafeArchive naming `deb` and the
@@ -134,6 +140,8 @@ def unpack_deb(deb: Path, root: Path, *, limits: UnpackLimits = UnpackLimits(), 
     root.mkdir(parents=True, exist_ok=True)
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     job = _Unpacker(root_fd, limits, owners and os.geteuid() == 0, owners, mtime)
+    job.aliases = {name: tuple(p for p in target.split("/") if p)
+                   for name, target in (aliases or {}).items()}
     member = package.data_name
     try:
         ext = _extension(member, "data.tar", DATA_EXTENSIONS)
@@ -196,6 +204,13 @@ class _Unpacker:
         self.dir_times: dict[tuple[str, ...], int] = {}
         self.count = 0
         self.total = 0
+        self.aliases: dict[str, tuple[str, ...]] = {}
+
+    def canonical(self, parts: tuple[str, ...]) -> tuple[str, ...]:
+        """Where `parts` goes in the image (an aliased top-level directory replaced)."""
+        if parts and parts[0] in self.aliases:
+            return self.aliases[parts[0]] + parts[1:]
+        return parts
 
     # -- helpers -----------------------------------------------------------------
 
@@ -266,7 +281,8 @@ class _Unpacker:
         kind = _KINDS.get(info.type)
         if kind is None:
             raise _Unsafe(f"unsupported tar member type {info.type!r}")
-        parts = _split(info.name, "path")
+        shipped = _split(info.name, "path")
+        parts = self.canonical(shipped)
         if not parts and kind != "d":
             raise _Unsafe("the root is not a directory")
         mode = self._mode(info)
@@ -302,7 +318,7 @@ class _Unpacker:
                     self._node(parent, parts, info, mode, kind)
             finally:
                 os.close(parent)
-        self.result.append(UnpackedFile(path=_image_path(parts), kind=kind, size=size,
+        self.result.append(UnpackedFile(path=_image_path(shipped), kind=kind, size=size,
                                         mode=mode if kind != "l" else 0o777,
                                         uid=info.uid, gid=info.gid, target=target))
 
@@ -390,7 +406,7 @@ class _Unpacker:
         os.utime(name, (when, when), dir_fd=parent, follow_symlinks=False)
 
     def _hardlink(self, parent: int, parts: tuple[str, ...], info: tarfile.TarInfo) -> str:
-        source = _split(info.linkname, "hard link target")
+        source = self.canonical(_split(info.linkname, "hard link target"))
         shown = _image_path(source)
         if source not in self.files:
             raise _Unsafe(f"hard link to {shown}, which is not a file unpacked from this "

@@ -2,114 +2,30 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import stat
 import subprocess
 import tarfile
-import zlib
 from pathlib import Path
 
 import pytest
 
 from bootstrap.unpack import UnpackedFile, UnpackLimits, UnsafeArchive, unpack_deb
+from tests.fixtures.handdeb import (
+    CONTROL,
+    MTIME,
+    Entry,
+    directory,
+    entry,
+    hand_deb,
+)
 from unessential.errors import FormatError
 
-MTIME = 1_700_000_000
-CONTROL = (
-    "Package: sample\nVersion: 1.0\nArchitecture: all\n"
-    "Maintainer: Test <test@example.org>\nDescription: sample package\n"
-)
 IS_ROOT = os.geteuid() == 0
 
 # ---------------------------------------------------------------------------------
 # helpers
-
-
-def ar_pack(members: list[tuple[str, bytes]]) -> bytes:
-    out = bytearray(b"!<arch>\n")
-    for name, body in members:
-        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(body):<10}`\n".encode()
-        out += body
-        if len(body) % 2:
-            out += b"\n"
-    return bytes(out)
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    encoder = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    return encoder.compress(data) + encoder.flush()
-
-
-class Zeros(io.RawIOBase):
-    """`size` zero bytes, without holding them."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        count = min(len(target), self.left)
-        target[:count] = bytes(count)
-        self.left -= count
-        return count
-
-
-Entry = tuple[tarfile.TarInfo, "bytes | io.RawIOBase | None"]
-
-
-def entry(name: str, data: bytes = b"", *, kind: bytes = tarfile.REGTYPE, mode: int = 0o644,
-          linkname: str = "", size: int | None = None) -> Entry:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.mtime = MTIME
-    info.linkname = linkname
-    if kind == tarfile.CHRTYPE:
-        info.devmajor, info.devminor = 1, 3
-    if kind != tarfile.REGTYPE:
-        return info, None
-    if size is None:
-        info.size = len(data)
-        return info, data
-    info.size = size
-    return info, Zeros(size)
-
-
-def directory(name: str) -> Entry:
-    return entry(name, kind=tarfile.DIRTYPE, mode=0o755)
-
-
-def hand_deb(path: Path, entries: list[Entry], fmt: int = tarfile.GNU_FORMAT) -> Path:
-    """A .deb with a minimal control.tar.gz and a data.tar.gz of `entries`, in order."""
-    control = io.BytesIO()
-    with tarfile.open(fileobj=control, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        info, data = entry("./control", CONTROL.encode())
-        tar.addfile(info, io.BytesIO(data))  # type: ignore[arg-type]
-    data_tar = io.BytesIO()
-    encoder = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-
-    class Sink(io.RawIOBase):
-        def writable(self) -> bool:
-            return True
-
-        def write(self, chunk: bytes | memoryview) -> int:  # type: ignore[override]
-            data_tar.write(encoder.compress(bytes(chunk)))
-            return len(chunk)
-
-    with tarfile.open(fileobj=Sink(), mode="w|", format=fmt) as tar:
-        for info, data in entries:
-            source = io.BytesIO(data) if isinstance(data, bytes) else data
-            tar.addfile(info, source)  # type: ignore[arg-type]
-    data_tar.write(encoder.flush())
-    path.write_bytes(ar_pack([("debian-binary", b"2.0\n"),
-                              ("control.tar.gz", gzip_bytes(control.getvalue())),
-                              ("data.tar.gz", data_tar.getvalue())]))
-    return path
 
 
 def snapshot(top: Path) -> dict[str, tuple]:

@@ -12,6 +12,7 @@ from archive.catalog.cli import catalog
 from archive.cli import fetch, mirror
 from archive.key_cli import key as key_group
 from archive.publish.cli import publish_command, serve_command, snapshot_group
+from bootstrap.cli import bootstrap_command
 from recipes.cli import policy
 from unessential import __version__
 from unessential.console import print_json
@@ -141,3 +142,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+cli.add_command(bootstrap_command)

@@ -114,6 +114,20 @@ class SigningError(UnessentialError):
     kind = "signing"
 
 
+class ResolveFailed(UnessentialError):
+    """The requested packages have no installable closure (missing package, conflict)."""
+
+    exit_code = 16
+    kind = "resolve"
+
+
+class InstallError(UnessentialError):
+    """An image cannot be assembled: an action that cannot apply, an output in the way."""
+
+    exit_code = 17
+    kind = "install"
+
+
 EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
@@ -130,5 +144,7 @@ EXIT_CODES: dict[str, int] = {
         RewriteError,
         BuildFailed,
         SigningError,
+        ResolveFailed,
+        InstallError,
     )
 }

@@ -45,6 +45,10 @@ class FactCache:
         except (ValueError, UnicodeDecodeError) as exc:
             raise FormatError(str(path), f"control file does not parse: {exc}") from exc
         paths = [p for p, kind, _ in data_listing(deb) if kind != "d" and p not in ("", ".")]
+        for member in paths:
+            if member.startswith("/") or ".." in member.split("/") or "\n" in member:
+                raise FormatError(str(path), f"unsafe path in data.tar: {member!r} (absolute, "
+                                  "'..' or a newline): refused")
         facts = DebFacts(control, digest, paths)
         cached.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(cached, json.dumps({"control": control, "hashes": asdict(digest),

@@ -395,6 +395,18 @@ class Upstream:
         self, name: str, version: str | None, dest: Path, arch: str | None = None
     ) -> FetchResult:
         suite, record = self.find_binary(name, version, arch)
+        return self.fetch_record(suite, record, dest)
+
+    def deb_path(self, suite: Suite, record: BinaryRecord) -> Path:
+        """A local, verified copy of the .deb of an index record (cache or staged).
+
+        Valid inside the `with` block; committed to the cache when it ends."""
+        filename = record.filename.rsplit("/", 1)[-1]
+        ref = FileRef(name=filename, size=record.size, sha256=record.sha256)
+        return self._get(f"{suite.entry.uri}/{record.filename}", ref, filename)
+
+    def fetch_record(self, suite: Suite, record: BinaryRecord, dest: Path) -> FetchResult:
+        """Fetch the .deb of an index record (from `packages()`), verified by its hash."""
         filename = record.filename.rsplit("/", 1)[-1]
         ref = FileRef(name=filename, size=record.size, sha256=record.sha256)
         self._get(f"{suite.entry.uri}/{record.filename}", ref, filename)

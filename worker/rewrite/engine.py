@@ -212,6 +212,8 @@ def rewrite(
     members = dict(deb.members)
     actions: list[Action] = []
     for script in report.scripts:
+        if script.status == "kept":
+            continue  # the recipe keeps it as is (its interpreter is added to Depends)
         del members[script.script]
         if script.script == "config":
             continue

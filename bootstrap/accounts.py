@@ -1,0 +1,167 @@
+"""Users and groups of an image: /etc/passwd, /etc/group, /etc/shadow, /etc/gshadow.
+
+The same rules as the rendered maintainer scripts (recipes/templates/helpers): a
+system group or user gets the lowest id in 100..999 that neither file uses (a user
+with no group of its own gets a group of its name, and the uid of that gid when
+free). The files are kept in memory and written once, each through a temporary file
+and a rename. The base accounts (root, nogroup/nobody) are those of Debian's
+base-passwd, with no login shell (there is none in the image).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SYSTEM_IDS = range(100, 1000)
+NOLOGIN = "/usr/sbin/nologin"
+
+BASE_PASSWD = [
+    f"root:x:0:0:root:/root:{NOLOGIN}",
+    f"nobody:x:65534:65534:nobody:/nonexistent:{NOLOGIN}",
+]
+BASE_GROUP = ["root:x:0:", "nogroup:x:65534:"]
+BASE_SHADOW = ["root:*:0:0:99999:7:::", "nobody:*:0:0:99999:7:::"]
+BASE_GSHADOW = ["root:*::", "nogroup:*::"]
+
+
+class AccountError(ValueError):
+    """No free id, or a reference to a user or group that does not exist."""
+
+
+@dataclass
+class _Table:
+    path: str  # inside the image, e.g. "etc/passwd"
+    mode: int
+    lines: list[str] = field(default_factory=list)
+
+    def names(self) -> list[str]:
+        return [line.split(":", 1)[0] for line in self.lines if line]
+
+    def find(self, name: str) -> list[str] | None:
+        for line in self.lines:
+            fields = line.split(":")
+            if fields[0] == name:
+                return fields
+        return None
+
+    def ids(self) -> set[int]:
+        out = set()
+        for line in self.lines:
+            fields = line.split(":")
+            if len(fields) > 2 and fields[2].isdigit():
+                out.add(int(fields[2]))
+        return out
+
+    def replace(self, name: str, fields: list[str]) -> None:
+        self.lines = [":".join(fields) if line.split(":", 1)[0] == name else line
+                      for line in self.lines]
+
+
+class Accounts:
+    """The account files of the image at `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.passwd = self._load("etc/passwd", 0o644, BASE_PASSWD)
+        self.group = self._load("etc/group", 0o644, BASE_GROUP)
+        self.shadow = self._load("etc/shadow", 0o640, BASE_SHADOW)
+        self.gshadow = self._load("etc/gshadow", 0o640, BASE_GSHADOW)
+
+    def _load(self, path: str, mode: int, base: list[str]) -> _Table:
+        target = self.root / path
+        if target.is_file() and not target.is_symlink():
+            return _Table(path, mode, target.read_text().splitlines())
+        return _Table(path, mode, list(base))
+
+    # -- queries -------------------------------------------------------------------
+    def uid(self, name: str) -> int:
+        if name.isdigit():
+            return int(name)
+        fields = self.passwd.find(name)
+        if fields is None:
+            raise AccountError(f"no user {name!r} in /etc/passwd")
+        return int(fields[2])
+
+    def gid(self, name: str) -> int:
+        if name.isdigit():
+            return int(name)
+        fields = self.group.find(name)
+        if fields is None:
+            raise AccountError(f"no group {name!r} in /etc/group")
+        return int(fields[2])
+
+    def has_user(self, name: str) -> bool:
+        return self.passwd.find(name) is not None
+
+    def has_group(self, name: str) -> bool:
+        return self.group.find(name) is not None
+
+    # -- changes -------------------------------------------------------------------
+    def _free(self, wanted: int | None, *tables: _Table) -> int:
+        used: set[int] = set()
+        for table in tables:
+            used |= table.ids()
+        if wanted is not None and wanted in SYSTEM_IDS and wanted not in used:
+            return wanted
+        for candidate in SYSTEM_IDS:
+            if candidate not in used:
+                return candidate
+        raise AccountError("no free system id in 100..999")
+
+    def add_group(self, name: str, *, gid: int | None = None, like_user: bool = False) -> int:
+        """Create a system group if missing; its gid."""
+        existing = self.group.find(name)
+        if existing is not None:
+            return int(existing[2])
+        tables = (self.group, self.passwd) if like_user else (self.group,)
+        number = gid if gid is not None and gid not in self.group.ids() else \
+            self._free(None, *tables)
+        self.group.lines.append(f"{name}:x:{number}:")
+        self.gshadow.lines.append(f"{name}:!::")
+        return number
+
+    def add_user(self, name: str, *, home: str = "/nonexistent", shell: str = NOLOGIN,
+                 group: str = "", gecos: str = "", uid: int | None = None) -> tuple[int, int]:
+        """Create a system user if missing (and its group); its (uid, gid)."""
+        existing = self.passwd.find(name)
+        if existing is not None:
+            return int(existing[2]), int(existing[3])
+        if group:
+            gid = self.add_group(group)
+            number = uid if uid is not None else self._free(None, self.passwd)
+        else:
+            gid = self.add_group(name, gid=uid, like_user=True)
+            number = uid if uid is not None else self._free(gid, self.passwd)
+        self.passwd.lines.append(f"{name}:x:{number}:{gid}:{gecos}:{home}:{shell}")
+        self.shadow.lines.append(f"{name}:!:::::::")
+        return number, gid
+
+    def add_member(self, user: str, group: str) -> None:
+        """Add `user` to the member list of `group`."""
+        if not self.has_user(user):
+            raise AccountError(f"no user {user!r} in /etc/passwd")
+        for table in (self.group, self.gshadow):
+            fields = table.find(group)
+            if fields is None:
+                if table is self.group:
+                    raise AccountError(f"no group {group!r} in /etc/group")
+                continue
+            members = [m for m in fields[-1].split(",") if m]
+            if user not in members:
+                fields[-1] = ",".join([*members, user])
+                table.replace(group, fields)
+
+    def save(self) -> None:
+        """Write the four files (temporary file + rename each)."""
+        etc = self.root / "etc"
+        etc.mkdir(parents=True, exist_ok=True)
+        for table in (self.passwd, self.group, self.shadow, self.gshadow):
+            target = self.root / table.path
+            if target.is_symlink():
+                raise AccountError(f"/{table.path} is a symlink in the image (refused)")
+            temporary = target.with_name(f".{target.name}.tmp")
+            temporary.write_text("".join(f"{line}\n" for line in table.lines))
+            os.chmod(temporary, table.mode)
+            os.replace(temporary, target)

@@ -1,0 +1,335 @@
+"""Apply the declarative actions of installed packages to an image, with no interpreter.
+
+A fresh install runs each package's `preinst install` actions before its files are
+unpacked, and after every package is unpacked the `postinst configure` actions in
+install order (dpkg configures dependencies first); then the `triggered` actions of
+packages whose triggers were activated. Every action gets an outcome:
+
+- applied: done in the image;
+- not-needed: only meaningful on an upgrade or a removal (conffile moves, purges);
+- skipped: deliberately not done, with why (caches, byte-compilation);
+- failed: impossible (e.g. a missing user) — the bootstrap stops with that outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archive.deb822 import iter_stanzas
+from bootstrap.accounts import AccountError, Accounts
+from bootstrap.rootpath import OutsideRoot, inside, lexists
+from recipes.actions import Action, action_from_stanza
+
+_UPGRADE_ONLY = {"rm-conffile", "mv-conffile", "symlink-to-dir", "dir-to-symlink"}
+_REMOVAL = {"remove-user", "remove-group", "alternative-remove", "python-clean"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    package: str
+    action: str
+    script: str
+    status: str  # applied, not-needed, skipped, failed
+    detail: str = ""
+
+
+class ActionFailed(RuntimeError):
+    """An action that cannot be applied to the image."""
+
+
+def parse_actions(text: str) -> list[Action]:
+    """The actions of an `actions` control file."""
+    return [action_from_stanza(stanza) for stanza in iter_stanzas(text)]
+
+
+@dataclass
+class _Alternative:
+    link: str
+    choices: list[tuple[str, int, list[tuple[str, str, str]]]] = field(default_factory=list)
+
+
+class Applier:
+    """Applies actions to the image at `root`; `finish()` writes what is collected."""
+
+    def __init__(self, root: Path, *, log: Callable[[str], None] = lambda _: None) -> None:
+        self.root = root
+        self.accounts = Accounts(root)
+        self.log = log
+        self.outcomes: list[Outcome] = []
+        self.alternatives: dict[str, _Alternative] = {}
+        self.activated: set[str] = set()
+        self.ldconfig = False
+
+    # -- entry points --------------------------------------------------------------
+    def run(self, package: str, action: Action) -> Outcome:
+        handler = getattr(self, "_" + action.name.replace("-", "_"), None)
+        try:
+            if action.name in _UPGRADE_ONLY:
+                status, detail = "not-needed", "only acts on an upgrade from an older version"
+            elif action.name in _REMOVAL:
+                status, detail = "not-needed", "only acts on removal or purge"
+            elif handler is None:  # pragma: no cover - the vocabulary is closed
+                status, detail = "skipped", "no installer support"
+            else:
+                status, detail = handler(package, action)
+        except (AccountError, OutsideRoot, OSError, ValueError) as exc:
+            raise ActionFailed(f"{package}: {action.script} action {action.name}: {exc}") \
+                from None
+        outcome = Outcome(package, action.name, action.script, status, detail)
+        self.outcomes.append(outcome)
+        return outcome
+
+    def finish(self) -> None:
+        """Alternatives links, the ld.so cache and the account files."""
+        for name in sorted(self.alternatives):
+            self._write_alternative(name, self.alternatives[name])
+        self.accounts.save()
+        if self.ldconfig:
+            self._run_ldconfig()
+
+    # -- helpers -------------------------------------------------------------------
+    def path(self, image_path: str, *, follow_last: bool = True) -> Path:
+        return inside(self.root, image_path, follow_last=follow_last)
+
+    def _owner(self, owner: str, group: str) -> tuple[int, int]:
+        uid = self.accounts.uid(owner) if owner else -1
+        gid = self.accounts.gid(group) if group else -1
+        return uid, gid
+
+    # -- users and groups -------------------------------------------------------------
+    def _system_group(self, package: str, action: Action) -> tuple[str, str]:
+        gid = self.accounts.add_group(action.get("Name"))
+        return "applied", f"group {action.get('Name')} ({gid})"
+
+    def _system_user(self, package: str, action: Action) -> tuple[str, str]:
+        name = action.get("Name")
+        uid, gid = self.accounts.add_user(
+            name, home=action.get("Home"), shell=action.get("Shell"),
+            group=action.get("Group"), gecos=action.get("Gecos"))
+        home = action.get("Home")
+        if action.get("Create-Home").lower() in ("yes", "true") and home != "/nonexistent":
+            target = self.path(home)
+            target.mkdir(parents=True, exist_ok=True)
+            os.chown(target, uid, gid)
+        return "applied", f"user {name} ({uid}:{gid})"
+
+    def _user_in_group(self, package: str, action: Action) -> tuple[str, str]:
+        self.accounts.add_member(action.get("User"), action.get("Group"))
+        return "applied", f"{action.get('User')} in {action.get('Group')}"
+
+    def _sysusers(self, package: str, action: Action) -> tuple[str, str]:
+        config = action.get("Config")
+        if not config:
+            return "skipped", "no Config given"
+        text = self.path(config).read_text()
+        made = []
+        for line in text.splitlines():
+            words = _split_sysusers(line)
+            if not words:
+                continue
+            kind, name = words[0], words[1]
+            ident = words[2] if len(words) > 2 else "-"
+            number = int(ident) if ident.isdigit() else None
+            if kind == "g":
+                self.accounts.add_group(name, gid=number)
+            elif kind == "u":
+                gecos = words[3] if len(words) > 3 and words[3] != "-" else ""
+                home = words[4] if len(words) > 4 and words[4] != "-" else "/nonexistent"
+                shell = words[5] if len(words) > 5 and words[5] != "-" else "/usr/sbin/nologin"
+                self.accounts.add_user(name, home=home, shell=shell, gecos=gecos, uid=number)
+            elif kind == "m":
+                self.accounts.add_group(ident)
+                self.accounts.add_member(name, ident)
+            made.append(f"{kind} {name}")
+        return "applied", ", ".join(made) or "nothing declared"
+
+    # -- files ---------------------------------------------------------------------
+    def _make_dir(self, package: str, action: Action) -> tuple[str, str]:
+        target = self.path(action.get("Path"))
+        target.mkdir(parents=True, exist_ok=True)
+        self._set(target, action.get("Owner"), action.get("Group"), action.get("Mode"))
+        return "applied", action.get("Path")
+
+    def _set_owner(self, package: str, action: Action) -> tuple[str, str]:
+        target = self.path(action.get("Path"))
+        if not target.exists():
+            raise ValueError(f"{action.get('Path')} does not exist in the image")
+        self._set(target, action.get("Owner"), action.get("Group"), action.get("Mode"))
+        return "applied", action.get("Path")
+
+    def _set(self, target: Path, owner: str, group: str, mode: str) -> None:
+        if owner or group:
+            uid, gid = self._owner(owner, group)
+            os.chown(target, uid, gid, follow_symlinks=False)
+        if mode:
+            os.chmod(target, int(mode, 8))
+
+    def _remove_path(self, package: str, action: Action) -> tuple[str, str]:
+        target = self.path(action.get("Path"), follow_last=False)
+        if target == self.root:
+            raise ValueError("refusing to remove the image root")
+        if target.is_dir() and not target.is_symlink():
+            if action.get("Recursive").lower() in ("yes", "true"):
+                shutil.rmtree(target)
+            else:
+                target.rmdir()
+        elif os.path.lexists(target):
+            target.unlink()
+        else:
+            return "not-needed", f"{action.get('Path')} is absent"
+        return "applied", action.get("Path")
+
+    def _symlink(self, package: str, action: Action) -> tuple[str, str]:
+        if lexists(self.root, action.get("Path")):
+            return "not-needed", f"{action.get('Path')} exists"
+        target = self.path(action.get("Path"), follow_last=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(action.get("Target"))
+        return "applied", f"{action.get('Path')} -> {action.get('Target')}"
+
+    def _install_config(self, package: str, action: Action) -> tuple[str, str]:
+        if lexists(self.root, action.get("Path")):
+            return "not-needed", f"{action.get('Path')} exists"
+        source = self.path(action.get("Source"))
+        target = self.path(action.get("Path"), follow_last=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=True)
+        return "applied", action.get("Path")
+
+    # -- system state --------------------------------------------------------------
+    def _alternative_install(self, package: str, action: Action) -> tuple[str, str]:
+        name = action.get("Name")
+        entry = self.alternatives.setdefault(name, _Alternative(action.get("Link")))
+        slaves = []
+        for line in action.get("Slaves").split("\n"):
+            words = line.split()
+            if len(words) == 3:
+                slaves.append((words[0], words[1], words[2]))
+        entry.choices.append((action.get("Path"), int(action.get("Priority")), slaves))
+        return "applied", f"{name}: {action.get('Path')} ({action.get('Priority')})"
+
+    def _write_alternative(self, name: str, entry: _Alternative) -> None:
+        present = [c for c in entry.choices if lexists(self.root, c[0])]
+        if not present:
+            return
+        path, _, slaves = max(present, key=lambda c: (c[1], c[0]))
+        self._link(entry.link, f"/etc/alternatives/{name}")
+        self._link(f"/etc/alternatives/{name}", path)
+        slave_names: dict[str, str] = {}
+        for choice in entry.choices:
+            for link, slave, _ in choice[2]:
+                slave_names.setdefault(slave, link)
+        for link, slave, slave_path in slaves:
+            if lexists(self.root, slave_path):
+                self._link(link, f"/etc/alternatives/{slave}")
+                self._link(f"/etc/alternatives/{slave}", slave_path)
+        # the administrative file of update-alternatives, so that it takes over later
+        lines = ["auto", entry.link]
+        for slave in sorted(slave_names):
+            lines += [slave, slave_names[slave]]
+        lines.append("")
+        for choice_path, priority, choice_slaves in sorted(entry.choices):
+            lines += [choice_path, str(priority)]
+            given = {slave: p for _, slave, p in choice_slaves}
+            lines += [given.get(slave, "") for slave in sorted(slave_names)]
+        lines.append("")
+        admin = self.path("/var/lib/dpkg/alternatives", follow_last=True) / name
+        admin.parent.mkdir(parents=True, exist_ok=True)
+        admin.write_text("\n".join(lines) + "\n")
+
+    def _link(self, link: str, target: str) -> None:
+        where = self.path(link, follow_last=False)
+        where.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(where):
+            if not where.is_symlink():
+                raise ActionFailed(f"alternative link {link} exists and is not a symlink")
+            where.unlink()
+        where.symlink_to(target)
+
+    def _ldconfig(self, package: str, action: Action) -> tuple[str, str]:
+        self.ldconfig = True
+        return "applied", "the ld.so cache is written once at the end"
+
+    def _run_ldconfig(self) -> None:
+        tool = shutil.which("ldconfig") or ("/sbin/ldconfig" if os.path.exists(
+            "/sbin/ldconfig") else None)
+        if tool is None or os.geteuid() != 0:
+            self.log("ld.so cache not written (needs the host's ldconfig, as root); the "
+                     "dynamic loader still searches its default directories")
+            return
+        etc = self.path("/etc")
+        etc.mkdir(parents=True, exist_ok=True)
+        conf = etc / "ld.so.conf"
+        made = not os.path.lexists(conf)
+        if made:  # libc-bin's file; the image has only ld.so.conf.d/ from libc6
+            conf.write_text("include /etc/ld.so.conf.d/*.conf\n")
+        try:
+            subprocess.run([tool, "-r", str(self.root)], check=True, capture_output=True,
+                           text=True)
+        except subprocess.CalledProcessError as exc:
+            raise ActionFailed(f"ldconfig -r {self.root}: {exc.stderr.strip()}") from None
+
+    def _ca_bundle(self, package: str, action: Action) -> tuple[str, str]:
+        certs: list[Path] = []
+        for base in ("/usr/share/ca-certificates", "/usr/local/share/ca-certificates"):
+            top = self.path(base)
+            if not top.is_dir():
+                continue
+            pattern = "*/*.crt" if base.startswith("/usr/share") else "*.crt"
+            certs += sorted((p for p in top.glob(pattern)
+                             if stat.S_ISREG(p.lstat().st_mode)), key=lambda p: str(p))
+        bundle = self.path("/etc/ssl/certs", follow_last=True)
+        bundle.mkdir(parents=True, exist_ok=True)
+        temporary = bundle / ".ca-certificates.crt.tmp"
+        with temporary.open("wb") as out:
+            for cert in certs:
+                data = cert.read_bytes()
+                out.write(data if data.endswith(b"\n") else data + b"\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, bundle / "ca-certificates.crt")
+        return "applied", f"{len(certs)} certificates in /etc/ssl/certs/ca-certificates.crt"
+
+    def _trigger(self, package: str, action: Action) -> tuple[str, str]:
+        self.activated.add(action.get("Name"))
+        return "applied", f"activated {action.get('Name')}"
+
+    # -- deliberately not done -----------------------------------------------------
+    def _python_compile(self, package: str, action: Action) -> tuple[str, str]:
+        return "skipped", "byte-code is compiled by the image's python on first import"
+
+    def _update_cache(self, package: str, action: Action) -> tuple[str, str]:
+        return "skipped", f"{action.get('Kind')} cache: built by its own tool when present"
+
+    def _info_dir(self, package: str, action: Action) -> tuple[str, str]:
+        return "skipped", "no Info reader in the image"
+
+    def _tmpfiles(self, package: str, action: Action) -> tuple[str, str]:
+        return "skipped", "tmpfiles are created at run time by systemd-tmpfiles"
+
+
+def _split_sysusers(line: str) -> list[str]:
+    """The words of one sysusers.d line (double quotes group words); [] for comments."""
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return []
+    words: list[str] = []
+    current = ""
+    quoted = False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif char.isspace() and not quoted:
+            if current:
+                words.append(current)
+            current = ""
+        else:
+            current += char
+    if current:
+        words.append(current)
+    return words if len(words) >= 2 else []

@@ -1,0 +1,246 @@
+"""`unessential bootstrap`: a minimal root filesystem or image from a signed archive."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from archive.publish.publisher import archive_root
+from archive.upstream.mirror import Upstream
+from bootstrap.apply import ActionFailed
+from bootstrap.installer import Installed, Request, install, resolve_request, upstream_settings
+from bootstrap.model import ImageConfig
+from bootstrap.output import FORMATS, check_target, guess_format, work_dir, write_output
+from bootstrap.resolver import ResolveError, why
+from unessential.console import Reporter, print_json
+from unessential.context import AppContext, pass_app
+from unessential.errors import InstallError, ResolveFailed
+
+OCI_ARCH = {"amd64": "amd64", "arm64": "arm64", "armhf": "arm", "i386": "386",
+            "ppc64el": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def source_date_epoch() -> int | None:
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InstallError("SOURCE_DATE_EPOCH", f"expected seconds since the epoch, got {value!r}")
+    return int(value)
+
+
+@click.command("bootstrap")
+@click.argument("packages", nargs=-1, required=True)
+@click.option("--archive", "archive", help="Published archive: a directory or an http(s) URL "
+              "(default: this host's publish root).")
+@click.option("--suite", help="Suite of the archive (default: publish.suite).")
+@click.option("--keyring", type=click.Path(path_type=Path, dir_okay=False),
+              help="Key the archive is signed with (default: <archive>/archive-keyring.asc; "
+              "required for a URL).")
+@click.option("--arch", help="Architecture (default: the host's).")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Where to write the image.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="dir, tar, oci (OCI layout in a tar) or docker (docker-archive); default "
+              "from the output name (.oci.tar, .docker.tar, .tar, else a directory).")
+@click.option("--sbom", "sboms", multiple=True, type=click.Choice(["spdx", "cyclonedx"]),
+              help="Write an SBOM beside the output (<output>.spdx.json / .cdx.json).")
+@click.option("--why", "why_name", metavar="PACKAGE",
+              help="Print the chain of relations that pulls PACKAGE in, and stop.")
+@click.option("--user", help="Create a non-root account NAME[:UID] and run the image as it.")
+@click.option("--entrypoint", help="Image entrypoint, e.g. /usr/bin/python3 (JSON list too).")
+@click.option("--cmd", help="Image command (JSON list or one word).")
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Image environment.")
+@click.option("--workdir", default="", help="Image working directory.")
+@click.option("--tag", default="latest", show_default=True, help="Image tag.")
+@click.option("--name", "image_name", default="", help="Image name (default: the packages).")
+@click.option("--with-recommends", is_flag=True, help="Install Recommends too.")
+@click.option("--no-merged-usr", is_flag=True, help="Keep /bin, /lib, ... as directories.")
+@click.option("--allow-devices", is_flag=True, help="Accept device nodes in packages.")
+@click.option("--strict", is_flag=True,
+              help="Fail when a package has install scripts that were not run.")
+@click.option("--force", is_flag=True, help="Replace an existing output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_app
+def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str | None,
+                      suite: str | None, keyring: Path | None, arch: str | None,
+                      output: Path | None, fmt: str | None, sboms: tuple[str, ...],
+                      why_name: str | None, user: str | None, entrypoint: str | None,
+                      cmd: str | None, env: tuple[str, ...], workdir: str, tag: str,
+                      image_name: str, with_recommends: bool, no_merged_usr: bool,
+                      allow_devices: bool, strict: bool, force: bool, as_json: bool) -> None:
+    """Install PACKAGES and their dependency closure (nothing else) into an image.
+
+    The closure is resolved over the archive's signed Packages index (nothing is
+    implied by Essential or Priority), every .deb is verified against its signed hash,
+    unpacked safely, and the packages' declarative actions are applied with no
+    interpreter in the image; dpkg's status database is written for scanners. With
+    SOURCE_DATE_EPOCH set (default: the archive's Release date) the same inputs give
+    the same image digest.
+
+    \b
+    Example:
+      unessential bootstrap python3 ca-certificates --archive ./public --suite stable \\
+          --output python.oci.tar --sbom spdx --entrypoint /usr/bin/python3
+      unessential bootstrap busybox --output rootfs/ --format dir
+      unessential bootstrap python3 --why libssl3
+    """
+    settings = app.settings
+    reporter = app.reporter() if not as_json else Reporter(quiet=True)
+    from archive.upstream.mirror import host_architecture
+
+    request = Request(
+        roots=list(packages),
+        archive=archive or str(archive_root(settings)),
+        suite=suite or settings.publish.suite,
+        keyring=keyring,
+        arch=arch or host_architecture(),
+        merged_usr=not no_merged_usr,
+        with_recommends=with_recommends,
+        allow_devices=allow_devices,
+        mtime=source_date_epoch(),
+        user=user,
+    )
+    upstream_config = upstream_settings(request)
+    if why_name is None and output is None:
+        raise click.UsageError("give --output (or --why PACKAGE)")
+    with Upstream(settings.data_dir, upstream_config, reporter=reporter) as upstream:
+        if why_name is not None:
+            _print_why(upstream, request, why_name, as_json)
+            return
+        assert output is not None
+        fmt = fmt or guess_format(output)
+        output = output.absolute()
+        check_target(output, fmt, force)
+        if request.mtime is None:
+            request.mtime = _release_epoch(upstream)
+        work = work_dir(output)
+        try:
+            root = work / "rootfs"
+            try:
+                installed = install(request, root, upstream, reporter)
+            except ResolveError as exc:
+                raise ResolveFailed(" ".join(packages), _chain(exc)) from None
+            except ActionFailed as exc:
+                raise InstallError(str(output), str(exc)) from None
+            _report_unhandled(installed, reporter, strict)
+            config = _image_config(request, installed, entrypoint, cmd, env, workdir, tag,
+                                   image_name or "-".join(sorted(packages)))
+            reporter.log(f"write {fmt} {output}")
+            digest = write_output(root, output, fmt, config, request.mtime)
+            written = _write_sboms(installed, output, sboms, config, request.mtime or 0)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    _summary(installed, output, fmt, digest, written, as_json, reporter)
+
+
+def _chain(exc: ResolveError) -> str:
+    steps = [step for step in exc.chain if step not in exc.message]
+    return f"{exc.message} (via {' -> '.join(steps)})" if steps else exc.message
+
+
+def _print_why(upstream: Upstream, request: Request, name: str, as_json: bool) -> None:
+    try:
+        resolution, _ = resolve_request(upstream, request)
+        chain = why(resolution, name)
+    except ResolveError as exc:
+        raise ResolveFailed(name, _chain(exc)) from None
+    if as_json:
+        print_json({"package": name, "chain": chain})
+    else:
+        click.echo(" -> ".join(chain))
+
+
+def _release_epoch(upstream: Upstream) -> int | None:
+    dates = [s.release.date for s in upstream.suites() if s.release.date is not None]
+    return int(max(dates).timestamp()) if dates else None
+
+
+def _json_list(text: str | None, what: str) -> tuple[str, ...]:
+    if not text:
+        return ()
+    if text.lstrip().startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"not a JSON list: {exc}", param_hint=what) from None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise click.BadParameter("expected a JSON list of strings", param_hint=what)
+        return tuple(value)
+    return (text,)
+
+
+def _image_config(request: Request, installed: Installed, entrypoint: str | None,
+                  cmd: str | None, env: tuple[str, ...], workdir: str, tag: str,
+                  name: str) -> ImageConfig:
+    base = ImageConfig()
+    for item in env:
+        if "=" not in item:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--env")
+    user = f"{installed.user[0]}:{installed.user[1]}" if installed.user else ""
+    return ImageConfig(
+        architecture=OCI_ARCH.get(request.arch, request.arch),
+        entrypoint=_json_list(entrypoint, "--entrypoint"), cmd=_json_list(cmd, "--cmd"),
+        env=(*base.env, *env), user=user, workdir=workdir,
+        labels={"org.opencontainers.image.description":
+                f"unessential bootstrap {' '.join(request.roots)}",
+                "org.opencontainers.image.source": installed.archive_url},
+        created=request.mtime or 0, tag=tag, name=f"unessential/{name}")
+
+
+def _write_sboms(installed: Installed, output: Path, kinds: tuple[str, ...],
+                 config: ImageConfig, created: int) -> list[str]:
+    written: list[str] = []
+    if not kinds:
+        return written
+    from bootstrap.sbom import cyclonedx_json, spdx_json, write_sbom
+
+    seed = "\n".join(f"{p.name} {p.version} {p.sha256}" for p in installed.packages)
+    for kind in kinds:
+        if kind == "spdx":
+            document = spdx_json(installed.packages, image_name=config.name, created=created,
+                                 namespace_seed=seed)
+            path = output.with_name(output.name + ".spdx.json")
+        else:
+            document = cyclonedx_json(installed.packages, image_name=config.name,
+                                      created=created, serial_seed=seed)
+            path = output.with_name(output.name + ".cdx.json")
+        write_sbom(path, document)
+        written.append(str(path))
+    return written
+
+
+def _report_unhandled(installed: Installed, reporter: Reporter, strict: bool) -> None:
+    for item in installed.unhandled:
+        reporter.log(f"warning: {item.package}: {', '.join(item.scripts)} {item.reason}")
+    if strict and installed.unhandled:
+        first = installed.unhandled[0]
+        raise InstallError(first.package, f"{', '.join(first.scripts)} {first.reason} "
+                           "(--strict)")
+
+
+def _summary(installed: Installed, output: Path, fmt: str, digest: str, sboms: list[str],
+             as_json: bool, reporter: Reporter) -> None:
+    size = sum(p.installed_size for p in installed.packages)
+    if as_json:
+        print_json({
+            "output": str(output), "format": fmt, "digest": digest,
+            "packages": [asdict(p) for p in installed.packages],
+            "installed_size_kib": size, "sboms": sboms,
+            "why": installed.resolution.why,
+            "actions": [asdict(o) for o in installed.outcomes],
+            "unhandled": [asdict(u) for u in installed.unhandled],
+        })
+        return
+    skipped = [o for o in installed.outcomes if o.status == "skipped"]
+    click.echo(f"{len(installed.packages)} packages, {size} KiB installed -> {output} "
+               f"({fmt}{', ' + digest if digest else ''})")
+    applied = sum(1 for o in installed.outcomes if o.status == "applied")
+    click.echo(f"actions: {applied} applied, {len(skipped)} skipped, "
+               f"{len(installed.unhandled)} packages with scripts not run")
+    for path in sboms:
+        click.echo(f"sbom: {path}")

@@ -1,0 +1,300 @@
+"""From a signed archive to an installed image root: resolve, fetch, unpack, configure.
+
+No apt, dpkg, chroot or interpreter inside the image: the closure is resolved in
+Python over the archive's verified Packages index, every .deb is checked against the
+signed hash before it is opened, data.tar is unpacked with `bootstrap.unpack`, the
+declarative `actions` are applied by `bootstrap.apply`, and dpkg's database is
+written by `bootstrap.status` so that scanners see every package.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archive.deb822 import parse_one
+from archive.debfile import read_deb
+from archive.settings import UpstreamSettings
+from archive.upstream.index import BinaryRecord
+from archive.upstream.mirror import Suite, Upstream
+from bootstrap.apply import Applier, Outcome, parse_actions
+from bootstrap.model import InstalledPackage
+from bootstrap.resolver import Resolution, resolve
+from bootstrap.status import DpkgEntry, md5_of, write_database
+from bootstrap.unpack import UnpackLimits, unpack_deb
+from recipes.actions import Action
+from unessential.console import Reporter
+from unessential.errors import ConfigError, FormatError
+
+MERGED_USR = ("bin", "sbin", "lib")
+MERGED_USR_ARCH = {"amd64": ("lib64",), "i386": (), "arm64": (), "armhf": ()}
+LIB_ALIASES = ("lib32", "lib64", "libx32", "libo32")
+INSTALL_SCRIPTS = ("preinst", "postinst", "config")
+
+
+@dataclass
+class Request:
+    """What to bootstrap, and from where."""
+
+    roots: list[str]
+    archive: str  # a directory (published root) or an http(s)/file URL
+    suite: str = "stable"
+    keyring: Path | None = None
+    arch: str = "amd64"
+    components: tuple[str, ...] = ("main",)
+    merged_usr: bool = True
+    with_recommends: bool = False
+    allow_devices: bool = False
+    mtime: int | None = None  # SOURCE_DATE_EPOCH: clamp of every mtime
+    user: str | None = None  # "name" or "name:uid": a non-root account to create
+
+
+@dataclass
+class Unhandled:
+    """A package whose install-time maintainer scripts were not run (no actions)."""
+
+    package: str
+    scripts: list[str]
+    reason: str
+
+
+@dataclass
+class Installed:
+    root: Path
+    resolution: Resolution
+    packages: list[InstalledPackage]
+    outcomes: list[Outcome] = field(default_factory=list)
+    unhandled: list[Unhandled] = field(default_factory=list)
+    user: tuple[int, int] | None = None
+    archive_url: str = ""
+
+
+def archive_url(archive: str) -> str:
+    if archive.startswith(("http://", "https://", "file:/")):
+        return archive.rstrip("/")
+    path = Path(archive)
+    if not path.is_dir():
+        raise ConfigError(archive, "no such archive directory (expected a published root "
+                          "or an http(s):// URL)")
+    return path.resolve().as_uri()
+
+
+def archive_keyring(archive: str, keyring: Path | None) -> Path:
+    """The keyring that signs the archive: given, or the published root's own export."""
+    if keyring is not None:
+        if not keyring.is_file():
+            raise ConfigError(str(keyring), "no such keyring file")
+        return keyring
+    if archive.startswith(("http://", "https://")):
+        raise ConfigError(archive, "an archive URL needs --keyring (the key its Release is "
+                          "signed with)")
+    local = Path(archive.removeprefix("file://")) / "archive-keyring.asc"
+    if not local.is_file():
+        raise ConfigError(str(local), "no archive-keyring.asc in the archive; pass --keyring")
+    return local
+
+
+def upstream_settings(request: Request) -> UpstreamSettings:
+    return UpstreamSettings(
+        mirror=archive_url(request.archive),
+        suites=[request.suite],
+        components=list(request.components),
+        keyring=[archive_keyring(request.archive, request.keyring)],
+        architectures=[request.arch],
+        apt_sources=[],
+    )
+
+
+def resolve_request(upstream: Upstream, request: Request) -> tuple[Resolution, dict[str, Suite]]:
+    """The closure of the request's roots over the archive's verified Packages."""
+    pairs = upstream.packages(request.arch)
+    suites = {record.package: suite for suite, record in pairs}
+    records = [record for _, record in pairs]
+    resolution = resolve(records, request.roots, arch=request.arch,
+                         with_recommends=request.with_recommends)
+    return resolution, suites
+
+
+def install(request: Request, root: Path, upstream: Upstream, reporter: Reporter) -> Installed:
+    """Install the closure of `request` into the empty directory `root`."""
+    resolution, suites = resolve_request(upstream, request)
+    url = archive_url(request.archive)
+    debs: list[tuple[BinaryRecord, Path]] = []
+    with reporter.task("fetch (verified)", len(resolution.packages), unit="packages") as step:
+        for record in resolution.packages:
+            debs.append((record, upstream.deb_path(suites[record.package], record)))
+            step(1)
+    _skeleton(root, request)
+    applier = Applier(root, log=reporter.log)
+    installed = Installed(root, resolution, [], archive_url=url)
+    entries: list[DpkgEntry] = []
+    configure: list[tuple[str, list[Action]]] = []
+    interests: list[tuple[str, list[str], list[Action]]] = []
+    aliases = _aliases(request) if request.merged_usr else None
+    limits = UnpackLimits(allow_devices=request.allow_devices)
+    with reporter.task("unpack", len(debs), unit="packages") as step:
+        for record, deb_path in debs:
+            deb = read_deb(deb_path)
+            control = parse_one(deb.members["control"].data.decode("utf-8"))
+            actions = _actions(deb.members, record.package)
+            for action in actions:
+                if action.script == "preinst" and "install" in action.on:
+                    applier.run(record.package, action)
+            try:
+                files = unpack_deb(deb_path, root, limits=limits, mtime=request.mtime,
+                                   aliases=aliases)
+            except FormatError as exc:  # name the package, not the cache file
+                raise type(exc)(f"{record.package} ({record.filename})", exc.cause) from None
+            configure.append((record.package, actions))
+            triggers = deb.members.get("triggers")
+            if triggers is not None:
+                interests.append((record.package, _interests(triggers.data), actions))
+            _check_scripts(installed, record.package, deb.members, control, actions)
+            conffiles = _lines(deb.members.get("conffiles"))
+            entries.append(DpkgEntry(
+                control=control, paths=tuple(f.path for f in files),
+                md5sums=_text(deb.members.get("md5sums")), conffiles=tuple(conffiles)))
+            installed.packages.append(_installed(record, control, url,
+                                                 suites[record.package].entry.suite))
+            step(1)
+    if request.merged_usr:
+        _late_lib_links(root)
+    for package, actions in configure:
+        for action in actions:
+            if action.script in ("config", "postinst") and "configure" in action.on:
+                applier.run(package, action)
+    _run_triggers(applier, interests, entries)
+    if request.user:
+        installed.user = _add_user(applier, request.user)
+    applier.finish()
+    installed.outcomes = applier.outcomes
+    entries = [DpkgEntry(e.control, e.paths, e.md5sums, e.conffiles,
+                         {p: md5_of(root, p) for p in e.conffiles}) for e in entries]
+    write_database(root, entries)
+    return installed
+
+
+def _aliases(request: Request) -> dict[str, str]:
+    return {name: f"usr/{name}" for name in (*MERGED_USR, *LIB_ALIASES)}
+
+
+def _skeleton(root: Path, request: Request) -> None:
+    """The directories every image has, and the merged-/usr links."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, mode in (("usr", 0o755), ("etc", 0o755), ("var", 0o755), ("tmp", 0o1777),
+                       ("root", 0o700), ("var/lib/dpkg", 0o755), ("var/tmp", 0o1777),
+                       ("run", 0o755), ("home", 0o755)):
+        path = root / name
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, mode)
+    if request.merged_usr:
+        for name in (*MERGED_USR, *MERGED_USR_ARCH.get(request.arch, ())):
+            (root / "usr" / name).mkdir(parents=True, exist_ok=True)
+            (root / name).symlink_to(f"usr/{name}")
+
+
+def _late_lib_links(root: Path) -> None:
+    for name in LIB_ALIASES:
+        if (root / "usr" / name).is_dir() and not os.path.lexists(root / name):
+            (root / name).symlink_to(f"usr/{name}")
+
+
+def _text(member: object) -> str:
+    data = getattr(member, "data", None)
+    return data.decode("utf-8", "replace") if data is not None else ""
+
+
+def _lines(member: object) -> list[str]:
+    return [line.strip() for line in _text(member).splitlines() if line.strip()]
+
+
+def _actions(members: dict, package: str) -> list[Action]:  # type: ignore[type-arg]
+    member = members.get("actions")
+    if member is None:
+        return []
+    try:
+        return parse_actions(member.data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        from unessential.errors import FormatError
+
+        raise FormatError(package, f"bad actions control file: {exc}") from None
+
+
+def _check_scripts(installed: Installed, package: str, members: dict,  # type: ignore[type-arg]
+                   control: dict[str, str], actions: Sequence[Action]) -> None:
+    present = [s for s in INSTALL_SCRIPTS if s in members]
+    if not present:
+        return
+    if "Unessential-Recipe" not in control:
+        installed.unhandled.append(Unhandled(package, present, "not rewritten by unessential: "
+                                             "its maintainer scripts were not run"))
+        return
+    covered = {a.script for a in actions}
+    kept = [s for s in present if s not in covered and s != "config"]
+    if kept:
+        installed.unhandled.append(Unhandled(package, kept, "kept as is by its recipe: "
+                                             "not run (it needs an interpreter)"))
+
+
+def _interests(data: bytes) -> list[str]:
+    names = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) == 2 and words[0] in ("interest", "interest-await", "interest-noawait"):
+            names.append(words[1])
+    return names
+
+
+def _run_triggers(applier: Applier, interests: list[tuple[str, list[str], list[Action]]],
+                  entries: list[DpkgEntry]) -> None:
+    """Run `triggered` actions of packages whose file or explicit triggers were hit."""
+    paths = [p for e in entries for p in e.paths]
+    for package, names, actions in interests:
+        hit = any(name in applier.activated
+                  or (name.startswith("/") and any(p == name or p.startswith(name + "/")
+                                                   for p in paths))
+                  for name in names)
+        if not hit:
+            continue
+        for action in actions:
+            if action.script == "postinst" and "triggered" in action.on:
+                applier.run(package, action)
+
+
+def _add_user(applier: Applier, spec: str) -> tuple[int, int]:
+    name, _, number = spec.partition(":")
+    uid = int(number) if number else 1000
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError("--user", f"expected NAME or NAME:UID, got {spec!r}")
+    accounts = applier.accounts
+    if not accounts.has_group(name):
+        accounts.group.lines.append(f"{name}:x:{uid}:")
+        accounts.gshadow.lines.append(f"{name}:!::")
+    gid = accounts.gid(name)
+    if not accounts.has_user(name):
+        accounts.passwd.lines.append(f"{name}:x:{uid}:{gid}::/home/{name}:/usr/sbin/nologin")
+        accounts.shadow.lines.append(f"{name}:!:::::::")
+    home = applier.root / "home" / name
+    home.mkdir(parents=True, exist_ok=True)
+    os.chown(home, accounts.uid(name), gid)
+    os.chmod(home, 0o750)
+    return accounts.uid(name), gid
+
+
+def _installed(record: BinaryRecord, control: dict[str, str], url: str,
+               suite: str) -> InstalledPackage:
+    fields = record.fields
+    description = control.get("Description", "").split("\n", 1)[0]
+    return InstalledPackage(
+        name=record.package, version=record.version, architecture=record.architecture,
+        source=record.source, source_version=record.source_version, sha256=record.sha256,
+        size=record.size, filename=record.filename, archive=url, suite=suite,
+        installed_size=int(control.get("Installed-Size", "0") or 0),
+        homepage=control.get("Homepage", ""), maintainer=control.get("Maintainer", ""),
+        description=description, md5=fields.get("MD5sum", ""),
+        sha512=fields.get("SHA512", ""))
+
+
+Log = Callable[[str], None]

@@ -1,0 +1,312 @@
+"""bootstrap: from an archive published by unessential to an image, with no interpreter.
+
+A small published archive (tiny packages built with dpkg-deb, signed with a key made
+on first use) holds a library shipped under /lib (merged /usr), a daemon with actions
+(system user, directory, alternative, ldconfig), certificates with a ca-bundle action,
+a package never rewritten (its postinst is reported), and packages outside the closure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.fixtures.archive import SUITE, FixtureArchive
+from tests.fixtures.catalog_seed import seed
+from tests.fixtures.handdeb import directory, entry, hand_deb
+from tests.fixtures.keys import ArchiveKey
+from unessential.cli import cli
+from unessential.errors import EXIT_CODES
+
+IS_ROOT = os.geteuid() == 0
+EPOCH = "1700000000"
+
+
+def build(out: Path, name: str, files: dict[str, str | tuple[str, str]], *,
+          control: str = "", members: dict[str, str] | None = None,
+          version: str = "1.0", arch: str = "amd64") -> Path:
+    """A .deb made by dpkg-deb: `files` maps paths to text (or ("symlink", target))."""
+    root = out / f"build-{name}"
+    (root / "DEBIAN").mkdir(parents=True)
+    sums = []
+    for path, content in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, tuple):
+            target.symlink_to(content[1])
+            continue
+        target.write_text(content)
+        if "/bin/" in path:
+            target.chmod(0o755)
+        import hashlib
+        sums.append(f"{hashlib.md5(content.encode()).hexdigest()}  {path.lstrip('/')}\n")
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: {version}\nArchitecture: {arch}\n"
+        f"Maintainer: Test <test@example.invalid>\n{control}"
+        f"Description: test package {name}\n small\n")
+    (root / "DEBIAN" / "md5sums").write_text("".join(sums))
+    for member, text in (members or {}).items():
+        (root / "DEBIAN" / member).write_text(text)
+        if member.endswith(("inst", "rm")):
+            (root / "DEBIAN" / member).chmod(0o755)
+    deb = out / f"{name}_{version}_{arch}.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(deb)],
+                   check=True, capture_output=True)
+    shutil.rmtree(root)
+    return deb
+
+
+REWRITTEN = "Unessential-Recipe: test\n"
+DAEMON_ACTIONS = """\
+Action: system-group
+Script: preinst
+On: install
+Name: foogrp
+
+Action: system-user
+Script: postinst
+On: configure
+Name: food
+Home: /var/lib/food
+Group: foogrp
+Create-Home: yes
+
+Action: make-dir
+Script: postinst
+On: configure
+Path: /var/log/food
+Mode: 0750
+Owner: food
+Group: foogrp
+
+Action: alternative-install
+Script: postinst
+On: configure
+Name: foo-tool
+Link: /usr/bin/foo-tool
+Path: /usr/bin/food-tool
+Priority: 50
+Slaves: /usr/share/man/man1/foo-tool.1.gz foo-tool.1.gz /usr/share/man/man1/food-tool.1.gz
+
+Action: ldconfig
+Script: postinst
+On: configure
+"""
+CERT_ACTIONS = """\
+Action: ca-bundle
+Script: postinst
+On: configure triggered
+"""
+
+
+def fixture_debs(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        build(out, "libfoo1", {"/lib/x86_64-linux-gnu/libfoo.so.1": "libfoo\n",
+                               "/etc/foo.conf": "level=1\n"},
+              control=f"{REWRITTEN}Multi-Arch: same\nSource: foo (1.0-1)\n",
+              members={"conffiles": "/etc/foo.conf\n"}),
+        build(out, "food", {"/usr/bin/food-tool": "#!tool\n",
+                            "/usr/share/man/man1/food-tool.1.gz": "man\n",
+                            "/usr/sbin/food": "daemon\n"},
+              control=f"{REWRITTEN}Depends: libfoo1 (>= 1.0), certs | other-certs\n",
+              members={"actions": DAEMON_ACTIONS,
+                       "postinst": "#!/bin/sh\nset -e\n# rendered from actions\n"}),
+        build(out, "certs", {"/usr/share/ca-certificates/test/one.crt": "ONE\n",
+                             "/usr/share/ca-certificates/test/two.crt": "TWO"},
+              control=REWRITTEN, members={
+                  "actions": CERT_ACTIONS,
+                  "postinst": "#!/bin/sh\n# rendered\n",
+                  "triggers": "interest-noawait /usr/share/ca-certificates/local\n"}),
+        build(out, "legacy", {"/usr/share/legacy/data": "x\n"},
+              members={"postinst": "#!/bin/bash\nperl -e 'print 1'\n"}),
+        build(out, "other-certs", {"/usr/share/other": "x\n"}),
+        build(out, "unrelated", {"/usr/share/unrelated": "x\n"}),
+    ]
+
+
+def run(home: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    environ = {"UNESSENTIAL_DATA_DIR": str(home / "data"), "SOURCE_DATE_EPOCH": EPOCH,
+               **(env or {})}
+    return CliRunner(env=environ).invoke(cli, ["-q", *args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A data dir whose publish root (data/public) holds the fixture packages."""
+    home = tmp_path_factory.mktemp("bootstrap-home")
+    seed(home / "data", fixture_debs(home / "debs"))
+    result = run(home, "publish", "--date", "Tue, 14 Nov 2023 22:13:20 +0000")
+    assert result.exit_code == 0, result.output
+    yield home
+
+
+def boot(home: Path, tmp: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    return run(home, "bootstrap", "--archive", str(home / "data" / "public"), *args, env=env)
+
+
+def test_directory_image(published: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rootfs"
+    result = boot(published, tmp_path, "food", "legacy", "--output", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert sorted(p["name"] for p in info["packages"]) == ["certs", "food", "legacy",
+                                                           "libfoo1"]
+    # merged /usr: /lib is a link, the library landed in /usr/lib
+    assert os.readlink(out / "lib") == "usr/lib"
+    assert (out / "usr/lib/x86_64-linux-gnu/libfoo.so.1").read_text() == "libfoo\n"
+    assert not os.path.lexists(out / "usr/bin/sh") and not (out / "bin").resolve().joinpath(
+        "sh").exists()
+    # actions, applied with no interpreter
+    passwd = (out / "etc/passwd").read_text()
+    group = (out / "etc/group").read_text()
+    assert "food:x:100:100::/var/lib/food:/usr/sbin/nologin" in passwd
+    assert "foogrp:x:100:" in group
+    assert "food:!:::::::" in (out / "etc/shadow").read_text()
+    log = out / "var/log/food"
+    assert oct(log.stat().st_mode & 0o7777) == "0o750"
+    if IS_ROOT:
+        assert (log.stat().st_uid, log.stat().st_gid) == (100, 100)
+        assert (out / "var/lib/food").stat().st_uid == 100
+    assert os.readlink(out / "usr/bin/foo-tool") == "/etc/alternatives/foo-tool"
+    assert os.readlink(out / "etc/alternatives/foo-tool") == "/usr/bin/food-tool"
+    assert os.readlink(out / "etc/alternatives/foo-tool.1.gz") == \
+        "/usr/share/man/man1/food-tool.1.gz"
+    admin = (out / "var/lib/dpkg/alternatives/foo-tool").read_text().splitlines()
+    assert admin[:4] == ["auto", "/usr/bin/foo-tool", "foo-tool.1.gz",
+                         "/usr/share/man/man1/foo-tool.1.gz"]
+    assert (out / "etc/ssl/certs/ca-certificates.crt").read_text() == "ONE\nTWO\n"
+    # the package never rewritten is reported, not silently skipped
+    assert info["unhandled"] == [{"package": "legacy", "scripts": ["postinst"],
+                                  "reason": "not rewritten by unessential: its maintainer "
+                                            "scripts were not run"}]
+    statuses = {(a["package"], a["action"]): a["status"] for a in info["actions"]}
+    assert statuses[("food", "system-user")] == "applied"
+    assert statuses[("certs", "ca-bundle")] == "applied"
+
+
+def test_dpkg_reads_the_status_database(published: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rootfs"
+    assert boot(published, tmp_path, "food", "--output", str(out)).exit_code == 0
+    admin = out / "var/lib/dpkg"
+    listed = subprocess.run(
+        ["dpkg-query", f"--admindir={admin}", "-W", "-f", "${Package} ${Status}\\n"],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    assert listed == [f"{name} install ok installed" for name in ("certs", "food", "libfoo1")]
+    files = subprocess.run(["dpkg-query", f"--admindir={admin}", "-L", "libfoo1"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "/lib/x86_64-linux-gnu/libfoo.so.1" in files.splitlines()
+    assert (admin / "info/libfoo1:amd64.list").is_file()  # Multi-Arch: same naming
+    stanza = subprocess.run(["dpkg-query", f"--admindir={admin}", "-s", "libfoo1"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "Conffiles:\n /etc/foo.conf " in stanza
+    verify = subprocess.run(["dpkg", f"--root={out}", "--verify"], capture_output=True,
+                            text=True)
+    assert verify.returncode == 0 and verify.stdout == "", verify.stdout + verify.stderr
+
+
+def test_why_prints_the_chain(published: Path, tmp_path: Path) -> None:
+    result = boot(published, tmp_path, "food", "--why", "libfoo1")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().startswith("food")
+    assert "libfoo1" in result.output
+
+
+def test_missing_package_explains(published: Path, tmp_path: Path) -> None:
+    out = tmp_path / "img"
+    result = boot(published, tmp_path, "food", "no-such-package", "--output", str(out))
+    assert result.exit_code == EXIT_CODES["resolve"], result.output
+    assert "no-such-package" in result.output
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_strict_refuses_scripts_not_run(published: Path, tmp_path: Path) -> None:
+    out = tmp_path / "img"
+    result = boot(published, tmp_path, "legacy", "--strict", "--output", str(out))
+    assert result.exit_code == EXIT_CODES["install"], result.output
+    assert "legacy: postinst not rewritten" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_in_the_way(published: Path, tmp_path: Path) -> None:
+    out = tmp_path / "img.tar"
+    out.write_text("keep me")
+    result = boot(published, tmp_path, "certs", "--output", str(out))
+    assert result.exit_code == EXIT_CODES["install"]
+    assert out.read_text() == "keep me"
+    assert boot(published, tmp_path, "certs", "--output", str(out), "--force").exit_code == 0
+    assert tarfile.is_tarfile(out)
+
+
+def test_tampered_deb_is_refused(published: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(published, home, symlinks=True)
+    pool = next((home / "data/public/pool").rglob("certs_*.deb"))
+    data = bytearray(pool.read_bytes())
+    data[-10] ^= 0xFF
+    pool.unlink()
+    pool.write_bytes(bytes(data))
+    out = tmp_path / "img"
+    # a data dir of its own: the verified cache of the first (content-addressed) is fine
+    result = run(tmp_path / "fresh", "bootstrap", "--archive", str(home / "data/public"),
+                 "certs", "--output", str(out))
+    assert result.exit_code == EXIT_CODES["integrity"], result.output
+    assert not out.exists()
+
+
+MALICIOUS = {
+    "absolute": lambda outside: [entry(str(outside / "pwned"), b"x")],
+    "dotdot": lambda outside: [entry("./usr/../../pwned", b"x")],
+    "symlink": lambda outside: [entry("./evil", kind=tarfile.SYMTYPE,
+                                      linkname=str(outside)),
+                                entry("./evil/pwned", b"x")],
+    "hardlink": lambda outside: [entry("./usr/pwned", kind=tarfile.LNKTYPE,
+                                       linkname="/etc/passwd")],
+    "device": lambda outside: [entry("./dev-null", kind=tarfile.CHRTYPE, mode=0o666)],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALICIOUS))
+def test_malicious_deb_refused(tmp_path: Path, kind: str, keys: dict[str, ArchiveKey]) -> None:
+    """Served by an archive signed with a throwaway key (our publisher refuses some)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    fixture = FixtureArchive(root=tmp_path / "www", key=keys["archive"])
+    pool = fixture.repo / "pool/main/e/evil"
+    pool.mkdir(parents=True)
+    control = ("Package: evil\nVersion: 1.0\nArchitecture: all\n"
+               "Maintainer: T <t@example.invalid>\nDescription: evil\n")
+    hand_deb(pool / "evil_1.0_all.deb",
+             [directory("./"), directory("./usr/"), entry("./usr/ok", b"ok\n"),
+              *MALICIOUS[kind](outside)], control_text=control)
+    fixture.write_indices()
+    fixture.write_release()
+    out = tmp_path / "img"
+    result = run(tmp_path / "home", "bootstrap", "--archive", str(fixture.repo), "--suite",
+                 SUITE, "--keyring", str(keys["archive"].public_armored), "evil",
+                 "--output", str(out))
+    assert result.exit_code == EXIT_CODES["format"], result.output
+    assert "evil (pool/main/e/evil/evil_1.0_all.deb)" in result.output
+    assert list(outside.iterdir()) == []
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "outside", "www"]
+
+
+def test_publisher_refuses_an_absolute_member(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "debs").mkdir(parents=True)
+    deb = hand_deb(home / "debs/evil_1.0_all.deb",
+                   [directory("./"), *MALICIOUS["absolute"](tmp_path)])
+    seed(home / "data", [deb])
+    result = run(home, "publish")
+    assert result.exit_code == EXIT_CODES["format"], result.output
+    assert "unsafe path in data.tar" in result.output
