@@ -117,3 +117,22 @@ def test_policy_show(workspace: Workspace) -> None:
     result = run(workspace, "policy", "show")
     assert result.exit_code == 0, result.output
     assert "implicit-essential" in result.output and "script-only" in result.output
+
+
+def test_kept_script_stays_in_the_package(workspace: Workspace, tmp_path: Path) -> None:
+    """A recipe's `keep = true` keeps the script byte for byte, its interpreter added."""
+    original = "#!/bin/bash\nset -e\nsed -i s/a/b/ /etc/x\n"
+    deb = make_deb_with_script(tmp_path, original)
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "odd.toml").write_text(
+        '[scripts.odd.postinst]\nkeep = true\ninterpreter = "bash"\n')
+    out = tmp_path / "out"
+    result = run(workspace, "rewrite", str(deb), "--out", str(out), "--recipes", str(recipes))
+    assert result.exit_code == 0, result.output
+    control = tmp_path / "control"
+    subprocess.run(["dpkg-deb", "-e", str(out / deb.name), str(control)], check=True)
+    assert (control / "postinst").read_text() == original
+    assert not (control / "actions").exists()
+    fields = (control / "control").read_text()
+    assert "Depends: bash" in fields
