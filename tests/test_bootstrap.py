@@ -310,3 +310,57 @@ def test_publisher_refuses_an_absolute_member(tmp_path: Path) -> None:
     result = run(home, "publish")
     assert result.exit_code == EXIT_CODES["format"], result.output
     assert "unsafe path in data.tar" in result.output
+
+
+def test_oci_image_is_reproducible_and_read_by_skopeo(published: Path, tmp_path: Path) -> None:
+    digests = []
+    for attempt in ("a", "b"):
+        out = tmp_path / attempt / "food.oci.tar"
+        out.parent.mkdir()
+        result = boot(published, tmp_path, "food", "--output", str(out), "--json",
+                      "--sbom", "spdx", "--sbom", "cyclonedx", "--user", "app:1000",
+                      "--entrypoint", '["/usr/sbin/food", "--foreground"]', "--env", "A=1")
+        assert result.exit_code == 0, result.output
+        digests.append(json.loads(result.output)["digest"])
+    assert digests[0] == digests[1] and digests[0].startswith("sha256:")
+    first, second = tmp_path / "a/food.oci.tar", tmp_path / "b/food.oci.tar"
+    assert first.read_bytes() == second.read_bytes()
+    inspect = subprocess.run(["skopeo", "inspect", "--config", f"oci-archive:{first}"],
+                             capture_output=True, text=True)
+    assert inspect.returncode == 0, inspect.stderr
+    config = json.loads(inspect.stdout)["config"]
+    assert config["User"] == "1000:1000"
+    assert config["Entrypoint"] == ["/usr/sbin/food", "--foreground"]
+    assert "A=1" in config["Env"]
+    spdx = json.loads((tmp_path / "a/food.oci.tar.spdx.json").read_text())
+    names = {p["name"] for p in spdx["packages"]}
+    assert {"food", "libfoo1", "certs"} <= names
+    cdx = json.loads((tmp_path / "a/food.oci.tar.cdx.json").read_text())
+    assert {c["name"] for c in cdx["components"]} == {"food", "libfoo1", "certs"}
+    assert (tmp_path / "a/food.oci.tar.spdx.json").read_bytes() == \
+        (tmp_path / "b/food.oci.tar.spdx.json").read_bytes()
+
+
+def test_changed_epoch_changes_the_digest(published: Path, tmp_path: Path) -> None:
+    outs = []
+    for epoch in ("1700000000", "1700000001"):
+        out = tmp_path / f"{epoch}.oci.tar"
+        result = boot(published, tmp_path, "certs", "--output", str(out), "--json",
+                      env={"SOURCE_DATE_EPOCH": epoch})
+        assert result.exit_code == 0, result.output
+        outs.append(json.loads(result.output)["digest"])
+    assert outs[0] != outs[1]
+
+
+def test_docker_archive_and_rootfs_tar(published: Path, tmp_path: Path) -> None:
+    docker = tmp_path / "certs.docker.tar"
+    assert boot(published, tmp_path, "certs", "--output", str(docker)).exit_code == 0
+    inspect = subprocess.run(["skopeo", "inspect", f"docker-archive:{docker}"],
+                             capture_output=True, text=True)
+    assert inspect.returncode == 0, inspect.stderr
+    plain = tmp_path / "certs.tar"
+    assert boot(published, tmp_path, "certs", "--output", str(plain)).exit_code == 0
+    with tarfile.open(plain) as tar:
+        names = tar.getnames()
+    assert "etc/ssl/certs/ca-certificates.crt" in names
+    assert "var/lib/dpkg/status" in names
