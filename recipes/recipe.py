@@ -1,9 +1,12 @@
 """Per-source recipes (`recipes/<source>.toml`): what the policy alone does not cover.
 
-A recipe is optional; most source packages need none. Every table is optional:
+A recipe is optional; most source packages need none. Every key is optional:
 
 ```toml
 # recipes/ca-certificates.toml
+binaries = ["ca-certificates"]    # only these binary packages of the source are produced
+                                  # (top level, before any table; see below)
+
 [binary.ca-certificates]          # per binary package built from the source
 drop = ["openssl"]                # relations dropped (reason "recipe"), by package name
 keep = ["debianutils"]            # relations never dropped, whatever the policy says
@@ -28,15 +31,30 @@ interpreter = "bash"                # ... and add the interpreter it needs to De
 # actions = [{ action = "ca-bundle", on = ["configure", "triggered"] }]
 ```
 
+`binaries` restricts what a build of the source produces: only the binary packages it
+names are fetched (repack) or kept from the build (source build); the others are
+skipped and the build log says so. Without it, every binary of the source is produced.
+A name that the source does not build upstream (repack) or that the build did not
+produce (source build) fails the build with that name. It keeps a campaign to what an
+image needs: e.g. glibc builds libc-bin, locales, nscd, ... whose scripts need
+recipes of their own, while a python3 image needs only libc6. A recipe that names, in
+`[binary.X]`, `[scripts.X]` or a `[[lines]]` `binary`, a package left out by its
+`binaries` is refused (that configuration could never apply).
+
+`closures/<package>.txt` lists the source packages of the rewritten dependency closure of
+a package, one per line (`load_closure`), for campaigns such as
+`rebuild --repack $(grep -v '^#' recipes/closures/python3.txt)`.
+
 An action is an inline table with `action` (a name of the vocabulary in
 `recipes.actions`), `on` (the script arguments it applies to) and the action's fields,
 spelled as in the `actions` control file or in snake/kebab case (`prior-version`).
 
 Everything is checked at load time: action names, fields and phases, regexes, that a
 line mapping has exactly one of `actions`/`ignore`, that a script override either keeps
-(with an interpreter) or replaces (with a reason), script names, package names and
-relation syntax. An error is one line: `RecipeError("<file>:<line>", "key '<key>': ...")`.
-A recipe's effect is identified by `recipe_digest(policy, recipe)`.
+(with an interpreter) or replaces (with a reason), script names, package names (in
+`binaries` too: non-empty, no duplicates) and relation syntax. An error is one line:
+`RecipeError("<file>:<line>", "key '<key>': ...")`. A recipe's effect is identified by
+`recipe_digest(policy, recipe)`.
 """
 
 from __future__ import annotations
@@ -147,6 +165,7 @@ class ScriptOverride(_Strict):
 class Recipe(_Strict):
     """One source package's recipe; see the module docstring for the schema."""
 
+    binaries: list[str] | None = None
     binary: dict[str, BinaryOverride] = Field(default_factory=dict)
     debconf: dict[str, str] = Field(default_factory=dict)
     lines: list[LineMapping] = Field(default_factory=list)
@@ -167,6 +186,10 @@ class Recipe(_Strict):
     def origin(self) -> str:
         """The file it was loaded from (for messages and action origins)."""
         return self._origin
+
+    def produces(self, binary: str) -> bool:
+        """Whether a build of the source produces binary package `binary` (`binaries`)."""
+        return self.binaries is None or binary in self.binaries
 
     def binary_override(self, binary: str) -> BinaryOverride | None:
         return self.binary.get(binary)
@@ -206,6 +229,31 @@ def load_recipe(source: str, recipes_dir: Path | None = None) -> Recipe | None:
     return parse_recipe(text, str(path))
 
 
+def load_closure(name: str, recipes_dir: Path | None = None) -> list[str]:
+    """The source packages listed in `closures/<name>.txt` (one per line, `#` comments).
+
+    RecipeError("<file>:<line>", ...) for a line that is not a source package name or
+    is listed twice; RecipeError(<file>, ...) if there is no such list."""
+    if not PACKAGE_NAME.fullmatch(name):
+        raise RecipeError(name, "not a package name")
+    path = (recipes_dir or RECIPES_DIR) / "closures" / f"{name}.txt"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(str(path), f"cannot read: {exc}") from exc
+    sources: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        word = line.split("#", 1)[0].strip()
+        if not word:
+            continue
+        if not PACKAGE_NAME.fullmatch(word):
+            raise RecipeError(f"{path}:{number}", f"{word!r} is not a source package name")
+        if word in sources:
+            raise RecipeError(f"{path}:{number}", f"{word!r} is listed twice")
+        sources.append(word)
+    return sources
+
+
 def parse_recipe(text: str, origin: str) -> Recipe:
     """Parse and validate recipe `text`; `origin` (the file) names it in errors."""
     raw = parse_toml(text, origin, RecipeError)
@@ -220,10 +268,11 @@ def parse_recipe(text: str, origin: str) -> Recipe:
 
 def recipe_digest(policy: Policy, recipe: Recipe | None) -> str:
     """sha256 identifying what is changed: the policy plus the recipe (if any)."""
-    data = {
-        "policy": policy_digest(policy),
-        "recipe": recipe.model_dump(mode="json", by_alias=True) if recipe else None,
-    }
+    dumped = recipe.model_dump(mode="json", by_alias=True) if recipe else None
+    if dumped is not None and dumped.get("binaries") is None:
+        # a recipe without `binaries` keeps the digest it had before the key existed
+        dumped.pop("binaries", None)
+    data = {"policy": policy_digest(policy), "recipe": dumped}
     return hashlib.sha256(canonical_json(data)).hexdigest()
 
 
@@ -274,10 +323,36 @@ class _Checker:
             for script, override in scripts.items():
                 self.script_name(("scripts", name, script), script)
                 self.script(("scripts", name, script), script, override)
+        self.binaries()
 
     def package(self, loc: tuple[str | int, ...], name: str) -> None:
         if not PACKAGE_NAME.fullmatch(name):
             raise self.fail(loc, f"{name!r} is not a package name")
+
+    def binaries(self) -> None:
+        """`binaries`: package names, at least one, each once; nothing else names others."""
+        names = self.recipe.binaries
+        if names is None:
+            return
+        if not names:
+            raise self.fail(("binaries",), "name at least one binary package of the source "
+                            "(or leave the key out to produce them all)")
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            self.package(("binaries", index), name)
+            if name in seen:
+                raise self.fail(("binaries", index), f"{name!r} is listed twice")
+            seen.add(name)
+        named: list[tuple[tuple[str | int, ...], str]] = [
+            *((("binary", name), name) for name in self.recipe.binary),
+            *((("scripts", name), name) for name in self.recipe.scripts),
+            *((("lines", index, "binary"), mapping.binary)
+              for index, mapping in enumerate(self.recipe.lines) if mapping.binary),
+        ]
+        for loc, name in named:
+            if name not in seen:
+                raise self.fail(loc, f"{name!r} is not in 'binaries' (never produced, so "
+                                "this can never apply)")
 
     def script_name(self, loc: tuple[str | int, ...], script: str) -> None:
         if script not in SCRIPTS:

@@ -5,7 +5,9 @@
 # and with declarative maintainer scripts, then rebuild a small set of real packages:
 # hello from source in a network-less chroot, a few others by repacking their upstream
 # binaries; `rebuild --wait` starts a local worker itself; then publish them as a signed
-# APT archive (a signing key is created on first use). The bootstrap stage comes next.
+# APT archive (a signing key is created on first use); finally bootstrap, from that
+# archive, a python3 image with no shell, bash or perl: the sources of python3's
+# dependency closure (recipes/closures/python3.txt) are repacked with their recipes first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 u=.venv/bin/unessential
@@ -17,7 +19,27 @@ $u fetch --binary ca-certificates --dest ./debs
 $u rewrite ./debs/ca-certificates_*.deb --out ./out
 dpkg-deb --info ./out/ca-certificates_*.deb
 $u rebuild --repack tar lz4 zlib openssl --wait --concurrency 2
+# shellcheck disable=SC2046
+$u rebuild --repack $(sed -e 's/#.*//' recipes/closures/python3.txt) ca-certificates \
+    --wait --concurrency 2
 $u rebuild hello --wait
 $u status
 # publish the rebuilt packages as a signed archive; prints the sources.list stanza
 $u publish --valid-for 30d
+
+# bootstrap from the published archive (verified through its signed Release): an OCI
+# image with an SPDX SBOM, and the same closure as a directory to run python3 in
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+$u bootstrap python3 ca-certificates --output ./python.oci.tar --force --sbom spdx \
+    --entrypoint /usr/bin/python3
+skopeo inspect oci-archive:./python.oci.tar | head -n 20
+$u bootstrap python3 --output ./python-rootfs --force --strict
+ls -l ./python-rootfs ./python-rootfs/usr/bin
+if [ "$(id -u)" -eq 0 ]; then
+    chroot ./python-rootfs /usr/bin/python3 -c \
+        'import ssl, json, sqlite3; print("python3 in the image:", ssl.OPENSSL_VERSION)'
+fi
+for shell in bin/sh bin/bash usr/bin/perl; do
+    if [ -e "./python-rootfs/$shell" ]; then echo "unexpected /$shell in the image" >&2; exit 1; fi
+done
+echo "no /bin/sh, bash or perl in ./python-rootfs"

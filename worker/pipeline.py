@@ -13,6 +13,7 @@ import socket
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,12 @@ from recipes.policy import Policy, load_policy
 from recipes.recipe import Recipe
 from unessential.config import Settings
 from unessential.console import Reporter
-from unessential.errors import MirrorUnreachable, TruncatedDownload, UnessentialError
+from unessential.errors import (
+    MirrorUnreachable,
+    RecipeError,
+    TruncatedDownload,
+    UnessentialError,
+)
 from worker.environment import build_env, campaign_recipe
 from worker.record import (
     BinaryResult,
@@ -145,8 +151,6 @@ def _produce(got: Claimed, settings: Settings, work: Path, log: BuildLog) -> lis
     policy = load_policy()
     recipe, digest, error = campaign_recipe(policy, got.source, settings.worker.recipes_dir)
     if error is not None:
-        from unessential.errors import RecipeError
-
         raise RecipeError(got.source, error)
     if digest != got.recipe_digest:
         log(f"note: the recipe changed since the build was queued ({digest[:12]})")
@@ -165,6 +169,9 @@ def _produce(got: Claimed, settings: Settings, work: Path, log: BuildLog) -> lis
 
                 raise NotFoundError(f"{got.source} {got.version}",
                                     f"no upstream binaries for {arch}")
+            chosen = _chosen_binaries([package for package, _, _ in wanted], recipe, got, log,
+                                      built=f"built upstream for {arch}")
+            wanted = [w for w in wanted if w[0] in chosen]
             debs = []
             for package, version, architecture in wanted:
                 log(f"fetch {package} {version} ({architecture}), verified")
@@ -176,7 +183,38 @@ def _produce(got: Claimed, settings: Settings, work: Path, log: BuildLog) -> lis
             fetched = upstream.fetch_source(got.source, got.version, inputs)
     if got.origin != "repack":
         debs = _build(fetched.files, settings, arch, work, log)
+        chosen = _chosen_binaries([_deb_package(deb) for deb in debs], recipe, got, log,
+                                  built="built")
+        debs = [deb for deb in debs if _deb_package(deb) in chosen]
     return _rewrite_all(debs, got, universe, policy, recipe, digest, settings, work, log)
+
+
+def _deb_package(deb: Path) -> str:
+    """The package name of a .deb named the Debian way (`name_version_arch.deb`)."""
+    return deb.name.split("_", 1)[0]
+
+
+def _chosen_binaries(names: list[str], recipe: Recipe | None, got: Claimed,
+                     log: Callable[[str], None], *, built: str) -> set[str]:
+    """The binaries of the source to produce: all of `names`, or the recipe's `binaries`.
+
+    The others are skipped with a log line; a binary the recipe names that is not among
+    `names` fails the build (RecipeError naming the recipe file)."""
+    available = sorted(set(names))
+    if recipe is None or recipe.binaries is None:
+        return set(available)
+    missing = [name for name in recipe.binaries if name not in available]
+    if missing:
+        raise RecipeError(
+            recipe.origin,
+            f"key 'binaries': {', '.join(missing)} not {built} by {got.source} {got.version} "
+            f"(it has: {', '.join(available)})")
+    skipped = [name for name in available if name not in recipe.binaries]
+    log(f"recipe binaries: producing {len(recipe.binaries)} of {len(available)} binaries "
+        f"of {got.source} ({', '.join(recipe.binaries)})")
+    if skipped:
+        log(f"skipped (not in the recipe's binaries): {', '.join(skipped)}")
+    return set(recipe.binaries)
 
 
 def _build(files: list[Path], settings: Settings, arch: str, work: Path,
