@@ -134,6 +134,7 @@ cli.add_command(status_command)
 cli.add_command(logs_command)
 cli.add_command(policy)
 cli.add_command(key_group)
+cli.add_command(bootstrap_command)
 
 
 def main() -> None:
@@ -142,4 +143,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-cli.add_command(bootstrap_command)
