@@ -72,14 +72,15 @@ def ours(archive: Path, suite: str, out: Path, data: Path) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "unessential.cli", "-q", "bootstrap", "python3",
                     "--archive", str(archive), "--suite", suite, "--output", str(out),
-                    "--force"], env=env, check=True)
+                    "--force"], env=env, check=True, capture_output=True)
     return time.perf_counter() - started
 
 
 def mmdebstrap(variant: str, out: Path, mirror: str, suite: str) -> float:
     started = time.perf_counter()
     subprocess.run(["mmdebstrap", "--quiet", f"--variant={variant}", "--include=python3",
-                    f"--hook-dir={HOOKS}", suite, str(out), mirror], check=True)
+                    f"--hook-dir={HOOKS}", suite, str(out), mirror], check=True,
+                   capture_output=True)
     return time.perf_counter() - started
 
 
