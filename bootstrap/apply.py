@@ -65,6 +65,18 @@ class Applier:
         self.alternatives: dict[str, _Alternative] = {}
         self.activated: set[str] = set()
         self.ldconfig = False
+        # without root, owners cannot be set on disk: they are recorded for the image
+        # writers (path relative to the root -> (uid, gid)); None when running as root
+        self.owners: dict[str, tuple[int, int]] | None = None if os.geteuid() == 0 else {}
+
+    def chown(self, target: Path, uid: int, gid: int) -> None:
+        """Set (as root) or record (without root) the owner of `target` in the image."""
+        if self.owners is None:
+            os.chown(target, uid, gid, follow_symlinks=False)
+            return
+        name = target.relative_to(self.root).as_posix()
+        old = self.owners.get(name, (0, 0))
+        self.owners[name] = (old[0] if uid == -1 else uid, old[1] if gid == -1 else gid)
 
     # -- entry points --------------------------------------------------------------
     def run(self, package: str, action: Action) -> Outcome:
@@ -116,7 +128,7 @@ class Applier:
         if action.get("Create-Home").lower() in ("yes", "true") and home != "/nonexistent":
             target = self.path(home)
             target.mkdir(parents=True, exist_ok=True)
-            os.chown(target, uid, gid)
+            self.chown(target, uid, gid)
         return "applied", f"user {name} ({uid}:{gid})"
 
     def _user_in_group(self, package: str, action: Action) -> tuple[str, str]:
@@ -166,7 +178,7 @@ class Applier:
     def _set(self, target: Path, owner: str, group: str, mode: str) -> None:
         if owner or group:
             uid, gid = self._owner(owner, group)
-            os.chown(target, uid, gid, follow_symlinks=False)
+            self.chown(target, uid, gid)
         if mode:
             os.chmod(target, int(mode, 8))
 

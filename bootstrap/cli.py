@@ -131,7 +131,10 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
             config = _image_config(request, installed, entrypoint, cmd, env, workdir, tag,
                                    image_name or "-".join(sorted(packages)))
             reporter.log(f"write {fmt} {output}")
-            digest = write_output(root, output, fmt, config, request.mtime)
+            from bootstrap.layer import recorded_owners
+
+            with recorded_owners(installed.owners):
+                digest = write_output(root, output, fmt, config, request.mtime)
             written = _write_sboms(installed, output, sboms, config, request.mtime or 0)
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -23,7 +23,7 @@ from bootstrap.apply import Applier, Outcome, parse_actions
 from bootstrap.model import InstalledPackage
 from bootstrap.resolver import Resolution, resolve
 from bootstrap.status import DpkgEntry, md5_of, write_database
-from bootstrap.unpack import UnpackLimits, unpack_deb
+from bootstrap.unpack import UnpackedFile, UnpackLimits, unpack_deb
 from recipes.actions import Action
 from unessential.console import Reporter
 from unessential.errors import ConfigError, FormatError
@@ -69,6 +69,7 @@ class Installed:
     unhandled: list[Unhandled] = field(default_factory=list)
     user: tuple[int, int] | None = None
     archive_url: str = ""
+    owners: dict[str, tuple[int, int]] | None = None  # recorded owners (run without root)
 
 
 def archive_url(archive: str) -> str:
@@ -147,6 +148,8 @@ def install(request: Request, root: Path, upstream: Upstream, reporter: Reporter
                                    aliases=aliases)
             except FormatError as exc:  # name the package, not the cache file
                 raise type(exc)(f"{record.package} ({record.filename})", exc.cause) from None
+            if applier.owners is not None:
+                _record_owners(applier.owners, files, aliases or {})
             configure.append((record.package, actions))
             triggers = deb.members.get("triggers")
             if triggers is not None:
@@ -170,10 +173,23 @@ def install(request: Request, root: Path, upstream: Upstream, reporter: Reporter
         installed.user = _add_user(applier, request.user)
     applier.finish()
     installed.outcomes = applier.outcomes
+    installed.owners = applier.owners
     entries = [DpkgEntry(e.control, e.paths, e.md5sums, e.conffiles,
                          {p: md5_of(root, p) for p in e.conffiles}) for e in entries]
     write_database(root, entries)
     return installed
+
+
+def _record_owners(owners: dict[str, tuple[int, int]], files: Sequence[UnpackedFile],
+                   aliases: dict[str, str]) -> None:
+    """The owners the archive gives, for a run without root (files are the user's)."""
+    for item in files:
+        if (item.uid, item.gid) == (0, 0) or item.path == "/.":
+            continue
+        head, _, rest = item.path.lstrip("/").partition("/")
+        name = f"{aliases[head]}/{rest}" if head in aliases and rest else \
+            aliases.get(head, head) if not rest else f"{head}/{rest}"
+        owners[name.rstrip("/")] = (item.uid, item.gid)
 
 
 def _aliases(request: Request) -> dict[str, str]:
@@ -278,7 +294,7 @@ def _add_user(applier: Applier, spec: str) -> tuple[int, int]:
         accounts.shadow.lines.append(f"{name}:!:::::::")
     home = applier.root / "home" / name
     home.mkdir(parents=True, exist_ok=True)
-    os.chown(home, accounts.uid(name), gid)
+    applier.chown(home, accounts.uid(name), gid)
     os.chmod(home, 0o750)
     return accounts.uid(name), gid
 

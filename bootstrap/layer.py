@@ -18,6 +18,7 @@ File contents are streamed and hashed while written: nothing big is held in memo
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import gzip
 import hashlib
 import io
@@ -25,7 +26,7 @@ import os
 import secrets
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -270,10 +271,31 @@ def _add(tar: tarfile.TarFile, entry: _Entry, mtime: int | None,
     tar.addfile(info)
 
 
+OWNERS: contextvars.ContextVar[Mapping[str, tuple[int, int]] | None] = \
+    contextvars.ContextVar("OWNERS", default=None)
+"""Owners to record instead of the files' own (a bootstrap run without root, where the
+files belong to the user): path relative to the root (no trailing slash) -> (uid, gid);
+paths not listed are recorded as 0:0. Set with `recorded_owners(...)`."""
+
+
+@contextlib.contextmanager
+def recorded_owners(owners: Mapping[str, tuple[int, int]] | None) -> Iterator[None]:
+    """Within the block, layers record `owners` (see OWNERS) instead of lstat's."""
+    token = OWNERS.set(owners)
+    try:
+        yield
+    finally:
+        OWNERS.reset(token)
+
+
 def _info(name: str, status: os.stat_result, mtime: int | None) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.mode = stat.S_IMODE(status.st_mode)
-    info.uid, info.gid = status.st_uid, status.st_gid
+    owners = OWNERS.get()
+    if owners is None:
+        info.uid, info.gid = status.st_uid, status.st_gid
+    else:
+        info.uid, info.gid = owners.get(name.rstrip("/"), (0, 0))
     info.uname = info.gname = ""
     actual = int(status.st_mtime)
     info.mtime = max(actual if mtime is None else min(actual, mtime), 0)

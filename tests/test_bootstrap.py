@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -364,3 +365,52 @@ def test_docker_archive_and_rootfs_tar(published: Path, tmp_path: Path) -> None:
         names = tar.getnames()
     assert "etc/ssl/certs/ca-certificates.crt" in names
     assert "var/lib/dpkg/status" in names
+
+
+DROP_ROOT = """\
+import os, sys
+import bootstrap.cli, bootstrap.layer, bootstrap.oci, bootstrap.sbom, bootstrap.output
+import encodings.latin_1, encodings.utf_8, encodings.ascii, encodings.idna
+import difflib, gzip, json, shutil, subprocess, tempfile, uuid
+from unessential.cli import main
+# Python itself may live where nobody cannot read (/root/.pyenv): import, then drop
+os.setgroups([])
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)
+sys.argv = ["unessential", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="drops from root to nobody")
+def test_without_root_the_image_records_owners(published: Path, tmp_path: Path) -> None:
+    """As nobody, files belong to nobody on disk; the image records the real owners."""
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="unessential-nonroot-", dir="/tmp"))
+    try:
+        top.chmod(0o755)
+        shutil.copytree(published / "data/public", top / "public", symlinks=True)
+        subprocess.run(["chmod", "-R", "a+rX", str(top / "public")], check=True)
+        for name in ("data", "out"):
+            (top / name).mkdir()
+            (top / name).chmod(0o777)
+        (top / "drop.py").write_text(DROP_ROOT)
+        env = dict(os.environ, UNESSENTIAL_DATA_DIR=str(top / "data"), HOME=str(top / "data"),
+                   SOURCE_DATE_EPOCH=EPOCH)
+        out = top / "out/food.tar"
+        result = subprocess.run(
+            [sys.executable, str(top / "drop.py"), "-q", "bootstrap", "food", "--archive",
+             str(top / "public"), "--output", str(out)], env=env, capture_output=True,
+            text=True, cwd=Path(__file__).parent.parent)
+        assert result.returncode == 0, result.stderr
+        assert out.stat().st_uid == 65534
+        with tarfile.open(out) as tar:
+            owners = {m.name: (m.uid, m.gid) for m in tar.getmembers()}
+        assert owners["var/lib/food"] == (100, 100)
+        assert owners["var/log/food"] == (100, 100)
+        assert owners["usr/sbin/food"] == (0, 0)
+        assert owners["etc/passwd"] == (0, 0)
+        assert {o for n, o in owners.items() if not n.startswith("var/")} == {(0, 0)}
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
