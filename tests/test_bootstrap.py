@@ -24,6 +24,7 @@ from tests.fixtures.archive import SUITE, FixtureArchive
 from tests.fixtures.catalog_seed import seed
 from tests.fixtures.handdeb import directory, entry, hand_deb
 from tests.fixtures.keys import ArchiveKey
+from tests.fixtures.server import ArchiveServer
 from unessential.cli import cli
 from unessential.errors import EXIT_CODES
 
@@ -414,3 +415,28 @@ def test_without_root_the_image_records_owners(published: Path, tmp_path: Path) 
         assert {o for n, o in owners.items() if not n.startswith("var/")} == {(0, 0)}
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_over_http_with_a_keyring(published: Path, tmp_path: Path) -> None:
+    public = published / "data/public"
+    with ArchiveServer(public) as server:
+        out = tmp_path / "img"
+        result = run(tmp_path / "home", "bootstrap", "--archive", server.url, "food",
+                     "--keyring", str(public / "archive-keyring.asc"), "--output", str(out))
+        assert result.exit_code == 0, result.output
+        assert (out / "usr/sbin/food").is_file()
+        assert any(path.endswith(".deb") for path in server.requests)
+        # a URL without a keyring: refused before anything is fetched
+        result = run(tmp_path / "home2", "bootstrap", "--archive", server.url, "food",
+                     "--output", str(tmp_path / "img2"))
+        assert result.exit_code == EXIT_CODES["config"]
+        assert "needs --keyring" in result.output
+
+
+def test_archive_signed_by_another_key_is_refused(published: Path, tmp_path: Path,
+                                                  keys: dict[str, ArchiveKey]) -> None:
+    out = tmp_path / "img"
+    result = run(tmp_path / "home", "bootstrap", "--archive", str(published / "data/public"),
+                 "food", "--keyring", str(keys["other"].public_armored), "--output", str(out))
+    assert result.exit_code == EXIT_CODES["signature"], result.output
+    assert not out.exists()
