@@ -8,11 +8,21 @@ implied by Essential or Priority: the closure holds what the roots need and no m
 - A relation `name (op v)` is satisfied by the candidate `name` when its version matches,
   or by a package that Provides `name`: an unversioned Provides satisfies only unversioned
   relations, a versioned Provides `name (= v)` is checked against the relation.
+- Relations are followed depth first, in the order apt's `MarkInstall` follows them: the
+  Pre-Depends then Depends of a package just chosen are settled before the next relation
+  of the package that pulled it in. The order matters: a later group `a | b` may already
+  be satisfied by what an earlier one pulled in.
 - A group `a | b` already satisfied by the closure needs nothing more. Otherwise its
   options are tried in order: for each alternative, the real package of that name first,
-  then the providers of that name sorted by package name. An option that conflicts with
-  the closure is skipped; when a later relation cannot be satisfied, the search goes back
-  to the most recent choice and takes its next option (depth-first, bounded).
+  then its providers ranked as apt ranks them (`CompareProviders`): Essential first, then
+  Important/Protected, then by Priority (required, important, standard, optional, extra;
+  no Priority at all ranks first, as in apt), then the name apt's cache created last
+  first (its package ID: the order names are first mentioned in the Packages records, by
+  their own stanza or by a relation or Provides of an earlier one). Ranking by Essential
+  or Priority is only a tie-break among providers: it never adds a package to the
+  closure. An option that conflicts with the closure is skipped; when a later relation
+  cannot be satisfied, the search goes back to the most recent choice and takes its next
+  option (bounded).
 - Conflicts and Breaks apply in both directions and respect versions; a package never
   conflicts with itself (`Conflicts: x` together with `Provides: x`).
 - Architecture qualifiers: `:any` and the native architecture are accepted; another
@@ -22,6 +32,7 @@ implied by Essential or Priority: the closure holds what the roots need and no m
 from __future__ import annotations
 
 import heapq
+import re
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +45,13 @@ from archive.upstream.index import BinaryRecord
 MAX_BACKTRACKS = 10_000
 
 _CONFLICT_FIELDS = ("Conflicts", "Breaks")
+# The fields whose names apt's cache generator meets, in its order (debListParser::NewVersion)
+_MENTION_FIELDS = ("Pre-Depends", "Depends", "Conflicts", "Breaks", "Recommends", "Suggests",
+                   "Replaces", "Enhances", "Provides")
+_PROVIDED_NAME = re.compile(r"(?:^|[,|])\s*([a-zA-Z0-9][a-zA-Z0-9+.\-]*)")
+_MENTION = re.compile(r"(?:^|[,|])\s*([a-z0-9][a-z0-9+.\-]*)(:[a-z0-9-]+)?")
+# apt's pkgCache::State::VerPriority; a record without Priority ranks 0, an unknown word 5
+_PRIORITY_RANK = {"required": 1, "important": 2, "standard": 3, "optional": 4, "extra": 5}
 
 
 class ResolveError(Exception):
@@ -148,8 +166,8 @@ class _State:
 @dataclass
 class _Choice:
     state: _State
-    agenda_len: int
     pos: int
+    tail: list[_Obligation]  # agenda[pos:] when the choice was made (the head never changes)
     obligation: _Obligation
     options: list[BinaryRecord]
     index: int
@@ -160,9 +178,12 @@ class _Universe:
         self.arch = arch
         candidates: dict[str, BinaryRecord] = {}
         pinned: dict[str, BinaryRecord] = {}
+        self.records: list[BinaryRecord] = []
+        self._mention: dict[str, int] | None = None
         for record in records:
             if record.architecture not in (arch, "all"):
                 continue
+            self.records.append(record)
             pin = pins.get(record.package)
             if pin is not None and version_compare(record.version, pin) == 0:
                 pinned[record.package] = record
@@ -172,11 +193,16 @@ class _Universe:
         candidates.update(pinned)
         self.candidates = candidates
         self._relations: dict[tuple[str, str], tuple[Group, ...]] = {}
-        self.providers: dict[str, list[tuple[BinaryRecord, str | None]]] = {}
+        # provided name -> candidates whose Provides names it: a cheap scan of the text;
+        # the field is parsed when that name is asked for (`providers`)
+        self._maybe_providers: dict[str, list[BinaryRecord]] = {}
         for name in sorted(candidates):
             record = candidates[name]
-            for provided, version in self.provides(record):
-                self.providers.setdefault(provided, []).append((record, version))
+            text = record.fields.get("Provides")
+            if text:
+                for provided in dict.fromkeys(_PROVIDED_NAME.findall(text)):
+                    self._maybe_providers.setdefault(provided, []).append(record)
+        self._providers: dict[str, list[tuple[BinaryRecord, str | None]]] = {}
 
     def relations(self, record: BinaryRecord, fieldname: str) -> tuple[Group, ...]:
         key = (record.package, fieldname)
@@ -193,8 +219,64 @@ class _Universe:
                 result.append((atom.name, atom.version if atom.op == "=" else None))
         return result
 
+    def providers(self, name: str) -> list[tuple[BinaryRecord, str | None]]:
+        """Candidates that provide `name` (by package name), with the provided version."""
+        found = self._providers.get(name)
+        if found is None:
+            found = [
+                (record, version)
+                for record in self._maybe_providers.get(name, ())
+                for provided, version in self.provides(record)
+                if provided == name
+            ]
+            self._providers[name] = found
+        return found
+
     def qualifier_ok(self, atom: Atom) -> bool:
         return atom.archqual in (None, "any", "native", self.arch)
+
+    def mention_order(self) -> dict[str, int]:
+        """Where apt's cache would create each native package: first mention, in order.
+
+        apt creates a package when it first meets its name: its own stanza, or a relation
+        or Provides of an earlier stanza (`name:any` is another package and is skipped).
+        Computed on first use only: it reads every record.
+        """
+        if self._mention is None:
+            order: dict[str, int] = {}
+            native = (None, ":native", f":{self.arch}")
+            for record in self.records:
+                order.setdefault(record.package, len(order))
+                for fieldname in _MENTION_FIELDS:
+                    text = record.fields.get(fieldname)
+                    if text:
+                        for match in _MENTION.finditer(text):
+                            if match[2] in native:
+                                order.setdefault(match[1], len(order))
+            self._mention = order
+        return self._mention
+
+    def rank_providers(self, providers: list[BinaryRecord]) -> list[BinaryRecord]:
+        """Providers of one name in apt's order of preference (see the module text)."""
+        if len(providers) < 2:
+            return providers
+
+        def fixed(record: BinaryRecord) -> tuple[bool, bool, int]:
+            important = any(
+                record.fields.get(name, "").strip().lower() == "yes"
+                for name in ("Important", "Protected")
+            )
+            priority = record.fields.get("Priority")
+            rank = 0 if priority is None else _PRIORITY_RANK.get(priority.strip().lower(), 5)
+            return (not record.essential, not important, rank)
+
+        keys = {record.package: fixed(record) for record in providers}
+        if len(set(keys.values())) == len(keys):
+            return sorted(providers, key=lambda record: keys[record.package])
+        mention = self.mention_order()
+        return sorted(
+            providers, key=lambda record: (keys[record.package], -mention.get(record.package, -1))
+        )
 
 
 def _provide_matches(provided_version: str | None, atom: Atom) -> bool:
@@ -235,11 +317,15 @@ class _Solver:
             if real is not None and version_matches(real.version, atom.op, atom.version):
                 options.setdefault(real.package, real)
                 found = True
-            providers = self.u.providers.get(atom.name, [])
-            for provider, version in sorted(providers, key=lambda pv: pv[0].package):
-                if provider.package != atom.name and _provide_matches(version, atom):
-                    options.setdefault(provider.package, provider)
-                    found = True
+            providers = self.u.providers(atom.name)
+            matching = [
+                provider
+                for provider, version in providers
+                if provider.package != atom.name and _provide_matches(version, atom)
+            ]
+            for provider in self.u.rank_providers(matching):
+                options.setdefault(provider.package, provider)
+                found = True
             if found:
                 continue
             if real is not None:
@@ -297,8 +383,8 @@ class _Solver:
         state: _State,
         record: BinaryRecord,
         chain: tuple[str, ...],
-        agenda: list[_Obligation],
-    ) -> None:
+    ) -> list[_Obligation]:
+        """Put `record` in the closure; its dependency relations, in order, to settle."""
         state.selected[record.package] = record
         state.chains[record.package] = chain
         for name, version in self.u.provides(record):
@@ -308,11 +394,11 @@ class _Solver:
                 for atom in group:
                     entry = (record, fieldname, atom)
                     state.conflicts_on[atom.name] = state.conflicts_on.get(atom.name, ()) + (entry,)
-        for fieldname in self.dep_fields:
-            for group in self.u.relations(record, fieldname):
-                agenda.append(
-                    _Obligation(record.package, fieldname, group, fieldname == "Recommends", chain)
-                )
+        return [
+            _Obligation(record.package, fieldname, group, fieldname == "Recommends", chain)
+            for fieldname in self.dep_fields
+            for group in self.u.relations(record, fieldname)
+        ]
 
     def first_fit(
         self, state: _State, options: list[BinaryRecord], start: int, causes: list[str]
@@ -337,13 +423,14 @@ class _Solver:
         pos = 0
 
         def take(ob: _Obligation, options: list[BinaryRecord], index: int) -> None:
+            # depth first: the relations of the chosen package come right after this one
             if index < len(options) - 1:
-                choices.append(_Choice(state.copy(), len(agenda), pos, ob, options, index))
+                choices.append(_Choice(state.copy(), pos, agenda[pos:], ob, options, index))
             record = options[index]
             step = ob.step()
             if record.package not in {atom.name for atom in ob.group}:
                 step += f" (provided by {record.package})"
-            self.add(state, record, ob.chain + (step,), agenda)
+            agenda[pos + 1 : pos + 1] = self.add(state, record, ob.chain + (step,))
 
         while pos < len(agenda):
             ob = agenda[pos]
@@ -378,8 +465,8 @@ class _Solver:
                     )
                 choice = choices.pop()
                 state = choice.state
-                del agenda[choice.agenda_len :]
                 pos = choice.pos
+                agenda[pos:] = choice.tail
                 index = self.first_fit(state, choice.options, choice.index + 1, [])
                 if index is not None:
                     take(choice.obligation, choice.options, index)

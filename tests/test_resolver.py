@@ -113,15 +113,83 @@ def test_virtual_package_single_provider() -> None:
 
 
 def test_virtual_package_several_providers_rule() -> None:
-    # The lowest provider name, unless one is already in the closure.
-    records = [rec("app", Depends="mta"), rec("postfix", Provides="mta"),
-               rec("exim", Provides="mta")]
-    assert names(run(records, "app")) == {"app", "exim"}
-    records.append(rec("app2", Depends="postfix, mta"))
-    assert names(run(records, "app2")) == {"app2", "postfix"}
+    # apt's rank (below), unless one is already in the closure.
+    records = [rec("app", Depends="mta"), rec("exim", Provides="mta", Priority="optional"),
+               rec("postfix", Provides="mta", Priority="standard")]
+    assert names(run(records, "app")) == {"app", "postfix"}
+    records.append(rec("app2", Depends="exim, mta"))
+    assert names(run(records, "app2")) == {"app2", "exim"}
     # A real package of that name is preferred to providers.
-    records.append(rec("mta"))
+    records.append(rec("mta", Priority="extra"))
     assert names(run(records, "app")) == {"app", "mta"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "chosen"),
+    [
+        # Priority: required < important < standard < optional < extra (bookworm's awk)
+        ({"gawk": {}, "mawk": {"Priority": "required"}, "original-awk": {}}, "mawk"),
+        # Essential beats Priority, Important (or Protected) beats Priority
+        ({"a": {"Priority": "required"}, "b": {"Essential": "yes"}}, "b"),
+        ({"a": {"Priority": "required"}, "b": {"Protected": "yes"}}, "b"),
+        ({"a": {"Priority": "required"}, "b": {"Important": "yes"}}, "b"),
+        # as in apt, a record without Priority ranks before any Priority
+        ({"a": {"Priority": "required"}, "b": {"Priority": None}}, "b"),
+    ],
+)
+def test_providers_ranked_like_apt(fields: dict[str, dict[str, str | None]],
+                                   chosen: str) -> None:
+    records = [rec("app", Depends="awk")]
+    for name, extra in fields.items():
+        stanza = {"Priority": "optional", **extra, "Provides": "awk"}
+        records.append(rec(name, **{k: v for k, v in stanza.items() if v is not None}))
+    resolution = run(records, "app")
+    assert names(resolution) == {"app", chosen}
+    assert resolution.why[chosen] == ["app", f"app Depends awk (provided by {chosen})"]
+
+
+def test_provider_tie_broken_by_apt_package_id() -> None:
+    """Equal rank: apt takes the package its cache created last (highest ID).
+
+    apt creates a package when it first meets its name in the Packages records, in
+    its own stanza or in a relation or Provides of an earlier stanza.
+    """
+    providers = [rec(name, Provides="phpapi", Priority="optional")
+                 for name in ("libapache2-mod-php", "php-cli", "php-phpdbg")]
+    app = rec("app", Depends="phpapi")
+    assert names(run([app, *providers], "app")) == {"app", "php-phpdbg"}
+    # named by an earlier stanza: php-phpdbg is now the oldest package of the three
+    early = rec("early", Suggests="php-phpdbg")
+    assert names(run([early, app, *providers], "app")) == {"app", "php-cli"}
+    # `name:any` is another package in apt's cache: it does not count
+    early = rec("early", Suggests="php-phpdbg:any")
+    assert names(run([early, app, *providers], "app")) == {"app", "php-phpdbg"}
+
+
+def test_relations_followed_depth_first_like_apt() -> None:
+    # one's subtree pulls y before two's `x | y` is reached: x is not needed (apt agrees);
+    # breadth first, `x | y` would be settled before y arrives and take x as well
+    records = [rec("app", Depends="one, two"), rec("one", Depends="deep"),
+               rec("deep", Depends="y"), rec("two", Depends="x | y"), rec("x"), rec("y")]
+    resolution = run(records, "app")
+    assert names(resolution) == {"app", "one", "deep", "y", "two"}
+    assert resolution.why["y"] == ["app", "app Depends two", "two Depends x | y"]
+    # Pre-Depends of a package are followed before its Depends, as apt does
+    records = [rec("app", Pre_Depends="pre", Depends="x | y"), rec("pre", Depends="y"),
+               rec("x"), rec("y")]
+    assert names(run(records, "app")) == {"app", "pre", "y"}
+
+
+def test_backtracking_after_depth_first_steps() -> None:
+    # the first option of `tool-a | tool-b` fails deep in its subtree, after other
+    # relations were inserted behind it: the search restores them and takes tool-b
+    records = [
+        rec("app", Depends="tool-a | tool-b, other"),
+        rec("tool-a", Depends="helper"), rec("helper", Depends="gone"),
+        rec("tool-b", Depends="lib"), rec("lib"), rec("other", Depends="lib"),
+    ]
+    resolution = run(records, "app")
+    assert names(resolution) == {"app", "tool-b", "lib", "other"}
 
 
 def test_virtual_root() -> None:
