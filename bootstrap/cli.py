@@ -64,6 +64,11 @@ def source_date_epoch() -> int | None:
 @click.option("--strict", is_flag=True,
               help="Fail when a package has install scripts that were not run.")
 @click.option("--force", is_flag=True, help="Replace an existing output.")
+@click.option("--no-record", is_flag=True,
+              help="Do not record the image in the catalog (for audit and report).")
+@click.option("--compare-upstream", is_flag=True,
+              help="Also resolve the packages over the upstream mirror and record that "
+              "closure's package count and size (for the report).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
 def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str | None,
@@ -72,7 +77,8 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
                       why_name: str | None, user: str | None, entrypoint: str | None,
                       cmd: str | None, env: tuple[str, ...], workdir: str, tag: str,
                       image_name: str, with_recommends: bool, no_merged_usr: bool,
-                      allow_devices: bool, strict: bool, force: bool, as_json: bool) -> None:
+                      allow_devices: bool, strict: bool, force: bool, no_record: bool,
+                      compare_upstream: bool, as_json: bool) -> None:
     """Install PACKAGES and their dependency closure (nothing else) into an image.
 
     The closure is resolved over the archive's signed Packages index (nothing is
@@ -138,7 +144,14 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
             written = _write_sboms(installed, output, sboms, config, request.mtime or 0)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    _summary(installed, output, fmt, digest, written, as_json, reporter)
+    image_id = None
+    if not no_record:
+        from bootstrap.record import record_image, upstream_closure
+
+        upstream = upstream_closure(settings, request, reporter) if compare_upstream else None
+        image_id = record_image(settings, installed, request, name=config.name,
+                                output=str(output), fmt=fmt, digest=digest, upstream=upstream)
+    _summary(installed, output, fmt, digest, written, as_json, reporter, image_id)
 
 
 def _chain(exc: ResolveError) -> str:
@@ -227,11 +240,11 @@ def _report_unhandled(installed: Installed, reporter: Reporter, strict: bool) ->
 
 
 def _summary(installed: Installed, output: Path, fmt: str, digest: str, sboms: list[str],
-             as_json: bool, reporter: Reporter) -> None:
+             as_json: bool, reporter: Reporter, image_id: int | None) -> None:
     size = sum(p.installed_size for p in installed.packages)
     if as_json:
         print_json({
-            "output": str(output), "format": fmt, "digest": digest,
+            "output": str(output), "format": fmt, "digest": digest, "image_id": image_id,
             "packages": [asdict(p) for p in installed.packages],
             "installed_size_kib": size, "sboms": sboms,
             "why": installed.resolution.why,

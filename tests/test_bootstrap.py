@@ -402,7 +402,8 @@ def test_without_root_the_image_records_owners(published: Path, tmp_path: Path) 
         out = top / "out/food.tar"
         result = subprocess.run(
             [sys.executable, str(top / "drop.py"), "-q", "bootstrap", "food", "--archive",
-             str(top / "public"), "--output", str(out)], env=env, capture_output=True,
+             str(top / "public"), "--output", str(out), "--no-record"], env=env,
+            capture_output=True,
             text=True, cwd=Path(__file__).parent.parent)
         assert result.returncode == 0, result.stderr
         assert out.stat().st_uid == 65534
@@ -440,3 +441,24 @@ def test_archive_signed_by_another_key_is_refused(published: Path, tmp_path: Pat
                  "food", "--keyring", str(keys["other"].public_armored), "--output", str(out))
     assert result.exit_code == EXIT_CODES["signature"], result.output
     assert not out.exists()
+
+
+def test_image_is_recorded_in_the_catalog(published: Path, tmp_path: Path) -> None:
+    from archive.catalog.db import make_engine, session_factory
+    from archive.catalog.models import Image
+
+    result = boot(published, tmp_path, "food", "--output", str(tmp_path / "img"), "--json")
+    assert result.exit_code == 0, result.output
+    image_id = json.loads(result.output)["image_id"]
+    engine = make_engine(f"sqlite:///{published / 'data/catalog.sqlite'}")
+    try:
+        with session_factory(engine)() as session:
+            image = session.get(Image, image_id)
+            assert image is not None
+            assert (image.roots, image.format, image.suite) == ("food", "dir", "stable")
+            packages = {p.name: p for p in image.packages}
+            assert set(packages) == {"food", "libfoo1", "certs"}
+            assert packages["libfoo1"].why == "food -> food Depends libfoo1 (>= 1.0)"
+            assert packages["food"].depends.startswith("libfoo1 (>= 1.0)")
+    finally:
+        engine.dispose()

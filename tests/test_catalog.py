@@ -37,6 +37,8 @@ TABLES = {
     "relation_change",
     "script_rewrite",
     "publication",
+    "image",
+    "image_package",
 }
 SHA = "0" * 64
 
@@ -135,7 +137,7 @@ def _binary(build: Build, name: str, version: str = "1.0-1", arch: str = "amd64"
 # -- migrations -----------------------------------------------------------------------
 
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 def test_upgrade_from_empty_creates_every_table(url: str) -> None:
@@ -209,6 +211,8 @@ def test_constraint_names_are_the_conventional_ones(engine) -> None:
     assert {ix["name"] for ix in inspector.get_indexes("relation_change")} == {
         "ix_relation_change_binary_id",
         "ix_relation_change_relation",
+        "ix_relation_change_relation_name",
+        "ix_relation_change_reason",
     }
 
 

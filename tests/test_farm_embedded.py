@@ -95,6 +95,13 @@ def test_campaign_with_one_broken_recipe(farm: tuple[Workspace, Path]) -> None:
         (change,) = binary.relation_changes
         assert (change.field, change.relation, change.action, change.reason) == \
             ("Depends", "base-thing (>= 1.0)", "dropped", "implicit-essential")
+        assert change.relation_name == "base-thing"
+        # what the rewrite started from, for `diff` and the size figures
+        assert "Depends: base-thing (>= 1.0)" in (binary.original_control or "")
+        assert "Unessential-Recipe:" in (binary.control or "")
+        assert "base-thing" not in (binary.control or "")
+        assert binary.original_sha256 and len(binary.original_sha256) == 64
+        assert binary.installed_size == binary.original_installed_size  # no field: None
         artifact = ws.data_dir / "artifacts" / binary.sha256[:2] / binary.sha256
         assert artifact.stat().st_size == binary.size
     # status and logs

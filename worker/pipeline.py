@@ -19,7 +19,7 @@ from pathlib import Path
 
 from archive.artifacts import ArtifactStore, pool_path
 from archive.catalog.db import make_engine, session_factory
-from archive.debfile import read_deb
+from archive.debfile import ControlMember, read_deb
 from archive.upstream.mirror import Upstream, host_architecture
 from recipes.actions import render_actions_file
 from recipes.policy import Policy, load_policy
@@ -267,4 +267,21 @@ def _binary_result(report: RewriteReport, original: Path, sha: str, size: int,
         relations=[(c.field, c.relation, c.action, c.reason, c.detail)
                    for c in report.relations],
         scripts=scripts,
+        original_sha256=report.input_sha256,
+        original_control=_text(before.get("control")),
+        control=_text(after.get("control")),
+        installed_size=_installed_size(_text(after.get("control"))),
+        original_installed_size=_installed_size(_text(before.get("control"))),
     )
+
+
+def _text(member: ControlMember | None) -> str | None:
+    return member.data.decode("utf-8", "replace") if member is not None else None
+
+
+def _installed_size(control: str | None) -> int | None:
+    for line in (control or "").splitlines():
+        if line.startswith("Installed-Size:"):
+            value = line.split(":", 1)[1].strip()
+            return int(value) if value.isdigit() else None
+    return None

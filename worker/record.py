@@ -22,6 +22,7 @@ from archive.catalog.models import (
     ScriptRewrite,
     SourcePackage,
 )
+from archive.catalog.queries import relation_name
 
 
 def now() -> datetime:
@@ -118,6 +119,11 @@ class BinaryResult:
     filename: str
     relations: list[tuple[str, str, str, str, str]]  # field, relation, action, reason, detail
     scripts: list[tuple[str, str, str, str, str | None]]  # script, sha, original, actions, rendered
+    original_sha256: str | None = None
+    original_control: str | None = None
+    control: str | None = None
+    installed_size: int | None = None  # KiB
+    original_installed_size: int | None = None
 
 
 class LostClaim(Exception):
@@ -143,9 +149,14 @@ def record_success(sessions: sessionmaker[Session], build_id: int, worker: str,
         for item in binaries:
             binary = BinaryPackage(build_id=build_id, name=item.name, version=item.version,
                                    architecture=item.architecture, sha256=item.sha256,
-                                   size=item.size, filename=item.filename)
+                                   size=item.size, filename=item.filename,
+                                   original_sha256=item.original_sha256,
+                                   original_control=item.original_control,
+                                   control=item.control, installed_size=item.installed_size,
+                                   original_installed_size=item.original_installed_size)
             binary.relation_changes = [
-                RelationChange(field=f, relation=r, action=a, reason=why, detail=d or None)
+                RelationChange(field=f, relation=r, action=a, reason=why, detail=d or None,
+                               relation_name=relation_name(r))
                 for f, r, a, why, d in item.relations
             ]
             binary.script_rewrites = [

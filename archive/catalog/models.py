@@ -153,7 +153,10 @@ class BinaryPackage(Base):
     """A .deb produced by a build (or repacked from upstream)."""
 
     __tablename__ = "binary_package"
-    __table_args__ = (UniqueConstraint("build_id", "name", "architecture"),)
+    __table_args__ = (
+        UniqueConstraint("build_id", "name", "architecture"),
+        Index("ix_binary_package_name", "name"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     build_id: Mapped[int] = mapped_column(ForeignKey("build.id", ondelete="CASCADE"))
@@ -163,6 +166,12 @@ class BinaryPackage(Base):
     sha256: Mapped[str] = mapped_column(String(SHA256_LEN))
     size: Mapped[int] = mapped_column(BigInteger)
     filename: Mapped[str] = mapped_column(String(1024))
+    # what the rewrite started from and made (0003): for `diff` and the size figures
+    original_sha256: Mapped[str | None] = mapped_column(String(SHA256_LEN))
+    original_control: Mapped[str | None] = mapped_column(Text)
+    control: Mapped[str | None] = mapped_column(Text)
+    installed_size: Mapped[int | None] = mapped_column(BigInteger)  # KiB, ours
+    original_installed_size: Mapped[int | None] = mapped_column(BigInteger)  # KiB, upstream
 
     build: Mapped[Build] = relationship(back_populates="binaries")
     relation_changes: Mapped[list[RelationChange]] = relationship(
@@ -184,6 +193,8 @@ class RelationChange(Base):
         CheckConstraint(_in("action", RELATION_ACTIONS), name="action"),
         Index("ix_relation_change_binary_id", "binary_id"),
         Index("ix_relation_change_relation", "relation"),
+        Index("ix_relation_change_relation_name", "relation_name"),
+        Index("ix_relation_change_reason", "reason"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -193,6 +204,8 @@ class RelationChange(Base):
     action: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+    # the package the relation names (its first alternative), for indexed lookups (0003)
+    relation_name: Mapped[str | None] = mapped_column(String(NAME_LEN))
 
     binary: Mapped[BinaryPackage] = relationship(back_populates="relation_changes")
 
@@ -237,3 +250,59 @@ class Publication(Base):
 
     def __repr__(self) -> str:
         return f"<Publication {self.suite} {self.published_at.isoformat()}>"
+
+
+class Image(Base):
+    """An image assembled by `bootstrap`: what was asked, what it holds, where it went."""
+
+    __tablename__ = "image"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    roots: Mapped[str] = mapped_column(Text)  # the packages asked for, space-separated
+    output: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str | None] = mapped_column(String(DIGEST_LEN))
+    archive: Mapped[str] = mapped_column(Text)
+    suite: Mapped[str] = mapped_column(String(SUITE_LEN))
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+    installed_size: Mapped[int] = mapped_column(BigInteger, default=0)  # KiB
+    # the same roots resolved over the upstream mirror (essentials not implied), if known
+    upstream_count: Mapped[int | None] = mapped_column(Integer)
+    upstream_installed_size: Mapped[int | None] = mapped_column(BigInteger)
+
+    packages: Mapped[list[ImagePackage]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="ImagePackage.name",
+    )
+
+    def __repr__(self) -> str:
+        return f"<Image {self.id} {self.name}>"
+
+
+class ImagePackage(Base):
+    """One package installed in an image, with the relations that pulled it in."""
+
+    __tablename__ = "image_package"
+    __table_args__ = (
+        UniqueConstraint("image_id", "name", "architecture"),
+        Index("ix_image_package_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    version: Mapped[str] = mapped_column(String(NAME_LEN))
+    architecture: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(NAME_LEN))
+    sha256: Mapped[str] = mapped_column(String(SHA256_LEN))
+    installed_size: Mapped[int] = mapped_column(BigInteger, default=0)  # KiB
+    depends: Mapped[str] = mapped_column(Text, default="")  # Pre-Depends, Depends
+    why: Mapped[str] = mapped_column(Text, default="")  # chain from a root, " -> "
+
+    image: Mapped[Image] = relationship(back_populates="packages")
+
+    def __repr__(self) -> str:
+        return f"<ImagePackage {self.name} {self.version}>"

@@ -89,3 +89,12 @@ def dropped_relations(session: Session, relation_name: str) -> list[tuple[str, s
             continue
         result.append((name, version, field, relation, reason))
     return result
+
+
+_FIRST_NAME = re.compile(r"\s*([a-z0-9][a-z0-9+.-]*)")
+
+
+def relation_name(relation: str) -> str | None:
+    """The package a relation names (its first alternative): 'perl-base (>= 5) | x' → perl-base."""
+    match = _FIRST_NAME.match(relation)
+    return match.group(1) if match else None
