@@ -15,11 +15,12 @@ export DEBIAN_FRONTEND=noninteractive
 # and benchmarks; debian-archive-keyring: the keys of the host's mirror; mmdebstrap: the
 # chroots rewritten packages are installed into; lintian, devscripts (checkbashisms),
 # dash: checks of rewritten packages and rendered scripts; gcc, libc6-dev: a real shared
-# library for the ldconfig test; skopeo, umoci: readers of the OCI images bootstrap writes.
+# library for the ldconfig test; skopeo, umoci: readers of the OCI images bootstrap writes;
+# chromium: opens the HTML report in the report test.
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends \
     gnupg gpgv dpkg-dev apt-utils xz-utils zstd ca-certificates debian-archive-keyring \
-    mmdebstrap lintian devscripts dash gcc libc6-dev skopeo umoci \
+    mmdebstrap lintian devscripts dash gcc libc6-dev skopeo umoci chromium \
     >/dev/null
 
 python=${PYTHON:-python3}

@@ -1,0 +1,1 @@
+"""Audit: which packages lost which dependencies, and why (queries, diff, report)."""
