@@ -12,6 +12,8 @@ from archive.catalog.cli import catalog
 from archive.cli import fetch, mirror
 from archive.key_cli import key as key_group
 from archive.publish.cli import publish_command, serve_command, snapshot_group
+from audit.cli import audit_command, diff_command
+from audit.report.cli import report_command
 from bootstrap.cli import bootstrap_command
 from recipes.cli import policy
 from unessential import __version__
@@ -135,6 +137,9 @@ cli.add_command(logs_command)
 cli.add_command(policy)
 cli.add_command(key_group)
 cli.add_command(bootstrap_command)
+cli.add_command(audit_command)
+cli.add_command(diff_command)
+cli.add_command(report_command)
 
 
 def main() -> None:

@@ -128,6 +128,13 @@ class InstallError(UnessentialError):
     kind = "install"
 
 
+class PolicyGateFailed(UnessentialError):
+    """A policy gate (`audit --fail-on`) found what it forbids."""
+
+    exit_code = 18
+    kind = "policy"
+
+
 EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
@@ -146,5 +153,6 @@ EXIT_CODES: dict[str, int] = {
         SigningError,
         ResolveFailed,
         InstallError,
+        PolicyGateFailed,
     )
 }

@@ -1,0 +1,141 @@
+"""The CI policy gate `essential-in-image`: no package of the implicit-essential class.
+
+The class is the rewrite engine's own (`worker.rewrite.relations.rewrite_relations`
+with the policy of `recipes/policy.toml`): a package is in it when a relation on it
+would be dropped as `implicit-essential`, that is, it is `Essential: yes` or has one
+of the policy's priorities (`required`), and no keep rule saves it (libraries, by
+their Section `libs`/`oldlibs`, and the packages the policy keeps by name). Nothing is
+listed here a second time: the gate asks the engine about each installed package.
+
+What a package is comes from the upstream Packages index when it is given (our
+rewritten packages lose `Essential` and their high `Priority`, so only upstream still
+says so) and from the image's own dpkg status stanzas (an image built from Debian
+keeps `Essential: yes`): either is enough to be in the class, which lets the gate run
+offline on such images.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from archive.deb822 import iter_stanzas
+from archive.upstream.index import BinaryRecord
+from audit.image import ImageStatus
+from recipes.policy import REASON_IMPLICIT, Policy
+from unessential.errors import FormatError
+from worker.rewrite.relations import Universe, rewrite_relations
+
+GATES = ("essential-in-image",)
+_ABSENT = ("not-installed", "config-files")
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A package installed in an image, as its dpkg status stanza says."""
+
+    name: str
+    version: str
+    architecture: str
+    essential: bool
+    priority: str
+    section: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Offender:
+    """An installed package of the implicit-essential class, and why it is one."""
+
+    image: str
+    name: str
+    version: str
+    architecture: str
+    mark: str  # "Essential: yes" or "Priority: required"
+    where: str  # "image status" or "upstream index"
+
+    @property
+    def why(self) -> str:
+        return f"{self.mark} in the {self.where}"
+
+    def line(self) -> str:
+        return (f"{self.image}: {self.name} {self.version} ({self.architecture}) is "
+                f"implicit-essential: {self.why}")
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The verdict on one image: its installed packages and the offenders among them."""
+
+    image: str
+    format: str
+    packages: int
+    offenders: tuple[Offender, ...]
+    upstream: bool  # the upstream index was consulted
+
+
+def installed_packages(status: str, what: str) -> list[Installed]:
+    """The packages a dpkg status file lists as present (not removed, not config-files)."""
+    out = []
+    try:
+        stanzas = list(iter_stanzas(status))
+    except ValueError as exc:
+        raise FormatError(f"{what}: var/lib/dpkg/status", str(exc)) from exc
+    for stanza in stanzas:
+        words = stanza.get("Status", "").split()
+        if "Package" not in stanza or (words and words[-1] in _ABSENT):
+            continue
+        out.append(Installed(
+            name=stanza["Package"], version=stanza.get("Version", ""),
+            architecture=stanza.get("Architecture", ""),
+            essential=stanza.get("Essential", "no") == "yes",
+            priority=stanza.get("Priority", ""),
+            section=stanza.get("Section", "").rpartition("/")[2], fields=dict(stanza)))
+    return sorted(out, key=lambda p: (p.name, p.architecture))
+
+
+def image_architecture(packages: Iterable[Installed]) -> str | None:
+    """The architecture most of the image's packages are built for (None: only `all`)."""
+    counts = Counter(p.architecture for p in packages if p.architecture not in ("", "all"))
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _record(package: Installed) -> BinaryRecord:
+    return BinaryRecord(package=package.name, version=package.version,
+                        architecture=package.architecture, source=package.name,
+                        source_version=package.version, filename="", size=0, sha256="",
+                        essential=package.essential, priority=package.priority,
+                        fields=package.fields)
+
+
+def in_class(name: str, universe: Universe, policy: Policy) -> bool:
+    """Whether the rewrite engine would drop a relation on `name` as implicit-essential."""
+    field = policy.fields[0]
+    _, changes = rewrite_relations({field: name}, universe, policy, None, False)
+    return any(c.action == "dropped" and c.reason == REASON_IMPLICIT for c in changes)
+
+
+def check_image(image: ImageStatus, policy: Policy,
+                upstream: list[BinaryRecord] | None) -> GateResult:
+    """Judge one image: upstream records (if any) and its own status stanzas."""
+    packages = installed_packages(image.text, image.label)
+    own = [_record(p) for p in packages]
+    universe = Universe.from_records([*(upstream or []), *own],
+                                     policy.implicit_essential.priorities)
+    priorities = set(policy.implicit_essential.priorities)
+    offenders = []
+    for package in packages:
+        if not in_class(package.name, universe, policy):
+            continue
+        if package.essential:
+            mark, where = "Essential: yes", "image status"
+        elif package.priority in priorities:
+            mark, where = f"Priority: {package.priority}", "image status"
+        else:
+            mark, where = universe.marks.get(package.name, "implicit-essential"), \
+                "upstream index"
+        offenders.append(Offender(image.label, package.name, package.version,
+                                  package.architecture, mark, where))
+    return GateResult(image.label, image.format, len(packages), tuple(offenders),
+                      upstream is not None)
