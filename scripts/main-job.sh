@@ -7,7 +7,8 @@
 # binaries; `rebuild --wait` starts a local worker itself; then publish them as a signed
 # APT archive (a signing key is created on first use); finally bootstrap, from that
 # archive, a python3 image with no shell, bash or perl: the sources of python3's
-# dependency closure (recipes/closures/python3.txt) are repacked with their recipes first.
+# dependency closure (recipes/closures/python3.txt) are repacked with their recipes first;
+# then audit what was removed and why, and write the HTML report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 u=.venv/bin/unessential
@@ -31,7 +32,7 @@ $u publish --valid-for 30d
 # image with an SPDX SBOM, and the same closure as a directory to run python3 in
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 $u bootstrap python3 ca-certificates --output ./python.oci.tar --force --sbom spdx \
-    --entrypoint /usr/bin/python3
+    --entrypoint /usr/bin/python3 --compare-upstream
 skopeo inspect oci-archive:./python.oci.tar | head -n 20
 $u bootstrap python3 --output ./python-rootfs --force --strict
 ls -l ./python-rootfs ./python-rootfs/usr/bin
@@ -43,3 +44,13 @@ for shell in bin/sh bin/bash usr/bin/perl; do
     if [ -e "./python-rootfs/$shell" ]; then echo "unexpected /$shell in the image" >&2; exit 1; fi
 done
 echo "no /bin/sh, bash or perl in ./python-rootfs"
+
+# audit: what the rebuilds removed and why, one package's changes, upstream vs ours, a
+# CI gate on the image (fails if it holds bash, dpkg, perl-base, ...) and an HTML report
+$u audit
+$u audit --dropped dpkg
+$u audit --package readline-common
+$u diff readline-common
+$u audit --fail-on essential-in-image ./python.oci.tar
+$u report --output ./report
+echo "report: ./report/index.html"
