@@ -59,6 +59,7 @@ def test_apt_installs_over_file_and_http(home: Path) -> None:
     info = publish(home, "--valid-for", "7d")
     keyring = Path(info["keyring"])
     assert keyring.read_text().startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    assert keyring.stat().st_mode & 0o777 == 0o644  # apt's _apt user, web servers
     apt = PrivateApt(home / "apt-file", public(home).as_uri(), "stable", keyring)
     assert apt.update().returncode == 0
     result = apt.install("needs-tiny")

@@ -197,7 +197,8 @@ def _publish(
             keys.ensure_default(f"{pub.origin} archive signing key").fingerprint]
         result = _write_snapshot(settings, snapshots, index_files, date, valid_for, keys,
                                  fingerprints, architectures)
-        write_atomic(_ensure(root) / "archive-keyring.asc", keys.export_public(fingerprints))
+        write_atomic(_ensure(root) / "archive-keyring.asc", keys.export_public(fingerprints),
+                     mode=0o644)  # read by web servers and apt's _apt user
     result.packages = len(binaries)
     result.sources = len(source_stanzas)
     result.new_pool_files = new_files

@@ -95,12 +95,16 @@ class Cache:
         write_atomic(folder / "meta.json", json.dumps(meta, indent=1, sort_keys=True).encode())
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write `data` to `target` via a temporary file in the same directory."""
+def write_atomic(target: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write `data` to `target` via a temporary file in the same directory.
+
+    The file is created 0600 (mkstemp) unless `mode` is given."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
