@@ -57,6 +57,17 @@ def test_config_show_defaults_and_overrides(tmp_path: Path) -> None:
     assert 'broker_url = "redis://127.0.0.1:6379/0"' in text and "[upstream]" in text
 
 
+def test_config_show_masks_passwords(tmp_path: Path) -> None:
+    env = {"UNESSENTIAL_DATA_DIR": str(tmp_path / "d"),
+           "UNESSENTIAL_DATABASE_URL": "postgresql://farm:s3cret@127.0.0.1:5432/catalog",
+           "UNESSENTIAL_BROKER_URL": "redis://:t0ken@127.0.0.1:6379/0"}
+    for args in (["config", "show"], ["config", "show", "--json"]):
+        result = CliRunner(env=env).invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert "s3cret" not in result.output and "t0ken" not in result.output
+        assert "postgresql://farm:***@127.0.0.1:5432/catalog" in result.output
+
+
 def test_config_file_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "unessential.toml").write_text('data_dir = "/from/cwd"\n')

@@ -79,6 +79,11 @@ def config_show(app: AppContext, as_json: bool) -> None:
     loaded = app.loaded
     data = loaded.settings.model_dump(mode="json")
     data["effective_database_url"] = loaded.settings.effective_database_url
+    from archive.catalog.db import display_url  # passwords in URLs are never printed
+
+    for key in ("database_url", "effective_database_url", "broker_url"):
+        if data.get(key):
+            data[key] = display_url(data[key])
     if as_json:
         print_json(
             {"source": str(loaded.source) if loaded.source else None,
