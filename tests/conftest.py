@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.archive import FixtureArchive
+from tests.fixtures.audit_seed import AuditSeed, seed_audit
 from tests.fixtures.keys import ArchiveKey, make_key
+from tests.fixtures.postgres import PG_SERVER, throwaway_database
 from tests.fixtures.server import ArchiveServer
 
 
@@ -89,3 +91,25 @@ def workspace(tmp_path: Path, archive: FixtureArchive, server: ArchiveServer) ->
                    config=tmp_path / "unessential.toml")
     ws.write_config(f"{server.url}/debian", archive.key.public_keyring)
     return ws
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test module, dropped afterwards."""
+    with throwaway_database("unessential_t") as url:
+        if url is None:
+            pytest.skip(f"no PostgreSQL server at {PG_SERVER}")
+        yield url
+
+
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AuditSeed:
+    """The audit world (tests/fixtures/audit_seed.py) in a fresh catalog of each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('audit') / 'catalog.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_database")
+    return seed_audit(url)

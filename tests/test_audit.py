@@ -37,10 +37,7 @@ from tests.fixtures.audit_seed import (
     DEBCONF_DETAIL,
     DEBCONF_GROUP,
     IMAGE_STATUS,
-    PG_SERVER,
     AuditSeed,
-    fresh_postgres,
-    seed_audit,
     write_image_root,
 )
 from tests.fixtures.catalog_seed import seed as seed_debs
@@ -55,29 +52,6 @@ PERL = "perl-base is Essential: yes in the upstream index"
 
 
 # -- catalogs -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this module, dropped afterwards."""
-    with fresh_postgres() as url:
-        if url is None:
-            pytest.skip(f"no PostgreSQL server at {PG_SERVER}")
-        yield url
-
-
-@pytest.fixture(
-    scope="module",
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
-def seeded(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> AuditSeed:
-    """The audit world in a fresh catalog of each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('audit') / 'catalog.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    return seed_audit(url)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -13,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import create_engine, delete, inspect, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.catalog import db
@@ -29,7 +28,6 @@ from archive.catalog.models import (
 from archive.catalog.queries import add_source, dropped_relations
 from unessential.errors import CatalogError
 
-PG_SERVER = "postgresql+psycopg://root@127.0.0.1:5432"
 TABLES = {
     "source_package",
     "build",
@@ -44,24 +42,6 @@ SHA = "0" * 64
 
 
 # -- backends -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this module, dropped afterwards."""
-    try:
-        admin = create_engine(f"{PG_SERVER}/test", isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            name = f"unessential_t_{secrets.token_hex(6)}"
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except (OperationalError, ImportError) as exc:
-        pytest.skip(f"no PostgreSQL server at {PG_SERVER}: {exc}")
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _reset_postgres(url: str) -> None:

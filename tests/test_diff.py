@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
 from archive.catalog.db import make_engine, session_factory
@@ -20,11 +18,9 @@ from audit.diff import FieldChange, RelationChange, binary_diff, render_text
 from tests.fixtures.audit_seed import (
     DEBCONF_DETAIL,
     DEBCONF_GROUP,
-    PG_SERVER,
     RECIPE,
     AuditSeed,
     binary,
-    fresh_postgres,
     script_rewrite,
     seed_audit,
 )
@@ -32,27 +28,6 @@ from unessential.cli import cli
 from unessential.errors import EXIT_CODES
 
 PERL = "perl-base is Essential: yes in the upstream index"
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with fresh_postgres("unessential_diff") as url:
-        if url is None:
-            pytest.skip(f"no PostgreSQL server at {PG_SERVER}")
-        yield url
-
-
-@pytest.fixture(
-    scope="module",
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
-def seeded(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> AuditSeed:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('diff') / 'catalog.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    return seed_audit(url)
 
 
 def diffs(url: str, name: str, all_builds: bool = False) -> list:  # type: ignore[type-arg]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import re
-import secrets
 import shutil
 import struct
 import subprocess
@@ -27,8 +26,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import event
 
 from archive.catalog.db import make_engine, session_factory
 from audit.report.data import load_report
@@ -36,12 +34,12 @@ from audit.report.graph import edges_of, layout
 from audit.report.output import MARKER
 from audit.report.render import write_report
 from tests.fixtures.audit_seed import AuditSeed, seed_audit
+from tests.fixtures.postgres import PG_SERVER, throwaway_database
 from unessential.cli import cli
 from unessential.errors import ConfigError
 
 PACKAGES = ("ca-certificates", "cron", "foo-data", "foo-tools", "libssl3", "openssl", "sed",
             "tzdata")
-PG_SERVER = "postgresql+psycopg://root@127.0.0.1:5432"
 
 
 @dataclass(frozen=True)
@@ -353,19 +351,10 @@ def test_report_command(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    try:
-        admin = create_engine(f"{PG_SERVER}/test", isolation_level="AUTOCOMMIT")
-        name = f"unessential_r_{secrets.token_hex(6)}"
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except (OperationalError, ImportError) as exc:
-        pytest.skip(f"no PostgreSQL server at {PG_SERVER}: {exc}")
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with throwaway_database("unessential_r") as url:
+        if url is None:
+            pytest.skip(f"no PostgreSQL server at {PG_SERVER}")
+        yield url
 
 
 @pytest.mark.postgres
