@@ -24,6 +24,7 @@ the cause; I/O errors (a missing file) stay ``OSError``.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import io
 import lzma
 import os
@@ -466,7 +467,9 @@ class _Stream(io.RawIOBase):
 # listing the data archive
 
 
-_TYPE_CODES = {
+#: tar member type -> kind letter: f file, d directory, l symlink, h hard link, c/b device,
+#: p FIFO (as `data_listing` reports them and bootstrap's unpack checks them)
+TYPE_CODES = {
     tarfile.REGTYPE: "f",
     tarfile.AREGTYPE: "f",
     tarfile.CONTTYPE: "f",
@@ -497,7 +500,7 @@ def data_listing(deb: DebFile) -> list[tuple[str, str, int]]:
                           encoding="utf-8", errors="surrogateescape") as tar:
             for info in tar:
                 path = info.name[2:] if info.name.startswith("./") else info.name
-                code = _TYPE_CODES.get(info.type, "?")
+                code = TYPE_CODES.get(info.type, "?")
                 listing.append((path or ".", code, info.size if code == "f" else 0))
         return listing
     except _Bad as exc:
@@ -523,33 +526,37 @@ def clamp_mtime(source_date_epoch: int | None, fallback: int) -> int:
 def write_deb(deb: DebFile, path: Path, *, mtime: int, compression: str = "xz") -> None:
     """Write `deb` to `path` atomically (temporary file in the same directory, rename)."""
     body = deb_bytes(deb, mtime=mtime, compression=compression)
-    path = Path(path)
+    with atomic_file(Path(path)) as out:
+        out.write(body)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file (0644) beside `path`, fsynced and renamed onto it when the block
+    succeeds, removed when it fails; the rename is made durable (directory fsync)."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     descriptor = os.open(temporary, flags, 0o644)
     try:
         with os.fdopen(descriptor, "wb") as out:
-            out.write(body)
+            yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
-def _fsync_directory(directory: Path) -> None:
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory descriptors
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(descriptor)
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in `directory` durable (best effort)."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def deb_bytes(deb: DebFile, *, mtime: int, compression: str = "xz") -> bytes:

@@ -23,7 +23,6 @@ import gzip
 import hashlib
 import io
 import os
-import secrets
 import stat
 import tarfile
 from collections.abc import Iterator, Mapping
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from archive.debfile import atomic_file
 from unessential.errors import InstallError
 
 _XATTRS = ("user.", "security.capability")
@@ -169,29 +169,8 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
         raise ImageError(str(path), f"directory {path.parent} does not exist")
     if path.is_dir():
         raise ImageError(str(path), "is a directory")
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    descriptor = os.open(temporary, flags, 0o644)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    fsync_directory(path.parent)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename in `directory` durable (best effort)."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    with atomic_file(path) as out:
+        yield out
 
 
 # ---------------------------------------------------------------------------------

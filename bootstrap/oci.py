@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.debfile import fsync_directory
 from bootstrap.layer import (
     ImageError,
     atomic_writer,
-    fsync_directory,
     os_errors,
     pack_directory,
     write_gzip_layer,

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from archive.debfile import (
     DATA_EXTENSIONS,
+    TYPE_CODES,
     MiB,
     _Bad,
     _decompress_iter,
@@ -70,19 +71,6 @@ _META_LIMIT = 16 * MiB
 _META_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
                tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 _XATTR_PREFIX = "SCHILY.xattr."
-
-_KINDS = {
-    tarfile.REGTYPE: "f",
-    tarfile.AREGTYPE: "f",
-    tarfile.CONTTYPE: "f",
-    tarfile.GNUTYPE_SPARSE: "f",
-    tarfile.DIRTYPE: "d",
-    tarfile.SYMTYPE: "l",
-    tarfile.LNKTYPE: "h",
-    tarfile.CHRTYPE: "c",
-    tarfile.BLKTYPE: "b",
-    tarfile.FIFOTYPE: "p",
-}
 
 
 class UnsafeArchive(FormatError):
@@ -278,7 +266,7 @@ class _Unpacker:
         self.count += 1
         if self.count > self.limits.max_members:
             raise _Unsafe(f"more than {self.limits.max_members} members")
-        kind = _KINDS.get(info.type)
+        kind = TYPE_CODES.get(info.type)
         if kind is None:
             raise _Unsafe(f"unsupported tar member type {info.type!r}")
         shipped = _split(info.name, "path")
