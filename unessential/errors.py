@@ -135,6 +135,13 @@ class PolicyGateFailed(UnessentialError):
     kind = "policy"
 
 
+class StorageError(UnessentialError):
+    """A local file that cannot be written or read: disk full, read-only, permission."""
+
+    exit_code = 19
+    kind = "storage"
+
+
 EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
@@ -154,5 +161,6 @@ EXIT_CODES: dict[str, int] = {
         ResolveFailed,
         InstallError,
         PolicyGateFailed,
+        StorageError,
     )
 }
