@@ -10,9 +10,10 @@ base-passwd, with no login shell (there is none in the image).
 
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from bootstrap.confined import Confinement, ImageRoot
 
 SYSTEM_IDS = range(100, 1000)
 NOLOGIN = "/usr/sbin/nologin"
@@ -27,7 +28,31 @@ BASE_GSHADOW = ["root:*::", "nogroup:*::"]
 
 
 class AccountError(ValueError):
-    """No free id, or a reference to a user or group that does not exist."""
+    """No free id, a reference to a user or group that does not exist, or a field that
+    cannot be written into the colon-separated account files."""
+
+
+#: adduser's default NAME_REGEX for system accounts (at most 32 characters)
+NAME = re.compile(r"[a-z_][-a-z0-9_]{0,30}\$?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_name(name: str, what: str = "user") -> str:
+    """`name` if it is a valid user or group name; AccountError naming it otherwise."""
+    if not NAME.fullmatch(name):
+        raise AccountError(f"{what} name {name!r} is not valid (expected "
+                           "[a-z_][-a-z0-9_]*, at most 32 characters)")
+    return name
+
+
+def check_field(value: str, what: str, *, path: bool = False) -> str:
+    """`value` if it can stand in a passwd field: no ':', no newline or control
+    character (an absolute path when `path`)."""
+    if ":" in value or _CONTROL.search(value):
+        raise AccountError(f"{what} {value!r} contains ':' or a control character")
+    if path and not value.startswith("/"):
+        raise AccountError(f"{what} {value!r} is not an absolute path")
+    return value
 
 
 @dataclass
@@ -60,24 +85,27 @@ class _Table:
 
 
 class Accounts:
-    """The account files of the image at `root`."""
+    """The account files of the image `fs` (read and written strictly: no symlink)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, fs: ImageRoot) -> None:
+        self.fs = fs
         self.passwd = self._load("etc/passwd", 0o644, BASE_PASSWD)
         self.group = self._load("etc/group", 0o644, BASE_GROUP)
         self.shadow = self._load("etc/shadow", 0o640, BASE_SHADOW)
         self.gshadow = self._load("etc/gshadow", 0o640, BASE_GSHADOW)
 
     def _load(self, path: str, mode: int, base: list[str]) -> _Table:
-        target = self.root / path
-        if target.is_file() and not target.is_symlink():
-            return _Table(path, mode, target.read_text().splitlines())
-        return _Table(path, mode, list(base))
+        if not self.fs.lexists(path):
+            return _Table(path, mode, list(base))
+        try:
+            text = self.fs.read_text(path, strict=True)
+        except Confinement as exc:
+            raise AccountError(f"/{path}: {exc}") from None
+        return _Table(path, mode, text.splitlines())
 
     # -- queries -------------------------------------------------------------------
     def uid(self, name: str) -> int:
-        if name.isdigit():
+        if name.isdigit() and len(name) < 10:
             return int(name)
         fields = self.passwd.find(name)
         if fields is None:
@@ -85,7 +113,7 @@ class Accounts:
         return int(fields[2])
 
     def gid(self, name: str) -> int:
-        if name.isdigit():
+        if name.isdigit() and len(name) < 10:
             return int(name)
         fields = self.group.find(name)
         if fields is None:
@@ -112,6 +140,7 @@ class Accounts:
 
     def add_group(self, name: str, *, gid: int | None = None, like_user: bool = False) -> int:
         """Create a system group if missing; its gid."""
+        check_name(name, "group")
         existing = self.group.find(name)
         if existing is not None:
             return int(existing[2])
@@ -125,6 +154,10 @@ class Accounts:
     def add_user(self, name: str, *, home: str = "/nonexistent", shell: str = NOLOGIN,
                  group: str = "", gecos: str = "", uid: int | None = None) -> tuple[int, int]:
         """Create a system user if missing (and its group); its (uid, gid)."""
+        check_name(name, "user")
+        check_field(gecos, "Gecos")
+        check_field(home, "Home", path=True)
+        check_field(shell, "Shell", path=True)
         existing = self.passwd.find(name)
         if existing is not None:
             return int(existing[2]), int(existing[3])
@@ -138,8 +171,22 @@ class Accounts:
         self.shadow.lines.append(f"{name}:!:::::::")
         return number, gid
 
+    def add_login(self, name: str, uid: int) -> tuple[int, int]:
+        """The image's non-root account `name` (uid, a group of its name, home in /home)."""
+        check_name(name, "user")
+        if not self.has_group(name):
+            self.group.lines.append(f"{name}:x:{uid}:")
+            self.gshadow.lines.append(f"{name}:!::")
+        gid = self.gid(name)
+        if not self.has_user(name):
+            self.passwd.lines.append(f"{name}:x:{uid}:{gid}::/home/{name}:{NOLOGIN}")
+            self.shadow.lines.append(f"{name}:!:::::::")
+        return self.uid(name), gid
+
     def add_member(self, user: str, group: str) -> None:
         """Add `user` to the member list of `group`."""
+        check_name(user, "user")
+        check_name(group, "group")
         if not self.has_user(user):
             raise AccountError(f"no user {user!r} in /etc/passwd")
         for table in (self.group, self.gshadow):
@@ -154,14 +201,12 @@ class Accounts:
                 table.replace(group, fields)
 
     def save(self) -> None:
-        """Write the four files (temporary file + rename each)."""
-        etc = self.root / "etc"
-        etc.mkdir(parents=True, exist_ok=True)
+        """Write the four files (temporary file + rename each, inside the image)."""
         for table in (self.passwd, self.group, self.shadow, self.gshadow):
-            target = self.root / table.path
-            if target.is_symlink():
+            if self.fs.is_symlink(table.path):
                 raise AccountError(f"/{table.path} is a symlink in the image (refused)")
-            temporary = target.with_name(f".{target.name}.tmp")
-            temporary.write_text("".join(f"{line}\n" for line in table.lines))
-            os.chmod(temporary, table.mode)
-            os.replace(temporary, target)
+            try:
+                self.fs.write_text(table.path, "".join(f"{line}\n" for line in table.lines),
+                                   mode=table.mode, strict=True)
+            except Confinement as exc:
+                raise AccountError(f"/{table.path}: {exc}") from None

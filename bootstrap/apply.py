@@ -14,6 +14,7 @@ packages whose triggers were activated. Every action gets an outcome:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from archive.deb822 import iter_stanzas
 from bootstrap.accounts import AccountError, Accounts
-from bootstrap.rootpath import OutsideRoot, inside, lexists
+from bootstrap.confined import Confinement, ImageRoot
 from recipes.actions import Action, action_from_stanza
 
 _UPGRADE_ONLY = {"rm-conffile", "mv-conffile", "symlink-to-dir", "dir-to-symlink"}
@@ -59,7 +60,8 @@ class Applier:
 
     def __init__(self, root: Path, *, log: Callable[[str], None] = lambda _: None) -> None:
         self.root = root
-        self.accounts = Accounts(root)
+        self.fs = ImageRoot(root)
+        self.accounts = Accounts(self.fs)
         self.log = log
         self.outcomes: list[Outcome] = []
         self.alternatives: dict[str, _Alternative] = {}
@@ -69,12 +71,12 @@ class Applier:
         # writers (path relative to the root -> (uid, gid)); None when running as root
         self.owners: dict[str, tuple[int, int]] | None = None if os.geteuid() == 0 else {}
 
-    def chown(self, target: Path, uid: int, gid: int) -> None:
-        """Set (as root) or record (without root) the owner of `target` in the image."""
+    def chown(self, image_path: str, uid: int, gid: int) -> None:
+        """Set (as root) or record (without root) the owner of `image_path` in the image."""
         if self.owners is None:
-            os.chown(target, uid, gid, follow_symlinks=False)
+            self.fs.chown(image_path, uid, gid)
             return
-        name = target.relative_to(self.root).as_posix()
+        name = self.fs.canonical(image_path).lstrip("/")
         old = self.owners.get(name, (0, 0))
         self.owners[name] = (old[0] if uid == -1 else uid, old[1] if gid == -1 else gid)
 
@@ -90,8 +92,10 @@ class Applier:
                 status, detail = "skipped", "no installer support"
             else:
                 status, detail = handler(package, action)
-        except (AccountError, OutsideRoot, OSError, ValueError) as exc:
-            raise ActionFailed(f"{package}: {action.script} action {action.name}: {exc}") \
+        except (AccountError, Confinement, OSError, ValueError) as exc:
+            cause = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) \
+                and exc.filename and exc.strerror else str(exc)
+            raise ActionFailed(f"{package}: {action.script} action {action.name}: {cause}") \
                 from None
         outcome = Outcome(package, action.name, action.script, status, detail)
         self.outcomes.append(outcome)
@@ -106,9 +110,6 @@ class Applier:
             self._run_ldconfig()
 
     # -- helpers -------------------------------------------------------------------
-    def path(self, image_path: str, *, follow_last: bool = True) -> Path:
-        return inside(self.root, image_path, follow_last=follow_last)
-
     def _owner(self, owner: str, group: str) -> tuple[int, int]:
         uid = self.accounts.uid(owner) if owner else -1
         gid = self.accounts.gid(group) if group else -1
@@ -126,9 +127,9 @@ class Applier:
             group=action.get("Group"), gecos=action.get("Gecos"))
         home = action.get("Home")
         if action.get("Create-Home").lower() in ("yes", "true") and home != "/nonexistent":
-            target = self.path(home)
-            target.mkdir(parents=True, exist_ok=True)
-            self.chown(target, uid, gid)
+            _absolute(home, "Home")
+            self.fs.makedirs(home)
+            self.chown(home, uid, gid)
         return "applied", f"user {name} ({uid}:{gid})"
 
     def _user_in_group(self, package: str, action: Action) -> tuple[str, str]:
@@ -139,7 +140,7 @@ class Applier:
         config = action.get("Config")
         if not config:
             return "skipped", "no Config given"
-        text = self.path(config).read_text()
+        text = self.fs.read_text(_absolute(config, "Config"))
         made = []
         for line in text.splitlines():
             words = _split_sysusers(line)
@@ -147,7 +148,7 @@ class Applier:
                 continue
             kind, name = words[0], words[1]
             ident = words[2] if len(words) > 2 else "-"
-            number = int(ident) if ident.isdigit() else None
+            number = int(ident) if ident.isdigit() and len(ident) < 10 else None
             if kind == "g":
                 self.accounts.add_group(name, gid=number)
             elif kind == "u":
@@ -163,71 +164,74 @@ class Applier:
 
     # -- files ---------------------------------------------------------------------
     def _make_dir(self, package: str, action: Action) -> tuple[str, str]:
-        target = self.path(action.get("Path"))
-        target.mkdir(parents=True, exist_ok=True)
-        self._set(target, action.get("Owner"), action.get("Group"), action.get("Mode"))
-        return "applied", action.get("Path")
+        path = _absolute(action.get("Path"), "Path")
+        self.fs.makedirs(path)
+        self._set(path, action.get("Owner"), action.get("Group"), action.get("Mode"))
+        return "applied", path
 
     def _set_owner(self, package: str, action: Action) -> tuple[str, str]:
-        target = self.path(action.get("Path"))
-        if not target.exists():
-            raise ValueError(f"{action.get('Path')} does not exist in the image")
-        self._set(target, action.get("Owner"), action.get("Group"), action.get("Mode"))
-        return "applied", action.get("Path")
+        path = _absolute(action.get("Path"), "Path")
+        if not self.fs.exists(path):
+            raise ValueError(f"{path} does not exist in the image")
+        self._set(path, action.get("Owner"), action.get("Group"), action.get("Mode"))
+        return "applied", path
 
-    def _set(self, target: Path, owner: str, group: str, mode: str) -> None:
+    def _set(self, path: str, owner: str, group: str, mode: str) -> None:
         if owner or group:
             uid, gid = self._owner(owner, group)
-            self.chown(target, uid, gid)
+            self.chown(path, uid, gid)
         if mode:
-            os.chmod(target, int(mode, 8))
+            if not _MODE.fullmatch(mode):
+                raise ValueError(f"Mode {mode!r} is not an octal mode")
+            self.fs.chmod(path, int(mode, 8))
 
     def _remove_path(self, package: str, action: Action) -> tuple[str, str]:
-        target = self.path(action.get("Path"), follow_last=False)
-        if target == self.root:
-            raise ValueError("refusing to remove the image root")
-        if target.is_dir() and not target.is_symlink():
-            if action.get("Recursive").lower() in ("yes", "true"):
-                shutil.rmtree(target)
-            else:
-                target.rmdir()
-        elif os.path.lexists(target):
-            target.unlink()
-        else:
-            return "not-needed", f"{action.get('Path')} is absent"
-        return "applied", action.get("Path")
+        path = _absolute(action.get("Path"), "Path")
+        recursive = action.get("Recursive").lower() in ("yes", "true")
+        if not self.fs.remove(path, recursive=recursive):
+            return "not-needed", f"{path} is absent"
+        return "applied", path
 
     def _symlink(self, package: str, action: Action) -> tuple[str, str]:
-        if lexists(self.root, action.get("Path")):
-            return "not-needed", f"{action.get('Path')} exists"
-        target = self.path(action.get("Path"), follow_last=False)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(action.get("Target"))
-        return "applied", f"{action.get('Path')} -> {action.get('Target')}"
+        path = _absolute(action.get("Path"), "Path")
+        if self.fs.lexists(path):
+            return "not-needed", f"{path} exists"
+        self.fs.symlink(path, action.get("Target"))
+        return "applied", f"{path} -> {action.get('Target')}"
 
     def _install_config(self, package: str, action: Action) -> tuple[str, str]:
-        if lexists(self.root, action.get("Path")):
-            return "not-needed", f"{action.get('Path')} exists"
-        source = self.path(action.get("Source"))
-        target = self.path(action.get("Path"), follow_last=False)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target, follow_symlinks=True)
-        return "applied", action.get("Path")
+        path = _absolute(action.get("Path"), "Path")
+        if self.fs.lexists(path):
+            return "not-needed", f"{path} exists"
+        self.fs.copy(_absolute(action.get("Source"), "Source"), path)
+        return "applied", path
 
     # -- system state --------------------------------------------------------------
     def _alternative_install(self, package: str, action: Action) -> tuple[str, str]:
-        name = action.get("Name")
-        entry = self.alternatives.setdefault(name, _Alternative(action.get("Link")))
+        name = _alternative_name(action.get("Name"))
+        link = _absolute(action.get("Link"), "Link")
+        path = _absolute(action.get("Path"), "Path")
+        priority = action.get("Priority")
+        if not re.fullmatch(r"-?[0-9]{1,9}", priority):
+            raise ValueError(f"alternative {name}: Priority {priority!r} is not an integer")
+        entry = self.alternatives.setdefault(name, _Alternative(link))
+        if entry.link != link:
+            raise ValueError(f"alternative {name}: link {link} differs from {entry.link}")
         slaves = []
         for line in action.get("Slaves").split("\n"):
             words = line.split()
-            if len(words) == 3:
-                slaves.append((words[0], words[1], words[2]))
-        entry.choices.append((action.get("Path"), int(action.get("Priority")), slaves))
+            if not words:
+                continue
+            if len(words) != 3:
+                raise ValueError(f"alternative {name}: slave line {line!r} is not "
+                                 "LINK NAME PATH")
+            slaves.append((_absolute(words[0], "slave link"), _alternative_name(words[1]),
+                           _absolute(words[2], "slave path")))
+        entry.choices.append((path, int(priority), slaves))
         return "applied", f"{name}: {action.get('Path')} ({action.get('Priority')})"
 
     def _write_alternative(self, name: str, entry: _Alternative) -> None:
-        present = [c for c in entry.choices if lexists(self.root, c[0])]
+        present = [c for c in entry.choices if self.fs.lexists(c[0])]
         if not present:
             return
         path, _, slaves = max(present, key=lambda c: (c[1], c[0]))
@@ -238,7 +242,7 @@ class Applier:
             for link, slave, _ in choice[2]:
                 slave_names.setdefault(slave, link)
         for link, slave, slave_path in slaves:
-            if lexists(self.root, slave_path):
+            if self.fs.lexists(slave_path):
                 self._link(link, f"/etc/alternatives/{slave}")
                 self._link(f"/etc/alternatives/{slave}", slave_path)
         # the administrative file of update-alternatives, so that it takes over later
@@ -251,18 +255,13 @@ class Applier:
             given = {slave: p for _, slave, p in choice_slaves}
             lines += [given.get(slave, "") for slave in sorted(slave_names)]
         lines.append("")
-        admin = self.path("/var/lib/dpkg/alternatives", follow_last=True) / name
-        admin.parent.mkdir(parents=True, exist_ok=True)
-        admin.write_text("\n".join(lines) + "\n")
+        self.fs.write_text(f"/var/lib/dpkg/alternatives/{name}", "\n".join(lines) + "\n",
+                           strict=True)
 
     def _link(self, link: str, target: str) -> None:
-        where = self.path(link, follow_last=False)
-        where.parent.mkdir(parents=True, exist_ok=True)
-        if os.path.lexists(where):
-            if not where.is_symlink():
-                raise ActionFailed(f"alternative link {link} exists and is not a symlink")
-            where.unlink()
-        where.symlink_to(target)
+        if self.fs.lexists(link) and not self.fs.is_symlink(link):
+            raise ActionFailed(f"alternative link {link} exists and is not a symlink")
+        self.fs.symlink(link, target, replace=True)
 
     def _ldconfig(self, package: str, action: Action) -> tuple[str, str]:
         self.ldconfig = True
@@ -275,12 +274,9 @@ class Applier:
             self.log("ld.so cache not written (needs the host's ldconfig, as root); the "
                      "dynamic loader still searches its default directories")
             return
-        etc = self.path("/etc")
-        etc.mkdir(parents=True, exist_ok=True)
-        conf = etc / "ld.so.conf"
-        made = not os.path.lexists(conf)
-        if made:  # libc-bin's file; the image has only ld.so.conf.d/ from libc6
-            conf.write_text("include /etc/ld.so.conf.d/*.conf\n")
+        if not self.fs.lexists("/etc/ld.so.conf"):
+            # libc-bin's file; the image has only ld.so.conf.d/ from libc6
+            self.fs.write_text("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n")
         try:
             subprocess.run([tool, "-r", str(self.root)], check=True, capture_output=True,
                            text=True)
@@ -288,23 +284,23 @@ class Applier:
             raise ActionFailed(f"ldconfig -r {self.root}: {exc.stderr.strip()}") from None
 
     def _ca_bundle(self, package: str, action: Action) -> tuple[str, str]:
-        certs: list[Path] = []
+        certs: list[str] = []
         for base in ("/usr/share/ca-certificates", "/usr/local/share/ca-certificates"):
-            top = self.path(base)
-            if not top.is_dir():
-                continue
-            pattern = "*/*.crt" if base.startswith("/usr/share") else "*.crt"
-            certs += sorted((p for p in top.glob(pattern)
-                             if stat.S_ISREG(p.lstat().st_mode)), key=lambda p: str(p))
-        bundle = self.path("/etc/ssl/certs", follow_last=True)
-        bundle.mkdir(parents=True, exist_ok=True)
-        temporary = bundle / ".ca-certificates.crt.tmp"
-        with temporary.open("wb") as out:
-            for cert in certs:
-                data = cert.read_bytes()
-                out.write(data if data.endswith(b"\n") else data + b"\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, bundle / "ca-certificates.crt")
+            found: list[str] = []
+            if base.startswith("/usr/share"):
+                for sub in self.fs.listdir(base):
+                    found += [f"{base}/{sub}/{name}" for name in self.fs.listdir(f"{base}/{sub}")
+                              if name.endswith(".crt")]
+            else:
+                found = [f"{base}/{name}" for name in self.fs.listdir(base)
+                         if name.endswith(".crt")]
+            certs += sorted(path for path in found if _regular(self.fs.lstat(path,
+                                                                             follow=False)))
+        data = bytearray()
+        for cert in certs:
+            text = self.fs.read_bytes(cert)
+            data += text if text.endswith(b"\n") else text + b"\n"
+        self.fs.write_bytes("/etc/ssl/certs/ca-certificates.crt", bytes(data), mode=0o644)
         return "applied", f"{len(certs)} certificates in /etc/ssl/certs/ca-certificates.crt"
 
     def _trigger(self, package: str, action: Action) -> tuple[str, str]:
@@ -323,6 +319,30 @@ class Applier:
 
     def _tmpfiles(self, package: str, action: Action) -> tuple[str, str]:
         return "skipped", "tmpfiles are created at run time by systemd-tmpfiles"
+
+
+_MODE = re.compile(r"0?[0-7]{3,4}")
+#: update-alternatives' names: no slash, no blanks, not '.' or '..'
+_ALTERNATIVE = re.compile(r"[^/\s\x00-\x1f\x7f]{1,255}")
+
+
+def _absolute(path: str, what: str) -> str:
+    """`path` if it is an absolute image path with no '..' component and no control
+    character; ValueError otherwise (it came from a package's control data)."""
+    if not path.startswith("/") or any(part == ".." for part in path.split("/")) \
+            or any(ord(char) < 32 or char == "\x7f" for char in path):
+        raise ValueError(f"{what} {path!r} is not an absolute path without '..'")
+    return path
+
+
+def _alternative_name(name: str) -> str:
+    if not _ALTERNATIVE.fullmatch(name) or name in (".", ".."):
+        raise ValueError(f"alternative name {name!r} is not a plain name (no '/', blanks)")
+    return name
+
+
+def _regular(status: os.stat_result | None) -> bool:
+    return status is not None and stat.S_ISREG(status.st_mode)
 
 
 def _split_sysusers(line: str) -> list[str]:

@@ -13,7 +13,14 @@ import click
 from archive.publish.publisher import archive_root
 from archive.upstream.mirror import Upstream
 from bootstrap.apply import ActionFailed
-from bootstrap.installer import Installed, Request, install, resolve_request, upstream_settings
+from bootstrap.installer import (
+    Installed,
+    Request,
+    install,
+    parse_user,
+    resolve_request,
+    upstream_settings,
+)
 from bootstrap.model import ImageConfig
 from bootstrap.output import FORMATS, check_target, guess_format, work_dir, write_output
 from bootstrap.resolver import ResolveError, why
@@ -97,6 +104,8 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
     """
     settings = app.settings
     reporter = app.reporter() if not as_json else Reporter(quiet=True)
+    if user is not None:
+        parse_user(user)  # refused before anything is fetched
     from archive.upstream.mirror import host_architecture
 
     request = Request(
@@ -133,6 +142,8 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
                 raise ResolveFailed(" ".join(packages), _chain(exc)) from None
             except ActionFailed as exc:
                 raise InstallError(str(output), str(exc)) from None
+            except OSError as exc:  # disk full, permissions: the image cannot be made
+                raise InstallError(str(output), _os_error(exc)) from None
             _report_unhandled(installed, reporter, strict)
             config = _image_config(request, installed, entrypoint, cmd, env, workdir, tag,
                                    image_name or "-".join(sorted(packages)))
@@ -152,6 +163,11 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
         image_id = record_image(settings, installed, request, name=config.name,
                                 output=str(output), fmt=fmt, digest=digest, upstream=upstream)
     _summary(installed, output, fmt, digest, written, as_json, reporter, image_id)
+
+
+def _os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _chain(exc: ResolveError) -> str:

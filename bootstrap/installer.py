@@ -9,7 +9,6 @@ written by `bootstrap.status` so that scanners see every package.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +18,12 @@ from archive.debfile import read_deb
 from archive.settings import UpstreamSettings
 from archive.upstream.index import BinaryRecord
 from archive.upstream.mirror import Suite, Upstream
-from bootstrap.apply import Applier, Outcome, parse_actions
+from bootstrap.accounts import NAME, AccountError
+from bootstrap.apply import ActionFailed, Applier, Outcome, parse_actions
+from bootstrap.confined import Confinement, ImageRoot
 from bootstrap.model import InstalledPackage
 from bootstrap.resolver import Resolution, resolve
-from bootstrap.status import DpkgEntry, md5_of, write_database
+from bootstrap.status import ARCH_NAME, PACKAGE_NAME, DpkgEntry, md5_of, write_database
 from bootstrap.unpack import UnpackedFile, UnpackLimits, unpack_deb
 from recipes.actions import Action
 from unessential.console import Reporter
@@ -119,15 +120,30 @@ def resolve_request(upstream: Upstream, request: Request) -> tuple[Resolution, d
 
 
 def install(request: Request, root: Path, upstream: Upstream, reporter: Reporter) -> Installed:
-    """Install the closure of `request` into the empty directory `root`."""
+    """Install the closure of `request` into the empty directory `root`.
+
+    Every change after the unpack goes through `bootstrap.confined` (nothing written
+    outside `root`); a path or name from a package that cannot be used raises
+    ActionFailed naming the package."""
+    try:
+        return _install(request, root, upstream, reporter)
+    except (Confinement, AccountError) as exc:
+        raise ActionFailed(str(exc)) from None
+
+
+def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporter) -> Installed:
     resolution, suites = resolve_request(upstream, request)
+    for record in resolution.packages:
+        _check_record(record)
     url = archive_url(request.archive)
     debs: list[tuple[BinaryRecord, Path]] = []
     with reporter.task("fetch (verified)", len(resolution.packages), unit="packages") as step:
         for record in resolution.packages:
             debs.append((record, upstream.deb_path(suites[record.package], record)))
             step(1)
-    _skeleton(root, request)
+    root.mkdir(parents=True, exist_ok=True)
+    fs = ImageRoot(root)
+    _skeleton(fs, request)
     applier = Applier(root, log=reporter.log)
     installed = Installed(root, resolution, [], archive_url=url)
     entries: list[DpkgEntry] = []
@@ -138,7 +154,7 @@ def install(request: Request, root: Path, upstream: Upstream, reporter: Reporter
     with reporter.task("unpack", len(debs), unit="packages") as step:
         for record, deb_path in debs:
             deb = read_deb(deb_path)
-            control = parse_one(deb.members["control"].data.decode("utf-8"))
+            control = _control(deb.members, record)
             actions = _actions(deb.members, record.package)
             for action in actions:
                 if action.script == "preinst" and "install" in action.on:
@@ -163,7 +179,7 @@ def install(request: Request, root: Path, upstream: Upstream, reporter: Reporter
                                                  suites[record.package].entry.suite))
             step(1)
     if request.merged_usr:
-        _late_lib_links(root)
+        _late_lib_links(fs)
     for package, actions in configure:
         for action in actions:
             if action.script in ("config", "postinst") and "configure" in action.on:
@@ -175,8 +191,8 @@ def install(request: Request, root: Path, upstream: Upstream, reporter: Reporter
     installed.outcomes = applier.outcomes
     installed.owners = applier.owners
     entries = [DpkgEntry(e.control, e.paths, e.md5sums, e.conffiles,
-                         {p: md5_of(root, p) for p in e.conffiles}) for e in entries]
-    write_database(root, entries)
+                         {p: md5_of(fs, p) for p in e.conffiles}) for e in entries]
+    write_database(fs, entries)
     return installed
 
 
@@ -196,25 +212,47 @@ def _aliases(request: Request) -> dict[str, str]:
     return {name: f"usr/{name}" for name in (*MERGED_USR, *LIB_ALIASES)}
 
 
-def _skeleton(root: Path, request: Request) -> None:
+def _skeleton(fs: ImageRoot, request: Request) -> None:
     """The directories every image has, and the merged-/usr links."""
-    root.mkdir(parents=True, exist_ok=True)
     for name, mode in (("usr", 0o755), ("etc", 0o755), ("var", 0o755), ("tmp", 0o1777),
                        ("root", 0o700), ("var/lib/dpkg", 0o755), ("var/tmp", 0o1777),
                        ("run", 0o755), ("home", 0o755)):
-        path = root / name
-        path.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, mode)
+        fs.makedirs(name, strict=True)
+        fs.chmod(name, mode)
     if request.merged_usr:
         for name in (*MERGED_USR, *MERGED_USR_ARCH.get(request.arch, ())):
-            (root / "usr" / name).mkdir(parents=True, exist_ok=True)
-            (root / name).symlink_to(f"usr/{name}")
+            fs.makedirs(f"usr/{name}", strict=True)
+            fs.symlink(name, f"usr/{name}")
 
 
-def _late_lib_links(root: Path) -> None:
+def _late_lib_links(fs: ImageRoot) -> None:
     for name in LIB_ALIASES:
-        if (root / "usr" / name).is_dir() and not os.path.lexists(root / name):
-            (root / name).symlink_to(f"usr/{name}")
+        if fs.is_dir(f"usr/{name}") and not fs.lexists(name):
+            fs.symlink(name, f"usr/{name}")
+
+
+def _check_record(record: BinaryRecord) -> None:
+    """A package name and architecture from the signed index that can name files."""
+    if not PACKAGE_NAME.fullmatch(record.package):
+        raise FormatError(repr(record.package), "not a valid package name in the archive's "
+                          "Packages index")
+    if not ARCH_NAME.fullmatch(record.architecture):
+        raise FormatError(record.package, f"architecture {record.architecture!r} is not valid")
+
+
+def _control(members: dict, record: BinaryRecord) -> dict[str, str]:  # type: ignore[type-arg]
+    """The control fields of a fetched package, which must be the package indexed."""
+    subject = f"{record.package} ({record.filename})"
+    try:
+        control = parse_one(members["control"].data.decode("utf-8"))
+    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(subject, f"unreadable control file: {exc}") from None
+    for key, expected in (("Package", record.package), ("Version", record.version),
+                          ("Architecture", record.architecture)):
+        if control.get(key) != expected:
+            raise FormatError(subject, f"control file says {key}: "
+                              f"{control.get(key, '')!r}, the signed index {expected!r}")
+    return control
 
 
 def _text(member: object) -> str:
@@ -279,24 +317,24 @@ def _run_triggers(applier: Applier, interests: list[tuple[str, list[str], list[A
                 applier.run(package, action)
 
 
-def _add_user(applier: Applier, spec: str) -> tuple[int, int]:
+def parse_user(spec: str) -> tuple[str, int]:
+    """`--user NAME[:UID]`: the name (adduser's rule) and the uid (default 1000)."""
     name, _, number = spec.partition(":")
-    uid = int(number) if number else 1000
-    if not name or not name.replace("-", "").replace("_", "").isalnum():
-        raise ConfigError("--user", f"expected NAME or NAME:UID, got {spec!r}")
-    accounts = applier.accounts
-    if not accounts.has_group(name):
-        accounts.group.lines.append(f"{name}:x:{uid}:")
-        accounts.gshadow.lines.append(f"{name}:!::")
-    gid = accounts.gid(name)
-    if not accounts.has_user(name):
-        accounts.passwd.lines.append(f"{name}:x:{uid}:{gid}::/home/{name}:/usr/sbin/nologin")
-        accounts.shadow.lines.append(f"{name}:!:::::::")
-    home = applier.root / "home" / name
-    home.mkdir(parents=True, exist_ok=True)
-    applier.chown(home, accounts.uid(name), gid)
-    os.chmod(home, 0o750)
-    return accounts.uid(name), gid
+    if not NAME.fullmatch(name) or (number and not (number.isdigit() and
+                                                    1 <= int(number) < 2**31 - 1)):
+        raise ConfigError("--user", f"expected NAME or NAME:UID (a name like 'app', a uid "
+                          f"from 1), got {spec!r}")
+    return name, int(number) if number else 1000
+
+
+def _add_user(applier: Applier, spec: str) -> tuple[int, int]:
+    name, uid = parse_user(spec)
+    uid, gid = applier.accounts.add_login(name, uid)
+    home = f"/home/{name}"
+    applier.fs.makedirs(home)
+    applier.chown(home, uid, gid)
+    applier.fs.chmod(home, 0o750)
+    return uid, gid
 
 
 def _installed(record: BinaryRecord, control: dict[str, str], url: str,

@@ -11,14 +11,16 @@ function writes them.
 from __future__ import annotations
 
 import hashlib
-import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from bootstrap.rootpath import inside
+from bootstrap.confined import Confinement, ImageRoot
 
 ADMIN = "var/lib/dpkg"
+#: Debian policy 5.6.1 (package names) and dpkg's architecture names
+PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+ARCH_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,17 @@ class DpkgEntry:
 
     @property
     def info_name(self) -> str:
-        """`name`, or `name:arch` for Multi-Arch: same (dpkg's info file naming)."""
+        """`name`, or `name:arch` for Multi-Arch: same (dpkg's info file naming).
+
+        Both come from a package's control data: checked, so that the name of an info
+        file is always a plain file name."""
+        if not PACKAGE_NAME.fullmatch(self.name):
+            raise Confinement(f"package name {self.name!r} is not valid")
         if self.control.get("Multi-Arch") == "same":
-            return f"{self.name}:{self.control.get('Architecture', '')}"
+            arch = self.control.get("Architecture", "")
+            if not ARCH_NAME.fullmatch(arch):
+                raise Confinement(f"{self.name}: architecture {arch!r} is not valid")
+            return f"{self.name}:{arch}"
         return self.name
 
 
@@ -88,34 +98,29 @@ def list_text(entry: DpkgEntry) -> str:
     return "".join(f"{p}\n" for p in seen)
 
 
-def md5_of(root: Path, image_path: str) -> str:
+def md5_of(fs: ImageRoot, image_path: str) -> str:
     """The md5 of an installed file (through the image's symlinks), or ''."""
     try:
-        with inside(root, image_path).open("rb") as handle:
-            return hashlib.md5(handle.read(), usedforsecurity=False).hexdigest()
-    except OSError:
+        return hashlib.md5(fs.read_bytes(image_path), usedforsecurity=False).hexdigest()
+    except (OSError, Confinement):
         return ""
 
 
-def write_database(root: Path, entries: list[DpkgEntry]) -> None:
-    """Write status and the info files of `entries` under root/var/lib/dpkg."""
-    admin = root / ADMIN
+def write_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
+    """Write status and the info files of `entries` under /var/lib/dpkg of the image.
+
+    Nothing below /var/lib/dpkg may be a symlink (refused, never followed)."""
+    names = [entry.info_name for entry in entries]  # all checked before any write
     for sub in ("info", "updates", "triggers", "alternatives"):
-        (admin / sub).mkdir(parents=True, exist_ok=True)
-    _write(admin / "info" / "format", "1\n")  # multiarch naming: name:arch for M-A: same
-    for entry in entries:
-        _write(admin / "info" / f"{entry.info_name}.list", list_text(entry))
+        fs.makedirs(f"{ADMIN}/{sub}", strict=True)
+    info = f"{ADMIN}/info"
+    fs.write_text(f"{info}/format", "1\n", strict=True)  # multiarch: name:arch for M-A: same
+    for name, entry in zip(names, entries, strict=True):
+        fs.write_text(f"{info}/{name}.list", list_text(entry), strict=True)
         if entry.md5sums:
-            _write(admin / "info" / f"{entry.info_name}.md5sums", entry.md5sums)
+            fs.write_text(f"{info}/{name}.md5sums", entry.md5sums, strict=True)
         if entry.conffiles:
-            _write(admin / "info" / f"{entry.info_name}.conffiles",
-                   "".join(f"{path}\n" for path in entry.conffiles))
-    _write(admin / "available", "")
-    _write(admin / "status", status_text(entries))
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
+            fs.write_text(f"{info}/{name}.conffiles",
+                          "".join(f"{path}\n" for path in entry.conffiles), strict=True)
+    fs.write_text(f"{ADMIN}/available", "", strict=True)
+    fs.write_text(f"{ADMIN}/status", status_text(entries), strict=True)
