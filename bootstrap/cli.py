@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from bootstrap.output import FORMATS, check_target, guess_format, work_dir, writ
 from bootstrap.resolver import ResolveError, why
 from unessential.console import Reporter, print_json
 from unessential.context import AppContext, pass_app
-from unessential.errors import InstallError, ResolveFailed
+from unessential.errors import InstallError, ResolveFailed, StorageError
 
 OCI_ARCH = {"amd64": "amd64", "arm64": "arm64", "armhf": "arm", "i386": "386",
             "ppc64el": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
@@ -143,6 +144,8 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
             except ActionFailed as exc:
                 raise InstallError(str(output), str(exc)) from None
             except OSError as exc:  # disk full, permissions: the image cannot be made
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                    raise StorageError(str(output), _os_error(exc)) from None
                 raise InstallError(str(output), _os_error(exc)) from None
             _report_unhandled(installed, reporter, strict)
             config = _image_config(request, installed, entrypoint, cmd, env, workdir, tag,

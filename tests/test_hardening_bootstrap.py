@@ -165,6 +165,8 @@ CASES: dict[str, Case] = {
     "group-colon": Case(lambda host: [*dirs("usr"), entry("./usr/x", b"x")],
                         "Action: system-group\nScript: postinst\nOn: configure\n"
                         "Name: g:x:0:evil\n", ok=False),
+    # plain, but larger than the small file system of the disk-full test
+    "big": Case(lambda host: [*dirs("usr"), entry("./usr/big", b"x" * (256 << 10))]),
     "home-relative": Case(lambda host: [*dirs("usr"), entry("./usr/x", b"x")],
                           "Action: system-user\nScript: postinst\nOn: configure\nName: svc\n"
                           "Home: ../../..\nCreate-Home: yes\n", ok=False),
@@ -297,3 +299,23 @@ def test_user_name_is_validated_before_anything_is_fetched(
         assert result.exit_code == EXIT_CODES["config"], (bad, result.output)
         assert "--user" in result.output
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.deb"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs")
+def test_disk_full_is_a_storage_error(hostile: tuple[FixtureArchive, Path],
+                                      tmp_path: Path) -> None:
+    import subprocess
+
+    fixture, _ = hostile
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
+    try:
+        result = boot(fixture, tmp_path / "data", "big", "--output", str(small / "img"),
+                      "--format", "dir")
+        assert result.exit_code == EXIT_CODES["storage"], result.output
+        assert "No space left on device" in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
