@@ -13,6 +13,12 @@ Accepted, as `bootstrap` writes them (`bootstrap.output`) and as other tools do:
 Layers are read as streams, in order, honouring whiteouts (`.wh.status`, a whited-out
 or opaque parent directory): the status a container would see. Nothing is written to
 disk, and a status larger than `MAX_STATUS` is refused.
+
+Images are untrusted input (a CI gate reads what a pipeline produced): every JSON
+document is checked for the types and keys it must have, digests must be well formed
+(`sha256:` and 64 hex digits, so a blob path can never hold `..`), docker layer paths
+must be relative and without `..`, and sizes and counts are bounded. Anything else is
+a one-line `FormatError` naming the image and what is wrong, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,12 +26,17 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
+import re
 import tarfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import zstandard
 
 from bootstrap.rootpath import OutsideRoot, inside
 from unessential.errors import FormatError, IntegrityError, NotFoundError
@@ -34,6 +45,13 @@ STATUS = "var/lib/dpkg/status"
 MAX_STATUS = 64 * 1024 * 1024
 MAX_JSON = 4 * 1024 * 1024
 _MAX_NESTING = 4
+_MAX_IMAGES = 256  # image manifests in one index (nested indices included)
+_MAX_LAYERS = 1024  # layers in one image
+_DIGEST_HEX = {"sha256": 64, "sha512": 128}
+_HEX = re.compile(r"[0-9a-f]+")
+# what reading a corrupt (compressed) tar stream raises, besides tarfile's own errors
+_STREAM_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError,
+                  zstandard.ZstdError)
 _PARENTS = ("", "var", "var/lib", "var/lib/dpkg")  # directories above the status file
 
 
@@ -48,22 +66,28 @@ class ImageStatus:
 
 def read_statuses(path: Path) -> list[ImageStatus]:
     """The dpkg status of each image in `path` (one, or one per OCI manifest / tag)."""
+    what = str(path)
     if path.is_dir():
-        if (path / "index.json").is_file() and (path / "oci-layout").is_file():
-            return _oci(_DirBlobs(path), str(path))
-        return [ImageStatus(str(path), "dir", _dir_status(path))]
+        try:
+            if (path / "index.json").exists() and (path / "oci-layout").exists():
+                return _oci(_DirBlobs(path), what)
+            return [ImageStatus(what, "dir", _dir_status(path))]
+        except OSError as exc:
+            raise FormatError(what, f"cannot read the image directory: {_os_cause(exc)}") \
+                from exc
     if not path.exists():
-        raise NotFoundError(str(path), "no such image (file or directory)")
+        raise NotFoundError(what, "no such image (file or directory)")
     try:
         with tarfile.open(path, "r:*") as outer:
             names = {_clean(m.name): m for m in outer.getmembers()}
             if "index.json" in names and "oci-layout" in names:
-                return _oci(_TarBlobs(outer, names), str(path))
+                return _oci(_TarBlobs(outer, names, what), what)
             if "manifest.json" in names:
-                return _docker(outer, names, str(path))
-            return [ImageStatus(str(path), "tar", _rootfs_tar(outer, names, str(path)))]
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise FormatError(str(path), f"not a directory or a readable tar: {exc}") from exc
+                return _docker(outer, names, what)
+            return [ImageStatus(what, "tar", _rootfs_tar(outer, names, what))]
+    except _STREAM_ERRORS as exc:
+        raise FormatError(what, f"not a directory or a readable tar: {_one_line(exc)}") \
+            from exc
 
 
 # -- formats --------------------------------------------------------------------------
@@ -90,21 +114,31 @@ def _rootfs_tar(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo], what:
 
 def _docker(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo],
             what: str) -> list[ImageStatus]:
-    manifest = _json(_read(outer, names["manifest.json"], MAX_JSON, what), f"{what}: manifest.json")
+    where = f"{what}: manifest.json"
+    manifest = _json(_read(outer, names["manifest.json"], MAX_JSON, what), where)
     if not isinstance(manifest, list) or not manifest:
-        raise FormatError(f"{what}: manifest.json", "expected a non-empty list of images")
+        raise FormatError(where, "expected a non-empty list of images")
+    if len(manifest) > _MAX_IMAGES:
+        raise FormatError(where, f"more than {_MAX_IMAGES} images")
     out = []
     for number, entry in enumerate(manifest):
         if not isinstance(entry, dict) or not isinstance(entry.get("Layers"), list):
-            raise FormatError(f"{what}: manifest.json", f"image {number} has no Layers list")
-        tags = entry.get("RepoTags") or []
+            raise FormatError(where, f"image {number} has no Layers list")
+        tags = entry.get("RepoTags")
+        if tags is not None and (not isinstance(tags, list)
+                                 or not all(isinstance(t, str) for t in tags)):
+            raise FormatError(where, f"image {number}: RepoTags is not a list of strings")
         label = f"{what} ({tags[0]})" if tags else f"{what} (image {number})"
+        layers = entry["Layers"]
+        if len(layers) > _MAX_LAYERS:
+            raise FormatError(where, f"image {number}: more than {_MAX_LAYERS} layers")
         streams = []
-        for layer in entry["Layers"]:
-            member = names.get(_clean(str(layer)))
+        for layer in layers:
+            path = _member_path(layer, where, f"image {number}")
+            member = names.get(path)
             if member is None:
-                raise FormatError(what, f"layer {layer} is missing")
-            streams.append((str(layer), None, "", member))
+                raise FormatError(what, f"layer {_show(layer)} is missing")
+            streams.append((path, None, "", member))
         out.append(ImageStatus(label, "docker",
                                _layers(lambda m: _extract(outer, m, what), streams, label)))
     return out
@@ -113,12 +147,22 @@ def _docker(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo],
 def _oci(blobs: _Blobs, what: str) -> list[ImageStatus]:
     index = _json(blobs.named("index.json"), f"{what}: index.json")
     out: list[ImageStatus] = []
-    for label, manifest in _manifests(blobs, index, what, 0):
+    for label, digest, manifest in _manifests(blobs, index, what, "index.json", 0):
+        if len(out) >= _MAX_IMAGES:
+            raise FormatError(f"{what}: index.json", f"more than {_MAX_IMAGES} image manifests")
+        where = f"{what}: manifest {digest}"
         layers = manifest.get("layers")
         if not isinstance(layers, list):
-            raise FormatError(f"{what}: {label}", "manifest has no layers list")
-        streams = [(str(d.get("digest")), str(d.get("digest")), str(d.get("mediaType", "")),
-                    None) for d in layers if isinstance(d, dict)]
+            raise FormatError(where, "manifest has no layers list")
+        if len(layers) > _MAX_LAYERS:
+            raise FormatError(where, f"more than {_MAX_LAYERS} layers")
+        streams: list[Stream] = []
+        for number, layer in enumerate(layers):
+            if not isinstance(layer, dict):
+                raise FormatError(where, f"layer {number} is not a descriptor (a JSON object)")
+            layer_digest = _digest(layer.get("digest"), where, f"layer {number}")
+            media = _optional_str(layer, "mediaType", where, f"layer {number}")
+            streams.append((layer_digest, layer_digest, media, None))
         text = _layers(lambda d: blobs.open(d), streams, f"{what} ({label})")
         out.append(ImageStatus(f"{what} ({label})", "oci", text))
     if not out:
@@ -126,23 +170,41 @@ def _oci(blobs: _Blobs, what: str) -> list[ImageStatus]:
     return out
 
 
-def _manifests(blobs: _Blobs, index: Any, what: str,
-               depth: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    if depth > _MAX_NESTING or not isinstance(index, dict):
-        raise FormatError(f"{what}: index.json", "not an OCI image index (or nested too deep)")
-    for descriptor in index.get("manifests") or []:
-        digest = str(descriptor.get("digest", ""))
-        media = str(descriptor.get("mediaType", ""))
-        document = _json(blobs.read(digest, MAX_JSON), f"{what}: {digest}")
+def _manifests(blobs: _Blobs, index: Any, what: str, name: str,
+               depth: int) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(label, digest, manifest) of each image manifest an index leads to."""
+    where = f"{what}: {name}"
+    if depth > _MAX_NESTING:
+        raise FormatError(where, f"image indices nested more than {_MAX_NESTING} deep")
+    if not isinstance(index, dict):
+        raise FormatError(where, "not an OCI image index (expected a JSON object)")
+    descriptors = index.get("manifests")
+    if not isinstance(descriptors, list):
+        raise FormatError(where, "not an OCI image index: 'manifests' is "
+                                 + ("missing" if descriptors is None
+                                    else f"{_json_type(descriptors)}, not a list"))
+    if len(descriptors) > _MAX_IMAGES:
+        raise FormatError(where, f"more than {_MAX_IMAGES} manifests")
+    for number, descriptor in enumerate(descriptors):
+        item = f"manifest {number}"
+        if not isinstance(descriptor, dict):
+            raise FormatError(where, f"{item} is not a descriptor (a JSON object)")
+        digest = _digest(descriptor.get("digest"), where, item)
+        media = _optional_str(descriptor, "mediaType", where, item)
+        annotations = _optional_dict(descriptor, "annotations", where, item)
+        platform = _optional_dict(descriptor, "platform", where, item)
+        document = _json(blobs.read(digest, MAX_JSON), f"{what}: blob {digest}")
+        if not isinstance(document, dict):
+            raise FormatError(f"{what}: blob {digest}",
+                              "not an OCI manifest or index (expected a JSON object)")
         if media.endswith("image.index.v1+json") or "manifests" in document:
-            yield from _manifests(blobs, document, what, depth + 1)
+            yield from _manifests(blobs, document, what, f"index {digest}", depth + 1)
             continue
-        annotations = descriptor.get("annotations") or {}
-        platform = descriptor.get("platform") or {}
-        label = annotations.get("org.opencontainers.image.ref.name") or \
-            "/".join(str(v) for v in (platform.get("os"), platform.get("architecture")) if v) \
-            or digest[:19]
-        yield label, document
+        ref = annotations.get("org.opencontainers.image.ref.name")
+        system = "/".join(v for v in (platform.get("os"), platform.get("architecture"))
+                          if isinstance(v, str) and v)
+        label = ref if isinstance(ref, str) and ref else system or digest[:19]
+        yield _printable(label), digest, document
 
 
 # -- layers ---------------------------------------------------------------------------
@@ -180,8 +242,8 @@ def _scan_layer(stream: IO[bytes], what: str) -> tuple[str | None, bool]:
                     found = _member_text(layer, member, what)
                 elif _whiteout(name):
                     hidden = True
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise FormatError(what, f"unreadable layer: {exc}") from exc
+    except _STREAM_ERRORS as exc:
+        raise FormatError(what, f"unreadable layer: {_one_line(exc)}") from exc
     return found, hidden
 
 
@@ -210,9 +272,7 @@ class _Verifying(io.RawIOBase):
     def __init__(self, raw: IO[bytes], digest: str) -> None:
         super().__init__()
         self._raw = raw
-        self._algorithm, _, self._expected = digest.partition(":")
-        if self._algorithm not in ("sha256", "sha512") or not self._expected:
-            raise FormatError(digest, "unsupported or malformed blob digest")
+        self._algorithm, _, self._expected = _digest(digest, "blob", "digest").partition(":")
         self._hash = hashlib.new(self._algorithm)
 
     def readable(self) -> bool:
@@ -238,6 +298,8 @@ class _Verifying(io.RawIOBase):
 class _Blobs:
     """Content-addressed blobs of an OCI layout (in a directory or a tar)."""
 
+    label: str  # the image, for error messages
+
     def named(self, name: str) -> bytes:
         raise NotImplementedError
 
@@ -251,48 +313,54 @@ class _Blobs:
             reader = _Verifying(raw, digest)
             data = reader.read(limit + 1)
             if len(data) > limit:
-                raise FormatError(digest, f"larger than {limit} bytes")
-            reader.finish(f"blob {digest}")
+                raise FormatError(f"{self.label}: blob {digest}", f"larger than {limit} bytes")
+            reader.finish(f"{self.label}: blob {digest}")
         return data
 
-    @staticmethod
-    def path(digest: str) -> str:
-        algorithm, _, hexdigest = digest.partition(":")
-        if not algorithm.isalnum() or not hexdigest.isalnum():
-            raise FormatError(digest, "malformed blob digest")
+    def path(self, digest: str) -> str:
+        algorithm, _, hexdigest = _digest(digest, self.label, "blob").partition(":")
         return f"blobs/{algorithm}/{hexdigest}"
 
 
 class _DirBlobs(_Blobs):
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.label = str(root)
 
     def named(self, name: str) -> bytes:
-        return (self.root / name).read_bytes()[: MAX_JSON + 1]
+        target = self.root / name
+        if target.is_symlink() or not target.is_file():
+            raise FormatError(self.label, f"{name} is not a regular file")
+        if target.stat().st_size > MAX_JSON:
+            raise FormatError(self.label, f"{name}: larger than {MAX_JSON} bytes")
+        with target.open("rb") as handle:
+            return handle.read(MAX_JSON + 1)
 
     @contextmanager
     def open(self, digest: str) -> Iterator[IO[bytes]]:
         target = self.root / self.path(digest)
         if not target.is_file() or target.is_symlink():
-            raise FormatError(str(self.root), f"blob {digest} is missing")
+            raise FormatError(self.label, f"blob {digest} is missing")
         with target.open("rb") as handle:
             yield handle
 
 
 class _TarBlobs(_Blobs):
-    def __init__(self, outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo]) -> None:
+    def __init__(self, outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo],
+                 label: str) -> None:
         self.outer = outer
         self.names = names
+        self.label = label
 
     def named(self, name: str) -> bytes:
-        return _read(self.outer, self.names[name], MAX_JSON, name)
+        return _read(self.outer, self.names[name], MAX_JSON, self.label)
 
     @contextmanager
     def open(self, digest: str) -> Iterator[IO[bytes]]:
         member = self.names.get(self.path(digest))
         if member is None:
-            raise FormatError(self.outer.name or "image", f"blob {digest} is missing")
-        with _extract(self.outer, member, str(self.outer.name)) as handle:
+            raise FormatError(self.label, f"blob {digest} is missing")
+        with _extract(self.outer, member, self.label) as handle:
             yield handle
 
 
@@ -308,17 +376,17 @@ def _clean(name: str) -> str:
 @contextmanager
 def _extract(outer: tarfile.TarFile, member: tarfile.TarInfo, what: str) -> Iterator[IO[bytes]]:
     if not member.isfile():
-        raise FormatError(what, f"{member.name} is not a regular file")
+        raise FormatError(what, f"{_show(member.name)} is not a regular file")
     handle = outer.extractfile(member)
     if handle is None:
-        raise FormatError(what, f"{member.name} cannot be read")
+        raise FormatError(what, f"{_show(member.name)} cannot be read")
     with handle:
         yield handle
 
 
 def _read(outer: tarfile.TarFile, member: tarfile.TarInfo, limit: int, what: str) -> bytes:
     if member.size > limit:
-        raise FormatError(what, f"{member.name}: larger than {limit} bytes")
+        raise FormatError(what, f"{_show(member.name)}: larger than {limit} bytes")
     with _extract(outer, member, what) as handle:
         return handle.read()
 
@@ -328,7 +396,82 @@ def _member_text(tar: tarfile.TarFile, member: tarfile.TarInfo, what: str) -> st
 
 
 def _json(data: bytes, what: str) -> Any:
+    if len(data) > MAX_JSON:
+        raise FormatError(what, f"larger than {MAX_JSON} bytes")
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(what, f"not JSON: {exc}") from exc
+        raise FormatError(what, f"not JSON: {_one_line(exc)}") from exc
+    except RecursionError as exc:
+        raise FormatError(what, "JSON nested too deep") from exc
+
+
+# -- checks of untrusted JSON -----------------------------------------------------------
+
+
+def _digest(value: object, where: str, item: str) -> str:
+    """A blob digest `algorithm:hex` of a supported algorithm and its exact length."""
+    if isinstance(value, str):
+        algorithm, colon, hexdigest = value.partition(":")
+        length = _DIGEST_HEX.get(algorithm)
+        if colon and length == len(hexdigest) and _HEX.fullmatch(hexdigest):
+            return value
+    if value is None:
+        raise FormatError(where, f"{item} has no digest")
+    raise FormatError(where, f"{item}: malformed or unsupported digest {_show(value)} "
+                             "(expected sha256:<64 hex digits> or sha512:<128 hex digits>)")
+
+
+def _optional_str(document: dict[str, Any], key: str, where: str, item: str) -> str:
+    value = document.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise FormatError(where, f"{item}: {key} is {_json_type(value)}, not a string")
+    return value
+
+
+def _optional_dict(document: dict[str, Any], key: str, where: str,
+                   item: str) -> dict[str, Any]:
+    value = document.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise FormatError(where, f"{item}: {key} is {_json_type(value)}, not an object")
+    return value
+
+
+def _member_path(value: object, where: str, item: str) -> str:
+    """A docker-archive layer path: relative, no `..`, inside the archive."""
+    if not isinstance(value, str) or not value:
+        raise FormatError(where, f"{item}: layer {_show(value)} is not a path")
+    parts = value.split("/")
+    if value.startswith("/") or ".." in parts or "\0" in value:
+        raise FormatError(where, f"{item}: layer path {_show(value)} leaves the archive")
+    return _clean(value)
+
+
+def _json_type(value: object) -> str:
+    """The JSON type of `value`, with its article: "a string", "an object", "null"."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value), "a value")
+
+
+def _show(value: object, limit: int = 80) -> str:
+    """A value for an error message: quoted, escaped (one line), shortened."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)[:limit * 2]
+    text = _printable(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def _one_line(exc: BaseException) -> str:
+    return _printable(" ".join(str(exc).split()))
+
+
+def _os_cause(exc: OSError) -> str:
+    return _printable(f"{exc.filename}: {exc.strerror}" if exc.strerror and exc.filename
+                      else " ".join(str(exc).split()))
