@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from archive.settings import UpstreamSettings
+from archive.storage import storage_errors
 from archive.upstream.mirror import Upstream, resolve_entries
+from archive.urls import display_url
 from unessential.console import print_json
 from unessential.context import AppContext, pass_app
+from unessential.errors import ConfigError
 
 mirror_option = click.option(
     "--mirror",
@@ -22,9 +26,14 @@ mirror_option = click.option(
 def upstream_settings(app: AppContext, mirror_url: str | None) -> UpstreamSettings:
     settings = app.settings.upstream
     if mirror_url:
-        settings = UpstreamSettings.model_validate(
-            settings.model_dump() | {"mirror": mirror_url}
-        )
+        try:
+            settings = UpstreamSettings.model_validate(
+                settings.model_dump() | {"mirror": mirror_url}
+            )
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ConfigError("--mirror", f"{reason}, got {display_url(mirror_url)!r}") \
+                from exc
     return settings
 
 
@@ -55,7 +64,8 @@ def mirror_show(app: AppContext, mirror_url: str | None, verify: bool, as_json: 
     settings = upstream_settings(app, mirror_url)
     rows = []
     if verify:
-        with Upstream(app.settings.data_dir, settings, reporter=app.reporter()) as upstream:
+        with storage_errors(app.settings.data_dir), \
+                Upstream(app.settings.data_dir, settings, reporter=app.reporter()) as upstream:
             for suite in upstream.suites():
                 rows.append(_row(suite.entry) | {
                     "date": suite.release.date.isoformat() if suite.release.date else None,
@@ -81,7 +91,7 @@ def _row(entry: object) -> dict[str, object]:
 
     assert isinstance(entry, SourceEntry)
     return {
-        "uri": entry.uri,
+        "uri": display_url(entry.uri),  # a password in the mirror URL is never printed
         "suite": entry.suite,
         "components": list(entry.components),
         "signed_by": entry.signed_by.describe(),
@@ -125,7 +135,8 @@ def fetch(
     settings = upstream_settings(app, mirror_url)
     reporter = app.reporter()
     results = []
-    with Upstream(app.settings.data_dir, settings, reporter=reporter) as upstream:
+    with storage_errors(app.settings.data_dir), \
+            Upstream(app.settings.data_dir, settings, reporter=reporter) as upstream:
         for spec in packages:
             name, _, version = spec.partition("=")
             if binary:

@@ -155,3 +155,23 @@ class PublishSettings(BaseModel):
         """Where the public archive lives: `root`, or `<data_dir>/public`."""
         return self.root if self.root is not None else data_dir / "public"
 
+
+def root_problem(root: Path, data_dir: Path) -> str | None:
+    """Why `root` may not hold the public archive of `data_dir`, or None if it may.
+
+    Everything under the root is served, and `<data_dir>/keys` holds the secret signing
+    key: the root may be neither the data directory, nor contain it, nor lie in `keys/`.
+    """
+    public = root.expanduser().resolve()
+    data = data_dir.expanduser().resolve()
+    keys = data / "keys"
+    if public == data:
+        return ("is the data directory, which holds the secret signing key (keys/): "
+                "choose a directory of its own, such as <data_dir>/public")
+    if public in data.parents:
+        return (f"contains the data directory {data}, which holds the secret signing key "
+                "(keys/): choose a directory of its own, such as <data_dir>/public")
+    if public == keys or keys in public.parents:
+        return f"lies in {keys}, the secret signing keys: choose another directory"
+    return None
+

@@ -59,7 +59,7 @@ def test_typed_records_of_real_indices() -> None:
     assert {r.priority for r in records} >= {"optional"}
     (essential,) = parse_packages(
         "Package: e\nVersion: 1\nArchitecture: all\nEssential: yes\nPriority: required\n"
-        "Filename: pool/e.deb\nSize: 1\nSHA256: 00\nSource: src (0.9)\n", "x")
+        "Filename: pool/e.deb\nSize: 1\nSHA256: " + "0" * 64 + "\nSource: src (0.9)\n", "x")
     assert essential.essential and essential.priority == "required"
     assert (essential.source, essential.source_version) == ("src", "0.9")
     with_source_version = [r for r in records if r.source_version != r.version]

@@ -12,6 +12,7 @@ from archive.catalog.cli import catalog
 from archive.cli import fetch, mirror
 from archive.key_cli import key as key_group
 from archive.publish.cli import publish_command, serve_command, snapshot_group
+from archive.urls import mask_passwords
 from audit.cli import audit_command, diff_command
 from audit.report.cli import report_command
 from bootstrap.cli import bootstrap_command
@@ -25,13 +26,16 @@ from worker.farm_cli import logs_command, rebuild_command, status_command, worke
 
 
 class Main(click.Group):
-    """Turns an UnessentialError into one line on stderr and its exit code."""
+    """Turns an UnessentialError into one line on stderr and its exit code.
+
+    A URL password that reached the message anyway is masked there.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except UnessentialError as exc:
-            click.echo(f"unessential: {exc.kind} error: {exc}", err=True)
+            click.echo(f"unessential: {exc.kind} error: {mask_passwords(str(exc))}", err=True)
             sys.exit(exc.exit_code)
 
 
@@ -84,6 +88,9 @@ def config_show(app: AppContext, as_json: bool) -> None:
     for key in ("database_url", "effective_database_url", "broker_url"):
         if data.get(key):
             data[key] = display_url(data[key])
+    upstream = data.get("upstream") or {}
+    if upstream.get("mirror"):
+        upstream["mirror"] = mask_passwords(upstream["mirror"])
     if as_json:
         print_json(
             {"source": str(loaded.source) if loaded.source else None,

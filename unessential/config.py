@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from archive.publish_settings import PublishSettings
+from archive.publish_settings import PublishSettings, root_problem
 from archive.settings import UpstreamSettings
 from unessential.errors import ConfigError
-from unessential.tomlload import describe_validation_error, read_toml
+from unessential.tomlload import describe_validation_error, located_error, read_toml
 from worker.settings import WorkerSettings
 
 ENV_OVERRIDES = {
@@ -125,6 +125,13 @@ def load_settings(explicit: Path | None = None) -> LoadedSettings:
         if env_names:
             raise describe_validation_error(exc, f"${env_names[0]}", "", ConfigError) from exc
         raise describe_validation_error(exc, origin, text, ConfigError) from exc
+    problem = root_problem(settings.publish.effective_root(settings.data_dir),
+                           settings.data_dir)
+    if problem is not None:
+        if settings.publish.root is None:  # the default root: data_dir is what is odd
+            raise ConfigError(origin, f"data_dir {settings.data_dir}: publish root {problem}")
+        raise located_error(ConfigError, text, origin, ("publish", "root"),
+                            f"{settings.publish.root} {problem}")
     return LoadedSettings(
         settings=settings, source=path if path and path.is_file() else None, overrides=overrides
     )

@@ -11,7 +11,6 @@ revision) become one-line `CatalogError`s naming the URL with its password hidde
 from __future__ import annotations
 
 import fcntl
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive.urls import mask_passwords
 from unessential.errors import CatalogError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -35,9 +35,6 @@ POSTGRES_CONNECT_TIMEOUT = 10
 SQLITE_BUSY_TIMEOUT = 60
 """Seconds to wait for a PostgreSQL server unless the URL says otherwise."""
 
-_PASSWORD_IN_URL = re.compile(r"(://[^/:@]*:)[^/@]*@")
-
-
 def display_url(url: str | URL) -> str:
     """The URL as it may be shown to a user: the password, if any, is masked."""
     if isinstance(url, URL):
@@ -45,7 +42,7 @@ def display_url(url: str | URL) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
-        return _PASSWORD_IN_URL.sub(r"\1***@", url)
+        return mask_passwords(url)
 
 
 def _one_line(exc: BaseException, url: URL | None = None) -> str:
@@ -240,3 +237,28 @@ def current_revision(url: str | URL) -> str | None:
             return _revision(connection)
     finally:
         engine.dispose()
+
+
+def require_current(url: str | URL) -> None:
+    """CatalogError unless the catalog at `url` is at the newest revision the code knows.
+
+    A command that reads or writes the catalog's tables calls this first, so an empty
+    or older catalog is one line telling the user what to run, not a database error.
+    """
+    revision = current_revision(url)
+    head = head_revision()
+    if revision == head:
+        return
+    shown = display_url(url)
+    if revision is None:
+        raise CatalogError(shown, "the catalog has no tables yet: run "
+                           "`unessential catalog upgrade` first")
+    try:
+        known = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    except CommandError:
+        known = None
+    if known is None:
+        raise CatalogError(shown, f"the catalog is at revision {revision}, unknown to this "
+                           f"version (head {head}): it was migrated by a newer unessential")
+    raise CatalogError(shown, f"the catalog is at revision {revision}, this version needs "
+                       f"{head}: run `unessential catalog upgrade` first")

@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import http
 import http.server
+import os
+import socket
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from archive.publish.snapshots import Snapshots
+from archive.publish_settings import PublishSettings, parse_duration
+from archive.storage import storage_errors
 from unessential.config import Settings
 from unessential.console import print_json
 from unessential.context import AppContext, pass_app
 from unessential.errors import ConfigError
 
 
-def parse_duration(text: str, what: str = "--valid-for") -> timedelta:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+def option_duration(text: str, option: str = "--valid-for") -> timedelta:
+    """A duration option, read by the parser of `publish.valid_for` (one syntax)."""
     try:
-        value, unit = int(text[:-1]), text[-1]
-        return timedelta(seconds=value * units[unit])
-    except (ValueError, KeyError, IndexError) as exc:
-        raise ConfigError(what, f"expected a duration like 7d, 12h or 30m, got {text!r}") \
-            from exc
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(option, f"{exc}, got {text!r}") from exc
 
 
 def _settings(app: AppContext, suite: str | None) -> Settings:
+    """The settings, with `--suite` validated as `publish.suite` is."""
     settings = app.settings
-    if suite:
-        settings = settings.model_copy(
-            update={"publish": settings.publish.model_copy(update={"suite": suite})})
+    if suite is not None:
+        try:
+            publish = PublishSettings.model_validate(
+                settings.publish.model_dump() | {"suite": suite})
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ConfigError("--suite", f"{reason}, got {suite!r}") from exc
+        settings = settings.model_copy(update={"publish": publish})
     return settings
 
 
@@ -42,8 +55,8 @@ def sources_stanza(root: Path, suite: str, keyring: Path, url: str | None = None
 
 @click.command("publish")
 @click.option("--suite", help="Suite to publish (default: publish.suite).")
-@click.option("--valid-for", help="Set Valid-Until this far ahead, e.g. 7d (default: "
-              "publish.valid_for, else none).")
+@click.option("--valid-for", help="Set Valid-Until this far ahead, e.g. 7d or 1d12h "
+              "(units s, m, h, d, w; positive; default: publish.valid_for, else none).")
 @click.option("--date", "date_text", help="The Release Date (RFC 2822; default: now). "
               "The same catalog and Date give byte-identical indices.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -62,16 +75,15 @@ def publish_command(app: AppContext, suite: str | None, valid_for: str | None,
     from archive.publish.publisher import archive_root, publish
 
     settings = _settings(app, suite)
-    duration = valid_for or settings.publish.valid_for
+    duration = (option_duration(valid_for) if valid_for is not None
+                else settings.publish.valid_for_delta)
     date = None
     if date_text:
         try:
             date = parsedate_to_datetime(date_text).astimezone(UTC)
         except (TypeError, ValueError) as exc:
             raise ConfigError("--date", f"not an RFC 2822 date: {date_text!r}") from exc
-    result = publish(settings, date=date,
-                     valid_for=parse_duration(duration) if duration else None,
-                     reporter=app.reporter())
+    result = publish(settings, date=date, valid_for=duration, reporter=app.reporter())
     root = archive_root(settings)
     keyring = root / "archive-keyring.asc"
     if as_json:
@@ -152,16 +164,94 @@ def snapshot_rollback(app: AppContext, suite: str | None, target: str | None) ->
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Read-only, confined to the archive root, never anything under `forbidden`.
+
+    A path is served only if its real path (symbolic links resolved) lies in the root
+    and not in a forbidden directory (the signing keys); anything else is a 404, a
+    path that cannot name a file (a NUL byte, bad encoding) a 400.
+    """
+
+    def __init__(self, *args: Any, directory: str, forbidden: tuple[str, ...],
+                 **kwargs: Any) -> None:
+        self.real_root = os.path.realpath(directory)
+        self.forbidden = forbidden
+        super().__init__(*args, directory=directory, **kwargs)
+
+    def send_head(self) -> Any:
+        try:
+            path = self.translate_path(self.path)
+            if "\x00" in path:
+                raise ValueError("NUL byte in the path")
+            real = os.path.realpath(path)
+            os.fsencode(real)
+        except (ValueError, UnicodeError):
+            self.send_error(http.HTTPStatus.BAD_REQUEST, "Bad path")
+            return None
+        if not _inside(real, self.real_root) or any(_inside(real, f) for f in self.forbidden):
+            self.send_error(http.HTTPStatus.NOT_FOUND, "File not found")
+            return None
+        return super().send_head()
+
     def log_message(self, format: str, *args: object) -> None:
-        click.echo(f"{self.address_string()} {format % args}", err=True)
+        message = (format % args).translate(self._control_char_table)
+        click.echo(f"{self.address_string()} {message}", err=True)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line per failed request (a client that went away, ...), no traceback."""
+        exc = sys.exc_info()[1]
+        click.echo(f"{client_address[0]} request failed: {type(exc).__name__}: {exc}",
+                   err=True)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+def _listen(bind: str, port: int, handler: Any) -> _Server:
+    """A server on bind:port; ConfigError naming --bind or --port if it cannot listen."""
+    if not 0 <= port <= 65535:
+        raise ConfigError("--port", f"expected a port number from 0 to 65535, got {port}")
+    if not bind or any(ord(c) < 33 or ord(c) == 127 for c in bind):
+        raise ConfigError("--bind", f"expected an IP address or host name, got {bind!r}")
+    server_class = _Server6 if ":" in bind else _Server
+    try:
+        return server_class((bind, port), handler)
+    except socket.gaierror as exc:
+        raise ConfigError("--bind", f"not an address of this host: {bind!r} "
+                          f"({exc.strerror})") from exc
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError("--port", f"{bind} port {port} is already in use: stop what "
+                              "listens there or choose another --port") from exc
+        if exc.errno == errno.EACCES:
+            raise ConfigError("--port", f"permission denied to listen on port {port} "
+                              "(ports below 1024 need root)") from exc
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError("--bind", f"{bind} is not an address of this host") from exc
+        raise ConfigError("--bind", f"cannot listen on {bind} port {port}: "
+                          f"{exc.strerror or exc}") from exc
+    except (OverflowError, ValueError, UnicodeError) as exc:
+        raise ConfigError("--bind", f"cannot listen on {bind!r} port {port}: {exc}") from exc
 
 
 @click.command("serve")
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True,
+              help="Port to listen on (0: any free port).")
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @pass_app
 def serve_command(app: AppContext, port: int, bind: str) -> None:
     """Serve the published archive over HTTP (read-only), for local use and tests.
+
+    Only files under the archive root are served; never the data directory or the
+    signing keys, whatever links the root holds.
 
     \b
     Example:
@@ -170,12 +260,15 @@ def serve_command(app: AppContext, port: int, bind: str) -> None:
     from archive.publish.publisher import archive_root
 
     root = archive_root(app.settings)
-    root.mkdir(parents=True, exist_ok=True)
-    handler = functools.partial(_Handler, directory=str(root))
-    server = http.server.ThreadingHTTPServer((bind, port), handler)
-    click.echo(f"serving {root} on http://{bind}:{server.server_address[1]}/ (Ctrl-C stops)")
+    with storage_errors(root):
+        root.mkdir(parents=True, exist_ok=True)
+    forbidden = (os.path.realpath(app.settings.data_dir / "keys"),)
+    handler = functools.partial(_Handler, directory=str(root), forbidden=forbidden)
+    server = _listen(bind, port, handler)
+    host = f"[{bind}]" if ":" in bind else bind
+    click.echo(f"serving {root} on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)")
     click.echo(sources_stanza(root, app.settings.publish.suite, root / "archive-keyring.asc",
-                              f"http://{bind}:{server.server_address[1]}"))
+                              f"http://{host}:{server.server_address[1]}"))
     try:
         server.serve_forever()
     except KeyboardInterrupt:

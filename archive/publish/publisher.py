@@ -15,16 +15,15 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from archive.artifacts import ArtifactStore
-from archive.catalog.db import make_engine, session_factory
+from archive.catalog.db import catalog_errors, make_engine, require_current, session_factory
 from archive.catalog.models import Publication
 from archive.deb822 import parse_one
+from archive.digests import is_digest
 from archive.publish.facts import FactCache
 from archive.publish.indices import (
     Hashes,
@@ -39,13 +38,17 @@ from archive.publish.indices import (
     sources_index,
     sources_stanza,
 )
+from archive.publish.pool import Pool, PoolEntry
 from archive.publish.selection import SourceItem, select_published
 from archive.publish.snapshots import Snapshots
+from archive.publish_settings import root_problem
 from archive.signing import SigningKeys
+from archive.storage import storage_errors
 from archive.upstream.cache import Cache, write_atomic
+from archive.upstream.index import parse_checksums
 from unessential.config import Settings
 from unessential.console import Reporter
-from unessential.errors import FormatError
+from unessential.errors import ConfigError, FormatError
 
 
 @dataclass
@@ -63,35 +66,25 @@ class PublishResult:
 
 
 def archive_root(settings: Settings) -> Path:
-    return settings.publish.root or settings.data_dir / "public"
+    """The public archive's root; ConfigError if it would expose the data directory."""
+    root = settings.publish.effective_root(settings.data_dir)
+    problem = root_problem(root, settings.data_dir)
+    if problem is not None:
+        raise ConfigError("publish.root", f"{root} {problem}")
+    return root
 
 
-def _pool_copy(source: Path, target: Path, sha256: str) -> bool:
-    """Put a verified file into the pool unless it is there; True if copied."""
-    if target.is_file() and target.stat().st_size == source.stat().st_size:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        if hashlib.sha256(Path(tmp).read_bytes()).hexdigest() != sha256:
-            raise FormatError(str(source), "changed while being copied into the pool")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
-
-
-def _sources(settings: Settings, items: list[SourceItem], root: Path,
-             reporter: Reporter) -> tuple[list[str], int]:
-    """Sources stanzas for the sources whose verified files are in the upstream cache."""
+def _sources(settings: Settings, items: list[SourceItem],
+             reporter: Reporter) -> tuple[list[str], list[PoolEntry]]:
+    """Sources stanzas for the sources whose verified files are in the upstream cache,
+    and the pool files they list."""
     cache = Cache(settings.data_dir)
     stanzas = []
-    copied = 0
+    pool: list[PoolEntry] = []
     for item in items:
+        if not is_digest(item.dsc_sha256, "SHA256"):
+            reporter.log(f"source {item.name} {item.version}: no .dsc digest, not in Sources")
+            continue
         dsc_path = cache.object_path(item.dsc_sha256)
         if not dsc_path.is_file():
             continue
@@ -101,10 +94,9 @@ def _sources(settings: Settings, items: list[SourceItem], root: Path,
         files: list[tuple[str, Hashes]] = []
         dsc_name = f"{item.name}_{item.version.split(':')[-1]}.dsc"
         entries = [(dsc_name, item.dsc_sha256)]
-        for line in dsc.get("Checksums-Sha256", "").split("\n")[1:]:
-            parts = line.split()
-            if len(parts) == 3:
-                entries.append((parts[2], parts[0]))
+        listed = parse_checksums(dsc.get("Checksums-Sha256", ""),
+                                 f"{item.name}_{item.version} .dsc")
+        entries += [(ref.name, ref.sha256) for ref in listed]
         complete = all(cache.object_path(sha).is_file() for _, sha in entries)
         if not complete:
             reporter.log(f"source {item.name} {item.version}: files not in the cache, "
@@ -112,10 +104,11 @@ def _sources(settings: Settings, items: list[SourceItem], root: Path,
             continue
         for name, sha in entries:
             path = cache.object_path(sha)
-            copied += _pool_copy(path, root / directory / name, sha)
+            pool.append(PoolEntry(f"{directory}/{name}", path, sha,
+                                  f"source {item.name} {item.version}"))
             files.append((name, hashes(path.read_bytes())))
         stanzas.append(sources_stanza(dsc, directory=directory, files=files))
-    return stanzas, copied
+    return stanzas, pool
 
 
 def _dsc_body(text: str) -> str:
@@ -133,14 +126,20 @@ def publish(
     valid_for: timedelta | None = None,
     reporter: Reporter | None = None,
 ) -> PublishResult:
-    """Publish the catalog; one publish of an archive root at a time (a file lock)."""
-    root = _ensure(archive_root(settings))
-    with open(root / ".publish.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return _publish(settings, date=date, valid_for=valid_for, reporter=reporter)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """Publish the catalog; one publish of an archive root at a time (a file lock).
+
+    A full disk (or another refusal of the file system) is a StorageError; like any
+    failure it leaves the previous archive served.
+    """
+    root = archive_root(settings)
+    with storage_errors(root):
+        _ensure(root)
+        with open(root / ".publish.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return _publish(settings, date=date, valid_for=valid_for, reporter=reporter)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _publish(
@@ -155,9 +154,10 @@ def _publish(
     suite = pub.suite
     root = archive_root(settings)
     date = (date or datetime.now(UTC)).replace(microsecond=0)
+    require_current(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     try:
-        with session_factory(engine).begin() as session:
+        with catalog_errors(engine.url), session_factory(engine).begin() as session:
             binaries, sources = select_published(session)
     finally:
         engine.dispose()
@@ -165,16 +165,18 @@ def _publish(
     facts = FactCache(settings.data_dir / "cache" / "publish")
     architectures = list(pub.architectures or sorted(
         {b.architecture for b in binaries if b.architecture != "all"}) or ["amd64"])
-    new_files = 0
     stanzas: dict[str, list[str]] = {arch: [] for arch in architectures}
     contents: dict[str, list[tuple[str, str]]] = {arch: [] for arch in architectures}
-    with reporter.task("pool", len(binaries), unit="packages") as advance:
+    pool_entries: list[PoolEntry] = []
+    with reporter.task("packages", len(binaries), unit="packages") as advance:
         for item in binaries:
+            label = f"{item.name} {item.version}"
+            if not is_digest(item.sha256, "SHA256"):
+                raise FormatError(label, f"catalog SHA256 {item.sha256!r} is not a digest")
             artifact = store.path(item.sha256)
             if not artifact.is_file():
-                raise FormatError(f"{item.name} {item.version}",
-                                  f"artifact {item.sha256} is missing from {store.root}")
-            new_files += _pool_copy(artifact, root / item.filename, item.sha256)
+                raise FormatError(label, f"artifact {item.sha256} is missing from {store.root}")
+            pool_entries.append(PoolEntry(item.filename, artifact, item.sha256, label))
             deb = facts.deb(artifact, item.sha256)
             stanza = packages_stanza(deb.control, filename=item.filename, hashes=deb.hashes)
             section = deb.control.get("Section", "misc")
@@ -183,8 +185,18 @@ def _publish(
                     stanzas[arch].append(stanza)
                     contents[arch] += [(path, f"{section}/{item.name}") for path in deb.paths]
             advance(1)
-    source_stanzas, copied = _sources(settings, sources, root, reporter)
-    new_files += copied
+    source_stanzas, source_entries = _sources(settings, sources, reporter)
+    pool = Pool(root, settings.data_dir / "cache" / "publish-pool")
+    try:
+        # every pool name is checked before any file is copied: a refused publish adds none
+        to_copy = pool.plan(pool_entries + source_entries)
+        with reporter.task("pool", len(to_copy), unit="files") as advance:
+            for entry in to_copy:
+                pool.copy(entry)
+                advance(1)
+    finally:
+        pool.save()
+    new_files = len(to_copy)
     index_files: dict[str, bytes] = {}
     for component in pub.components:
         for arch in architectures:
@@ -270,7 +282,7 @@ def _write_snapshot(
 def _record(settings: Settings, result: PublishResult) -> None:
     engine = make_engine(settings.effective_database_url)
     try:
-        with session_factory(engine).begin() as session:
+        with catalog_errors(engine.url), session_factory(engine).begin() as session:
             session.add(Publication(suite=result.suite, release_sha256=result.release_sha256,
                                     key_fingerprint=result.fingerprints[0],
                                     snapshot=result.snapshot))

@@ -78,7 +78,7 @@ class Snapshots:
 
     def switch(self, snapshot: str) -> None:
         """Point dists/<suite> at `snapshot` with one rename (readers see old or new)."""
-        if not self.exists(snapshot):
+        if snapshot not in self.ids() or not self.exists(snapshot):
             raise NotFoundError(f"{self.suite} snapshot {snapshot}", "no such snapshot")
         self.link.parent.mkdir(parents=True, exist_ok=True)
         if self.link.exists() and not self.link.is_symlink():

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from archive.deb822 import iter_stanzas
+from archive.urls import display_url
 from unessential.errors import ConfigError
 
 FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{16}([0-9A-Fa-f]{24})?!?$")
@@ -44,7 +45,8 @@ class SourceEntry:
 
     @property
     def label(self) -> str:
-        return f"{self.uri} {self.suite}"
+        """URI and suite as messages show them (a password in the URI is masked)."""
+        return f"{display_url(self.uri)} {self.suite}"
 
 
 def parse_signed_by(value: str, origin: str) -> SignedBy:

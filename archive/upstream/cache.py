@@ -21,6 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from archive.digests import is_digest, shown
+from unessential.errors import FormatError
+
 
 class Cache:
     def __init__(self, data_dir: Path) -> None:
@@ -30,7 +33,7 @@ class Cache:
         self.partial = data_dir / "partial"
 
     def object_path(self, sha256: str) -> Path:
-        return self.objects / sha256.lower()
+        return self.objects / _checked(sha256)
 
     def lookup(self, sha256: str, size: int) -> Path | None:
         path = self.object_path(sha256)
@@ -43,14 +46,25 @@ class Cache:
 
     @contextmanager
     def download_lock(self, sha256: str) -> Iterator[None]:
-        """Exclusive between processes: one download of a given file at a time."""
+        """Exclusive between processes: one download of a given file at a time.
+
+        The lock file `partial/<sha256>.lock` is removed by its holder when the block
+        ends (download done or failed). A waiter that then gets the lock of the removed
+        file sees that the path no longer names it and locks the current file instead,
+        so two processes never both hold the lock of one name.
+        """
+        path = self.partial / f"{_checked(sha256)}.lock"
         self.partial.mkdir(parents=True, exist_ok=True)
-        with open(self.partial / f"{sha256}.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        while True:
+            with open(path, "a") as handle:  # closing releases the lock
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                if not _still_named(handle.fileno(), path):
+                    continue  # removed by its previous holder: lock the current file
+                try:
+                    yield
+                finally:
+                    path.unlink(missing_ok=True)  # while locked: see the docstring
+                return
 
     def commit(self, part: Path, sha256: str) -> Path:
         """Move a verified partial file into the store."""
@@ -93,6 +107,23 @@ class Cache:
         for name, data in files.items():
             write_atomic(folder / name, data)
         write_atomic(folder / "meta.json", json.dumps(meta, indent=1, sort_keys=True).encode())
+
+
+def _checked(sha256: str) -> str:
+    """A SHA256 digest, lower-case; FormatError if it is not one (it names a file)."""
+    if not is_digest(sha256, "SHA256"):
+        raise FormatError(shown(sha256), "not a SHA256 digest (64 hex digits)")
+    return sha256.lower()
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """True if `path` is still the file open as `fd`."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def write_atomic(target: Path, data: bytes, *, mode: int | None = None) -> None:

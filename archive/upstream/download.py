@@ -15,8 +15,12 @@ from pathlib import Path
 
 import requests
 
+from archive.digests import is_digest, shown
+from archive.storage import is_storage_error, storage_error
+from archive.urls import display_url
 from unessential import __version__
 from unessential.errors import (
+    FormatError,
     IntegrityError,
     MirrorUnreachable,
     NotFoundError,
@@ -59,7 +63,7 @@ class Downloader:
             if not path.is_file():
                 if missing_ok:
                     return None
-                raise NotFoundError(url, "no such file")
+                raise NotFoundError(display_url(url), "no such file")
             return path.read_bytes()
         last = ""
         for attempt in range(self.retries + 1):
@@ -70,18 +74,19 @@ class Downloader:
                     if response.status_code == 404 or response.status_code == 410:
                         if missing_ok:
                             return None
-                        raise NotFoundError(url, f"HTTP {response.status_code}")
+                        raise NotFoundError(display_url(url), f"HTTP {response.status_code}")
                     if response.status_code in RETRY_STATUS:
                         last = f"HTTP {response.status_code}"
                         continue
                     if response.status_code != 200:
-                        raise MirrorUnreachable(url, f"HTTP {response.status_code}")
+                        raise MirrorUnreachable(display_url(url),
+                                                f"HTTP {response.status_code}")
                     response.raw.enforce_content_length = False
                     body = bytearray()
                     for chunk in response.iter_content(CHUNK):
                         body += chunk
                         if len(body) > limit:
-                            raise IntegrityError(url, f"larger than {limit} bytes")
+                            raise IntegrityError(display_url(url), f"larger than {limit} bytes")
                     expected = response.headers.get("Content-Length")
                     if expected and expected.isdigit() and int(expected) != len(body):
                         last = f"truncated: {len(body)} of {expected} bytes"
@@ -92,8 +97,8 @@ class Downloader:
             except requests.RequestException as exc:
                 last = _reason(exc)
         if last.startswith("truncated"):
-            raise TruncatedDownload(url, last)
-        raise MirrorUnreachable(url, f"{last} (after {self.retries + 1} attempts)")
+            raise TruncatedDownload(display_url(url), last)
+        raise MirrorUnreachable(display_url(url), f"{last} (after {self.retries + 1} attempts)")
 
     # -- verified files ----------------------------------------------------------
     def fetch(
@@ -108,21 +113,31 @@ class Downloader:
         """Download `url` into partial/, verified; return the partial path.
 
         The caller moves it into place. On any error the partial file is removed,
-        except after a truncation, where it is kept so that the next try resumes.
+        except after a truncation, where it is kept so that the next try resumes. A
+        full disk (or another refusal of the file system) is a StorageError; the partial
+        file is removed then too, to free the space it took.
         """
+        if not is_digest(sha256, "SHA256") or size < 0:
+            raise FormatError(name, f"not a SHA256 digest and a size: {shown(sha256)} {size}")
         self.partial_dir.mkdir(parents=True, exist_ok=True)
-        part = self.partial_dir / f"{sha256}.part"
-        if url.startswith("file:"):
-            self._copy_local(url, part, name)
-        else:
-            self._download(url, part, size, name, progress)
+        part = self.partial_dir / f"{sha256.lower()}.part"
+        try:
+            if url.startswith("file:"):
+                self._copy_local(url, part, name)
+            else:
+                self._download(url, part, size, name, progress)
+        except OSError as exc:
+            if not is_storage_error(exc):
+                raise
+            part.unlink(missing_ok=True)
+            raise storage_error(exc, part) from exc
         self._verify(part, size, sha256, name)
         return part
 
     def _copy_local(self, url: str, part: Path, name: str) -> None:
         source = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path))
         if not source.is_file():
-            raise NotFoundError(name, f"not found at {url}")
+            raise NotFoundError(name, f"not found at {display_url(url)}")
         with source.open("rb") as src, part.open("wb") as dst:
             while chunk := src.read(CHUNK):
                 dst.write(chunk)
@@ -148,7 +163,7 @@ class Downloader:
                 ) as response:
                     status = response.status_code
                     if status in (404, 410):
-                        raise NotFoundError(name, f"HTTP {status} at {url}")
+                        raise NotFoundError(name, f"HTTP {status} at {display_url(url)}")
                     if status == 416:
                         part.unlink(missing_ok=True)
                         last = "HTTP 416 on resume"
@@ -157,7 +172,7 @@ class Downloader:
                         last = f"HTTP {status}"
                         continue
                     if status not in (200, 206):
-                        raise MirrorUnreachable(url, f"HTTP {status}")
+                        raise MirrorUnreachable(display_url(url), f"HTTP {status}")
                     # Keep what arrived before an early close: our own size check
                     # below tells a truncation, and the next try resumes from there.
                     response.raw.enforce_content_length = False
@@ -186,9 +201,10 @@ class Downloader:
                 last = _reason(exc)
         attempts = f"after {self.retries + 1} attempts"
         if truncated:
-            raise TruncatedDownload(name, f"{last} from {url} ({attempts}; kept for resume)")
+            raise TruncatedDownload(
+                name, f"{last} from {display_url(url)} ({attempts}; kept for resume)")
         part.unlink(missing_ok=True)
-        raise MirrorUnreachable(url, f"{last} ({attempts})")
+        raise MirrorUnreachable(display_url(url), f"{last} ({attempts})")
 
     @staticmethod
     def _verify(part: Path, size: int, sha256: str, name: str) -> None:
@@ -203,7 +219,7 @@ class Downloader:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc)
+    text = display_url(str(exc))
     if "Connection refused" in text:
         return "connection refused"
     if "Name or service not known" in text or "Failed to resolve" in text:

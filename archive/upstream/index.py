@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archive.deb822 import Stanza, iter_stanzas, split_lines
+from archive.digests import (
+    HEX_LENGTHS,
+    PACKAGES_DIGEST_FIELDS,
+    SOURCES_DIGEST_FIELDS,
+    is_digest,
+    is_plain_name,
+    is_relative_path,
+    is_size,
+    shown,
+)
 from unessential.errors import FormatError
 
 
@@ -65,6 +75,12 @@ class SourceRecord:
 
 
 def binary_record(stanza: Stanza, what: str) -> BinaryRecord:
+    """A typed Packages stanza; `what` (the index) and the package name its errors.
+
+    Size must be decimal digits, every digest field (MD5sum, SHA1, SHA256, SHA512) hex of
+    its exact length, and Filename a relative path without '..': the SHA256 becomes a
+    file name under partial/ and in the cache, the size bounds a download.
+    """
     try:
         package = stanza["Package"]
         version = stanza["Version"]
@@ -73,24 +89,37 @@ def binary_record(stanza: Stanza, what: str) -> BinaryRecord:
         if " " in source:
             source, _, rest = source.partition(" ")
             source_version = rest.strip("() ")
-        return BinaryRecord(
-            package=package,
-            version=version,
-            architecture=stanza["Architecture"],
-            source=source,
-            source_version=source_version,
-            filename=stanza["Filename"],
-            size=int(stanza["Size"]),
-            sha256=stanza["SHA256"],
-            essential=stanza.get("Essential", "no") == "yes",
-            priority=stanza.get("Priority", ""),
-            fields=stanza,
-        )
+        filename = stanza["Filename"]
+        size = stanza["Size"]
+        sha256 = stanza["SHA256"]
+        architecture = stanza["Architecture"]
     except KeyError as exc:
         name = stanza.get("Package", "?")
-        raise FormatError(what, f"stanza of {name!r} lacks field {exc.args[0]}") from exc
-    except ValueError as exc:
-        raise FormatError(what, f"stanza of {stanza.get('Package', '?')!r}: {exc}") from exc
+        raise FormatError(what, f"stanza of {shown(name)} lacks field {exc.args[0]}") from exc
+    if not is_size(size):
+        raise FormatError(what, f"stanza of {shown(package)}: Size is not a number of "
+                          f"bytes: {shown(size)}")
+    for field_name, algorithm in PACKAGES_DIGEST_FIELDS.items():
+        value = stanza.get(field_name)
+        if value is not None and not is_digest(value, algorithm):
+            raise FormatError(what, f"stanza of {shown(package)}: {field_name} is not "
+                              f"{HEX_LENGTHS[algorithm]} hex digits: {shown(value)}")
+    if not is_relative_path(filename):
+        raise FormatError(what, f"stanza of {shown(package)}: unsafe Filename "
+                          f"{shown(filename)} (absolute, '..' or control characters)")
+    return BinaryRecord(
+        package=package,
+        version=version,
+        architecture=architecture,
+        source=source,
+        source_version=source_version,
+        filename=filename,
+        size=int(size),
+        sha256=sha256.lower(),
+        essential=stanza.get("Essential", "no") == "yes",
+        priority=stanza.get("Priority", ""),
+        fields=stanza,
+    )
 
 
 def parse_packages(text: str, what: str) -> list[BinaryRecord]:
@@ -101,29 +130,46 @@ def parse_packages(text: str, what: str) -> list[BinaryRecord]:
         raise FormatError(what, str(exc)) from exc
 
 
-def parse_checksums(value: str, what: str) -> tuple[FileRef, ...]:
+def parse_checksums(value: str, what: str, field: str = "Checksums-Sha256",
+                    algorithm: str = "SHA256") -> tuple[FileRef, ...]:
+    """The `<digest> <size> <name>` lines of a checksum field of a Sources stanza or .dsc.
+
+    Each digest must be hex of the algorithm's length, each size decimal digits and each
+    name a plain file name (no '/', not '..'): they become file names.
+    """
     refs = []
     for line in split_lines(value):
         parts = line.split()
-        if len(parts) != 3 or not parts[1].isdigit() or len(parts[0]) != 64:
-            raise FormatError(what, f"bad Checksums-Sha256 line: {line!r}")
+        if (len(parts) != 3 or not is_size(parts[1]) or not is_digest(parts[0], algorithm)
+                or not is_plain_name(parts[2])):
+            raise FormatError(what, f"bad {field} line: {shown(line)}")
         refs.append(FileRef(name=parts[2], size=int(parts[1]), sha256=parts[0].lower()))
     return tuple(refs)
 
 
 def source_record(stanza: Stanza, what: str) -> SourceRecord:
+    """A typed Sources stanza; its checksum fields and Directory are checked here."""
     try:
         if "Checksums-Sha256" not in stanza:
             raise KeyError("Checksums-Sha256")
-        return SourceRecord(
-            package=stanza["Package"],
+        package = stanza["Package"]
+        record = SourceRecord(
+            package=package,
             version=stanza["Version"],
             directory=stanza["Directory"],
             fields=stanza,
         )
     except KeyError as exc:
         name = stanza.get("Package", "?")
-        raise FormatError(what, f"stanza of {name!r} lacks field {exc.args[0]}") from exc
+        raise FormatError(what, f"stanza of {shown(name)} lacks field {exc.args[0]}") from exc
+    where = f"{what}: stanza of {shown(package)}"
+    for field_name, algorithm in SOURCES_DIGEST_FIELDS.items():
+        if field_name in stanza:
+            parse_checksums(stanza[field_name], where, field_name, algorithm)
+    if not is_relative_path(record.directory):
+        raise FormatError(where, f"unsafe Directory {shown(record.directory)} "
+                          "(absolute, '..' or control characters)")
+    return record
 
 
 def parse_sources(text: str, what: str) -> list[SourceRecord]:

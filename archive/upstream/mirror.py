@@ -27,6 +27,7 @@ from debian.debian_support import version_compare
 
 from archive.deb822 import stanzas_named
 from archive.settings import UpstreamSettings
+from archive.storage import is_storage_error, storage_error
 from archive.upstream.aptsources import SignedBy, SourceEntry, read_apt_sources
 from archive.upstream.cache import Cache
 from archive.upstream.download import Downloader, sha256_file
@@ -41,6 +42,7 @@ from archive.upstream.index import (
 )
 from archive.upstream.release import Release, check_dates, check_suite, parse_release
 from archive.upstream.signature import verify_clearsigned, verify_detached
+from archive.urls import display_url
 from unessential.console import Reporter
 from unessential.errors import (
     ConfigError,
@@ -123,6 +125,11 @@ class Suite:
     @property
     def base(self) -> str:
         return f"{self.entry.uri}/dists/{self.entry.suite}"
+
+    @property
+    def shown_base(self) -> str:
+        """`base` as messages show it: a password in the mirror URL is masked."""
+        return display_url(self.base)
 
 
 @dataclass
@@ -233,18 +240,19 @@ class Upstream:
         if key in self._suites:
             return self._suites[key]
         base = f"{entry.uri}/dists/{entry.suite}"
-        what = f"{base}/InRelease"
-        inrelease = self.downloader.get_bytes(what, missing_ok=True)
+        shown = display_url(base)  # in messages; `base` (maybe with a password) in requests
+        what = f"{shown}/InRelease"
+        inrelease = self.downloader.get_bytes(f"{base}/InRelease", missing_ok=True)
         if inrelease is not None:
             verified = verify_clearsigned(inrelease, what, entry.signed_by)
             files = {"InRelease": inrelease}
             meta = {"release": "InRelease", "signature": ""}
         else:
-            what = f"{base}/Release"
-            release = self.downloader.get_bytes(what, missing_ok=True)
+            what = f"{shown}/Release"
+            release = self.downloader.get_bytes(f"{base}/Release", missing_ok=True)
             if release is None:
-                raise NotFoundError(base, "no InRelease and no Release: unknown suite?")
-            signature = self.downloader.get_bytes(f"{what}.gpg", missing_ok=True)
+                raise NotFoundError(shown, "no InRelease and no Release: unknown suite?")
+            signature = self.downloader.get_bytes(f"{base}/Release.gpg", missing_ok=True)
             if signature is None:
                 raise SignatureError(what, "not signed: no InRelease and no Release.gpg")
             verified = verify_detached(release, signature, what, entry.signed_by)
@@ -287,8 +295,8 @@ class Upstream:
             ref = release.index(path + ext)
             if ref is None:
                 continue
-            name = f"{suite.base}/{path}{ext}"
-            url = name
+            name = f"{suite.shown_base}/{path}{ext}"
+            url = f"{suite.base}/{path}{ext}"
             if release.acquire_by_hash:
                 folder = path.rsplit("/", 1)[0]
                 url = f"{suite.base}/{folder}/by-hash/SHA256/{ref.sha256}"
@@ -299,16 +307,17 @@ class Upstream:
             except NotFoundError:
                 if not release.acquire_by_hash:
                     raise
-                packed = self._get(name, file_ref, name, label)
+                packed = self._get(f"{suite.base}/{path}{ext}", file_ref, name, label)
             data = _decompress(packed, ext, name)
             if plain is not None and ext:
-                self._check_plain(data, plain.size, plain.sha256, f"{suite.base}/{path}")
+                self._check_plain(data, plain.size, plain.sha256,
+                                  f"{suite.shown_base}/{path}")
                 self._stage_bytes(data)
             try:
                 return data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise FormatError(name, "index is not UTF-8 text") from exc
-        raise NotFoundError(f"{suite.base}/{path}", "not listed in the signed Release")
+        raise NotFoundError(f"{suite.shown_base}/{path}", "not listed in the signed Release")
 
     @staticmethod
     def _check_plain(data: bytes, size: int, sha256: str, name: str) -> None:
@@ -349,20 +358,20 @@ class Upstream:
         arch = arch or self.architectures[0]
         out: list[tuple[Suite, BinaryRecord]] = []
         for suite, path, text in self.index_texts("Packages", arch):
-            out += [(suite, rec) for rec in parse_packages(text, f"{suite.base}/{path}")]
+            out += [(suite, rec) for rec in parse_packages(text, f"{suite.shown_base}/{path}")]
         return out
 
     def sources(self) -> list[tuple[Suite, SourceRecord]]:
         out: list[tuple[Suite, SourceRecord]] = []
         for suite, path, text in self.index_texts("Sources"):
-            out += [(suite, rec) for rec in parse_sources(text, f"{suite.base}/{path}")]
+            out += [(suite, rec) for rec in parse_sources(text, f"{suite.shown_base}/{path}")]
         return out
 
     # -- lookup ------------------------------------------------------------------
     def find_source(self, name: str, version: str | None = None) -> tuple[Suite, SourceRecord]:
         found: list[tuple[Suite, SourceRecord]] = []
         for suite, path, text in self.index_texts("Sources"):
-            what = f"{suite.base}/{path}"
+            what = f"{suite.shown_base}/{path}"
             found += [(suite, source_record(s, what)) for s in stanzas_named(text, name)]
         return _pick(found, name, version, "source package")
 
@@ -372,7 +381,7 @@ class Upstream:
         arch = arch or self.architectures[0]
         found: list[tuple[Suite, BinaryRecord]] = []
         for suite, path, text in self.index_texts("Packages", arch):
-            what = f"{suite.base}/{path}"
+            what = f"{suite.shown_base}/{path}"
             found += [
                 (suite, rec)
                 for rec in (binary_record(s, what) for s in stanzas_named(text, name))
@@ -456,8 +465,10 @@ def place(files: list[tuple[str, Path, str, Path]]) -> None:
     renamed; on any error the temporary files are removed.
     """
     temps: list[tuple[Path, Path]] = []
+    current: Path | None = None
     try:
         for name, source, sha, dest in files:
+            current = dest / name
             if "/" in name or name in ("", ".", ".."):
                 raise FormatError(name, "unsafe file name in a signed index")
             dest.mkdir(parents=True, exist_ok=True)
@@ -470,8 +481,11 @@ def place(files: list[tuple[str, Path, str, Path]]) -> None:
             shutil.copyfile(source, tmp)
             os.chmod(tmp, 0o644)
         for tmp, target in temps:
+            current = target
             os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         for tmp, _ in temps:
             tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and is_storage_error(exc):
+            raise storage_error(exc, current or "destination") from exc
         raise

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from archive.deb822 import parse_one, split_lines
+from archive.digests import RELEASE_DIGEST_FIELDS, is_digest, is_size, shown
 from unessential.errors import FormatError, ReleaseDateError
 
 
@@ -56,11 +57,15 @@ def parse_release(text: str, what: str) -> Release:
     if "SHA256" not in fields:
         raise FormatError(what, "Release has no SHA256 field (weak or no hashes)")
     files: dict[str, IndexFile] = {}
-    for line in split_lines(fields["SHA256"]):
-        parts = line.split()
-        if len(parts) != 3 or len(parts[0]) != 64 or not parts[1].isdigit():
-            raise FormatError(what, f"bad SHA256 line: {line!r}")
-        files[parts[2]] = IndexFile(path=parts[2], size=int(parts[1]), sha256=parts[0].lower())
+    for field_name, algorithm in RELEASE_DIGEST_FIELDS.items():
+        for line in split_lines(fields.get(field_name, "")):
+            parts = line.split()
+            if (len(parts) != 3 or not is_digest(parts[0], algorithm)
+                    or not is_size(parts[1])):
+                raise FormatError(what, f"bad {field_name} line: {shown(line)}")
+            if field_name == "SHA256":
+                files[parts[2]] = IndexFile(path=parts[2], size=int(parts[1]),
+                                            sha256=parts[0].lower())
     date = parse_date(fields["Date"], f"{what} Date") if fields.get("Date") else None
     valid = fields.get("Valid-Until")
     return Release(

@@ -1,0 +1,158 @@
+"""The pool of a published archive: a file name, once published, keeps its bytes.
+
+Older snapshots (and so `snapshot rollback`), apt's caches and mirrors of the archive
+all name a pool file by its path and expect the SHA256 they were given for it. So a
+publish never replaces or skips a pool file whose content differs from what it is
+about to list: as dak refuses an upload of the same name with other content, the
+publish fails before anything is switched in, naming the file and both digests.
+
+Checking means hashing an existing pool file; its SHA256 is remembered with its stat
+(device, inode, size, mtime, ctime), so a publish re-reads only files that changed on
+disk since a publish last read them (a copy, a restore or an edit changes the ctime).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from archive.digests import is_digest, is_relative_path, shown
+from archive.upstream.cache import write_atomic
+from archive.upstream.download import sha256_file
+from unessential.errors import FormatError, IntegrityError
+
+
+@dataclass(frozen=True)
+class PoolEntry:
+    """One file a publish lists: where it goes and what it must contain."""
+
+    relative: str  # pool/main/h/hello/hello_2.10-3_amd64.deb
+    source: Path  # a verified copy (artifact store or upstream cache)
+    sha256: str
+    label: str  # what it is, for messages: "hello 2.10-3"
+
+
+class Pool:
+    def __init__(self, root: Path, state_dir: Path) -> None:
+        self.root = root
+        digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+        self.state_file = state_dir / f"pool-{digest}.json"
+        self._known: dict[str, list[int | str]] = {}
+        self._changed = False
+        try:
+            loaded = json.loads(self.state_file.read_text())
+            if isinstance(loaded, dict):
+                self._known = loaded
+        except (OSError, ValueError):
+            pass
+
+    def plan(self, entries: list[PoolEntry]) -> list[PoolEntry]:
+        """The entries to copy; IntegrityError if any pool name would change content.
+
+        Checks every entry before anything is copied, so a refused publish adds no file.
+        """
+        wanted: dict[str, PoolEntry] = {}
+        for entry in entries:
+            if not entry.relative.startswith("pool/") or not is_relative_path(entry.relative):
+                raise FormatError(entry.label, f"unsafe pool file name {shown(entry.relative)}")
+            if not is_digest(entry.sha256, "SHA256"):
+                raise FormatError(entry.label, f"not a SHA256 digest: {shown(entry.sha256)}")
+            other = wanted.get(entry.relative)
+            if other is not None and other.sha256 != entry.sha256:
+                raise IntegrityError(
+                    entry.relative,
+                    f"named by two different files in this publish: {other.label} (SHA256 "
+                    f"{other.sha256}) and {entry.label} (SHA256 {entry.sha256}); nothing "
+                    "was published")
+            wanted[entry.relative] = entry
+        missing = []
+        for relative, entry in sorted(wanted.items()):
+            present = self.sha256(relative)
+            if present is None:
+                missing.append(entry)
+            elif present != entry.sha256.lower():
+                raise IntegrityError(
+                    str(self.root / relative),
+                    f"already published with SHA256 {present}, but {entry.label} now has "
+                    f"SHA256 {entry.sha256}: a pool file never changes content (older "
+                    "snapshots and apt caches name the old bytes); publish the rebuild "
+                    "under a new version. Nothing was published")
+        return missing
+
+    def sha256(self, relative: str) -> str | None:
+        """The SHA256 of the pool file `relative`, None if there is none."""
+        path = self.root / relative
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            raise IntegrityError(str(path), "is in the pool but not a regular file "
+                                 "(a symbolic link or a directory): refused")
+        key: list[int | str] = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                                info.st_ctime_ns]
+        known = self._known.get(relative)
+        if isinstance(known, list) and len(known) == 6 and known[:5] == key:
+            return str(known[5])
+        digest = sha256_file(path)
+        self._remember(relative, path, digest)
+        return digest
+
+    def copy(self, entry: PoolEntry) -> None:
+        """Put a verified file into the pool under a name it does not have yet."""
+        target = self.root / entry.relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        os.close(fd)
+        try:
+            shutil.copyfile(entry.source, tmp)
+            if sha256_file(Path(tmp)) != entry.sha256.lower():
+                raise FormatError(str(entry.source), "changed while being copied into the pool")
+            os.chmod(tmp, 0o644)
+            _install(Path(tmp), target)
+        except FileExistsError as exc:
+            raise IntegrityError(str(target), "appeared in the pool during this publish: "
+                                 "nothing was published, run it again") from exc
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        self._remember(entry.relative, target, entry.sha256.lower())
+
+    def _remember(self, relative: str, path: Path, digest: str) -> None:
+        info = os.lstat(path)
+        self._known[relative] = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                                 info.st_ctime_ns, digest]
+        self._changed = True
+
+    def save(self) -> None:
+        """Remember the digests read (best effort: a lost file only costs a re-read)."""
+        if not self._changed:
+            return
+        try:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.state_file, json.dumps(self._known, sort_keys=True).encode())
+        except OSError:
+            return
+        self._changed = False
+
+
+def _install(tmp: Path, target: Path) -> None:
+    """Give `tmp` the name `target` unless that name exists (FileExistsError then).
+
+    A hard link never replaces a name; on a file system without hard links the name is
+    checked, then renamed (publishes of one root are serialised by a lock).
+    """
+    try:
+        os.link(tmp, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "File exists", str(target)) from exc
+        os.replace(tmp, target)
