@@ -14,16 +14,21 @@ from unessential.console import print_json
 from unessential.context import AppContext, pass_app
 from unessential.errors import RewriteError
 from worker.rewrite.closure import closure
-from worker.rewrite.engine import RewriteReport, analyse, rewrite
+from worker.rewrite.engine import (
+    RewriteReport,
+    analyse,
+    printable,
+    read_control,
+    rewrite,
+    source_date_epoch,
+    source_of,
+)
 from worker.rewrite.relations import Universe
 
 
 def _source_of(path: Path) -> str:
-    from archive.deb822 import parse_one
-    from archive.debfile import read_deb
-
-    control = parse_one(read_deb(path).members["control"].data.decode("utf-8", "replace"))
-    return control.get("Source", control.get("Package", "")).split(" ")[0]
+    """The source package of a .deb (its control file checked: FormatError otherwise)."""
+    return source_of(read_control(path))
 
 
 @click.command("rewrite")
@@ -65,6 +70,13 @@ def rewrite_command(
         raise click.UsageError("give .deb files, or package names with --closure")
     if not closure_of and not report and out_dir is None:
         raise click.UsageError("--out DIR is required to write rewritten packages")
+    if out_dir is not None and not (closure_of or report):
+        source_date_epoch()  # a bad SOURCE_DATE_EPOCH fails before any work
+        for deb in debs:
+            if deb.is_file() and out_dir.resolve() == deb.resolve().parent:
+                raise RewriteError(printable(str(deb)), "--out is the directory of this "
+                                   ".deb: the rewritten package would replace it (choose "
+                                   "another directory)")
     policy = load_policy(policy_file)
     settings = upstream_settings(app, mirror_url)
     reporter = app.reporter()
@@ -105,7 +117,7 @@ def _run(
     reports = []
     for path in paths:
         if not path.is_file():
-            raise RewriteError(str(path), "no such .deb file")
+            raise RewriteError(printable(str(path)), "no such .deb file")
         source = _source_of(path)
         recipe = load_recipe(source, recipes_dir)
         digest = recipe_digest(policy, recipe)
@@ -121,7 +133,7 @@ def _run(
 
 
 def _print_one(report: RewriteReport) -> None:
-    click.echo(f"{report.package} {report.version}: {report.output}")
+    click.echo(printable(f"{report.package} {report.version}: {report.output}"))
     for change in report.relations:
         click.echo(f"  {change.action} {change.field}: {change.relation}  [{change.reason}]")
     for script in report.scripts:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.deb822 import iter_stanzas, parse_one
 from archive.debfile import ControlMember, DebFile, read_deb, write_deb
 from recipes.actions import Action, Dropped, ScriptReport, render_actions_file
-from recipes.policy import Policy
+from recipes.policy import PACKAGE_NAME, Policy
 from recipes.recipe import Recipe
 from unessential.errors import FormatError, RewriteError
 from worker.rewrite.relations import RelationChange, Universe, rewrite_relations
@@ -27,6 +28,65 @@ from worker.rewrite.translate import Lookup, Untranslatable, translate
 
 SCRIPTS = ("preinst", "postinst", "prerm", "postrm", "config")
 DEBCONF_MEMBERS = ("config", "templates")
+FIELD_NAME = re.compile(r"[!-9;-~]+")  # deb822: printable ASCII but ':' (and not '#'/'-' first)
+VERSION = re.compile(r"[0-9A-Za-z.+~:-]+")
+ARCHITECTURE = re.compile(r"[a-z0-9][a-z0-9-]*")
+SOURCE = re.compile(r"(?P<name>[a-z0-9][a-z0-9+.-]+)( \((?P<version>[0-9A-Za-z.+~:-]+)\))?")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped (\\x1b ...): safe to print on a terminal."""
+    return _CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def read_control(path: Path, deb: DebFile | None = None) -> dict[str, str]:
+    """The control stanza of a .deb, checked: one deb822 stanza, a Debian package name
+    (policy 5.6.1), a version, an architecture and a Source naming a package.
+
+    FormatError (one line, control characters escaped) for anything else: these values
+    name files and reach messages and the terminal."""
+    deb = deb if deb is not None else read_deb(path)
+    subject = printable(str(path))
+    member = deb.members.get("control")
+    if member is None:
+        raise FormatError(subject, "no control file in control.tar")
+    try:
+        control = parse_one(member.data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(subject, f"control file does not parse: {exc}") from exc
+    for key in control:
+        if not FIELD_NAME.fullmatch(key) or key[0] in "#-":
+            raise FormatError(subject, f"control file: {key!r} is not a field name")
+    package = control.get("Package", "")
+    if not PACKAGE_NAME.fullmatch(package):
+        raise FormatError(subject, f"control file: Package {package!r} is not a package "
+                          "name (lower case letters, digits, + - .; at least two characters)")
+    checks = (("Version", VERSION, "a version"), ("Architecture", ARCHITECTURE,
+                                                    "an architecture"))
+    for key, pattern, what in checks:
+        if key in control and not pattern.fullmatch(control[key]):
+            raise FormatError(subject, f"control file: {key} {control[key]!r} is not {what}")
+    if "Source" in control and not SOURCE.fullmatch(control["Source"]):
+        raise FormatError(subject, f"control file: Source {control['Source']!r} is not "
+                          "'NAME' or 'NAME (VERSION)'")
+    return control
+
+
+def source_of(control: dict[str, str]) -> str:
+    """The source package name of a checked control stanza."""
+    return control.get("Source", control["Package"]).split(" ")[0]
+
+
+def source_date_epoch() -> int:
+    """SOURCE_DATE_EPOCH (0 when unset): RewriteError unless seconds since the epoch."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return 0
+    if not value.isascii() or not value.isdigit() or len(value) > 11:
+        raise RewriteError("SOURCE_DATE_EPOCH", f"expected seconds since the epoch (a "
+                           f"non-negative integer), got {printable(repr(value))}")
+    return int(value)
 
 
 @dataclass
@@ -65,6 +125,8 @@ class RewriteReport:
             "scripts": [
                 {"script": s.script, "status": s.status, "original_sha256": s.original_sha256,
                  "problem": s.problem,
+                 "fails": {phase: {"exit": code, "origin": origin}
+                           for phase, (code, origin) in s.fails.items()},
                  "actions": [{**a.stanza(), "Origin": a.origin} for a in s.actions],
                  "dropped": [{"what": d.what, "reason": d.reason, "origin": d.origin}
                              for d in s.dropped]}
@@ -110,13 +172,30 @@ def _script_report(
     lookup = _lookup(recipe, package) if recipe is not None else None
     try:
         result = translate(text, name, package=package, answers=answers, lookup=lookup)
+        if name == "postinst" and "triggered" in result.fails and _interests(deb):
+            code, origin = result.fails["triggered"]
+            line = int(origin.rsplit(":", 1)[1])
+            raise Untranslatable(line, text.split("\n")[line - 1].strip(),
+                                 f"the script fails (exit {code}) on triggered, and the "
+                                 "package has trigger interests")
     except Untranslatable as exc:
-        problem = f"{package}: {name}:{exc.line}: {exc.reason}"
+        problem = f"{package}: {name}:{exc.line}: {printable(exc.reason)}"
         if exc.text:
-            shown = " ".join(exc.text.split())
+            shown = printable(" ".join(exc.text.split()))
             problem += f": {shown[:157] + '...' if len(shown) > 160 else shown}"
         return ScriptReport(name, digest, "flagged", problem=problem)
-    return ScriptReport(name, digest, "translated", actions=result.actions, dropped=result.dropped)
+    return ScriptReport(name, digest, "translated", actions=result.actions, dropped=result.dropped,
+                        fails=dict(result.fails))
+
+
+def _interests(deb: DebFile) -> bool:
+    """Whether the package's `triggers` file declares an interest (postinst triggered)."""
+    member = deb.members.get("triggers")
+    if member is None:
+        return False
+    return any(line.split("#", 1)[0].split()[:1] in (["interest"], ["interest-await"],
+                                                      ["interest-noawait"])
+               for line in member.data.decode("utf-8", "replace").splitlines())
 
 
 def _lookup(recipe: Recipe, package: str) -> Lookup:
@@ -154,15 +233,12 @@ def analyse(
 ) -> tuple[DebFile, dict[str, str], RewriteReport]:
     """Read and analyse a .deb: the new control fields and the report (nothing written)."""
     deb = read_deb(path)
-    try:
-        control = parse_one(deb.members["control"].data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(str(path), f"control file does not parse: {exc}") from exc
-    package = control.get("Package", "")
+    control = read_control(path, deb)
+    package = control["Package"]
     version = control.get("Version", "")
     report = RewriteReport(
         package=package, version=version, architecture=control.get("Architecture", ""),
-        source=control.get("Source", package).split(" ")[0], input=str(path),
+        source=source_of(control), input=str(path),
         input_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), recipe_digest=recipe_digest,
     )
     answers = _answers(deb, recipe)
@@ -204,11 +280,18 @@ def rewrite(
     mtime: int | None = None,
 ) -> RewriteReport:
     """Rewrite one .deb into `out_dir`; RewriteError if a script line is not covered."""
+    subject = printable(str(path))
+    target = out_dir / path.name
+    if target.exists() and path.exists() and target.samefile(path):
+        raise RewriteError(subject, "the output directory is the directory of the input: "
+                           "the rewritten package would replace it (choose another --out)")
+    if mtime is None:
+        mtime = source_date_epoch()
     deb, fields, report = analyse(path, universe=universe, policy=policy, recipe=recipe,
                                   recipe_digest=recipe_digest)
     flagged = report.flagged
     if flagged:
-        raise RewriteError(str(path), flagged[0].problem)
+        raise RewriteError(subject, flagged[0].problem)
     members = dict(deb.members)
     actions: list[Action] = []
     for script in report.scripts:
@@ -218,7 +301,12 @@ def rewrite(
         if script.script == "config":
             continue
         actions += script.actions
-        rendered = render_script(script.script, script.actions, package=report.package)
+        try:
+            rendered = render_script(script.script, script.actions, package=report.package,
+                                     fails={p: code for p, (code, _) in script.fails.items()})
+        except ValueError as exc:
+            raise RewriteError(subject, f"{report.package}: {script.script}: cannot render: "
+                               f"{printable(str(exc))}") from exc
         if rendered is not None:
             members[script.script] = ControlMember(script.script, rendered.encode(), 0o755)
     for name in DEBCONF_MEMBERS:
@@ -235,9 +323,6 @@ def rewrite(
     out = DebFile(members=members, data_name=deb.data_name, data=deb.data,
                   control_name=deb.control_name)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / path.name
-    if mtime is None:
-        mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
     write_deb(out, target, mtime=mtime)
     report.output = str(target)
     report.output_sha256 = hashlib.sha256(target.read_bytes()).hexdigest()

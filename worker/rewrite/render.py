@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def _name(value: object) -> str:
 
 def _priority(value: object) -> str:
     text = str(value).strip()
-    if not text.isascii() or not text.isdigit():
+    if not re.fullmatch(r"-?[0-9]{1,9}", text):
         raise ValueError(f"alternative priority is not a number: {text!r}")
     return text
 
@@ -174,18 +175,32 @@ def _helpers(actions: list[Action]) -> list[str]:
     return [name for name in HELPERS if name in needed]
 
 
-def render_script(script: str, actions: list[Action], *, package: str) -> str | None:
-    """The maintainer script `script` that performs `actions`; None if there are none.
+def render_script(
+    script: str, actions: list[Action], *, package: str, fails: Mapping[str, int] | None = None
+) -> str | None:
+    """The maintainer script `script` that performs `actions`; None if there is nothing
+    to do.
 
     Actions are grouped by their `On` values, in order of first appearance, each group
     in a `case "$1" in ... esac` (an action with no `On` runs whatever the argument).
+    `fails` maps the script arguments for which the original script fails to its exit
+    status: after the actions (those of a failing argument are the ones that ran before
+    its exit), the rendered script exits with that status too.
     """
-    if not actions:
+    fails = dict(fails or {})
+    if not actions and not fails:
         return None
     if script not in SCRIPTS:
         raise ValueError(f"unknown maintainer script {script!r}")
     if not _PACKAGE.fullmatch(package):
         raise ValueError(f"not a package name: {package!r}")
+    for phase, code in fails.items():
+        if phase not in PHASES or not 0 < code < 256:
+            raise ValueError(f"not a failing script argument and exit status: {phase} {code}")
+    by_code: dict[int, list[str]] = {}
+    for phase in PHASES:
+        if phase in fails:
+            by_code.setdefault(fails[phase], []).append(phase)
     env = environment()
     groups: dict[tuple[str, ...], list[str]] = {}
     for action in actions:
@@ -199,4 +214,5 @@ def render_script(script: str, actions: list[Action], *, package: str) -> str | 
         script=script,
         helpers=_helpers(actions),
         groups=[{"on": on, "body": "\n\n".join(bodies)} for on, bodies in groups.items()],
+        fails=[{"on": on, "code": code} for code, on in sorted(by_code.items())],
     )

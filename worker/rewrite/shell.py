@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+MAX_DEPTH = 40  # nested compound commands: maintainer scripts use a handful
 OPERATORS = ("&&", "||", ";;", "<<-", "<<", ">>", ">&", "<&", "|", "&", ";", "(", ")", "<", ">")
 RESERVED_END = {"then", "elif", "else", "fi", "do", "done", "esac", "}", ";;"}
 
@@ -341,6 +342,7 @@ class _Parser:
         self.i = 0
         self.heredocs = heredocs
         self.heredoc_index = 0
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -414,6 +416,16 @@ class _Parser:
         return Pipeline(commands, negated, line)
 
     def command(self) -> Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise ShellSyntaxError(self.tok.line,
+                                       f"compound commands nested more than {MAX_DEPTH} deep")
+            return self._command()
+        finally:
+            self.depth -= 1
+
+    def _command(self) -> Node:
         line = self.tok.line
         if self.is_word("if"):
             return self.if_clause()

@@ -42,6 +42,11 @@ SCRIPT_PHASES: dict[str, tuple[str, ...]] = {
     "config": ("configure", "reconfigure"),
 }
 
+# Arguments every installation runs a script with: a script failing there is refused.
+INSTALL_PHASES: dict[str, tuple[str, ...]] = {
+    "preinst": ("install",), "postinst": ("configure",), "config": ("configure",),
+}
+
 INIT_TOOLS = {"deb-systemd-helper", "deb-systemd-invoke", "invoke-rc.d", "update-rc.d",
               "systemctl", "start-stop-daemon", "service", "initctl"}
 INIT_PATHS = ("/etc/init.d/", "/run/systemd", "/lib/systemd/system", "/etc/init/")
@@ -80,6 +85,8 @@ Lookup = Callable[[str, str], "tuple[list[Action], str] | None"]
 class Result:
     actions: list[Action] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
+    # script argument -> (exit status, origin): where the script fails (`exit N`, N != 0)
+    fails: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +99,8 @@ class _Ctx:
     lookup: Lookup | None
     subst: dict[str, str] = field(default_factory=dict)
     ret: dict[str, str | None] = field(default_factory=lambda: {"RET": None})
+    subshell: bool = False  # inside ( ... ): an exit there leaves only the subshell
+    last: str = "ok"  # status of the command before this point: ok | fail | unknown
 
     def narrowed(self, phases: set[str] | frozenset[str]) -> _Ctx:
         return replace(self, phases=tuple(p for p in self.phases if p in phases))
@@ -106,32 +115,59 @@ class _Ctx:
 # -- conditions --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Cond:
-    """Where a condition may hold: the $1 values, and what kind of test it is."""
+    """Where a condition may hold: the $1 values, and what kind of test it is.
+
+    `true` and `false` are the script arguments for which its value is known (a test
+    of $1, a debconf answer); for the others it depends on the system (a tool or file
+    present, an upgrade, an init system). An `exit` is only modelled behind known values.
+    """
 
     phases: frozenset[str]
     kind: str = "plain"  # plain | guard | init | upgrade | false
     why: str = ""
+    true: frozenset[str] = frozenset()
+    false: frozenset[str] = frozenset()
+
+
+def _known(phases: frozenset[str], all_phases: frozenset[str]) -> Cond:
+    """A test whose value is known: true for `phases`, false for the others."""
+    return Cond(phases, "plain", true=phases, false=all_phases - phases)
+
+
+def _negated(cond: Cond, all_phases: frozenset[str]) -> Cond:
+    if cond.kind in ("plain", "false"):
+        return Cond(all_phases - cond.phases, "plain", true=cond.false, false=cond.true)
+    if cond.kind == "upgrade":
+        return Cond(all_phases, "guard")
+    return replace(cond, true=cond.false, false=cond.true)
 
 
 def _and(a: Cond, b: Cond) -> Cond:
     rank = {"false": 4, "init": 3, "upgrade": 2, "plain": 1, "guard": 0}
     kind = a.kind if rank[a.kind] >= rank[b.kind] else b.kind
     why = a.why if kind == a.kind else b.why
-    return Cond(a.phases & b.phases, kind, why)
+    return Cond(a.phases & b.phases, kind, why, a.true & b.true, a.false | b.false)
 
 
 def _or(a: Cond, b: Cond) -> Cond:
+    true, false = a.true | b.true, a.false & b.false
     if a.kind == "false":
-        return b
+        return replace(b, true=true, false=false)
     if b.kind == "false":
-        return a
+        return replace(a, true=true, false=false)
     if a.kind == b.kind:
-        return Cond(a.phases | b.phases, a.kind, a.why or b.why)
+        return Cond(a.phases | b.phases, a.kind, a.why or b.why, true, false)
     # a phase test or'ed with anything else: keep the widest reading
     kinds = {a.kind, b.kind}
     if "init" in kinds and kinds <= {"init", "guard"}:
-        return Cond(a.phases | b.phases, "init", a.why or b.why)
-    return Cond(a.phases | b.phases, "guard" if "guard" in kinds else "plain", a.why or b.why)
+        return Cond(a.phases | b.phases, "init", a.why or b.why, true, false)
+    return Cond(a.phases | b.phases, "guard" if "guard" in kinds else "plain", a.why or b.why,
+                true, false)
+
+
+def _exact(cond: Cond, phases: tuple[str, ...]) -> bool:
+    """Whether the condition's value is known for every one of `phases`."""
+    return set(phases) <= cond.true | cond.false
 
 
 def _value(word: Word, ctx: _Ctx) -> str:
@@ -139,7 +175,9 @@ def _value(word: Word, ctx: _Ctx) -> str:
     value = word.value
     value = re.sub(r"\$\{DPKG_ROOT(:-)?\}|\$DPKG_ROOT\b", "", value)
     for name, sub in ctx.subst.items():
-        value = re.sub(rf"\$\{{{name}\}}|\${name}\b", sub, value)
+        # a function as replacement: the value is used as is (no \1 group references)
+        value = re.sub(rf"\$\{{{re.escape(name)}\}}|\${re.escape(name)}\b",
+                       lambda _match, sub=sub: sub, value)
     return value
 
 
@@ -161,10 +199,7 @@ def _test_cond(args: list[str], ctx: _Ctx) -> Cond:
         i = args.index("-a")
         return _and(_test_cond(args[:i], ctx), _test_cond(args[i + 1:], ctx))
     if args and args[0] == "!":
-        inner = _test_cond(args[1:], ctx)
-        if inner.kind == "plain":
-            return Cond(all_phases - inner.phases, "plain")
-        return inner if inner.kind != "upgrade" else Cond(all_phases, "guard")
+        return _negated(_test_cond(args[1:], ctx), all_phases)
     if len(args) == 3 and args[1] in ("=", "!=", "=="):
         left, op, right = args
         if _phase_word(right) and not _phase_word(left):
@@ -172,7 +207,7 @@ def _test_cond(args: list[str], ctx: _Ctx) -> Cond:
         if _phase_word(left):
             wanted = right[1:] if left.startswith("x") and right.startswith("x") else right
             hit = frozenset(p for p in ctx.phases if p == wanted)
-            return Cond(hit if op != "!=" else all_phases - hit, "plain")
+            return _known(hit if op != "!=" else all_phases - hit, all_phases)
         if _version_word(left) or _version_word(right):
             other = right if _version_word(left) else left
             if other in ("", "x"):
@@ -185,7 +220,9 @@ def _test_cond(args: list[str], ctx: _Ctx) -> Cond:
                 raise ValueError("tests a debconf answer ($RET) with no db_get before it")
             equal = ret == other
             holds = equal if op != "!=" else not equal
-            return Cond(all_phases if holds else frozenset(), "plain" if holds else "false")
+            if holds:
+                return _known(all_phases, all_phases)
+            return Cond(frozenset(), "false", false=all_phases)
         raise ValueError(f"compares {left!r} {op} {right!r}")
     if len(args) == 2 and args[0] in ("-z", "-n"):
         operand = args[1]
@@ -245,10 +282,7 @@ def _eval_pipeline(pipe: Pipeline, ctx: _Ctx) -> Cond:
     if cond is None:
         raise Untranslatable(cmd.line, ctx.source(cmd.line), "a condition the engine does not know")
     if pipe.negated:
-        if cond.kind == "plain":
-            return Cond(frozenset(ctx.phases) - cond.phases, "plain")
-        if cond.kind == "upgrade":
-            return Cond(frozenset(ctx.phases), "guard")
+        return _negated(cond, frozenset(ctx.phases))
     return cond
 
 
@@ -270,11 +304,100 @@ def _eval_list(nodes: list[AndOr], ctx: _Ctx) -> Cond:
 
 
 # -- statements --------------------------------------------------------------------------
-def _walk(nodes: list[Node], ctx: _Ctx, out: Result) -> None:
+# Each statement returns the script arguments for which execution goes on after it:
+# an `exit` ends the script for the arguments that reach it, so what follows only
+# applies to the others (their actions are restricted to those). An exit is modelled
+# only where the engine knows exactly which arguments reach it (tests of $1, case on
+# $1, debconf answers); an exit behind a test of the system (a tool, a file, an
+# upgrade, an init system) is refused, never guessed.
+UNREACHABLE = "unreachable: every script argument has exited before this line"
+
+
+def _walk(nodes: list[Node], ctx: _Ctx, out: Result) -> frozenset[str]:
+    live = frozenset(ctx.phases)
+    last = ctx.last
+    for index, node in enumerate(nodes):
+        if not live:
+            if ctx.phases:  # every argument exited in this list: the rest is dead code
+                for dead in nodes[index:]:
+                    line = _line_of(dead)
+                    out.dropped.append(Dropped(ctx.source(line), UNREACHABLE,
+                                               ctx.origin(line)))
+            return live
+        live = _statement(node, replace(ctx.narrowed(live), last=last), out)
+        last = "ok" if _simple_command(node) else "unknown"
+    return live
+
+
+def _line_of(node: Node) -> int:
+    return node.line
+
+
+def _simple_command(node: Node) -> bool:
+    """One command that is not a test: its status is success in the engine's model."""
+    if isinstance(node, AndOr):
+        if node.rest:
+            return False
+        node = node.first
+    if isinstance(node, Pipeline):
+        if node.negated or len(node.commands) != 1:
+            return False
+        node = node.commands[0]
+    return isinstance(node, Command) and node.name != "exit" and not _is_condition_cmd(node)
+
+
+def _exit_line(nodes: list[Node]) -> int:
+    """The line of the first `exit` that decides where the script ends, or 0.
+
+    `command || exit N` (a command, not a test) is an error path: the engine models
+    commands as succeeding (as `set -e` would stop the script where they fail)."""
     for node in nodes:
-        if not ctx.phases:
-            return
-        _statement(node, ctx, out)
+        line = _exit_line_of(node)
+        if line:
+            return line
+    return 0
+
+
+def _exit_line_of(node: Node) -> int:
+    if isinstance(node, Command):
+        return node.line if node.name == "exit" else 0
+    if isinstance(node, AndOr):
+        chain = [node.first, *(pipe for _, pipe in node.rest)]
+        for index, pipe in enumerate(chain):
+            if index and node.rest[index - 1][0] == "||" and _is_exit(pipe) and \
+                    all(_simple_command(p) for p in chain[:index]):
+                continue
+            line = _exit_line_of(pipe)
+            if line:
+                return line
+        return 0
+    if isinstance(node, Pipeline):
+        return _exit_line(list(node.commands))
+    if isinstance(node, If):
+        for cond, body in node.branches:
+            line = _exit_line(list(cond)) or _exit_line(body)
+            if line:
+                return line
+        return _exit_line(node.orelse or [])
+    if isinstance(node, Case):
+        return _exit_line([n for item in node.items for n in item.body])
+    if isinstance(node, For | Loop | Group):
+        return _exit_line(node.body)
+    if isinstance(node, Function):
+        return _exit_line_of(node.body)
+    return 0  # pragma: no cover - the parser makes nothing else
+
+
+def _is_exit(pipe: Pipeline) -> bool:
+    return len(pipe.commands) == 1 and isinstance(pipe.commands[0], Command) and \
+        pipe.commands[0].name == "exit"
+
+
+def _refuse_exit(nodes: list[Node], ctx: _Ctx, why: str) -> None:
+    line = _exit_line(nodes)
+    if line:
+        raise Untranslatable(line, ctx.source(line),
+                             f"an exit the engine cannot model exactly ({why})")
 
 
 def _mapped(node: Node, ctx: _Ctx, out: Result) -> bool:
@@ -284,46 +407,49 @@ def _mapped(node: Node, ctx: _Ctx, out: Result) -> bool:
     hit = ctx.lookup(ctx.script, ctx.source(line))
     if hit is None:
         return False
+    _refuse_exit([node], ctx, "a recipe mapping covers a line that exits: map the "
+                 "lines after it instead")
     actions, reason = hit
-    if actions:
-        out.actions += [replace(a, origin=ctx.origin(line)) for a in actions]
-    else:
+    for action in actions:
+        on = tuple(p for p in action.on if p in ctx.phases)
+        if on:  # the recipe's arguments, as far as they reach this line
+            out.actions.append(replace(action, on=on, origin=ctx.origin(line)))
+    if not actions:
         out.dropped.append(Dropped(ctx.source(line), f"recipe: {reason}", ctx.origin(line)))
     return True
 
 
-def _statement(node: Node, ctx: _Ctx, out: Result) -> None:
+def _statement(node: Node, ctx: _Ctx, out: Result) -> frozenset[str]:
     if _mapped(node, ctx, out):
-        return
+        return frozenset(ctx.phases)
     if isinstance(node, AndOr):
-        _and_or(node, ctx, out)
-    elif isinstance(node, Pipeline):
-        _pipeline(node, ctx, out)
-    elif isinstance(node, Command):
-        _command(node, ctx, out)
-    elif isinstance(node, If):
-        _if(node, ctx, out)
-    elif isinstance(node, Case):
-        _case(node, ctx, out)
-    elif isinstance(node, For):
-        _for(node, ctx, out)
-    elif isinstance(node, Group):
+        return _and_or(node, ctx, out)
+    if isinstance(node, Pipeline):
+        return _pipeline(node, ctx, out)
+    if isinstance(node, Command):
+        return _command(node, ctx, out)
+    if isinstance(node, If):
+        return _if(node, ctx, out)
+    if isinstance(node, Case):
+        return _case(node, ctx, out)
+    if isinstance(node, For):
+        return _for(node, ctx, out)
+    if isinstance(node, Group):
         if node.heredoc is not None:
             raise Untranslatable(node.line, ctx.source(node.line), "a block fed by a here-document")
-        _walk(node.body, ctx, out)
-    elif isinstance(node, Function):
+        if node.subshell:
+            _walk(node.body, replace(ctx, subshell=True), out)
+            return frozenset(ctx.phases)  # an exit in ( ... ) is refused: all go on
+        return _walk(node.body, ctx, out)
+    if isinstance(node, Function):
         raise Untranslatable(node.line, ctx.source(node.line),
                              "a function definition (hand-written logic)")
-    elif isinstance(node, Loop):
+    if isinstance(node, Loop):
         raise Untranslatable(node.line, ctx.source(node.line), "a while/until loop")
-    else:  # pragma: no cover - the parser makes nothing else
-        raise Untranslatable(0, "", f"unknown node {type(node).__name__}")
+    raise Untranslatable(0, "", f"unknown node {type(node).__name__}")  # pragma: no cover
 
 
-def _is_condition(pipe: Pipeline, ctx: _Ctx) -> bool:
-    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
-        return False
-    cmd = pipe.commands[0]
+def _is_condition_cmd(cmd: Command) -> bool:
     name = cmd.name
     return name in ("[", "test", "which", "type", "getent") or \
         (name == "command" and cmd.argv[1:2] == ["-v"]) or \
@@ -331,68 +457,110 @@ def _is_condition(pipe: Pipeline, ctx: _Ctx) -> bool:
         (name == "dpkg-statoverride" and "--list" in cmd.argv)
 
 
-def _and_or(node: AndOr, ctx: _Ctx, out: Result) -> None:
-    """`a && b || c` chains: conditions narrow or guard, commands translate."""
+def _is_condition(pipe: Pipeline, ctx: _Ctx) -> bool:
+    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        return False
+    return _is_condition_cmd(pipe.commands[0])
+
+
+def _and_or(node: AndOr, ctx: _Ctx, out: Result) -> frozenset[str]:
+    """`a && b || c` chains, evaluated for each script argument.
+
+    The status of each argument after a pipeline: T (success), F (failure), U (unknown:
+    a test of the system) or D (a test the engine drops: init system, upgrade). A
+    command after `&&` runs where the status is T, after `||` where it is F; where it
+    is U the command is translated too (the widest reading: actions are idempotent),
+    but an exit there is refused. Commands succeed in the model."""
     chain = [("", node.first), *node.rest]
-    current = ctx
+    live = set(ctx.phases)
+    status: dict[str, str] = {}
     for index, (op, pipe) in enumerate(chain):
+        following = chain[index + 1][0] if index + 1 < len(chain) else ""
+        if not op:
+            sure, maybe = set(live), set()
+        elif op == "&&":
+            sure = {p for p in live if status[p] == "T"}
+            maybe = {p for p in live if status[p] == "U"}
+        else:
+            sure = {p for p in live if status[p] == "F"}
+            maybe = {p for p in live if status[p] in ("U", "D")}
+        runs = sure | maybe
+        if not runs:
+            continue
+        last = ctx.last if not op else "ok" if op == "&&" else "fail"
+        current = replace(ctx.narrowed(runs), last=last)
         if _is_condition(pipe, current):
             cond = _eval_pipeline(pipe, current)
-            following = chain[index + 1][0] if index + 1 < len(chain) else ""
-            if cond.kind in ("init", "upgrade", "false") and following == "&&":
+            if cond.kind in ("init", "upgrade") and following == "&&":
                 reason = INIT_REASON if cond.kind == "init" else \
                     f"only on {cond.why or 'upgrades'}: images are installed fresh"
-                if cond.kind != "false":
-                    out.dropped.append(Dropped(current.source(pipe.line), reason,
-                                               current.origin(pipe.line)))
-                return
-            if cond.kind == "plain" and following == "&&":
-                current = current.narrowed(cond.phases)
+                out.dropped.append(Dropped(current.source(pipe.line), reason,
+                                           current.origin(pipe.line)))
+                status.update({p: "D" for p in runs})
+                continue
+            for p in runs:
+                status[p] = "U" if p in maybe else "T" if p in cond.true else \
+                    "F" if p in cond.false else "U"
             continue
         if op == "||" and _is_trivial_fallback(pipe):
+            status.update({p: "T" if p in sure else "U" for p in runs})
             continue
-        _pipeline(pipe, current, out)
+        if maybe:
+            _refuse_exit([pipe], current, "it runs only if a test of the system fails or "
+                         "succeeds")
+        after = _pipeline(pipe, current, out)
+        live -= runs - after
+        simple = _simple_command(pipe)
+        status.update({p: "T" if p in sure and simple else "U" for p in after})
+    return frozenset(p for p in ctx.phases if p in live)
 
 
 def _is_trivial_fallback(pipe: Pipeline) -> bool:
     if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
         return False
     argv = pipe.commands[0].argv
-    return argv[:1] in (["true"], [":"]) or argv == ["exit", "0"] or \
-        (argv[:1] in (["echo"], ["printf"]))
+    return argv[:1] in (["true"], [":"]) or (argv[:1] in (["echo"], ["printf"]))
 
 
-def _pipeline(pipe: Pipeline, ctx: _Ctx, out: Result) -> None:
+def _pipeline(pipe: Pipeline, ctx: _Ctx, out: Result) -> frozenset[str]:
     if len(pipe.commands) != 1:
         raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline")
     inner = pipe.commands[0]
     if pipe.negated:
         raise Untranslatable(pipe.line, ctx.source(pipe.line), "a negated command")
-    _statement(inner, ctx, out)
+    return _statement(inner, ctx, out)
 
 
-def _if(node: If, ctx: _Ctx, out: Result) -> None:
+def _if(node: If, ctx: _Ctx, out: Result) -> frozenset[str]:
+    exits = _exit_line([n for _, body in node.branches for n in body] + (node.orelse or []))
     remaining = set(ctx.phases)
+    live = set(ctx.phases)
     all_guards = True
     for cond_nodes, body in node.branches:
+        current = ctx.narrowed(remaining)
         try:
-            cond = _eval_list(cond_nodes, replace(ctx, phases=tuple(
-                p for p in ctx.phases if p in remaining)))
+            cond = _eval_list(cond_nodes, current)
         except ValueError as exc:
             raise Untranslatable(node.line, ctx.source(node.line), f"condition {exc}") from exc
+        if exits and current.phases and not _exact(cond, current.phases):
+            raise Untranslatable(exits, ctx.source(exits), "an exit the engine cannot model "
+                                 f"exactly (inside the if of line {node.line}, whose "
+                                 "condition tests the system, not the script argument)")
         if cond.kind in ("init", "upgrade"):
             reason = INIT_REASON if cond.kind == "init" else \
                 f"only on {cond.why or 'upgrades'}: images are installed fresh"
             out.dropped.append(Dropped(_block_text(node, ctx), reason, ctx.origin(node.line)))
             all_guards = all_guards and cond.kind == "init"
             if cond.kind == "init":
-                return
+                return frozenset(p for p in ctx.phases if p in live)
             continue
         if cond.kind == "false":
             all_guards = False
             continue
         branch_phases = remaining & cond.phases
-        _walk(body, ctx.narrowed(branch_phases), out)
+        if branch_phases:
+            after = _walk(body, replace(ctx.narrowed(branch_phases), last="ok"), out)
+            live -= branch_phases - after
         if cond.kind == "plain":
             all_guards = False
             remaining -= cond.phases
@@ -401,8 +569,10 @@ def _if(node: If, ctx: _Ctx, out: Result) -> None:
             out.dropped.append(Dropped(
                 "else branch of a guard", "fallback when a tool or file is missing: "
                 "the actions do not need it", ctx.origin(node.line)))
-            return
-        _walk(node.orelse, ctx.narrowed(remaining), out)
+        elif remaining:
+            after = _walk(node.orelse, replace(ctx.narrowed(remaining), last="fail"), out)
+            live -= remaining - after
+    return frozenset(p for p in ctx.phases if p in live)
 
 
 def _block_text(node: If | Case, ctx: _Ctx) -> str:
@@ -410,19 +580,23 @@ def _block_text(node: If | Case, ctx: _Ctx) -> str:
     return "\n".join(ctx.lines[node.line - 1:end]).strip()
 
 
-def _case(node: Case, ctx: _Ctx, out: Result) -> None:
+def _case(node: Case, ctx: _Ctx, out: Result) -> frozenset[str]:
     subject = _value(node.word, ctx)
     if not _phase_word(subject):
         raise Untranslatable(node.line, ctx.source(node.line), "a case on something other than $1")
     remaining = set(ctx.phases)
+    live = set(ctx.phases)
     for item in node.items:
         matched: set[str] = set()
         for pattern in item.patterns:
             text = pattern.value
-            if text == "*":
+            if pattern.expands:
+                raise Untranslatable(item.line, ctx.source(item.line),
+                                     "a case pattern built from a variable")
+            if text == "*" and not pattern.quoted:
                 matched |= remaining
                 continue
-            if any(ch in text for ch in "*?["):
+            if any(ch in text for ch in "*?[") and not pattern.quoted:
                 matched |= {p for p in remaining if re.fullmatch(_glob(text), p)}
                 continue
             matched |= {p for p in remaining if p == text}
@@ -430,9 +604,11 @@ def _case(node: Case, ctx: _Ctx, out: Result) -> None:
             out.dropped.append(Dropped(
                 ctx.source(item.line), "error exit for arguments the script does not expect",
                 ctx.origin(item.line)))
-        else:
-            _walk(item.body, ctx.narrowed(matched), out)
+        if matched:
+            after = _walk(item.body, replace(ctx.narrowed(matched), last="unknown"), out)
+            live -= matched - after
         remaining -= matched
+    return frozenset(p for p in ctx.phases if p in live)
 
 
 def _only_complains(body: list[Node]) -> bool:
@@ -449,15 +625,25 @@ def _glob(pattern: str) -> str:
     return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
 
 
-def _for(node: For, ctx: _Ctx, out: Result) -> None:
+def _for(node: For, ctx: _Ctx, out: Result) -> frozenset[str]:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", node.var):
+        raise Untranslatable(node.line, ctx.source(node.line),
+                             f"a loop variable that is not a name: {node.var!r}")
     values = []
     for word in node.words:
         value = _value(word, ctx)
         if "$" in value or "`" in value or any(c in value for c in "*?["):
             raise Untranslatable(node.line, ctx.source(node.line), "a loop over computed values")
         values.append(value)
+    if not node.words:
+        raise Untranslatable(node.line, ctx.source(node.line), "a loop over the arguments")
+    live = frozenset(ctx.phases)
     for value in values:
-        _walk(node.body, replace(ctx, subst={**ctx.subst, node.var: value}), out)
+        if not live:
+            break
+        live = _walk(node.body, replace(ctx.narrowed(live), last="unknown",
+                                        subst={**ctx.subst, node.var: value}), out)
+    return live
 
 
 # -- commands ----------------------------------------------------------------------------
@@ -480,7 +666,39 @@ def _quiet(cmd: Command) -> bool:
     return True
 
 
-def _command(cmd: Command, ctx: _Ctx, out: Result) -> None:
+def _command(cmd: Command, ctx: _Ctx, out: Result) -> frozenset[str]:
+    """Translate one simple command; return the arguments for which the script goes on."""
+    if cmd.words and cmd.words[0].value == "exit":
+        if not _quiet(cmd):
+            raise Untranslatable(cmd.line, ctx.source(cmd.line), "output redirected to a file")
+        return _exit(cmd, ctx, out)
+    _translate_command(cmd, ctx, out)
+    return frozenset(ctx.phases)
+
+
+def _exit(cmd: Command, ctx: _Ctx, out: Result) -> frozenset[str]:
+    """`exit [N]`: the script ends here for the arguments that reach it."""
+    text = ctx.source(cmd.line)
+    args = cmd.words[1:]
+    if ctx.subshell:
+        raise Untranslatable(cmd.line, text, "an exit inside a subshell ( ... )")
+    if len(args) > 1 or (args and (args[0].expands or not re.fullmatch(r"[0-9]{1,9}",
+                                                                        args[0].value))):
+        raise Untranslatable(cmd.line, text, "an exit whose status is not a number")
+    if args:
+        code = int(args[0].value) % 256
+    elif ctx.last == "unknown":
+        raise Untranslatable(cmd.line, text, "an exit without a status, after a command "
+                             "whose status the engine does not know")
+    else:
+        code = 0 if ctx.last == "ok" else 1
+    if code:
+        for phase in ctx.phases:
+            out.fails.setdefault(phase, (code, ctx.origin(cmd.line)))
+    return frozenset()
+
+
+def _translate_command(cmd: Command, ctx: _Ctx, out: Result) -> None:
     argv = [_value(w, ctx) for w in cmd.words]
     where = ctx.origin(cmd.line)
     text = ctx.source(cmd.line)
@@ -494,8 +712,6 @@ def _command(cmd: Command, ctx: _Ctx, out: Result) -> None:
     if not _quiet(cmd):
         raise Untranslatable(cmd.line, text, "output redirected to a file")
     if name in NOOP or (name == "set" and all(re.fullmatch(r"[-+][euxv]+", a) for a in argv[1:])):
-        return
-    if name == "exit" and argv[1:] in ([], ["0"]):
         return
     if name in MESSAGE_TOOLS or (name == "cat" and cmd.heredoc is not None and not cmd.redirects):
         return
@@ -731,8 +947,21 @@ def _h_chown(argv: list[str], ctx: _Ctx) -> list[Action]:
     opts, rest = _options(argv[1:], set())
     if len(rest) < 2 or any(k in opts for k in ("-R", "--recursive")):
         raise ValueError("chown of several or recursive paths")
-    owner, _, group = rest[0].replace(".", ":").partition(":")
+    owner, group = _owner_group(rest[0])
     return [_act(ctx, "set-owner", path=p, owner=owner, group=group) for p in rest[1:]]
+
+
+def _owner_group(spec: str) -> tuple[str, str]:
+    """chown's OWNER[:GROUP] (the legacy OWNER.GROUP only when there is no ':')."""
+    separator = ":" if ":" in spec else "." if "." in spec else ""
+    if not separator:
+        return spec, ""
+    owner, _, group = spec.partition(separator)
+    if not group and owner:
+        raise ValueError(f"chown {spec!r} (the owner's login group) is not modelled")
+    if not owner and not group:
+        raise ValueError(f"chown {spec!r} changes nothing")
+    return owner, group
 
 
 def _h_chmod(argv: list[str], ctx: _Ctx) -> list[Action]:
@@ -815,7 +1044,12 @@ def translate(
         raise ValueError(f"not a maintainer script: {script}")
     first = text.split("\n", 1)[0]
     if first.startswith("#!"):
-        interpreter = shlex.split(first[2:])[0] if first[2:].strip() else ""
+        try:
+            words = shlex.split(first[2:])
+        except ValueError as exc:
+            raise Untranslatable(1, first, f"an interpreter line that does not parse: {exc}") \
+                from exc
+        interpreter = words[0] if words else ""
         if interpreter.rsplit("/", 1)[-1] not in ("sh", "dash", "bash"):
             raise Untranslatable(1, first, f"not a shell script ({interpreter})")
     try:
@@ -826,5 +1060,15 @@ def translate(
     ctx = _Ctx(script=script, package=package, phases=SCRIPT_PHASES[script],
                answers=dict(answers or {}), lines=text.split("\n"), lookup=lookup)
     out = Result()
-    _walk(nodes, ctx, out)
+    try:
+        _walk(nodes, ctx, out)
+    except RecursionError as exc:  # the parser limits nesting; this is a last resort
+        raise Untranslatable(0, "", "nesting too deep for the engine") from exc
+    for phase in INSTALL_PHASES.get(script, ()):
+        if phase in out.fails:
+            code, origin = out.fails[phase]
+            line = int(origin.rsplit(":", 1)[1])
+            raise Untranslatable(line, ctx.source(line),
+                                 f"the script fails (exit {code}) on {phase}: the package "
+                                 "could never be installed")
     return out
