@@ -132,6 +132,7 @@ def publish(
     failure it leaves the previous archive served.
     """
     root = archive_root(settings)
+    require_current(settings.effective_database_url)  # before anything is written
     with storage_errors(root):
         _ensure(root)
         with open(root / ".publish.lock", "a") as lock:
@@ -154,7 +155,6 @@ def _publish(
     suite = pub.suite
     root = archive_root(settings)
     date = (date or datetime.now(UTC)).replace(microsecond=0)
-    require_current(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
     try:
         with catalog_errors(engine.url), session_factory(engine).begin() as session:

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from debian.debian_support import version_compare
 
-from archive.deb822 import stanzas_named
+from archive.deb822 import Stanza, stanzas_named
 from archive.settings import UpstreamSettings
 from archive.storage import is_storage_error, storage_error
 from archive.upstream.aptsources import SignedBy, SourceEntry, read_apt_sources
@@ -372,7 +372,7 @@ class Upstream:
         found: list[tuple[Suite, SourceRecord]] = []
         for suite, path, text in self.index_texts("Sources"):
             what = f"{suite.shown_base}/{path}"
-            found += [(suite, source_record(s, what)) for s in stanzas_named(text, name)]
+            found += [(suite, source_record(s, what)) for s in _named(text, name, what)]
         return _pick(found, name, version, "source package")
 
     def find_binary(
@@ -384,7 +384,7 @@ class Upstream:
             what = f"{suite.shown_base}/{path}"
             found += [
                 (suite, rec)
-                for rec in (binary_record(s, what) for s in stanzas_named(text, name))
+                for rec in (binary_record(s, what) for s in _named(text, name, what))
                 if rec.architecture in (arch, "all")
             ]
         return _pick(found, name, version, f"binary package ({arch})")
@@ -427,6 +427,14 @@ class Upstream:
 
 
 R = TypeVar("R", SourceRecord, BinaryRecord)
+
+
+def _named(text: str, name: str, what: str) -> list[Stanza]:
+    """The stanzas of package `name` in index `what`; FormatError if they do not parse."""
+    try:
+        return list(stanzas_named(text, name))
+    except ValueError as exc:
+        raise FormatError(what, f"stanza of {name!r}: {exc}") from exc
 
 
 def _pick(
