@@ -368,6 +368,21 @@ def test_lock_files_are_removed_after_a_download(workspace: Workspace,
     assert list(partial.iterdir()) == []
 
 
+def test_stale_lock_files_are_swept_but_held_ones_kept(workspace: Workspace,
+                                                       archive: FixtureArchive) -> None:
+    partial = workspace.data_dir / "partial"
+    partial.mkdir(parents=True)
+    stale = partial / f"{'cd' * 32}.lock"
+    stale.touch()  # as left by a version that never removed its lock files
+    cache = Cache(workspace.data_dir)
+    held = "ef" * 32
+    with cache.download_lock(held):
+        assert fetch_binary(workspace, "tiny").exit_code == 0
+        assert (partial / f"{held}.lock").exists(), "a lock in use is never broken"
+        assert not stale.exists()
+    assert list(partial.iterdir()) == []
+
+
 def test_the_download_lock_excludes_across_removals(tmp_path: Path) -> None:
     """Holders remove the lock file; waiters then lock the current file: never two
     holders at once (threads open the file separately, as processes do)."""
@@ -575,6 +590,9 @@ def test_mirror_password_never_printed(workspace: Workspace, archive: FixtureArc
         assert "mirror-user:***@" in result.output, args
     # the mirror is still used with its password: the fetch works
     assert fetch_binary(workspace, "tiny").exit_code == 0
+    for path in workspace.data_dir.rglob("*"):  # nor is it written to a file or its name
+        assert PASSWORD not in str(path)
+        assert not path.is_file() or PASSWORD.encode() not in path.read_bytes(), path
     # download errors: a file gone from the pool (HTTP 404), a suite the mirror lacks
     archive.pool_file("libfoo1_2.0-1_amd64.deb").unlink()
     line = one_error(fetch_binary(workspace, "libfoo1"), "not-found")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.digests import is_digest, shown
+from archive.urls import display_url
 from unessential.errors import FormatError
 
 
@@ -66,6 +67,32 @@ class Cache:
                     path.unlink(missing_ok=True)  # while locked: see the docstring
                 return
 
+    def remove_stale_locks(self) -> int:
+        """Remove lock files no process holds (left by versions that never removed them,
+        or by a process killed at the wrong moment); return how many were removed.
+
+        Each is locked without waiting and removed only while locked and still named,
+        the same protocol as `download_lock`, so a lock in use is never broken.
+        """
+        removed = 0
+        try:
+            names = [p for p in self.partial.iterdir() if p.name.endswith(".lock")]
+        except OSError:
+            return 0
+        for path in names:
+            try:
+                with open(path, "rb") as handle:  # never creates one
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue  # in use
+                    if _still_named(handle.fileno(), path):
+                        path.unlink(missing_ok=True)
+                        removed += 1
+            except OSError:
+                continue
+        return removed
+
     def commit(self, part: Path, sha256: str) -> Path:
         """Move a verified partial file into the store."""
         self.objects.mkdir(parents=True, exist_ok=True)
@@ -84,7 +111,8 @@ class Cache:
         return target
 
     def release_dir(self, uri: str, suite: str) -> Path:
-        readable = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{uri}_{suite}").strip("_")[-80:]
+        masked = display_url(uri)  # a password in the URL never becomes a file name
+        readable = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{masked}_{suite}").strip("_")[-80:]
         digest = hashlib.sha256(f"{uri} {suite}".encode()).hexdigest()[:12]
         return self.releases / f"{readable}-{digest}"
 

@@ -163,6 +163,7 @@ class Upstream:
             retries=settings.retries,
             backoff=settings.backoff,
         )
+        self.cache.remove_stale_locks()
         self.entries = resolve_entries(settings)
         self.architectures = list(settings.architectures or [host_architecture()])
         self._suites: dict[tuple[str, str], Suite] = {}
@@ -271,7 +272,8 @@ class Upstream:
             max_skew=self.settings.max_date_skew,
         )
         check_suite(release_obj, entry.suite, what)
-        meta |= {"uri": entry.uri, "suite": entry.suite, "signers": " ".join(verified.signers)}
+        meta |= {"uri": display_url(entry.uri), "suite": entry.suite,
+                 "signers": " ".join(verified.signers)}
         cached = self.cache.load_release(entry.uri, entry.suite)
         if cached is None or cached[1] != files[meta["release"]]:
             self._pending_releases.append((entry, files, meta))
