@@ -350,7 +350,8 @@ class _Parser:
 
     def next(self) -> Token:
         token = self.tokens[self.i]
-        self.i += 1
+        if token.kind != "eof":  # never step past the end
+            self.i += 1
         return token
 
     def is_word(self, *values: str) -> bool:
@@ -563,6 +564,8 @@ class _Parser:
 
     def for_clause(self) -> For:
         line = self.expect_word("for").line
+        if self.tok.kind != "word":
+            raise ShellSyntaxError(self.tok.line, "for without a variable name")
         var = self.next().text
         words: list[Word] = []
         while self.tok.kind == "newline":

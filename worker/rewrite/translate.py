@@ -485,6 +485,9 @@ def _and_or(node: AndOr, ctx: _Ctx, out: Result) -> frozenset[str]:
             sure = {p for p in live if status[p] == "F"}
             maybe = {p for p in live if status[p] in ("U", "D")}
         runs = sure | maybe
+        if op == "&&" and any(status[p] == "D" for p in live):
+            _refuse_exit([pipe], ctx, "it runs only on an upgrade or with an init system, "
+                         "which the engine drops")
         if not runs:
             continue
         last = ctx.last if not op else "ok" if op == "&&" else "fail"
