@@ -30,7 +30,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,9 +255,9 @@ class ImageRoot:
             existing = _lstat_at(where.parent, where.name)
             if existing is not None and stat.S_ISDIR(existing.st_mode):
                 raise Confinement(f"{where.shown} is a directory")
-            temporary = f".{where.name[:64]}.{secrets.token_hex(8)}.tmp"
-            fd = os.open(temporary, _NEW_FILE, 0o600, dir_fd=where.parent)
-            try:
+
+            def make(temporary: str) -> None:
+                fd = os.open(temporary, _NEW_FILE, 0o600, dir_fd=where.parent)
                 try:
                     view = memoryview(data)
                     while view:
@@ -267,12 +267,8 @@ class ImageRoot:
                         os.utime(fd, (mtime, mtime))
                 finally:
                     os.close(fd)
-                os.replace(temporary, where.name, src_dir_fd=where.parent,
-                           dst_dir_fd=where.parent)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary, dir_fd=where.parent)
-                raise
+
+            _swap_in(where, make)
 
     def write_text(self, path: str, text: str, *, mode: int = 0o644,
                    strict: bool = False) -> None:
@@ -302,15 +298,8 @@ class ImageRoot:
                 return
             if not replace or not stat.S_ISLNK(existing.st_mode):
                 raise Confinement(f"{where.shown} exists and is not a symlink")
-            temporary = f".{where.name[:64]}.{secrets.token_hex(8)}.tmp"
-            os.symlink(target, temporary, dir_fd=where.parent)
-            try:
-                os.replace(temporary, where.name, src_dir_fd=where.parent,
-                           dst_dir_fd=where.parent)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary, dir_fd=where.parent)
-                raise
+            _swap_in(where, lambda temporary: os.symlink(target, temporary,
+                                                         dir_fd=where.parent))
 
     def remove(self, path: str, *, recursive: bool = False) -> bool:
         """Remove `path` (not followed); False when it is absent."""
@@ -355,6 +344,18 @@ class ImageRoot:
                 yield fd, where.shown
             finally:
                 os.close(fd)
+
+
+def _swap_in(where: _Where, make: Callable[[str], None]) -> None:
+    """Make a new entry under a fresh random name beside `where` and rename it over."""
+    temporary = f".{where.name[:64]}.{secrets.token_hex(8)}.tmp"
+    try:
+        make(temporary)
+        os.replace(temporary, where.name, src_dir_fd=where.parent, dst_dir_fd=where.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=where.parent)
+        raise
 
 
 class _Fd:
