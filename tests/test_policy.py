@@ -272,9 +272,12 @@ def test_recipe_errors_name_file_line_and_key(tmp_path: Path, text: str, line: i
 
 def test_every_vocabulary_action_can_be_written_in_a_recipe() -> None:
     entries = []
+    # values that pass the checks of recipes.actions (absolute paths, a number, ...)
+    samples = {"Kind": "mime", "Priority": "1", "Package": "foo", "Link": "/x", "Path": "/x",
+               "Conffile": "/x", "Old": "/x", "New": "/y", "Pathname": "/x", "File": "/x",
+               "Source": "/x"}
     for name, (required, _optional) in sorted(VOCABULARY.items()):
-        fields = "".join(f', {key.lower()} = "{"mime" if key == "Kind" else "x"}"'
-                         for key in required)
+        fields = "".join(f', {key.lower()} = "{samples.get(key, "x")}"' for key in required)
         entries.append(f'  {{ action = "{name}", on = ["configure"]{fields} }},')
     text = '[scripts.foo.postinst]\nreason = "all"\nactions = [\n' + "\n".join(entries) + "\n]\n"
     recipe = parse_recipe(text, "foo.toml")
