@@ -22,7 +22,9 @@ from archive.upstream.mirror import host_architecture
 from unessential.console import Reporter, print_json
 from unessential.context import AppContext, pass_app
 from unessential.errors import NotFoundError
+from worker.campaign_watch import FarmWatch, LocalWatch, Watch, build_states
 from worker.celery_app import configure, embedded, queue_dir
+from worker.pipeline import clean_stale_work
 from worker.plan import Planned, new_campaign_id, plan
 from worker.record import latest_builds
 
@@ -76,6 +78,7 @@ def worker_command(app: AppContext, concurrency: int | None, pool: str, loglevel
     """
     settings = app.settings
     upgrade(settings.effective_database_url)
+    clean_stale_work(settings.data_dir, app.reporter().log)
     celery = configure(settings)
     argv = ["worker", f"--concurrency={concurrency or settings.worker.concurrency}",
             f"--pool={pool}", f"--loglevel={loglevel}", f"--queues={settings.worker.queue}",
@@ -104,7 +107,11 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
 
     A build already done with the same source version, recipe and build environment is
     not repeated. With --wait and the embedded default, a local worker is started for
-    the campaign if none is running, so one command does the whole job.
+    the campaign if none is running, so one command does the whole job. If that worker
+    dies, the build it was running is recorded failed (interrupted) and the worker is
+    restarted for the queued builds; on a farm, the wait ends when no worker has
+    consumed the queue for max(30 s, 2 x lease). Either way it ends with the build
+    error (exit 14) naming what happened.
 
     \b
     Example:
@@ -120,35 +127,53 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
     campaign = new_campaign_id()
     arch = (settings.upstream.architectures or [host_architecture()])[0]
     origin = "repack" if repack else "source-build"
+    clean_stale_work(settings.data_dir, reporter.log)
     try:
         planned = plan(settings, sessions, list(sources), origin, campaign, arch, reporter)
         fresh = [p for p in planned if p.state in ("queued", "requeued")]
-        configure(settings)
-        from worker.tasks import rebuild
-
+        celery = configure(settings)
         if fresh:
-            result = group(rebuild.si(p.build_id) for p in fresh).apply_async()
-            with sessions.begin() as session:
-                for item, child in zip(fresh, result.children or [], strict=False):
-                    build = session.get(Build, item.build_id)
-                    if build is not None:
-                        build.task_id = child.id
+            _send(sessions, [p.build_id for p in fresh])
         for item in planned:
             reporter.log(f"{item.source} {item.version}: "
                          + (item.note or f"queued as build {item.build_id} ({origin})"))
-        spawned = None
-        if wait and fresh and embedded(settings) and not _worker_running(_lock_path(app)):
-            spawned = _spawn_worker(app, concurrency)
-        try:
-            if wait:
-                _follow(sessions, [p.build_id for p in planned], reporter)
-        finally:
-            if spawned is not None:
-                _stop(spawned)
-        states = _states(sessions, [p.build_id for p in planned])
+        ids = [p.build_id for p in planned]
+        problem = None
+        watch: Watch | None = None
+        if wait:
+            if embedded(settings):
+                spawned = None
+                if fresh and not _worker_running(_lock_path(app)):
+                    spawned = _spawn_worker(app, concurrency)
+                watch = LocalWatch(
+                    settings=settings, process=spawned,
+                    running=lambda: _worker_running(_lock_path(app)),
+                    spawn=lambda: _spawn_worker(app, concurrency),
+                    resend=lambda again: _send(sessions, again), log=reporter.log,
+                    stopper=_stop)
+            else:
+                watch = FarmWatch(celery=celery, settings=settings, log=reporter.log)
+            try:
+                problem = _follow(sessions, ids, reporter, watch)
+            finally:
+                watch.stop()
+        states = _states(sessions, ids)
     finally:
         engine.dispose()
-    _report(planned, states, campaign, as_json, wait)
+    _report(planned, states, campaign, as_json, wait, problem,
+            watch.incidents if watch is not None else [])
+
+
+def _send(sessions: sessionmaker[Session], ids: list[int]) -> None:
+    """Send one task per build (a Celery group) and note the task ids on the rows."""
+    from worker.tasks import rebuild
+
+    result = group(rebuild.si(build_id) for build_id in ids).apply_async()
+    with sessions.begin() as session:
+        for build_id, child in zip(ids, result.children or [], strict=False):
+            build = session.get(Build, build_id)
+            if build is not None:
+                build.task_id = child.id
 
 
 def _spawn_worker(app: AppContext, concurrency: int | None) -> subprocess.Popen[bytes]:
@@ -181,11 +206,15 @@ def _states(sessions: sessionmaker[Session], ids: list[int]) -> dict[int, Build]
     with sessions.begin() as session:
         builds = {b.id: b for b in session.query(Build).filter(Build.id.in_(ids))}
         for build in builds.values():
+            _ = build.source_package.name  # loaded: read after the session ends
             session.expunge(build)
         return builds
 
 
-def _follow(sessions: sessionmaker[Session], ids: list[int], reporter: Reporter) -> None:
+def _follow(sessions: sessionmaker[Session], ids: list[int], reporter: Reporter,
+            watch: Watch) -> str | None:
+    """Follow the builds until each is done or failed (None), or until `watch` says
+    they cannot get there (why, one line)."""
     seen: dict[int, str] = {}
     total = len(ids)
     with reporter.task("builds", total, unit="builds") as advance:
@@ -201,12 +230,16 @@ def _follow(sessions: sessionmaker[Session], ids: list[int], reporter: Reporter)
                         + (f" ({build.error})" if build.error and build.status == "failed"
                            else ""))
             if all(b.status in FINAL for b in states.values()):
-                return
+                return None
+            problem = watch.poll(sessions, build_states(states))
+            if problem is not None:
+                return problem
             time.sleep(1)
 
 
 def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_json: bool,
-            waited: bool) -> None:
+            waited: bool, problem: str | None = None,
+            incidents: list[str] | None = None) -> None:
     rows = []
     for item in planned:
         build = states.get(item.build_id)
@@ -221,12 +254,14 @@ def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_
             click.echo(f"  {row['source']} {row['version']}: build {row['build_id']} "
                        f"{row['status']}" + (f" - {row['error']}" if row["error"] else ""))
     failed = [r["source"] for r in rows if r["status"] == "failed"]
-    if waited and failed:
+    if waited and (failed or problem):
         from unessential.errors import BuildFailed
 
-        raise BuildFailed(f"campaign {campaign}",
-                          f"{len(failed)} of {len(rows)} builds failed: {', '.join(failed)} "
+        causes = [problem] if problem else list(dict.fromkeys(incidents or []))
+        if failed:
+            causes.append(f"{len(failed)} of {len(rows)} builds failed: {', '.join(failed)} "
                           f"(see: unessential logs {failed[0]})")
+        raise BuildFailed(f"campaign {campaign}", "; ".join(causes))
 
 
 @click.command("status")
