@@ -218,7 +218,10 @@ def test_failing_on_triggered_is_refused_only_with_trigger_interests(tmp_path: P
     ('#!/bin/sh\n[ "$1" = purge ] && [ -e /etc/x ] && exit 0\nrm -rf /var/lib/xx\n', 2),
     ('#!/bin/sh\n( exit 0 )\nrm -rf /var/lib/xx\n', 2),
     ('#!/bin/sh\nexit $RET\n', 2),
-    ('#!/bin/sh\ncase "$1" in\n  purge) exit ;;\nesac\n', 3),
+    ('#!/bin/sh\nwhich odd >/dev/null\ncase "$1" in\n  purge) exit ;;\nesac\n', 4),
+    ('#!/bin/sh\nset -e\nwhich odd >/dev/null\n', 3),
+    ('#!/bin/sh\nset -e\n[ "$1" = purge ] || [ -e /x ]\n', 3),
+    ('#!/bin/sh\n[ "$1" = purge ] && [ -e /x ]\n', 2),
     ('#!/bin/sh\ncase "$1" in\n  purge) [ -e /x ] ;;\nesac\nexit\n', 5),
 ])
 def test_exit_that_cannot_be_modelled_exactly_is_refused(text: str, line: int,
@@ -236,6 +239,36 @@ def test_bare_exit_takes_the_status_before_it() -> None:
     after_failed_test = translate('#!/bin/sh\n[ "$1" = purge ] || exit\n', "postrm",
                                   package="odd")
     assert set(after_failed_test.fails) == set(SCRIPT_PHASES["postrm"]) - {"purge"}
+
+
+@pytest.mark.parametrize(("script", "text", "fails"), [
+    # the script ends with the status of its last command
+    ("preinst", '#!/bin/sh\nrm -rf /v/a\n[ "$1" = install ] && true\n',
+     {"upgrade", "abort-upgrade"}),
+    # under set -e, a test that fails as the last of its list ends the script
+    ("postrm", '#!/bin/sh\nset -e\n[ "$1" = purge ] || [ "$1" = remove ]\nrm -rf /v/a\n',
+     {"upgrade", "failed-upgrade", "abort-install", "abort-upgrade", "disappear"}),
+    ("postrm", '#!/bin/sh -e\n[ "$1" = purge ] || [ "$1" = remove ]\nrm -rf /v/a\nexit 0\n',
+     {"upgrade", "failed-upgrade", "abort-install", "abort-upgrade", "disappear"}),
+    # ... but not one that is not the last, nor a negated one
+    ("postrm", '#!/bin/sh\nset -e\n[ "$1" = purge ] && rm -rf /v/a\n! [ "$1" = purge ]\n'
+     'rm -rf /v/b\nexit 0\n', set()),
+])
+def test_exit_status_and_set_e_are_followed(script: str, text: str, fails: set[str],
+                                            tmp_path: Path) -> None:
+    result = translate(text, script, package="odd")
+    assert set(result.fails) == fails
+    if DASH:
+        assert_same_behaviour(text.replace("#!/bin/sh -e\n", "#!/bin/sh\nset -e\n"), script,
+                              tmp_path)
+
+
+def test_set_e_inside_a_block_or_a_list_is_refused() -> None:
+    with pytest.raises(Untranslatable, match="set -e or \\+e inside a block"):
+        translate('#!/bin/sh\nif [ "$1" = purge ]; then\n  set -e\nfi\n', "postrm",
+                  package="odd")
+    with pytest.raises(Untranslatable, match="in a && or \\|\\| list"):
+        translate('#!/bin/sh\n[ "$1" = purge ] && set -e\n', "postrm", package="odd")
 
 
 def test_error_propagation_exit_is_not_a_branch() -> None:

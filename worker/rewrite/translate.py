@@ -100,7 +100,10 @@ class _Ctx:
     subst: dict[str, str] = field(default_factory=dict)
     ret: dict[str, str | None] = field(default_factory=lambda: {"RET": None})
     subshell: bool = False  # inside ( ... ): an exit there leaves only the subshell
-    last: str = "ok"  # status of the command before this point: ok | fail | unknown
+    nested: bool = False  # inside a compound command (not the script's own list)
+    errexit: bool = False  # set -e
+    # $? of each argument at this point: T (0), F (1) or U (unknown)
+    status: dict[str, str] = field(default_factory=dict)
 
     def narrowed(self, phases: set[str] | frozenset[str]) -> _Ctx:
         return replace(self, phases=tuple(p for p in self.phases if p in phases))
@@ -304,33 +307,57 @@ def _eval_list(nodes: list[AndOr], ctx: _Ctx) -> Cond:
 
 
 # -- statements --------------------------------------------------------------------------
-# Each statement returns the script arguments for which execution goes on after it:
-# an `exit` ends the script for the arguments that reach it, so what follows only
-# applies to the others (their actions are restricted to those). An exit is modelled
-# only where the engine knows exactly which arguments reach it (tests of $1, case on
-# $1, debconf answers); an exit behind a test of the system (a tool, a file, an
-# upgrade, an init system) is refused, never guessed.
+# The walk follows each script argument: which statements it reaches and the status
+# ($?) it has after each one: T (0), F (1: a test that failed) or U (unknown: it
+# depends on the system). Commands succeed in the model (under `set -e` a failing one
+# would stop the script). An `exit` ends the script for the arguments that reach it,
+# so what follows only applies to the others (their actions are restricted to those);
+# so does a failing test under `set -e`, and the status the script ends with. All of
+# this is modelled only where the engine knows it exactly (tests of $1, case on $1,
+# debconf answers); behind a test of the system (a tool, a file, an upgrade, an init
+# system) it is refused, never guessed. The rendered script exits where the original
+# fails (`Result.fails`).
 UNREACHABLE = "unreachable: every script argument has exited before this line"
+Flow = dict[str, str]  # script argument that goes on -> its status: T, F or U
 
 
-def _walk(nodes: list[Node], ctx: _Ctx, out: Result) -> frozenset[str]:
-    live = frozenset(ctx.phases)
-    last = ctx.last
+def _either(a: str, b: str) -> str:
+    return a if a == b else "U"
+
+
+def _walk(nodes: list[Node], ctx: _Ctx, out: Result) -> Flow:
+    flow = {p: ctx.status.get(p, "U") for p in ctx.phases}
+    errexit = ctx.errexit
     for index, node in enumerate(nodes):
-        if not live:
+        if not flow:
             if ctx.phases:  # every argument exited in this list: the rest is dead code
                 for dead in nodes[index:]:
-                    line = _line_of(dead)
-                    out.dropped.append(Dropped(ctx.source(line), UNREACHABLE,
-                                               ctx.origin(line)))
-            return live
-        live = _statement(node, replace(ctx.narrowed(live), last=last), out)
-        last = "ok" if _simple_command(node) else "unknown"
-    return live
+                    out.dropped.append(Dropped(ctx.source(dead.line), UNREACHABLE,
+                                               ctx.origin(dead.line)))
+            return flow
+        current = replace(ctx.narrowed(set(flow)), status=flow, errexit=errexit)
+        flow = _statement(node, current, out)
+        switch = _set_e(node)
+        if switch is not None and switch != errexit:
+            if ctx.nested:
+                raise Untranslatable(node.line, ctx.source(node.line),
+                                     "set -e or +e inside a block")
+            errexit = switch
+    return flow
 
 
-def _line_of(node: Node) -> int:
-    return node.line
+def _set_e(node: Node) -> bool | None:
+    """True for `set -e`, False for `set +e`, None for anything else."""
+    if isinstance(node, AndOr) and not node.rest and len(node.first.commands) == 1:
+        cmd = node.first.commands[0]
+        if isinstance(cmd, Command) and cmd.name == "set":
+            flags = [w.value for w in cmd.words[1:]]
+            setting = None
+            for flag in flags:
+                if flag[:1] in "-+" and "e" in flag:
+                    setting = flag[0] == "-"
+            return setting
+    return None
 
 
 def _simple_command(node: Node) -> bool:
@@ -400,6 +427,17 @@ def _refuse_exit(nodes: list[Node], ctx: _Ctx, why: str) -> None:
                              f"an exit the engine cannot model exactly ({why})")
 
 
+def _fail(phases: set[str] | frozenset[str], code: int, line: int, ctx: _Ctx,
+          out: Result) -> None:
+    """The script ends with status `code` for `phases` (at `line`)."""
+    if ctx.subshell:
+        raise Untranslatable(line, ctx.source(line), "a subshell ( ... ) that exits or fails")
+    if code:
+        for phase in ctx.phases:
+            if phase in phases:
+                out.fails.setdefault(phase, (code, ctx.origin(line)))
+
+
 def _mapped(node: Node, ctx: _Ctx, out: Result) -> bool:
     if ctx.lookup is None:
         return False
@@ -419,28 +457,32 @@ def _mapped(node: Node, ctx: _Ctx, out: Result) -> bool:
     return True
 
 
-def _statement(node: Node, ctx: _Ctx, out: Result) -> frozenset[str]:
+def _statement(node: Node, ctx: _Ctx, out: Result) -> Flow:
     if _mapped(node, ctx, out):
-        return frozenset(ctx.phases)
+        return {p: "T" for p in ctx.phases}
     if isinstance(node, AndOr):
         return _and_or(node, ctx, out)
     if isinstance(node, Pipeline):
         return _pipeline(node, ctx, out)
     if isinstance(node, Command):
         return _command(node, ctx, out)
+    nested = replace(ctx, nested=True)
     if isinstance(node, If):
-        return _if(node, ctx, out)
+        return _if(node, nested, out)
     if isinstance(node, Case):
-        return _case(node, ctx, out)
+        return _case(node, nested, out)
     if isinstance(node, For):
-        return _for(node, ctx, out)
+        return _for(node, nested, out)
     if isinstance(node, Group):
         if node.heredoc is not None:
             raise Untranslatable(node.line, ctx.source(node.line), "a block fed by a here-document")
         if node.subshell:
-            _walk(node.body, replace(ctx, subshell=True), out)
-            return frozenset(ctx.phases)  # an exit in ( ... ) is refused: all go on
-        return _walk(node.body, ctx, out)
+            flow = _walk(node.body, replace(nested, subshell=True), out)
+            if any(status != "T" for status in flow.values()):
+                raise Untranslatable(node.line, ctx.source(node.line),
+                                     "a subshell ( ... ) whose status is not known")
+            return {p: "T" for p in ctx.phases}
+        return _walk(node.body, nested, out)
     if isinstance(node, Function):
         raise Untranslatable(node.line, ctx.source(node.line),
                              "a function definition (hand-written logic)")
@@ -463,19 +505,22 @@ def _is_condition(pipe: Pipeline, ctx: _Ctx) -> bool:
     return _is_condition_cmd(pipe.commands[0])
 
 
-def _and_or(node: AndOr, ctx: _Ctx, out: Result) -> frozenset[str]:
+def _and_or(node: AndOr, ctx: _Ctx, out: Result) -> Flow:
     """`a && b || c` chains, evaluated for each script argument.
 
-    The status of each argument after a pipeline: T (success), F (failure), U (unknown:
-    a test of the system) or D (a test the engine drops: init system, upgrade). A
-    command after `&&` runs where the status is T, after `||` where it is F; where it
-    is U the command is translated too (the widest reading: actions are idempotent),
-    but an exit there is refused. Commands succeed in the model."""
+    The status of each argument after a pipeline: T, F, U, or D (a test the engine
+    drops: init system, upgrade). A command after `&&` runs where the status is T,
+    after `||` where it is F; where it is U the command is translated too (the widest
+    reading: actions are idempotent), but an exit there is refused. Under `set -e` a
+    test that fails as the last of the chain ends the script."""
     chain = [("", node.first), *node.rest]
+    if node.rest and any(_set_e(AndOr(pipe, [], pipe.line)) is not None for _, pipe in chain):
+        raise Untranslatable(node.line, ctx.source(node.line), "set -e or +e in a && or || list")
     live = set(ctx.phases)
-    status: dict[str, str] = {}
+    status: dict[str, str] = {p: ctx.status.get(p, "U") for p in live}
     for index, (op, pipe) in enumerate(chain):
-        following = chain[index + 1][0] if index + 1 < len(chain) else ""
+        final = index == len(chain) - 1
+        following = chain[index + 1][0] if not final else ""
         if not op:
             sure, maybe = set(live), set()
         elif op == "&&":
@@ -484,14 +529,16 @@ def _and_or(node: AndOr, ctx: _Ctx, out: Result) -> frozenset[str]:
         else:
             sure = {p for p in live if status[p] == "F"}
             maybe = {p for p in live if status[p] in ("U", "D")}
-        runs = sure | maybe
         if op == "&&" and any(status[p] == "D" for p in live):
             _refuse_exit([pipe], ctx, "it runs only on an upgrade or with an init system, "
                          "which the engine drops")
+        runs = sure | maybe
         if not runs:
             continue
-        last = ctx.last if not op else "ok" if op == "&&" else "fail"
-        current = replace(ctx.narrowed(runs), last=last)
+        skipped = "T" if op == "||" else "F"  # the status of a maybe-phase that skips it
+        current = replace(ctx.narrowed(runs), status={p: "T" if op == "&&" else "F"
+                                                      if op else status[p] for p in runs},
+                          errexit=ctx.errexit and final)
         if _is_condition(pipe, current):
             cond = _eval_pipeline(pipe, current)
             if cond.kind in ("init", "upgrade") and following == "&&":
@@ -501,21 +548,33 @@ def _and_or(node: AndOr, ctx: _Ctx, out: Result) -> frozenset[str]:
                                            current.origin(pipe.line)))
                 status.update({p: "D" for p in runs})
                 continue
+            failed: set[str] = set()
             for p in runs:
-                status[p] = "U" if p in maybe else "T" if p in cond.true else \
-                    "F" if p in cond.false else "U"
+                value = "T" if p in cond.true else "F" if p in cond.false else "U"
+                if current.errexit and value != "T":
+                    if p in maybe or value == "U" or pipe.negated:
+                        if not pipe.negated:
+                            raise Untranslatable(pipe.line, ctx.source(pipe.line),
+                                                 "under set -e, a test whose failure would "
+                                                 "end the script, of the system")
+                    else:
+                        failed.add(p)
+                status[p] = _either(value, skipped) if p in maybe else value
+            if failed:
+                _fail(failed, 1, pipe.line, current, out)
+                live -= failed
             continue
         if op == "||" and _is_trivial_fallback(pipe):
-            status.update({p: "T" if p in sure else "U" for p in runs})
+            status.update({p: "T" for p in runs})
             continue
         if maybe:
             _refuse_exit([pipe], current, "it runs only if a test of the system fails or "
                          "succeeds")
         after = _pipeline(pipe, current, out)
-        live -= runs - after
-        simple = _simple_command(pipe)
-        status.update({p: "T" if p in sure and simple else "U" for p in after})
-    return frozenset(p for p in ctx.phases if p in live)
+        live -= runs - set(after)
+        for p, value in after.items():
+            status[p] = _either(value, skipped) if p in maybe else value
+    return {p: "U" if status[p] == "D" else status[p] for p in ctx.phases if p in live}
 
 
 def _is_trivial_fallback(pipe: Pipeline) -> bool:
@@ -525,7 +584,7 @@ def _is_trivial_fallback(pipe: Pipeline) -> bool:
     return argv[:1] in (["true"], [":"]) or (argv[:1] in (["echo"], ["printf"]))
 
 
-def _pipeline(pipe: Pipeline, ctx: _Ctx, out: Result) -> frozenset[str]:
+def _pipeline(pipe: Pipeline, ctx: _Ctx, out: Result) -> Flow:
     if len(pipe.commands) != 1:
         raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline")
     inner = pipe.commands[0]
@@ -534,10 +593,11 @@ def _pipeline(pipe: Pipeline, ctx: _Ctx, out: Result) -> frozenset[str]:
     return _statement(inner, ctx, out)
 
 
-def _if(node: If, ctx: _Ctx, out: Result) -> frozenset[str]:
+def _if(node: If, ctx: _Ctx, out: Result) -> Flow:
     exits = _exit_line([n for _, body in node.branches for n in body] + (node.orelse or []))
     remaining = set(ctx.phases)
-    live = set(ctx.phases)
+    ends: dict[str, set[str]] = {}  # argument -> the statuses it may have after the if
+    exact = True
     all_guards = True
     for cond_nodes, body in node.branches:
         current = ctx.narrowed(remaining)
@@ -545,37 +605,59 @@ def _if(node: If, ctx: _Ctx, out: Result) -> frozenset[str]:
             cond = _eval_list(cond_nodes, current)
         except ValueError as exc:
             raise Untranslatable(node.line, ctx.source(node.line), f"condition {exc}") from exc
-        if exits and current.phases and not _exact(cond, current.phases):
-            raise Untranslatable(exits, ctx.source(exits), "an exit the engine cannot model "
-                                 f"exactly (inside the if of line {node.line}, whose "
-                                 "condition tests the system, not the script argument)")
+        if current.phases and not _exact(cond, current.phases):
+            exact = False
+            if exits:
+                raise Untranslatable(exits, ctx.source(exits), "an exit the engine cannot "
+                                     f"model exactly (inside the if of line {node.line}, whose "
+                                     "condition tests the system, not the script argument)")
         if cond.kind in ("init", "upgrade"):
             reason = INIT_REASON if cond.kind == "init" else \
                 f"only on {cond.why or 'upgrades'}: images are installed fresh"
             out.dropped.append(Dropped(_block_text(node, ctx), reason, ctx.origin(node.line)))
             all_guards = all_guards and cond.kind == "init"
             if cond.kind == "init":
-                return frozenset(p for p in ctx.phases if p in live)
+                remaining = set(ctx.phases) - set(ends)  # the rest of the if is dropped
+                break
             continue
         if cond.kind == "false":
             all_guards = False
             continue
         branch_phases = remaining & cond.phases
         if branch_phases:
-            after = _walk(body, replace(ctx.narrowed(branch_phases), last="ok"), out)
-            live -= branch_phases - after
+            after = _walk(body, replace(ctx.narrowed(branch_phases),
+                                        status={p: "T" for p in branch_phases}), out)
+            for p, value in after.items():
+                ends.setdefault(p, set()).add(value)
+            for p in branch_phases - set(after):
+                ends.setdefault(p, set())  # exited in this branch
         if cond.kind == "plain":
             all_guards = False
             remaining -= cond.phases
-    if node.orelse:
-        if all_guards:
+    else:
+        if node.orelse and not all_guards and remaining:
+            after = _walk(node.orelse, replace(ctx.narrowed(remaining),
+                                               status={p: "F" for p in remaining}), out)
+            for p, value in after.items():
+                ends.setdefault(p, set()).add(value)
+            for p in remaining - set(after):
+                ends.setdefault(p, set())
+            remaining = set()
+        elif node.orelse and all_guards:
             out.dropped.append(Dropped(
                 "else branch of a guard", "fallback when a tool or file is missing: "
                 "the actions do not need it", ctx.origin(node.line)))
-        elif remaining:
-            after = _walk(node.orelse, replace(ctx.narrowed(remaining), last="fail"), out)
-            live -= remaining - after
-    return frozenset(p for p in ctx.phases if p in live)
+    for p in remaining:  # no branch taken: status 0
+        ends.setdefault(p, set()).add("T")
+    flow: Flow = {}
+    for p in ctx.phases:
+        values = ends.get(p, set())
+        if not values:
+            continue  # exited
+        if not exact:
+            values = values | {"T"}  # the engine cannot tell which branch ran
+        flow[p] = values.pop() if len(values) == 1 else "U"
+    return flow
 
 
 def _block_text(node: If | Case, ctx: _Ctx) -> str:
@@ -583,12 +665,12 @@ def _block_text(node: If | Case, ctx: _Ctx) -> str:
     return "\n".join(ctx.lines[node.line - 1:end]).strip()
 
 
-def _case(node: Case, ctx: _Ctx, out: Result) -> frozenset[str]:
+def _case(node: Case, ctx: _Ctx, out: Result) -> Flow:
     subject = _value(node.word, ctx)
     if not _phase_word(subject):
         raise Untranslatable(node.line, ctx.source(node.line), "a case on something other than $1")
     remaining = set(ctx.phases)
-    live = set(ctx.phases)
+    flow: Flow = {}
     for item in node.items:
         matched: set[str] = set()
         for pattern in item.patterns:
@@ -608,10 +690,13 @@ def _case(node: Case, ctx: _Ctx, out: Result) -> frozenset[str]:
                 ctx.source(item.line), "error exit for arguments the script does not expect",
                 ctx.origin(item.line)))
         if matched:
-            after = _walk(item.body, replace(ctx.narrowed(matched), last="unknown"), out)
-            live -= matched - after
+            if item.body:
+                flow.update(_walk(item.body, ctx.narrowed(matched), out))
+            else:
+                flow.update({p: "T" for p in matched})
         remaining -= matched
-    return frozenset(p for p in ctx.phases if p in live)
+    flow.update({p: "T" for p in remaining})  # no pattern matched: status 0
+    return {p: flow[p] for p in ctx.phases if p in flow}
 
 
 def _only_complains(body: list[Node]) -> bool:
@@ -628,7 +713,7 @@ def _glob(pattern: str) -> str:
     return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
 
 
-def _for(node: For, ctx: _Ctx, out: Result) -> frozenset[str]:
+def _for(node: For, ctx: _Ctx, out: Result) -> Flow:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", node.var):
         raise Untranslatable(node.line, ctx.source(node.line),
                              f"a loop variable that is not a name: {node.var!r}")
@@ -640,13 +725,13 @@ def _for(node: For, ctx: _Ctx, out: Result) -> frozenset[str]:
         values.append(value)
     if not node.words:
         raise Untranslatable(node.line, ctx.source(node.line), "a loop over the arguments")
-    live = frozenset(ctx.phases)
+    flow: Flow = {p: ctx.status.get(p, "U") for p in ctx.phases}
     for value in values:
-        if not live:
+        if not flow:
             break
-        live = _walk(node.body, replace(ctx.narrowed(live), last="unknown",
+        flow = _walk(node.body, replace(ctx.narrowed(set(flow)), status=flow,
                                         subst={**ctx.subst, node.var: value}), out)
-    return live
+    return flow
 
 
 # -- commands ----------------------------------------------------------------------------
@@ -669,17 +754,18 @@ def _quiet(cmd: Command) -> bool:
     return True
 
 
-def _command(cmd: Command, ctx: _Ctx, out: Result) -> frozenset[str]:
+def _command(cmd: Command, ctx: _Ctx, out: Result) -> Flow:
     """Translate one simple command; return the arguments for which the script goes on."""
     if cmd.words and cmd.words[0].value == "exit":
         if not _quiet(cmd):
             raise Untranslatable(cmd.line, ctx.source(cmd.line), "output redirected to a file")
-        return _exit(cmd, ctx, out)
+        _exit(cmd, ctx, out)
+        return {}
     _translate_command(cmd, ctx, out)
-    return frozenset(ctx.phases)
+    return {p: "T" for p in ctx.phases}
 
 
-def _exit(cmd: Command, ctx: _Ctx, out: Result) -> frozenset[str]:
+def _exit(cmd: Command, ctx: _Ctx, out: Result) -> None:
     """`exit [N]`: the script ends here for the arguments that reach it."""
     text = ctx.source(cmd.line)
     args = cmd.words[1:]
@@ -689,16 +775,13 @@ def _exit(cmd: Command, ctx: _Ctx, out: Result) -> frozenset[str]:
                                                                         args[0].value))):
         raise Untranslatable(cmd.line, text, "an exit whose status is not a number")
     if args:
-        code = int(args[0].value) % 256
-    elif ctx.last == "unknown":
+        _fail(set(ctx.phases), int(args[0].value) % 256, cmd.line, ctx, out)
+        return
+    statuses = {ctx.status.get(p, "U") for p in ctx.phases}
+    if "U" in statuses:
         raise Untranslatable(cmd.line, text, "an exit without a status, after a command "
                              "whose status the engine does not know")
-    else:
-        code = 0 if ctx.last == "ok" else 1
-    if code:
-        for phase in ctx.phases:
-            out.fails.setdefault(phase, (code, ctx.origin(cmd.line)))
-    return frozenset()
+    _fail({p for p in ctx.phases if ctx.status[p] == "F"}, 1, cmd.line, ctx, out)
 
 
 def _translate_command(cmd: Command, ctx: _Ctx, out: Result) -> None:
@@ -1060,13 +1143,21 @@ def translate(
     except ShellSyntaxError as exc:
         raise Untranslatable(exc.line, "", f"shell syntax the parser does not read: {exc}") \
             from exc
-    ctx = _Ctx(script=script, package=package, phases=SCRIPT_PHASES[script],
-               answers=dict(answers or {}), lines=text.split("\n"), lookup=lookup)
+    phases = SCRIPT_PHASES[script]
+    errexit = bool(re.fullmatch(r"#!\s*\S+\s+-\w*e\w*\s*", first))  # #!/bin/sh -e
+    ctx = _Ctx(script=script, package=package, phases=phases, answers=dict(answers or {}),
+               lines=text.split("\n"), lookup=lookup, errexit=errexit,
+               status={p: "T" for p in phases})
     out = Result()
     try:
-        _walk(nodes, ctx, out)
+        flow = _walk(nodes, ctx, out)
     except RecursionError as exc:  # the parser limits nesting; this is a last resort
         raise Untranslatable(0, "", "nesting too deep for the engine") from exc
+    last = nodes[-1].line if nodes else 1
+    if any(status == "U" for status in flow.values()):
+        raise Untranslatable(last, ctx.source(last), "the script ends with the status of a "
+                             "test of the system (end it with exit 0?)")
+    _fail({p for p, status in flow.items() if status == "F"}, 1, last, ctx, out)
     for phase in INSTALL_PHASES.get(script, ()):
         if phase in out.fails:
             code, origin = out.fails[phase]
