@@ -77,8 +77,7 @@ NUMERIC_ID = re.compile(r"[0-9]{1,10}")
 PRIORITY = re.compile(r"-?[0-9]{1,9}")
 OCTAL_MODE = re.compile(r"0?[0-7]{3,4}")
 VERSION = re.compile(r"[0-9A-Za-z.+~:-]*")
-MAINTSCRIPT_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?")
-PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?")  # with an optional :arch
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _YES_NO = frozenset({"yes", "no", "true", "false", "1", "0"})
 
@@ -224,8 +223,8 @@ _owner = _optional(check_owner)
 _priority = _regex(PRIORITY, "an integer priority")
 _mode = _optional(_regex(OCTAL_MODE, "an octal mode such as 0755"))
 _version = _optional(_regex(VERSION, "a Debian version"))
-_maintscript_package = _optional(_regex(MAINTSCRIPT_PACKAGE, "a package name"))
 _package = _regex(PACKAGE, "a package name")
+_maintscript_package = _optional(_package)
 _MAINTSCRIPT = {"Prior-Version": _version, "Package": _maintscript_package}
 
 # Action -> field -> check(value, what); fields not listed only refuse control characters.

@@ -360,9 +360,19 @@ def test_actions_file_accepts_sane_values() -> None:
         stanza("symlink", Path="/usr/bin/x", Target="../lib/x/x"),
         stanza("remove-path", script="postrm", on="purge", Path="/var/log/x/*.log"),
         stanza("tmpfiles", Config="x.conf"),
+        stanza("python-clean", script="prerm", on="remove", Package="python3-apt:amd64"),
     ]
     for fields in good:
         action_from_stanza(fields)
+
+
+def test_debhelper_python_clean_with_an_architecture_qualifier() -> None:
+    text = ('#!/bin/sh\nset -e\nif command -v py3clean >/dev/null 2>&1; then\n'
+            '\tpy3clean -p python3-apt:amd64\nelse\n\tdpkg -L python3-apt:amd64 | '
+            'sed -En -e \'/^.*\\/(.*)\\.py$/s,,rm "\\1.pyc",p\' | sh\nfi\n')
+    result = translate(text, "prerm", package="python3-apt")
+    assert [(a.name, a.get("Package")) for a in result.actions] == \
+        [("python-clean", "python3-apt:amd64")]
 
 
 def test_translator_refuses_an_alternative_that_escapes_the_image(tmp_path: Path) -> None:
