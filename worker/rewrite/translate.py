@@ -555,8 +555,8 @@ def _and_or(node: AndOr, ctx: _Ctx, out: Result) -> Flow:
                     if p in maybe or value == "U" or pipe.negated:
                         if not pipe.negated:
                             raise Untranslatable(pipe.line, ctx.source(pipe.line),
-                                                 "under set -e, a test whose failure would "
-                                                 "end the script, of the system")
+                                                 "under set -e, a test of the system whose "
+                                                 "failure would end the script")
                     else:
                         failed.add(p)
                 status[p] = _either(value, skipped) if p in maybe else value
