@@ -46,9 +46,12 @@ STARTED = re.compile(r"started a local worker \(pid (\d+)")
 
 class HoldingServer:
     """Serves a fixture archive on 127.0.0.1; the first `.deb` request is held (no
-    answer) until `release` is set: a build caught in the middle of its download."""
+    answer) until `release` is set: a build caught in the middle of its download. With
+    `drip` seconds set instead, that download is answered a little every second, so
+    the build is busy for that long (and finishes)."""
 
     def __init__(self, root: Path) -> None:
+        self.drip = 0
         self.held = threading.Event()
         self.release = threading.Event()
         self.held_path = ""
@@ -69,11 +72,24 @@ class HoldingServer:
                         if first:
                             server.held_path = self.path
                             server.held.set()
+                    if first and server.drip:
+                        self._drip(Path(self.translate_path(self.path)).read_bytes())
+                        return
                     if first:
                         server.release.wait(timeout=300)
                         self.close_connection = True
                         return
                 super().do_GET()
+
+            def _drip(self, body: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                step = -(-len(body) // server.drip)
+                for start in range(0, len(body), step):
+                    self.wfile.write(body[start:start + step])
+                    self.wfile.flush()
+                    time.sleep(1)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -418,4 +434,39 @@ def test_farm_wait_ends_when_no_worker_is_left(farm: tuple[Workspace, HoldingSer
     assert "while building alpha" in last and "1 of 1 builds failed: alpha" in last, last
     build = by_source(ws)["alpha"]
     assert build.status == "failed" and (build.error or "").startswith("interrupted:")
+    assert work_dirs(ws) == []
+
+
+@pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
+def test_farm_wait_trusts_a_busy_worker(farm: tuple[Workspace, HoldingServer]) -> None:
+    """A `solo` pool cannot answer `inspect` while it builds: the build's heartbeat
+    says it is alive, so a build longer than the grace period is waited for."""
+    import redis
+
+    ws, server = farm
+    server.drip = 40  # seconds of download: longer than the grace period (30 s)
+    queue = f"t-{uuid.uuid4().hex[:8]}"
+    ws.config.write_text('broker_url = "redis://127.0.0.1:6379/0"\n'
+                         + ws.config.read_text() + f'queue = "{queue}"\n')
+    log = (ws.data_dir.parent / "farm-worker.log").open("ab")
+    worker = subprocess.Popen([*CLI, "--config", str(ws.config), "worker", "--pool", "solo"],
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        result = subprocess.run([*CLI, "--config", str(ws.config), "rebuild", "--repack",
+                                 "alpha", "--wait"], capture_output=True, text=True,
+                                timeout=240)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        client = redis.Redis(host="127.0.0.1", port=6379)
+        for key in client.scan_iter(f"*{queue}*"):
+            client.delete(key)
+    assert server.held.is_set()
+    assert result.returncode == 0, result.stderr
+    assert "no worker consumes queue" not in result.stderr
+    assert by_source(ws)["alpha"].status == "done"
     assert work_dirs(ws) == []

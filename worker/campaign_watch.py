@@ -15,8 +15,8 @@ builds stay `building` (nobody beats their heartbeat, nobody takes them over) or
   loses the messages a killed worker had taken). Otherwise the wait ends with the
   reason, and `rebuild` exits with the build error code.
 - Farm (Redis): a worker is alive when one answers Celery's `inspect` for the
-  campaign's queue, or when a build of the campaign has a fresh heartbeat (a `solo`
-  pool cannot answer while it builds). Only when neither has been seen for a grace
+  campaign's queue, or when a build has a fresh heartbeat (a `solo` pool cannot
+  answer while it builds). Only when neither has been seen for a grace
   period (`max(30 s, 2 x lease)`: a worker restart is not an outage) does the wait
   end; builds whose heartbeat is older than the lease are then recorded failed.
 """
@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from celery import Celery
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog.models import Build
@@ -130,6 +130,7 @@ class LocalWatch(Watch):
     resend: Callable[[list[int]], None]
     log: Callable[[str], None]
     stopper: Callable[[subprocess.Popen[bytes]], None]
+    reload: Callable[[], list[BuildState]] | None = None  # the builds, read again
     clock: Callable[[], float] = time.monotonic
     restarts: int = 0
     incidents: list[str] = field(default_factory=list)
@@ -159,6 +160,8 @@ class LocalWatch(Watch):
                *, quick: bool) -> str | None:
         """After the worker is gone (safe to repeat): fail what it was building, clean
         its directories, then restart a worker for the queued builds or give up."""
+        if self.reload is not None:
+            builds = self.reload()  # it may have claimed a build since `builds` was read
         holders = {b.id: (b.worker, b.started_at) for b in builds if b.status == "building"}
         failed = fail_interrupted(sessions, holders, self.settings.data_dir, what)
         if failed or not self.incidents or not self.incidents[-1].startswith(what):
@@ -226,6 +229,8 @@ class FarmWatch(Watch):
             return None
         self._next_check = now + FARM_CHECK_EVERY
         answer = self._consumers()
+        if answer is not None and _any_fresh(sessions, fresh):
+            answer = None  # a worker beats another campaign's build (a busy solo pool)
         if answer is None:
             self._last_seen = now
             self._warned = False
@@ -261,6 +266,14 @@ class FarmWatch(Watch):
             if any(isinstance(q, dict) and q.get("name") == queue for q in queues or []):
                 return None
         return f"{len(replies or {})} workers answered, none on this queue"
+
+
+def _any_fresh(sessions: sessionmaker[Session], fresh: datetime) -> bool:
+    """Whether any build of the catalog has a heartbeat newer than `fresh`."""
+    with sessions.begin() as session:
+        return session.scalar(
+            select(Build.id).where(Build.status == "building", Build.heartbeat_at >= fresh)
+            .limit(1)) is not None
 
 
 def _aware(moment: datetime) -> datetime:

@@ -150,7 +150,7 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
                     running=lambda: _worker_running(_lock_path(app)),
                     spawn=lambda: _spawn_worker(app, concurrency),
                     resend=lambda again: _send(sessions, again), log=reporter.log,
-                    stopper=_stop)
+                    stopper=_stop, reload=lambda: build_states(_states(sessions, ids)))
             else:
                 watch = FarmWatch(celery=celery, settings=settings, log=reporter.log)
             try:
