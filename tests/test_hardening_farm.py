@@ -289,7 +289,7 @@ def test_the_worker_is_restarted_for_the_queued_builds(farm: tuple[Workspace,
         server.release.set()
         running.kill()
     assert code == BUILD, "\n".join(running.err)
-    assert any("restarted the local worker for 2 queued builds" in line
+    assert any("restarted the local worker: 2 builds still queued" in line
                for line in running.err), running.err
     assert len(running.workers()) == 2
     last = running.err[-1]
@@ -393,6 +393,23 @@ def _redis_up() -> bool:
         return False
 
 
+def start_farm_worker(ws: Workspace, *args: str) -> subprocess.Popen[bytes]:
+    """A `unessential worker` of the farm, once it is ready (it has migrated the
+    catalog: a fresh SQLite catalog is not migrated by two processes at once)."""
+    path = ws.data_dir.parent / "farm-worker.log"
+    with path.open("ab") as log:
+        worker = subprocess.Popen([*CLI, "--config", str(ws.config), "worker", *args],
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: b" ready." in path.read_bytes() or worker.poll() is not None, 60,
+                 "the worker to be ready")
+    except AssertionError:
+        os.killpg(worker.pid, signal.SIGKILL)
+        raise
+    assert worker.poll() is None, path.read_text(errors="replace")
+    return worker
+
+
 @pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379")
 def test_farm_wait_ends_when_no_worker_is_left(farm: tuple[Workspace, HoldingServer]) -> None:
     """Redis broker, SQLite catalog, one worker started here and killed (its whole
@@ -405,10 +422,7 @@ def test_farm_wait_ends_when_no_worker_is_left(farm: tuple[Workspace, HoldingSer
     ws.config.write_text('broker_url = "redis://127.0.0.1:6379/0"\n'
                          + ws.config.read_text() + f'queue = "{queue}"\n'
                          "visibility_timeout = 600\n")
-    log = (ws.data_dir.parent / "farm-worker.log").open("ab")
-    worker = subprocess.Popen([*CLI, "--config", str(ws.config), "worker",
-                               "--concurrency", "1"], stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    worker = start_farm_worker(ws, "--concurrency", "1")
     running = Running(ws, "rebuild", "--repack", "alpha", "--wait")
     try:
         assert server.held.wait(timeout=120), "\n".join(running.err)
@@ -448,9 +462,7 @@ def test_farm_wait_trusts_a_busy_worker(farm: tuple[Workspace, HoldingServer]) -
     queue = f"t-{uuid.uuid4().hex[:8]}"
     ws.config.write_text('broker_url = "redis://127.0.0.1:6379/0"\n'
                          + ws.config.read_text() + f'queue = "{queue}"\n')
-    log = (ws.data_dir.parent / "farm-worker.log").open("ab")
-    worker = subprocess.Popen([*CLI, "--config", str(ws.config), "worker", "--pool", "solo"],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = start_farm_worker(ws, "--pool", "solo")
     try:
         result = subprocess.run([*CLI, "--config", str(ws.config), "rebuild", "--repack",
                                  "alpha", "--wait"], capture_output=True, text=True,

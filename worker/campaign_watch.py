@@ -178,16 +178,16 @@ class LocalWatch(Watch):
             return None  # every build is final now
         if quick and not failed:
             log = self.settings.data_dir / "queue" / "worker.log"
-            return f"{incident} right after it started ({len(queued)} builds left queued; " \
-                   f"see {log})"
+            return f"{incident} right after it started ({_builds(len(queued))} left " \
+                   f"queued; see {log})"
         if self.restarts >= MAX_RESTARTS:
             return f"{incident}; gave up after {MAX_RESTARTS} restarts " \
-                   f"({len(queued)} builds left queued)"
+                   f"({_builds(len(queued))} left queued)"
         self.restarts += 1
         self.resend(queued)
         self.process = self.spawn()
         self._started = self.clock()
-        self.log(f"restarted the local worker for {len(queued)} queued builds "
+        self.log(f"restarted the local worker: {_builds(len(queued))} still queued "
                  f"(restart {self.restarts} of at most {MAX_RESTARTS})")
         return None
 
@@ -252,8 +252,8 @@ class FarmWatch(Watch):
         clean_stale_work(self.settings.data_dir, self.log)  # what a dead local worker left
         queued = sum(1 for b in builds if b.status == "queued")
         self.incidents.append(incident)
-        return incident + (f"; {queued} builds left queued (start one: unessential worker)"
-                           if queued else "")
+        return incident + (f"; {_builds(queued)} left queued (start a worker: "
+                           "unessential worker)" if queued else "")
 
     def _consumers(self) -> str | None:
         """None if a worker consumes the queue; else what was seen instead."""
@@ -266,6 +266,10 @@ class FarmWatch(Watch):
             if any(isinstance(q, dict) and q.get("name") == queue for q in queues or []):
                 return None
         return f"{len(replies or {})} workers answered, none on this queue"
+
+
+def _builds(count: int) -> str:
+    return f"{count} build" + ("" if count == 1 else "s")
 
 
 def _any_fresh(sessions: sessionmaker[Session], fresh: datetime) -> bool:
