@@ -130,16 +130,26 @@ def pool_matches_every_snapshot(home: Path, suite: str = "stable") -> int:
 
 
 def rebuilt_deb(home: Path, name: str, version: str, first: Path, same_size: bool) -> Path:
-    """Another .deb of the same name and version (a rebuild with a changed recipe)."""
-    for letter in "bcdefghijklmnopqrstuvwxyz":
-        folder = home / f"rebuild-{letter}"
-        folder.mkdir()
-        extra = f"X-Rebuild: {letter}\n" if same_size else f"X-Rebuild: {letter * 300}\n"
-        deb = make_deb(folder, name, version, "all", extra=extra)
-        if (deb.stat().st_size == first.stat().st_size) == same_size:
-            assert deb.read_bytes() != first.read_bytes()
-            return deb
-    raise AssertionError("could not build a rebuild of the wanted size")
+    """Another .deb of the same name and version (a rebuild with a changed recipe).
+
+    Of the same size: the first .deb with another timestamp in the ar header of its
+    first member (compressed sizes of fresh builds vary with their mtimes, so a size
+    match cannot be counted on); of another size: a fresh build with a longer control.
+    """
+    folder = home / "rebuild"
+    folder.mkdir()
+    if same_size:
+        blob = bytearray(first.read_bytes())
+        assert blob[:8] == b"!<arch>\n" and blob[8:24].rstrip() == b"debian-binary"
+        blob[24:36] = b"%-12d" % 1234567890  # ar member header: name[16], then mtime[12]
+        deb = folder / first.name
+        deb.write_bytes(bytes(blob))
+    else:
+        deb = make_deb(folder, name, version, "all", extra=f"X-Rebuild: {'b' * 300}\n")
+    assert deb.read_bytes() != first.read_bytes()
+    assert (deb.stat().st_size == first.stat().st_size) == same_size
+    subprocess.run(["dpkg-deb", "--info", str(deb)], check=True, capture_output=True)
+    return deb
 
 
 # -- 3. pool integrity -----------------------------------------------------------------
