@@ -11,9 +11,9 @@ from archive.settings import UpstreamSettings
 from archive.storage import storage_errors
 from archive.upstream.mirror import Upstream, resolve_entries
 from archive.urls import display_url
-from unessential.console import print_json
-from unessential.context import AppContext, pass_app
-from unessential.errors import ConfigError
+from base.console import print_json
+from base.context import AppContext, pass_app
+from base.errors import ConfigError
 
 mirror_option = click.option(
     "--mirror",
@@ -24,7 +24,7 @@ mirror_option = click.option(
 
 
 def upstream_settings(app: AppContext, mirror_url: str | None) -> UpstreamSettings:
-    settings = app.settings.upstream
+    settings = app.section(UpstreamSettings)
     if mirror_url:
         try:
             settings = UpstreamSettings.model_validate(
@@ -64,8 +64,8 @@ def mirror_show(app: AppContext, mirror_url: str | None, verify: bool, as_json: 
     settings = upstream_settings(app, mirror_url)
     rows = []
     if verify:
-        with storage_errors(app.settings.data_dir), \
-                Upstream(app.settings.data_dir, settings, reporter=app.reporter()) as upstream:
+        with storage_errors(app.data_dir), \
+                Upstream(app.data_dir, settings, reporter=app.reporter()) as upstream:
             for suite in upstream.suites():
                 rows.append(_row(suite.entry) | {
                     "date": suite.release.date.isoformat() if suite.release.date else None,
@@ -135,8 +135,8 @@ def fetch(
     settings = upstream_settings(app, mirror_url)
     reporter = app.reporter()
     results = []
-    with storage_errors(app.settings.data_dir), \
-            Upstream(app.settings.data_dir, settings, reporter=reporter) as upstream:
+    with storage_errors(app.data_dir), \
+            Upstream(app.data_dir, settings, reporter=reporter) as upstream:
         for spec in packages:
             name, _, version = spec.partition("=")
             if binary:

@@ -39,7 +39,7 @@ from typing import BinaryIO, Protocol
 
 import zstandard
 
-from unessential.errors import FormatError
+from base.errors import FormatError
 
 MiB = 1024 * 1024
 #: Largest single member of a control archive.

@@ -8,20 +8,21 @@ from pathlib import Path
 
 import click
 
+from archive.publish_settings import PublishSettings
 from archive.signing import KeyInfo, SigningKeys
-from unessential.console import print_json
-from unessential.context import AppContext, pass_app
-from unessential.errors import SigningError
+from base.console import print_json
+from base.context import AppContext, pass_app
+from base.errors import SigningError
 
 
 def key_home(app: AppContext) -> Path:
     """The private GNUPGHOME of the archive's signing keys."""
-    return app.settings.data_dir / "keys"
+    return app.data_dir / "keys"
 
 
 def _pin_hint(app: AppContext, keys: list[KeyInfo]) -> None:
     new = [key.fingerprint for key in keys]
-    pinned = list(app.settings.publish.signing_keys)
+    pinned = list(app.section(PublishSettings).signing_keys)
     click.echo("Pin it in the configuration, so that only this key signs a publish:")
     click.echo("  [publish]")
     click.echo(f"  signing_keys = [{_quoted(new)}]")
@@ -129,7 +130,7 @@ def key_export(app: AppContext, fingerprints: tuple[str, ...], binary: bool,
       unessential key export --binary --output /usr/share/keyrings/example-archive.gpg
     """
     with SigningKeys(key_home(app)) as keys:
-        wanted = list(fingerprints) or list(app.settings.publish.signing_keys)
+        wanted = list(fingerprints) or list(app.section(PublishSettings).signing_keys)
         if not wanted:
             wanted = [info.fingerprint for info in keys.list() if info.secret]
         if not wanted:
@@ -169,7 +170,7 @@ def key_list(app: AppContext, as_json: bool) -> None:
       unessential key list
       unessential key list --json
     """
-    pinned = list(app.settings.publish.signing_keys)
+    pinned = list(app.section(PublishSettings).signing_keys)
     with SigningKeys(key_home(app)) as keys:
         infos = keys.list()
     present = {info.fingerprint for info in infos}

@@ -12,6 +12,7 @@ embedded default is a key created on first use under `<data_dir>/keys`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -175,3 +176,12 @@ def root_problem(root: Path, data_dir: Path) -> str | None:
         return f"lies in {keys}, the secret signing keys: choose another directory"
     return None
 
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    """What a publish needs: its settings section, the data dir and the catalog's URL."""
+
+    publish: PublishSettings
+    data_dir: Path
+    database_url: str

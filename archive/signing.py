@@ -35,7 +35,7 @@ from typing import Any
 import gnupg
 
 from archive.publish_settings import parse_fingerprint
-from unessential.errors import SigningError
+from base.errors import SigningError
 
 DIGEST = "SHA512"
 # gpg's `--quick-gen-key` / Expire-Date forms: 0 (never), 3y, 6m, 2w, 10d, 86400 (s), a date

@@ -31,10 +31,10 @@ from audit.gate import (
 )
 from audit.image import read_statuses
 from audit.output import csv_text, table
+from base.console import print_json
+from base.context import AppContext, pass_app
+from base.errors import NotFoundError, PolicyGateFailed
 from recipes.policy import REASON_IMPLICIT, REASON_RECIPE, REASON_SCRIPT_ONLY, load_policy
-from unessential.console import print_json
-from unessential.context import AppContext, pass_app
-from unessential.errors import NotFoundError, PolicyGateFailed
 
 REASONS = (REASON_IMPLICIT, REASON_SCRIPT_ONLY, REASON_RECIPE)
 RELATION_COLUMNS = tuple(f.name for f in dataclasses.fields(queries.RelationRow))
@@ -46,7 +46,7 @@ GATE_COLUMNS = ("image", "package", "version", "architecture", "why")
 @contextmanager
 def catalog_session(app: AppContext) -> Iterator[Session]:
     """A read session on the configured catalog (migrated first if it is behind)."""
-    url = app.settings.effective_database_url
+    url = app.database_url
     if current_revision(url) != head_revision():
         upgrade(url)
     engine = make_engine(url)
@@ -299,7 +299,7 @@ def _upstream_records(app: AppContext, mirror_url: str | None, arch: str | None)
     from archive.upstream.mirror import Upstream
 
     settings = upstream_settings(app, mirror_url)
-    with Upstream(app.settings.data_dir, settings, reporter=app.reporter()) as upstream:
+    with Upstream(app.data_dir, settings, reporter=app.reporter()) as upstream:
         records = [record for _, record in upstream.packages(arch)]
     if not records:
         raise NotFoundError(f"upstream Packages ({arch or 'default architecture'})",

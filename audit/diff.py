@@ -14,8 +14,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from archive.deb822 import parse_one
 from audit.queries import BinaryReport, RelationRow, ScriptRow
+from base.deb822 import parse_one
 
 RELATION_FIELDS = ("Pre-Depends", "Depends", "Recommends", "Suggests", "Enhances", "Breaks",
                    "Conflicts", "Replaces", "Provides", "Built-Using")

@@ -1,6 +1,6 @@
 """The CI policy gate `essential-in-image`: no package of the implicit-essential class.
 
-The class is the rewrite engine's own (`worker.rewrite.relations.rewrite_relations`
+The class is the rewrite engine's own (`rewrite.relations.rewrite_relations`
 with the policy of `recipes/policy.toml`): a package is in it when a relation on it
 would be dropped as `implicit-essential`, that is, it is `Essential: yes` or has one
 of the policy's priorities (`required`), and no keep rule saves it (libraries, by
@@ -20,12 +20,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from archive.deb822 import iter_stanzas
 from archive.upstream.index import BinaryRecord
 from audit.image import ImageStatus
+from base.deb822 import iter_stanzas
+from base.errors import FormatError
 from recipes.policy import REASON_IMPLICIT, Policy
-from unessential.errors import FormatError
-from worker.rewrite.relations import Universe, rewrite_relations
+from rewrite.relations import Universe, rewrite_relations
 
 GATES = ("essential-in-image",)
 _ABSENT = ("not-installed", "config-files")

@@ -38,8 +38,8 @@ from typing import IO, Any
 
 import zstandard
 
+from base.errors import FormatError, IntegrityError, NotFoundError
 from bootstrap.rootpath import OutsideRoot, inside
-from unessential.errors import FormatError, IntegrityError, NotFoundError
 
 STATUS = "var/lib/dpkg/status"
 MAX_STATUS = 64 * 1024 * 1024

@@ -101,9 +101,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.archive is None:
         from archive.publish.publisher import archive_root
+        from archive.publish_settings import PublishTarget
         from unessential.config import load_settings
 
-        args.archive = archive_root(load_settings(None).settings)
+        settings = load_settings(None).settings
+        args.archive = archive_root(PublishTarget(settings.publish, settings.data_dir,
+                                                  settings.effective_database_url))
     if not (args.archive / "dists" / args.suite).exists():
         raise SystemExit(f"{args.archive}: no suite {args.suite}; run scripts/main-job.sh "
                          "first (it publishes the rebuilt closure of python3)")

@@ -3,7 +3,7 @@
 A repack of N fixture packages (one source, one binary each, every binary depending on
 the Essential `base-thing`, so each rewrite drops one relation), measured five ways:
 
-  direct         `worker.rewrite.engine.rewrite` in a loop over the N verified .debs
+  direct         `rewrite.engine.rewrite` in a loop over the N verified .debs
                  (fetched once; Universe built once from the fixture's Packages)
   task-celery    what the Celery task does minus Celery and the catalog, per package:
                  open the upstream, Universe, fetch (from cache), rewrite, store
@@ -58,16 +58,17 @@ from archive.catalog.models import Build
 from archive.settings import UpstreamSettings
 from archive.upstream.index import BinaryRecord
 from archive.upstream.mirror import Upstream
+from base.console import Reporter
 from recipes.policy import Policy, load_policy
 from recipes.recipe import load_recipe, recipe_digest
+from rewrite.engine import rewrite
+from rewrite.relations import Universe
 from unessential.config import Settings
-from unessential.console import Reporter
 from worker.environment import campaign_recipe
 from worker.pipeline import BuildLog, _produce, run_build
 from worker.plan import plan
 from worker.record import Claimed
-from worker.rewrite.engine import rewrite
-from worker.rewrite.relations import Universe
+from worker.settings import FarmSettings, WorkerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "unessential.cli"]
@@ -166,10 +167,15 @@ def direct_loop(fixture: Fixture, out: Path, policy: Policy) -> float:
     return time.perf_counter() - start
 
 
+def farm(data_dir: Path, database_url: str | None, upstream: UpstreamSettings) -> FarmSettings:
+    url = Settings(data_dir=data_dir, database_url=database_url).effective_database_url
+    return FarmSettings(worker=WorkerSettings(), upstream=upstream, data_dir=data_dir,
+                        database_url=url)
+
+
 def task_loop(fixture: Fixture, data_dir: Path, policy: Policy) -> float:
     """Per package what the task does between claim and record: `_produce`."""
-    settings = Settings(data_dir=data_dir,
-                        upstream=upstream_settings(fixture.mirror, fixture.keyring))
+    settings = farm(data_dir, None, upstream_settings(fixture.mirror, fixture.keyring))
     claims = []
     for number, name in enumerate(fixture.names, 1):
         _, digest, _ = campaign_recipe(policy, name, None)
@@ -190,9 +196,8 @@ def task_loop(fixture: Fixture, data_dir: Path, policy: Policy) -> float:
 
 def catalog_loop(fixture: Fixture, data_dir: Path, database_url: str | None) -> float:
     """`run_build` (claim, heartbeat, fetch, rewrite, store, record) on planned rows."""
-    settings = Settings(data_dir=data_dir, database_url=database_url,
-                        upstream=upstream_settings(fixture.mirror, fixture.keyring))
-    url = settings.effective_database_url
+    settings = farm(data_dir, database_url, upstream_settings(fixture.mirror, fixture.keyring))
+    url = settings.database_url
     upgrade(url)
     engine = make_engine(url)
     try:

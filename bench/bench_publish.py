@@ -56,6 +56,7 @@ from typing import Any
 
 from archive.debfile import ControlMember, DebFile, deb_bytes, read_deb
 from archive.publish.publisher import archive_root, publish
+from archive.publish_settings import PublishSettings, PublishTarget
 from archive.signing import SigningKeys
 from unessential.config import Settings
 
@@ -226,7 +227,7 @@ class Ours:
     new_pool_files: int
 
 
-def run_ours(settings: Settings, profile: cProfile.Profile | None = None) -> Ours:
+def run_ours(settings: PublishTarget, profile: cProfile.Profile | None = None) -> Ours:
     clock = SigningClock()
     reset = reset_peak_rss()
     start_mib = _status_mib("VmRSS")
@@ -313,7 +314,8 @@ def bench_size(size: int, work: Path, template: DebFile,
     start = time.perf_counter()
     seed_catalog(data_dir, debs)
     setup["seed"] = time.perf_counter() - start
-    settings = Settings(data_dir=data_dir)
+    settings = PublishTarget(PublishSettings(), data_dir,
+                             Settings(data_dir=data_dir).effective_database_url)
     keys = SigningKeys(data_dir / "keys")
     start = time.perf_counter()
     keys.ensure_default(KEY_NAME)

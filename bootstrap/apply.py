@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.deb822 import iter_stanzas
+from base.deb822 import iter_stanzas
 from bootstrap.accounts import AccountError, Accounts
 from bootstrap.confined import Confinement, ImageRoot
 from recipes.actions import Action, action_from_stanza

@@ -12,7 +12,12 @@ from pathlib import Path
 import click
 
 from archive.publish.publisher import archive_root
+from archive.publish_settings import PublishSettings, PublishTarget
+from archive.settings import UpstreamSettings
 from archive.upstream.mirror import Upstream
+from base.console import Reporter, print_json
+from base.context import AppContext, pass_app
+from base.errors import InstallError, ResolveFailed, StorageError
 from bootstrap.apply import ActionFailed
 from bootstrap.installer import (
     Installed,
@@ -25,9 +30,6 @@ from bootstrap.installer import (
 from bootstrap.model import ImageConfig
 from bootstrap.output import FORMATS, check_target, guess_format, work_dir, write_output
 from bootstrap.resolver import ResolveError, why
-from unessential.console import Reporter, print_json
-from unessential.context import AppContext, pass_app
-from unessential.errors import InstallError, ResolveFailed, StorageError
 
 OCI_ARCH = {"amd64": "amd64", "arm64": "arm64", "armhf": "arm", "i386": "386",
             "ppc64el": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
@@ -103,7 +105,7 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
       unessential bootstrap busybox --output rootfs/ --format dir
       unessential bootstrap python3 --why libssl3
     """
-    settings = app.settings
+    target = PublishTarget(app.section(PublishSettings), app.data_dir, app.database_url)
     reporter = app.reporter() if not as_json else Reporter(quiet=True)
     if user is not None:
         parse_user(user)  # refused before anything is fetched
@@ -111,8 +113,8 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
 
     request = Request(
         roots=list(packages),
-        archive=archive or str(archive_root(settings)),
-        suite=suite or settings.publish.suite,
+        archive=archive or str(archive_root(target)),
+        suite=suite or target.publish.suite,
         keyring=keyring,
         arch=arch or host_architecture(),
         merged_usr=not no_merged_usr,
@@ -124,7 +126,7 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
     upstream_config = upstream_settings(request)
     if why_name is None and output is None:
         raise click.UsageError("give --output (or --why PACKAGE)")
-    with Upstream(settings.data_dir, upstream_config, reporter=reporter) as upstream:
+    with Upstream(app.data_dir, upstream_config, reporter=reporter) as upstream:
         if why_name is not None:
             _print_why(upstream, request, why_name, as_json)
             return
@@ -162,8 +164,9 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
     if not no_record:
         from bootstrap.record import record_image, upstream_closure
 
-        upstream = upstream_closure(settings, request, reporter) if compare_upstream else None
-        image_id = record_image(settings, installed, request, name=config.name,
+        upstream = (upstream_closure(app.data_dir, app.section(UpstreamSettings), request,
+                                     reporter) if compare_upstream else None)
+        image_id = record_image(app.database_url, installed, request, name=config.name,
                                 output=str(output), fmt=fmt, digest=digest, upstream=upstream)
     _summary(installed, output, fmt, digest, written, as_json, reporter, image_id)
 

@@ -13,11 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.deb822 import parse_one
 from archive.debfile import read_deb
 from archive.settings import UpstreamSettings
 from archive.upstream.index import BinaryRecord
 from archive.upstream.mirror import Suite, Upstream
+from base.console import Reporter
+from base.deb822 import parse_one
+from base.errors import ConfigError, FormatError
 from bootstrap.accounts import NAME, AccountError
 from bootstrap.apply import ActionFailed, Applier, Outcome, parse_actions
 from bootstrap.confined import Confinement, ImageRoot
@@ -26,8 +28,6 @@ from bootstrap.resolver import Resolution, resolve
 from bootstrap.status import ARCH_NAME, PACKAGE_NAME, DpkgEntry, md5_of, write_database
 from bootstrap.unpack import UnpackedFile, UnpackLimits, unpack_deb
 from recipes.actions import Action
-from unessential.console import Reporter
-from unessential.errors import ConfigError, FormatError
 
 MERGED_USR = ("bin", "sbin", "lib")
 MERGED_USR_ARCH = {"amd64": ("lib64",), "i386": (), "arm64": (), "armhf": ()}
@@ -271,7 +271,7 @@ def _actions(members: dict, package: str) -> list[Action]:  # type: ignore[type-
     try:
         return parse_actions(member.data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        from unessential.errors import FormatError
+        from base.errors import FormatError
 
         raise FormatError(package, f"bad actions control file: {exc}") from None
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from archive.debfile import atomic_file
-from unessential.errors import InstallError
+from base.errors import InstallError
 
 _XATTRS = ("user.", "security.capability")
 _GZIP_LEVEL = 6

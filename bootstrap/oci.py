@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.debfile import fsync_directory
+from base import __version__
 from bootstrap.layer import (
     ImageError,
     atomic_writer,
@@ -30,7 +31,6 @@ from bootstrap.layer import (
     write_layer,
 )
 from bootstrap.model import ImageConfig
-from unessential import __version__
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -11,8 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
+from base.errors import InstallError
 from bootstrap.model import ImageConfig
-from unessential.errors import InstallError
 
 FORMATS = ("dir", "tar", "oci", "docker")
 

@@ -9,15 +9,16 @@ Essential either) and sums their Installed-Size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from archive.catalog.db import make_engine, session_factory, upgrade
 from archive.catalog.models import Image, ImagePackage
+from archive.settings import UpstreamSettings
 from archive.upstream.mirror import Upstream
+from base.console import Reporter
+from base.errors import UnessentialError
 from bootstrap.installer import Installed, Request
 from bootstrap.resolver import ResolveError, resolve
-from unessential.config import Settings
-from unessential.console import Reporter
-from unessential.errors import UnessentialError
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,11 @@ class UpstreamClosure:
     installed_size: int  # KiB
 
 
-def upstream_closure(settings: Settings, request: Request,
+def upstream_closure(data_dir: Path, settings: UpstreamSettings, request: Request,
                      reporter: Reporter) -> UpstreamClosure | None:
     """The roots' closure over the upstream mirror, or None (with a warning) if unknown."""
     try:
-        with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
+        with Upstream(data_dir, settings, reporter=reporter) as upstream:
             records = [record for _, record in upstream.packages(request.arch)]
         resolution = resolve(records, request.roots, arch=request.arch)
     except (UnessentialError, ResolveError) as exc:
@@ -40,11 +41,10 @@ def upstream_closure(settings: Settings, request: Request,
     return UpstreamClosure(len(resolution.packages), size)
 
 
-def record_image(settings: Settings, installed: Installed, request: Request, *, name: str,
+def record_image(url: str, installed: Installed, request: Request, *, name: str,
                  output: str, fmt: str, digest: str,
                  upstream: UpstreamClosure | None) -> int:
     """Store the image and its packages; the image's id."""
-    url = settings.effective_database_url
     upgrade(url)
     engine = make_engine(url)
     try:

@@ -16,10 +16,10 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
+from base import __version__
 from bootstrap.layer import atomic_writer, os_errors
 from bootstrap.model import InstalledPackage
 from bootstrap.oci import rfc3339
-from unessential import __version__
 
 NOASSERTION = "NOASSERTION"
 TOOL = f"unessential-{__version__}"

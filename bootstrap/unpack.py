@@ -59,7 +59,7 @@ from archive.debfile import (
     _Stream,
     read_deb,
 )
-from unessential.errors import FormatError
+from base.errors import FormatError
 
 __all__ = ["UnpackedFile", "UnpackLimits", "UnsafeArchive", "unpack_deb"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
+from base.console import print_json
 from recipes.policy import load_policy
-from unessential.console import print_json
 
 
 @click.group()

@@ -6,7 +6,7 @@ upstream Packages index at run time: `Essential: yes` or one of the listed
 priorities), `script-only` (named packages that only maintainer scripts need) and the
 `keep` rules (library Sections, named packages) that are never dropped. The order in
 which they apply is documented at the top of policy.toml and implemented in
-`worker.rewrite.relations`.
+`rewrite.relations`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from unessential.errors import RecipeError
-from unessential.tomlload import load_toml_model, located_error
+from base.errors import RecipeError
+from base.tomlload import load_toml_model, located_error
 
 POLICY_FILE = Path(__file__).with_name("policy.toml")
 

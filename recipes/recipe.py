@@ -68,10 +68,10 @@ from typing import Any
 from debian.deb822 import PkgRelation
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from base.errors import RecipeError
+from base.tomlload import describe_validation_error, locate, located_error, parse_toml
 from recipes.actions import SCRIPTS, Action, ActionError, make_action
 from recipes.policy import PACKAGE_NAME, Policy, canonical_json, policy_digest
-from unessential.errors import RecipeError
-from unessential.tomlload import describe_validation_error, locate, located_error, parse_toml
 
 RECIPES_DIR = Path(__file__).parent
 RESERVED = frozenset({"policy"})  # recipes/policy.toml is the policy, not a recipe

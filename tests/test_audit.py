@@ -29,6 +29,7 @@ from audit.queries import (
     RelationRow,
     Summary,
 )
+from base.errors import EXIT_CODES, FormatError, IntegrityError, PolicyGateFailed
 from bootstrap.layer import write_rootfs_tar
 from bootstrap.model import ImageConfig
 from bootstrap.oci import write_docker_archive, write_oci_archive, write_oci_dir
@@ -45,7 +46,6 @@ from tests.fixtures.debs import make_deb
 from tests.fixtures.keys import ArchiveKey
 from tests.fixtures.server import ArchiveServer
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES, FormatError, IntegrityError, PolicyGateFailed
 
 GATE_EXIT = PolicyGateFailed.exit_code
 PERL = "perl-base is Essential: yes in the upstream index"

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from base.errors import EXIT_CODES
 from tests.fixtures.archive import SUITE, FixtureArchive
 from tests.fixtures.catalog_seed import seed
 from tests.fixtures.handdeb import directory, entry, hand_deb
 from tests.fixtures.keys import ArchiveKey
 from tests.fixtures.server import ArchiveServer
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES
 
 IS_ROOT = os.geteuid() == 0
 EPOCH = "1700000000"

@@ -23,7 +23,7 @@ import pytest
 
 from archive.settings import UpstreamSettings
 from archive.upstream.mirror import DEFAULT_KEYRING, host_codename, resolve_entries
-from unessential.errors import (
+from base.errors import (
     EXIT_CODES,
     BuildFailed,
     ConfigError,

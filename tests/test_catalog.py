@@ -26,7 +26,7 @@ from archive.catalog.models import (
     SourcePackage,
 )
 from archive.catalog.queries import add_source, dropped_relations
-from unessential.errors import CatalogError
+from base.errors import CatalogError
 
 TABLES = {
     "source_package",

@@ -12,9 +12,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from base.errors import EXIT_CODES
 from tests.conftest import Workspace
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES
 
 SCRIPT = Path(sys.executable).parent / "unessential"
 

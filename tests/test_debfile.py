@@ -32,7 +32,7 @@ from archive.debfile import (
     read_deb_bytes,
     write_deb,
 )
-from unessential.errors import FormatError
+from base.errors import FormatError
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb")
 

@@ -15,6 +15,7 @@ from archive.catalog.db import make_engine, session_factory
 from archive.catalog.models import BinaryPackage, Build, SourcePackage
 from audit import queries
 from audit.diff import FieldChange, RelationChange, binary_diff, render_text
+from base.errors import EXIT_CODES
 from tests.fixtures.audit_seed import (
     DEBCONF_DETAIL,
     DEBCONF_GROUP,
@@ -25,7 +26,6 @@ from tests.fixtures.audit_seed import (
     seed_audit,
 )
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES
 
 PERL = "perl-base is Essential: yes in the upstream index"
 

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from archive.catalog.db import make_engine, session_factory
 from archive.catalog.models import Build, SourcePackage
+from base.errors import EXIT_CODES
 from tests.conftest import Workspace
 from tests.fixtures.archive import FixtureArchive
 from tests.fixtures.keys import ArchiveKey
 from tests.fixtures.server import ArchiveServer
-from unessential.errors import EXIT_CODES
 
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo"]
 CLI = [sys.executable, "-m", "unessential.cli"]

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from base.errors import EXIT_CODES
 from tests.conftest import Workspace
 from tests.fixtures.archive import FixtureArchive
 from tests.fixtures.keys import ArchiveKey
 from tests.fixtures.server import ArchiveServer, free_port
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES
 
 
 def run(ws: Workspace, *args: str) -> Result:

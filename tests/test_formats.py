@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from debian import deb822 as reference
 
-from archive.deb822 import iter_stanzas, stanzas_named
 from archive.upstream.aptsources import (
     parse_deb822_sources,
     parse_one_line_sources,
@@ -17,8 +16,9 @@ from archive.upstream.aptsources import (
 )
 from archive.upstream.index import parse_packages, parse_sources
 from archive.upstream.release import check_dates, parse_release
+from base.deb822 import iter_stanzas, stanzas_named
+from base.errors import ConfigError, FormatError, ReleaseDateError
 from tests.fixtures.golden import assert_golden_json
-from unessential.errors import ConfigError, FormatError, ReleaseDateError
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from base.errors import UnessentialError
 from bootstrap.accounts import AccountError
 from bootstrap.apply import ActionFailed, Applier
 from bootstrap.confined import Confinement, ImageRoot
@@ -27,7 +28,6 @@ from bootstrap.status import DpkgEntry, write_database
 from bootstrap.unpack import unpack_deb
 from recipes.actions import Action, ActionError
 from tests.fixtures.handdeb import entry, hand_deb
-from unessential.errors import UnessentialError
 
 SENTINEL = "@S"  # replaced by the sentinel's absolute path
 COMPONENTS = ["etc", "usr", "var", "lib", "dpkg", "info", "alternatives", "x", "..", ".",

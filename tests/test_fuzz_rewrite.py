@@ -23,12 +23,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive.deb822 import iter_stanzas
 from archive.debfile import read_deb
+from base.deb822 import iter_stanzas
+from base.errors import UnessentialError
 from recipes.actions import ACCOUNT_NAME, action_from_stanza
+from rewrite.translate import SCRIPT_PHASES, Untranslatable, translate
 from tests.test_hardening_rewrite import CONTROL, assert_same_behaviour, engine, make_deb
-from unessential.errors import UnessentialError
-from worker.rewrite.translate import SCRIPT_PHASES, Untranslatable, translate
 
 DASH = shutil.which("dash")
 FUZZ = settings(max_examples=200, deadline=None, database=None,

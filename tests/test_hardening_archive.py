@@ -27,9 +27,10 @@ import requests
 from click.testing import CliRunner, Result
 
 from archive.catalog.db import upgrade
-from archive.deb822 import iter_stanzas, parse_one
 from archive.upstream.cache import Cache
 from archive.upstream.mirror import Upstream
+from base.deb822 import iter_stanzas, parse_one
+from base.errors import EXIT_CODES, NotFoundError
 from tests.conftest import Workspace
 from tests.fixtures.apt import PrivateApt
 from tests.fixtures.archive import FixtureArchive
@@ -38,7 +39,6 @@ from tests.fixtures.debs import make_deb
 from tests.fixtures.server import ArchiveServer, free_port
 from unessential.cli import cli
 from unessential.config import load_settings
-from unessential.errors import EXIT_CODES, NotFoundError
 
 PASSWORD = "s3cr3t-Pw"
 
@@ -348,7 +348,7 @@ def test_bad_digest_in_a_signed_release(workspace: Workspace, archive: FixtureAr
 
 
 def test_the_cache_refuses_a_digest_that_is_a_path(tmp_path: Path) -> None:
-    from unessential.errors import FormatError
+    from base.errors import FormatError
 
     cache = Cache(tmp_path / "data")
     for bad in ("../../x", ESCAPE, "A" * 63, ""):
@@ -476,11 +476,12 @@ def test_archive_root_checks_settings_made_in_code(home: Path) -> None:
     config = write_config(home, root=str(data(home) / "public"))
     assert load_settings(config).settings.publish.root == data(home) / "public"
     from archive.publish.publisher import archive_root
-    from unessential.errors import ConfigError
+    from archive.publish_settings import PublishTarget
+    from base.errors import ConfigError
 
     settings = load_settings(config).settings
-    bad = settings.model_copy(update={"publish": settings.publish.model_copy(
-        update={"root": data(home)})})
+    bad = PublishTarget(settings.publish.model_copy(update={"root": data(home)}),
+                        settings.data_dir, settings.effective_database_url)
     with pytest.raises(ConfigError, match="publish.root"):
         archive_root(bad)
 
@@ -628,7 +629,7 @@ def test_mirror_password_not_in_the_errors_themselves(
     assert PASSWORD not in str(caught.value) and "***" in str(caught.value)
     server.faults["/debian/dists/fixture/InRelease"] = "500"
     server.faults["/debian/dists/fixture/Release"] = "500"
-    from unessential.errors import MirrorUnreachable
+    from base.errors import MirrorUnreachable
 
     with pytest.raises(MirrorUnreachable) as unreachable, \
             Upstream(settings.data_dir, settings.upstream) as upstream:

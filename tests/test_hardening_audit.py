@@ -27,11 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.image import MAX_JSON
+from base.errors import EXIT_CODES
 from bootstrap.model import ImageConfig
 from bootstrap.oci import write_docker_archive, write_oci_archive, write_oci_dir
 from tests.fixtures.audit_seed import write_image_root
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES
 
 FORMAT = EXIT_CODES["format"]
 GATE = EXIT_CODES["policy"]

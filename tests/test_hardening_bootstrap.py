@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from base.errors import EXIT_CODES
 from bootstrap.confined import ImageRoot
 from tests.fixtures.archive import SUITE, FixtureArchive
 from tests.fixtures.handdeb import Entry, directory, entry, hand_deb
 from tests.fixtures.keys import ArchiveKey
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES
 
 #: the image root is <case>/out/.img.XXXX/rootfs: from its var/lib/dpkg/info (or
 #: alternatives) seven '..' reach <case>, where the sentinel directory "host" lies

@@ -33,10 +33,10 @@ from sqlalchemy import select
 
 from archive.catalog.db import make_engine, session_factory
 from archive.catalog.models import Build
+from base.errors import EXIT_CODES
 from tests.conftest import Workspace
 from tests.fixtures.archive import FixtureArchive
 from tests.fixtures.keys import ArchiveKey
-from unessential.errors import EXIT_CODES
 
 NAMES = ["alpha", "bravo", "charlie"]
 CLI = [sys.executable, "-m", "unessential.cli"]

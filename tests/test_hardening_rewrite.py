@@ -16,19 +16,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from archive.deb822 import iter_stanzas
+from base.deb822 import iter_stanzas
+from base.errors import EXIT_CODES, FormatError, RecipeError, RewriteError
 from recipes.actions import ActionError, action_from_stanza, make_action
 from recipes.policy import load_policy
 from recipes.recipe import parse_recipe
+from rewrite.engine import RewriteReport, rewrite
+from rewrite.relations import Universe
+from rewrite.render import render_script
+from rewrite.translate import SCRIPT_PHASES, Untranslatable, translate
+from rewrite.translate import Result as Translated
 from tests.conftest import Workspace
 from tests.fixtures.handdeb import hand_deb
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES, FormatError, RecipeError, RewriteError
-from worker.rewrite.engine import RewriteReport, rewrite
-from worker.rewrite.relations import Universe
-from worker.rewrite.render import render_script
-from worker.rewrite.translate import SCRIPT_PHASES, Untranslatable, translate
-from worker.rewrite.translate import Result as Translated
 
 DASH = shutil.which("dash")
 needs_dash = pytest.mark.skipif(DASH is None, reason="needs dash")

@@ -31,7 +31,6 @@ from pathlib import Path
 import pytest
 from debian.debian_support import version_compare
 
-from archive.deb822 import iter_stanzas, parse_one, split_lines
 from archive.debfile import data_listing, read_deb
 from archive.publish.indices import (
     PACKAGES_ORDER,
@@ -52,6 +51,7 @@ from archive.publish.indices import (
     version_key,
 )
 from archive.upstream.release import parse_release
+from base.deb822 import iter_stanzas, parse_one, split_lines
 from tests.fixtures.debs import make_deb, make_source
 from tests.fixtures.golden import GOLDEN, assert_golden
 
@@ -64,7 +64,7 @@ FTPARCHIVE = ["apt-ftparchive",
               "-o", "APT::FTPArchive::Sources::SHA1=false",
               "-o", "APT::FTPArchive::Sources::SHA512=false"]
 
-# Every control field apt-ftparchive orders, in reverse (values as archive.deb822 reads
+# Every control field apt-ftparchive orders, in reverse (values as base.deb822 reads
 # them: continuation lines without their leading space); ours must restore its order.
 FULL_FIELDS = {
     "Task": "probe-task", "Tag": "role::program,\nuse::testing",

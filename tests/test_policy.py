@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from base.errors import EXIT_CODES, RecipeError
+from base.tomlload import key_line
 from recipes.actions import VOCABULARY
 from recipes.policy import POLICY_FILE, Policy, load_policy, policy_digest
 from recipes.recipe import load_recipe, parse_recipe, recipe_digest
 from tests.fixtures.golden import assert_golden_json
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES, RecipeError
-from unessential.tomlload import key_line
 
 GOLDEN = Path(__file__).parent / "golden" / "recipes"
 

@@ -20,12 +20,12 @@ import requests
 from click.testing import CliRunner, Result
 
 from archive.upstream.release import parse_release
+from base.errors import EXIT_CODES
 from tests.fixtures.apt import PrivateApt
 from tests.fixtures.catalog_seed import seed
 from tests.fixtures.debs import make_deb
 from tests.fixtures.server import ArchiveServer
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES
 
 
 @pytest.fixture

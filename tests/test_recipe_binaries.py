@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from archive.catalog.db import make_engine, session_factory
 from archive.catalog.models import Build
+from base.errors import EXIT_CODES, RecipeError
 from recipes.policy import PACKAGE_NAME, canonical_json, load_policy, policy_digest
 from recipes.recipe import RECIPES_DIR, load_closure, load_recipe, parse_recipe, recipe_digest
 from tests.conftest import Workspace
@@ -25,7 +26,6 @@ from tests.fixtures.archive import FixtureArchive
 from tests.fixtures.debs import make_deb, make_source
 from tests.fixtures.keys import ArchiveKey
 from tests.fixtures.server import ArchiveServer
-from unessential.errors import EXIT_CODES, RecipeError
 from worker.pipeline import _chosen_binaries, _deb_package
 from worker.record import Claimed
 

@@ -22,14 +22,14 @@ import pytest
 from archive.settings import UpstreamSettings
 from archive.upstream.index import BinaryRecord
 from archive.upstream.mirror import Upstream
+from base.console import Reporter
 from recipes.policy import Policy, load_policy
 from recipes.recipe import load_closure, load_recipe, recipe_digest, split_relations
-from unessential.console import Reporter
+from rewrite.closure import closure
+from rewrite.engine import RewriteReport, analyse, rewrite
+from rewrite.relations import Universe
 from worker.pipeline import _chosen_binaries
 from worker.record import Claimed
-from worker.rewrite.closure import closure
-from worker.rewrite.engine import RewriteReport, analyse, rewrite
-from worker.rewrite.relations import Universe
 
 pytestmark = pytest.mark.network
 ROOT = "python3"

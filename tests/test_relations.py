@@ -10,9 +10,9 @@ import pytest
 from archive.upstream.index import BinaryRecord, parse_packages
 from recipes.policy import Policy, load_policy
 from recipes.recipe import BinaryOverride
+from rewrite.relations import RelationChange, Universe, rewrite_relations
 from tests.fixtures.golden import assert_golden_json
 from tests.test_formats import slice_of
-from worker.rewrite.relations import RelationChange, Universe, rewrite_relations
 
 GOLDEN = Path(__file__).parent / "golden" / "recipes"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from recipes.actions import VOCABULARY, Action, make_action
+from rewrite.render import render_script, sh_quote
 from tests.fixtures.golden import assert_golden
-from worker.rewrite.render import render_script, sh_quote
 
 GOLDEN = Path(__file__).parent / "golden" / "render"
 DASH = shutil.which("dash") or "dash"

@@ -33,10 +33,10 @@ from audit.report.data import load_report
 from audit.report.graph import edges_of, layout
 from audit.report.output import MARKER
 from audit.report.render import write_report
+from base.errors import ConfigError
 from tests.fixtures.audit_seed import AuditSeed, seed_audit
 from tests.fixtures.postgres import PG_SERVER, throwaway_database
 from unessential.cli import cli
-from unessential.errors import ConfigError
 
 PACKAGES = ("ca-certificates", "cron", "foo-data", "foo-tools", "libssl3", "openssl", "sed",
             "tzdata")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
+from base.errors import EXIT_CODES
 from tests.conftest import Workspace
 from tests.fixtures.shapes import build_shapes
 from unessential.cli import cli
-from unessential.errors import EXIT_CODES
 
 
 def run(ws: Workspace, *args: str) -> Result:

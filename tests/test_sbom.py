@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from base import __version__
 from bootstrap.layer import ImageError
 from bootstrap.model import InstalledPackage
 from bootstrap.sbom import cyclonedx_json, purl, spdx_json, write_sbom
 from tests.fixtures.golden import GOLDEN, assert_golden
-from unessential import __version__
 
 CREATED = 1_700_000_000
 ARCHIVE = "http://deb.example.org/unessential/"

@@ -23,9 +23,9 @@ from click.testing import CliRunner
 
 from archive.publish_settings import PublishSettings, parse_duration, parse_fingerprint
 from archive.signing import SigningKeys
+from base.errors import EXIT_CODES, ConfigError, SigningError
 from unessential.cli import cli
 from unessential.config import load_settings
-from unessential.errors import EXIT_CODES, ConfigError, SigningError
 
 RELEASE = (
     b"Origin: unessential\nLabel: unessential\nSuite: stable\nCodename: stable\n"

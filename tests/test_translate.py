@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.deb822 import iter_stanzas
+from base.deb822 import iter_stanzas
+from rewrite.translate import Untranslatable, translate
 from tests.fixtures.golden import assert_golden_json
-from worker.rewrite.translate import Untranslatable, translate
 
 SCRIPTS = Path(__file__).parent / "golden" / "scripts"
 SHAPES = sorted(p.name for p in SCRIPTS.iterdir()

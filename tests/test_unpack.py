@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from base.errors import FormatError
 from bootstrap.unpack import UnpackedFile, UnpackLimits, UnsafeArchive, unpack_deb
 from tests.fixtures.handdeb import (
     CONTROL,
@@ -20,7 +21,6 @@ from tests.fixtures.handdeb import (
     entry,
     hand_deb,
 )
-from unessential.errors import FormatError
 
 IS_ROOT = os.geteuid() == 0
 

@@ -1,3 +1,9 @@
-"""unessential: Debian without the essential set, for containers."""
+"""unessential: Debian without the essential set, for containers.
 
-__version__ = "0.1.0"
+This package is the command-line shell: it registers every room's commands and
+aggregates their settings. Nothing imports it.
+"""
+
+from base import __version__
+
+__all__ = ["__version__"]

@@ -15,13 +15,14 @@ from archive.publish.cli import publish_command, serve_command, snapshot_group
 from archive.urls import mask_passwords
 from audit.cli import audit_command, diff_command
 from audit.report.cli import report_command
+from base import __version__
+from base.console import print_json
+from base.context import AppContext, pass_app
+from base.errors import UnessentialError
 from bootstrap.cli import bootstrap_command
 from recipes.cli import policy
-from unessential import __version__
-from unessential.console import print_json
-from unessential.context import AppContext, pass_app
-from unessential.errors import UnessentialError
-from worker.cli import rewrite_command
+from rewrite.cli import rewrite_command
+from unessential.config import Settings, load_settings
 from worker.farm_cli import logs_command, rebuild_command, status_command, worker_command
 
 
@@ -57,7 +58,11 @@ def cli(ctx: click.Context, config_path: Path | None, quiet: bool) -> None:
       unessential mirror show
       unessential fetch hello --dest ./src
     """
-    ctx.obj = AppContext(config_path=config_path, quiet=quiet)
+    ctx.obj = AppContext(config_path=config_path, quiet=quiet, loader=_load)
+
+
+def _load(path: Path | None) -> Settings:
+    return load_settings(path).settings
 
 
 @cli.group()
@@ -80,7 +85,7 @@ def config_show(app: AppContext, as_json: bool) -> None:
     Example:
       UNESSENTIAL_DATA_DIR=/srv/unessential unessential config show
     """
-    loaded = app.loaded
+    loaded = load_settings(app.config_path)
     data = loaded.settings.model_dump(mode="json")
     data["effective_database_url"] = loaded.settings.effective_database_url
     from archive.catalog.db import display_url  # passwords in URLs are never printed

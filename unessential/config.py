@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -19,9 +19,11 @@ from sqlalchemy.exc import ArgumentError
 
 from archive.publish_settings import PublishSettings, root_problem
 from archive.settings import UpstreamSettings
-from unessential.errors import ConfigError
-from unessential.tomlload import describe_validation_error, located_error, read_toml
+from base.errors import ConfigError
+from base.tomlload import describe_validation_error, located_error, read_toml
 from worker.settings import WorkerSettings
+
+T = TypeVar("T")
 
 ENV_OVERRIDES = {
     "UNESSENTIAL_DATABASE_URL": "database_url",
@@ -75,6 +77,14 @@ class Settings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'catalog.sqlite'}"
+
+    def section(self, kind: type[T]) -> T:
+        """The one section of type `kind` (a room asks for its own, never the whole)."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if type(value) is kind:
+                return value
+        raise KeyError(f"no settings section of type {kind.__name__}")
 
 
 class LoadedSettings(BaseModel):

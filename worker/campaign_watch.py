@@ -38,9 +38,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog.models import Build
-from unessential.config import Settings
 from worker.pipeline import clean_stale_work, fail_interrupted
 from worker.record import now
+from worker.settings import FarmSettings
 
 MAX_RESTARTS = 3
 QUICK_DEATH = 5.0  # a worker dead this soon after its start crashed: restarting is futile
@@ -123,7 +123,7 @@ class LocalWatch(Watch):
     """The embedded farm: the worker `rebuild` started (`process`), or another local
     worker seen through the worker lock (`running`)."""
 
-    settings: Settings
+    settings: FarmSettings
     process: subprocess.Popen[bytes] | None
     running: Callable[[], bool]
     spawn: Callable[[], subprocess.Popen[bytes]]
@@ -201,7 +201,7 @@ class FarmWatch(Watch):
     """A farm (Redis broker): some worker consumes the campaign's queue."""
 
     celery: Celery
-    settings: Settings
+    settings: FarmSettings
     log: Callable[[str], None]
     clock: Callable[[], float] = time.monotonic
     incidents: list[str] = field(default_factory=list)

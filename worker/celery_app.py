@@ -16,21 +16,21 @@ from typing import Any
 
 from celery import Celery
 
-from unessential.config import Settings
+from worker.settings import FarmSettings
 
 app = Celery("unessential", include=["worker.tasks"])
-_settings: Settings | None = None
+_settings: FarmSettings | None = None
 
 
-def embedded(settings: Settings) -> bool:
+def embedded(settings: FarmSettings) -> bool:
     return not settings.broker_url
 
 
-def queue_dir(settings: Settings) -> Path:
+def queue_dir(settings: FarmSettings) -> Path:
     return settings.data_dir / "queue"
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
+def celery_config(settings: FarmSettings) -> dict[str, Any]:
     worker = settings.worker
     config: dict[str, Any] = {
         "task_acks_late": True,
@@ -77,7 +77,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def configure(settings: Settings) -> Celery:
+def configure(settings: FarmSettings) -> Celery:
     """Point the app at the broker and result backend the settings name."""
     global _settings
     _settings = settings
@@ -85,7 +85,7 @@ def configure(settings: Settings) -> Celery:
     return app
 
 
-def current_settings() -> Settings:
+def current_settings() -> FarmSettings:
     if _settings is None:
         raise RuntimeError("the Celery app is not configured (worker.celery_app.configure)")
     return _settings

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.upstream.mirror import DEFAULT_KEYRING, host_codename, resolve_entries
+from base import __version__
+from base.errors import UnessentialError
 from recipes.policy import Policy
 from recipes.recipe import RECIPES_DIR, Recipe, load_recipe, recipe_digest
-from unessential import __version__
-from unessential.config import Settings
-from unessential.errors import UnessentialError
+from worker.settings import FarmSettings
 
 if TYPE_CHECKING:
     from worker.build.chroot import BuildEnv
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 ORIGINS = ("source-build", "repack")
 
 
-def build_env(settings: Settings, arch: str) -> BuildEnv:
+def build_env(settings: FarmSettings, arch: str) -> BuildEnv:
     """The chroot of source builds: the host codename's suite of the upstream mirror."""
     from worker.build.chroot import BuildEnv
 
@@ -37,7 +37,7 @@ def build_env(settings: Settings, arch: str) -> BuildEnv:
                     components=tuple(entry.components or ("main",)), keyring=keyring)
 
 
-def env_digest(settings: Settings, origin: str, arch: str) -> str:
+def env_digest(settings: FarmSettings, origin: str, arch: str) -> str:
     inner = build_env(settings, arch).digest() if origin == "source-build" else ""
     text = json.dumps({"origin": origin, "arch": arch, "engine": __version__, "env": inner},
                       sort_keys=True)

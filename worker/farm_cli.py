@@ -18,21 +18,30 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog.db import make_engine, session_factory, upgrade
 from archive.catalog.models import Build
+from archive.settings import UpstreamSettings
 from archive.upstream.mirror import host_architecture
-from unessential.console import Reporter, print_json
-from unessential.context import AppContext, pass_app
-from unessential.errors import NotFoundError
+from base.console import Reporter, print_json
+from base.context import AppContext, pass_app
+from base.errors import NotFoundError
 from worker.campaign_watch import FarmWatch, LocalWatch, Watch, build_states
 from worker.celery_app import configure, embedded, queue_dir
 from worker.pipeline import clean_stale_work
 from worker.plan import Planned, new_campaign_id, plan
 from worker.record import latest_builds
+from worker.settings import FarmSettings, WorkerSettings
 
 FINAL = ("done", "failed")
 
 
+def farm_settings(app: AppContext) -> FarmSettings:
+    """The farm's sections of the configuration, with the data dir, catalog and broker."""
+    return FarmSettings(worker=app.section(WorkerSettings),
+                        upstream=app.section(UpstreamSettings), data_dir=app.data_dir,
+                        database_url=app.database_url, broker_url=app.broker_url)
+
+
 def _lock_path(app: AppContext) -> Path:
-    folder = queue_dir(app.settings)
+    folder = queue_dir(farm_settings(app))
     folder.mkdir(parents=True, exist_ok=True)
     return folder / "worker.lock"
 
@@ -76,8 +85,8 @@ def worker_command(app: AppContext, concurrency: int | None, pool: str, loglevel
       UNESSENTIAL_BROKER_URL=redis://10.0.0.5:6379/0 \\
         UNESSENTIAL_DATABASE_URL=postgresql+psycopg://10.0.0.5/unessential unessential worker
     """
-    settings = app.settings
-    upgrade(settings.effective_database_url)
+    settings = farm_settings(app)
+    upgrade(settings.database_url)
     clean_stale_work(settings.data_dir, app.reporter().log)
     celery = configure(settings)
     argv = ["worker", f"--concurrency={concurrency or settings.worker.concurrency}",
@@ -118,8 +127,8 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
       unessential rebuild hello tzdata --wait
       unessential rebuild --repack python3-defaults openssl --wait --json
     """
-    settings = app.settings
-    url = settings.effective_database_url
+    settings = farm_settings(app)
+    url = settings.database_url
     upgrade(url)
     engine = make_engine(url)
     sessions = session_factory(engine)
@@ -183,11 +192,11 @@ def _spawn_worker(app: AppContext, concurrency: int | None) -> subprocess.Popen[
     command += ["worker", "--loglevel=WARNING"]
     if concurrency:
         command.append(f"--concurrency={concurrency}")
-    log = (queue_dir(app.settings) / "worker.log").open("ab")
+    log = (queue_dir(farm_settings(app)) / "worker.log").open("ab")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     app.reporter().log(f"started a local worker (pid {process.pid}, log "
-                       f"{queue_dir(app.settings) / 'worker.log'})")
+                       f"{queue_dir(farm_settings(app)) / 'worker.log'})")
     return process
 
 
@@ -255,7 +264,7 @@ def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_
                        f"{row['status']}" + (f" - {row['error']}" if row["error"] else ""))
     failed = [r["source"] for r in rows if r["status"] == "failed"]
     if waited and (failed or problem):
-        from unessential.errors import BuildFailed
+        from base.errors import BuildFailed
 
         causes = [problem] if problem else list(dict.fromkeys(incidents or []))
         if failed:
@@ -278,8 +287,8 @@ def status_command(app: AppContext, sources: tuple[str, ...], campaign: str | No
       unessential status
       unessential status hello --json
     """
-    engine = make_engine(app.settings.effective_database_url)
-    upgrade(app.settings.effective_database_url)
+    engine = make_engine(app.database_url)
+    upgrade(app.database_url)
     try:
         with session_factory(engine).begin() as session:
             builds = latest_builds(session, list(sources) or None, campaign)
@@ -318,7 +327,7 @@ def logs_command(app: AppContext, source: str, build_id: int | None, tail: int |
     Example:
       unessential logs hello --tail 50
     """
-    engine = make_engine(app.settings.effective_database_url)
+    engine = make_engine(app.database_url)
     try:
         with session_factory(engine).begin() as session:
             if build_id is not None:

@@ -32,17 +32,18 @@ from archive.artifacts import ArtifactStore, pool_path
 from archive.catalog.db import make_engine, session_factory
 from archive.debfile import ControlMember, read_deb
 from archive.upstream.mirror import Upstream, host_architecture
-from recipes.actions import render_actions_file
-from recipes.policy import Policy, load_policy
-from recipes.recipe import Recipe
-from unessential.config import Settings
-from unessential.console import Reporter
-from unessential.errors import (
+from base.console import Reporter
+from base.errors import (
     MirrorUnreachable,
     RecipeError,
     TruncatedDownload,
     UnessentialError,
 )
+from recipes.actions import render_actions_file
+from recipes.policy import Policy, load_policy
+from recipes.recipe import Recipe
+from rewrite.engine import RewriteReport, rewrite
+from rewrite.relations import Universe
 from worker.environment import build_env, campaign_recipe
 from worker.record import (
     BinaryResult,
@@ -55,8 +56,7 @@ from worker.record import (
     record_success,
     release,
 )
-from worker.rewrite.engine import RewriteReport, rewrite
-from worker.rewrite.relations import Universe
+from worker.settings import FarmSettings
 
 RETRYABLE = (MirrorUnreachable, TruncatedDownload)
 LOG_LIMIT = 4 << 20  # characters of build log kept in the catalog
@@ -234,8 +234,8 @@ class BuildLog:
         return data if len(data) <= LOG_LIMIT else "[... truncated ...]\n" + data[-LOG_LIMIT:]
 
 
-def run_build(build_id: int, settings: Settings, *, worker: str, task_id: str) -> Outcome:
-    engine = make_engine(settings.effective_database_url)
+def run_build(build_id: int, settings: FarmSettings, *, worker: str, task_id: str) -> Outcome:
+    engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     try:
         got = claim(sessions, build_id, worker, task_id, settings.worker.lease)
@@ -249,7 +249,7 @@ def run_build(build_id: int, settings: Settings, *, worker: str, task_id: str) -
         engine.dispose()
 
 
-def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: Settings,
+def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: FarmSettings,
                  worker: str, work: Path) -> Outcome:
     build_id = got.build_id
     log = BuildLog(settings.data_dir / "logs" / f"{build_id}.log")
@@ -277,9 +277,9 @@ def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: Settin
         return Outcome(build_id, "failed", f"internal error: {exc}")
 
 
-def give_up(build_id: int, settings: Settings, error: str) -> None:
+def give_up(build_id: int, settings: FarmSettings, error: str) -> None:
     """After the last retry: the build fails with the network error."""
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     worker = worker_name()
     try:
@@ -295,7 +295,7 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _produce(got: Claimed, settings: Settings, work: Path, log: BuildLog) -> list[BinaryResult]:
+def _produce(got: Claimed, settings: FarmSettings, work: Path, log: BuildLog) -> list[BinaryResult]:
     policy = load_policy()
     recipe, digest, error = campaign_recipe(policy, got.source, settings.worker.recipes_dir)
     if error is not None:
@@ -313,7 +313,7 @@ def _produce(got: Claimed, settings: Settings, work: Path, log: BuildLog) -> lis
                 {(r.package, r.version, r.architecture) for r in records
                  if r.source == got.source and r.source_version == got.version})
             if not wanted:
-                from unessential.errors import NotFoundError
+                from base.errors import NotFoundError
 
                 raise NotFoundError(f"{got.source} {got.version}",
                                     f"no upstream binaries for {arch}")
@@ -365,7 +365,7 @@ def _chosen_binaries(names: list[str], recipe: Recipe | None, got: Claimed,
     return set(recipe.binaries)
 
 
-def _build(files: list[Path], settings: Settings, arch: str, work: Path,
+def _build(files: list[Path], settings: FarmSettings, arch: str, work: Path,
            log: BuildLog) -> list[Path]:
     from worker.build.chroot import build_source, ensure_base
 
@@ -382,7 +382,7 @@ def _build(files: list[Path], settings: Settings, arch: str, work: Path,
 
 
 def _rewrite_all(debs: list[Path], got: Claimed, universe: Universe, policy: Policy,
-                 recipe: Recipe | None, digest: str, settings: Settings, work: Path,
+                 recipe: Recipe | None, digest: str, settings: FarmSettings, work: Path,
                  log: BuildLog) -> list[BinaryResult]:
     store = ArtifactStore(settings.data_dir / "artifacts")
     out_dir = work / "out"

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive.catalog.models import Build
 from archive.catalog.queries import add_source
 from archive.upstream.mirror import Upstream
+from base.console import Reporter
 from recipes.policy import load_policy
-from unessential.config import Settings
-from unessential.console import Reporter
 from worker.environment import campaign_recipe, env_digest
 from worker.record import now
+from worker.settings import FarmSettings
 
 
 @dataclass
@@ -40,7 +40,7 @@ def new_campaign_id() -> str:
 
 
 def plan(
-    settings: Settings,
+    settings: FarmSettings,
     sessions: sessionmaker[Session],
     specs: list[str],
     origin: str,

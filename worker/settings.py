@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from archive.settings import UpstreamSettings
 
 
 class WorkerSettings(BaseModel):
@@ -30,3 +33,15 @@ class WorkerSettings(BaseModel):
     recipes_dir: Path | None = Field(
         default=None, description="directory of recipes (default: the packaged recipes/)"
     )
+
+
+@dataclass(frozen=True)
+class FarmSettings:
+    """What the farm needs: its own section, the upstream's, where data and the catalog
+    live, and the broker (none: the embedded queue under the data dir)."""
+
+    worker: WorkerSettings
+    upstream: UpstreamSettings
+    data_dir: Path
+    database_url: str
+    broker_url: str | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from archive.catalog.db import current_revision, display_url, head_revision, upgrade
-from unessential.console import print_json
-from unessential.context import AppContext, pass_app
+from base.console import print_json
+from base.context import AppContext, pass_app
 
 
 def _describe(revision: str | None, head: str) -> str:
@@ -44,7 +44,7 @@ def catalog_upgrade(app: AppContext, revision: str, as_json: bool) -> None:
       UNESSENTIAL_DATABASE_URL=postgresql+psycopg://archive@db/unessential \\
         unessential catalog upgrade --json
     """
-    url = app.settings.effective_database_url
+    url = app.database_url
     before = current_revision(url)
     after = upgrade(url, revision)
     head = head_revision()
@@ -76,7 +76,7 @@ def catalog_current(app: AppContext, as_json: bool) -> None:
     Example:
       unessential catalog current --json
     """
-    url = app.settings.effective_database_url
+    url = app.database_url
     revision = current_revision(url)
     head = head_revision()
     shown = display_url(url)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.urls import mask_passwords
-from unessential.errors import CatalogError
+from base.errors import CatalogError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

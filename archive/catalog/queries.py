@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.catalog.models import BinaryPackage, RelationChange, SourcePackage
-from unessential.errors import CatalogError
+from base.errors import CatalogError
 
 _PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.\-]+")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+.-")

@@ -18,12 +18,11 @@ import click
 from pydantic import ValidationError
 
 from archive.publish.snapshots import Snapshots
-from archive.publish_settings import PublishSettings, parse_duration
+from archive.publish_settings import PublishSettings, PublishTarget, parse_duration
 from archive.storage import storage_errors
-from unessential.config import Settings
-from unessential.console import print_json
-from unessential.context import AppContext, pass_app
-from unessential.errors import ConfigError
+from base.console import print_json
+from base.context import AppContext, pass_app
+from base.errors import ConfigError
 
 
 def option_duration(text: str, option: str = "--valid-for") -> timedelta:
@@ -34,18 +33,17 @@ def option_duration(text: str, option: str = "--valid-for") -> timedelta:
         raise ConfigError(option, f"{exc}, got {text!r}") from exc
 
 
-def _settings(app: AppContext, suite: str | None) -> Settings:
-    """The settings, with `--suite` validated as `publish.suite` is."""
-    settings = app.settings
+def _settings(app: AppContext, suite: str | None = None) -> PublishTarget:
+    """The publish section, data dir and catalog, with `--suite` validated as
+    `publish.suite` is."""
+    publish = app.section(PublishSettings)
     if suite is not None:
         try:
-            publish = PublishSettings.model_validate(
-                settings.publish.model_dump() | {"suite": suite})
+            publish = PublishSettings.model_validate(publish.model_dump() | {"suite": suite})
         except ValidationError as exc:
             reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
             raise ConfigError("--suite", f"{reason}, got {suite!r}") from exc
-        settings = settings.model_copy(update={"publish": publish})
-    return settings
+    return PublishTarget(publish, app.data_dir, app.database_url)
 
 
 def sources_stanza(root: Path, suite: str, keyring: Path, url: str | None = None) -> str:
@@ -259,15 +257,16 @@ def serve_command(app: AppContext, port: int, bind: str) -> None:
     """
     from archive.publish.publisher import archive_root
 
-    root = archive_root(app.settings)
+    root = archive_root(_settings(app))
     with storage_errors(root):
         root.mkdir(parents=True, exist_ok=True)
-    forbidden = (os.path.realpath(app.settings.data_dir / "keys"),)
+    forbidden = (os.path.realpath(app.data_dir / "keys"),)
     handler = functools.partial(_Handler, directory=str(root), forbidden=forbidden)
     server = _listen(bind, port, handler)
     host = f"[{bind}]" if ":" in bind else bind
     click.echo(f"serving {root} on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)")
-    click.echo(sources_stanza(root, app.settings.publish.suite, root / "archive-keyring.asc",
+    suite = app.section(PublishSettings).suite
+    click.echo(sources_stanza(root, suite, root / "archive-keyring.asc",
                               f"http://{host}:{server.server_address[1]}"))
     try:
         server.serve_forever()

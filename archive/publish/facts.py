@@ -10,11 +10,11 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from archive.deb822 import parse_one
 from archive.debfile import data_listing, read_deb
 from archive.publish.indices import Hashes, hashes
 from archive.upstream.cache import write_atomic
-from unessential.errors import FormatError
+from base.deb822 import parse_one
+from base.errors import FormatError
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ writes for the same files; `tests/test_indices.py` compares the two field by fie
 
 Packages (one stanza per .deb, :func:`packages_stanza`)
     The control fields of the .deb, values kept as read (multi-line values included,
-    in the form `archive.deb822` gives them: continuation lines without their space),
+    in the form `base.deb822` gives them: continuation lines without their space),
     in the order apt-ftparchive writes them (the order dpkg uses for binary control
     files), with ``Filename``, ``Size``, ``MD5sum`` and ``SHA256`` where
     apt-ftparchive puts them: after the relation fields, before ``Homepage`` and
@@ -205,7 +205,7 @@ def _arrange(items: Iterable[tuple[str, str]], rank: Mapping[str, int]) -> str:
 
 
 def _field(name: str, value: str) -> str:
-    """One field; `value` as archive.deb822 reads it (continuations without their space)."""
+    """One field; `value` as base.deb822 reads it (continuations without their space)."""
     if not _FIELD_NAME.fullmatch(name) or name[0] in "#-":
         raise ValueError(f"invalid field name {name!r}")
     if not isinstance(value, str):
@@ -258,7 +258,7 @@ def _check_path(path: str, what: str) -> str:
 def packages_stanza(control: Mapping[str, str], *, filename: str, hashes: Hashes) -> str:
     """The Packages stanza of one .deb, ending with "\\n" (no blank line).
 
-    `control`: the fields of the .deb's control file as `archive.deb822.parse_one`
+    `control`: the fields of the .deb's control file as `base.deb822.parse_one`
     reads them; `filename`: its path from the archive root (``pool/main/...``).
     """
     _check_path(filename, "Filename")

@@ -26,7 +26,7 @@ from pathlib import Path
 from archive.digests import is_digest, is_relative_path, shown
 from archive.upstream.cache import write_atomic
 from archive.upstream.download import sha256_file
-from unessential.errors import FormatError, IntegrityError
+from base.errors import FormatError, IntegrityError
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from pathlib import Path
 from archive.artifacts import ArtifactStore
 from archive.catalog.db import catalog_errors, make_engine, require_current, session_factory
 from archive.catalog.models import Publication
-from archive.deb822 import parse_one
 from archive.digests import is_digest
 from archive.publish.facts import FactCache
 from archive.publish.indices import (
@@ -41,14 +40,14 @@ from archive.publish.indices import (
 from archive.publish.pool import Pool, PoolEntry
 from archive.publish.selection import SourceItem, select_published
 from archive.publish.snapshots import Snapshots
-from archive.publish_settings import root_problem
+from archive.publish_settings import PublishTarget, root_problem
 from archive.signing import SigningKeys
 from archive.storage import storage_errors
 from archive.upstream.cache import Cache, write_atomic
 from archive.upstream.index import parse_checksums
-from unessential.config import Settings
-from unessential.console import Reporter
-from unessential.errors import ConfigError, FormatError
+from base.console import Reporter
+from base.deb822 import parse_one
+from base.errors import ConfigError, FormatError
 
 
 @dataclass
@@ -65,7 +64,7 @@ class PublishResult:
     files: dict[str, Hashes] = field(default_factory=dict)
 
 
-def archive_root(settings: Settings) -> Path:
+def archive_root(settings: PublishTarget) -> Path:
     """The public archive's root; ConfigError if it would expose the data directory."""
     root = settings.publish.effective_root(settings.data_dir)
     problem = root_problem(root, settings.data_dir)
@@ -74,7 +73,7 @@ def archive_root(settings: Settings) -> Path:
     return root
 
 
-def _sources(settings: Settings, items: list[SourceItem],
+def _sources(settings: PublishTarget, items: list[SourceItem],
              reporter: Reporter) -> tuple[list[str], list[PoolEntry]]:
     """Sources stanzas for the sources whose verified files are in the upstream cache,
     and the pool files they list."""
@@ -120,7 +119,7 @@ def _dsc_body(text: str) -> str:
 
 
 def publish(
-    settings: Settings,
+    settings: PublishTarget,
     *,
     date: datetime | None = None,
     valid_for: timedelta | None = None,
@@ -132,7 +131,7 @@ def publish(
     failure it leaves the previous archive served.
     """
     root = archive_root(settings)
-    require_current(settings.effective_database_url)  # before anything is written
+    require_current(settings.database_url)  # before anything is written
     with storage_errors(root):
         _ensure(root)
         with open(root / ".publish.lock", "a") as lock:
@@ -144,7 +143,7 @@ def publish(
 
 
 def _publish(
-    settings: Settings,
+    settings: PublishTarget,
     *,
     date: datetime | None,
     valid_for: timedelta | None,
@@ -155,7 +154,7 @@ def _publish(
     suite = pub.suite
     root = archive_root(settings)
     date = (date or datetime.now(UTC)).replace(microsecond=0)
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.database_url)
     try:
         with catalog_errors(engine.url), session_factory(engine).begin() as session:
             binaries, sources = select_published(session)
@@ -225,7 +224,7 @@ def _ensure(path: Path) -> Path:
 
 
 def _write_snapshot(
-    settings: Settings,
+    settings: PublishTarget,
     snapshots: Snapshots,
     index_files: dict[str, bytes],
     date: datetime,
@@ -279,8 +278,8 @@ def _write_snapshot(
     return result
 
 
-def _record(settings: Settings, result: PublishResult) -> None:
-    engine = make_engine(settings.effective_database_url)
+def _record(settings: PublishTarget, result: PublishResult) -> None:
+    engine = make_engine(settings.database_url)
     try:
         with catalog_errors(engine.url), session_factory(engine).begin() as session:
             session.add(Publication(suite=result.suite, release_sha256=result.release_sha256,

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.deb822 import parse_one
-from unessential.errors import NotFoundError
+from base.deb822 import parse_one
+from base.errors import NotFoundError
 
 BY_HASH_GENERATIONS = 3  # earlier snapshots whose by-hash files a new snapshot keeps
 

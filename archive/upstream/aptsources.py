@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from archive.deb822 import iter_stanzas
 from archive.urls import display_url
-from unessential.errors import ConfigError
+from base.deb822 import iter_stanzas
+from base.errors import ConfigError
 
 FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{16}([0-9A-Fa-f]{24})?!?$")
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from archive.digests import is_digest, shown
 from archive.urls import display_url
-from unessential.errors import FormatError
+from base.errors import FormatError
 
 
 class Cache:

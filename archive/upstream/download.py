@@ -18,8 +18,8 @@ import requests
 from archive.digests import is_digest, shown
 from archive.storage import is_storage_error, storage_error
 from archive.urls import display_url
-from unessential import __version__
-from unessential.errors import (
+from base import __version__
+from base.errors import (
     FormatError,
     IntegrityError,
     MirrorUnreachable,

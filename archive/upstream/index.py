@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archive.deb822 import Stanza, iter_stanzas, split_lines
 from archive.digests import (
     HEX_LENGTHS,
     PACKAGES_DIGEST_FIELDS,
@@ -15,7 +14,8 @@ from archive.digests import (
     is_size,
     shown,
 )
-from unessential.errors import FormatError
+from base.deb822 import Stanza, iter_stanzas, split_lines
+from base.errors import FormatError
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,6 @@ from typing import TypeVar
 
 from debian.debian_support import version_compare
 
-from archive.deb822 import Stanza, stanzas_named
 from archive.settings import UpstreamSettings
 from archive.storage import is_storage_error, storage_error
 from archive.upstream.aptsources import SignedBy, SourceEntry, read_apt_sources
@@ -43,8 +42,9 @@ from archive.upstream.index import (
 from archive.upstream.release import Release, check_dates, check_suite, parse_release
 from archive.upstream.signature import verify_clearsigned, verify_detached
 from archive.urls import display_url
-from unessential.console import Reporter
-from unessential.errors import (
+from base.console import Reporter
+from base.deb822 import Stanza, stanzas_named
+from base.errors import (
     ConfigError,
     FormatError,
     IntegrityError,

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from archive.deb822 import parse_one, split_lines
 from archive.digests import RELEASE_DIGEST_FIELDS, is_digest, is_size, shown
-from unessential.errors import FormatError, ReleaseDateError
+from base.deb822 import parse_one, split_lines
+from base.errors import FormatError, ReleaseDateError
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import gnupg
 
 from archive.upstream.aptsources import SignedBy
-from unessential.errors import ConfigError, SignatureError
+from base.errors import ConfigError, SignatureError
 
 DEFAULT_TRUSTED = (Path("/etc/apt/trusted.gpg"), Path("/etc/apt/trusted.gpg.d"))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from unessential.context import AppContext, pass_app
+from base.context import AppContext, pass_app
 
 
 @click.command("report")
@@ -32,7 +32,7 @@ def report_command(app: AppContext, output: Path, title: str) -> None:
     from archive.catalog.db import upgrade
     from audit.report.render import write_report
 
-    url = app.settings.effective_database_url
+    url = app.database_url
     upgrade(url)
     result = write_report(url, output, title=title)
     app.reporter().log(f"report: {result.packages} package pages, {result.images} image "

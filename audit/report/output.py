@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from unessential.errors import ConfigError
+from base.errors import ConfigError
 
 MARKER = ".unessential-report"
 _AT_FDCWD = -100

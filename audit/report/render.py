@@ -26,7 +26,7 @@ from audit.report.charts import BarChart, bar_chart
 from audit.report.data import BinaryRow, ImageRow, ReportData, Summary, load_report
 from audit.report.graph import layout
 from audit.report.output import replace_dir, staging_dir
-from unessential import __version__
+from base import __version__
 
 DEFAULT_TITLE = "unessential report"
 STYLESHEET = "style.css"

@@ -38,7 +38,7 @@ from pathlib import Path
 from debian.deb822 import Dsc
 
 from archive.upstream.mirror import DEFAULT_KEYRING
-from unessential.errors import (
+from base.errors import (
     BuildFailed,
     ConfigError,
     FormatError,

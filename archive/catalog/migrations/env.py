@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from archive.catalog.models import Base
-from unessential.errors import CatalogError
+from base.errors import CatalogError
 
 config = context.config
 target_metadata = Base.metadata

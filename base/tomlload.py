@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from unessential.errors import UnessentialError
+from base.errors import UnessentialError
 
 M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", bound=UnessentialError)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from debian.debian_support import version_compare
 
 from archive.upstream.index import BinaryRecord
-from unessential.errors import NotFoundError
+from base.errors import NotFoundError
 
 
 def _names(value: str) -> list[list[str]]:

@@ -1,6 +1,6 @@
 """Maintainer scripts → declarative actions (pure functions).
 
-Walks the tree of `worker.rewrite.shell` with what is known at each point: which
+Walks the tree of `rewrite.shell` with what is known at each point: which
 values of `$1` reach it (narrowed by `case "$1"` and `[ "$1" = ... ]`), the debconf
 answers, and the recipe's mappings. Each simple command becomes actions from the
 vocabulary of `recipes.actions`, or a `Dropped` entry with its reason (init-system
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from recipes.actions import Action, Dropped, make_action
-from worker.rewrite.shell import (
+from rewrite.shell import (
     AndOr,
     Case,
     Command,

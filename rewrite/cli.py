@@ -1,4 +1,4 @@
-"""Commands of the worker room: the rewrite engine on .debs and surveys."""
+"""Commands of the rewrite room: the rewrite engine on .debs and surveys."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import click
 
 from archive.cli import mirror_option, upstream_settings
 from archive.upstream.mirror import Upstream
+from base.console import print_json
+from base.context import AppContext, pass_app
+from base.errors import RewriteError
 from recipes.policy import Policy, load_policy
 from recipes.recipe import load_recipe, recipe_digest
-from unessential.console import print_json
-from unessential.context import AppContext, pass_app
-from unessential.errors import RewriteError
-from worker.rewrite.closure import closure
-from worker.rewrite.engine import (
+from rewrite.closure import closure
+from rewrite.engine import (
     RewriteReport,
     analyse,
     printable,
@@ -23,7 +23,7 @@ from worker.rewrite.engine import (
     source_date_epoch,
     source_of,
 )
-from worker.rewrite.relations import Universe
+from rewrite.relations import Universe
 
 
 def _source_of(path: Path) -> str:
@@ -80,14 +80,14 @@ def rewrite_command(
     policy = load_policy(policy_file)
     settings = upstream_settings(app, mirror_url)
     reporter = app.reporter()
-    with Upstream(app.settings.data_dir, settings, reporter=reporter) as upstream:
+    with Upstream(app.data_dir, settings, reporter=reporter) as upstream:
         records = [record for _, record in upstream.packages()]
         universe = Universe.from_records(records, policy.implicit_essential.priorities)
         if closure_of:
             wanted = closure(records, list(str(d) for d in debs))
             reporter.log(f"closure of {' '.join(str(d) for d in debs)}: {len(wanted)} packages")
             paths = []
-            cache = app.settings.data_dir / "debs"
+            cache = app.data_dir / "debs"
             for record in wanted:
                 result = upstream.fetch_binary(record.package, record.version, cache,
                                                record.architecture

@@ -3,7 +3,7 @@
 It reads the subset that maintainer scripts use — simple commands with quoting and
 redirections, `&&`/`||`/`|`/`!`, `if`/`elif`/`else`, `case`, `for`, `while`/`until`,
 `( ... )`, `{ ...; }`, function definitions and here-documents — into a small tree
-that `worker.rewrite.translate` walks. Every node keeps its line number so that a
+that `rewrite.translate` walks. Every node keeps its line number so that a
 line we cannot translate is reported where it stands.
 """
 

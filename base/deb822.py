@@ -1,4 +1,4 @@
-"""A fast reader of deb822 stanzas (Packages, Sources, Release, .sources, .dsc).
+"""deb822 (Packages, Sources, Release, .sources, .dsc): a fast reader, the one writer.
 
 Pure functions. `python-debian` is the reference implementation (tests compare the
 two on real index data); this reader exists because reading the ~64k stanzas of a
@@ -9,7 +9,8 @@ leading space stripped of exactly one character, as in deb822 multiline values.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping
 
 Stanza = dict[str, str]
 
@@ -87,3 +88,59 @@ def stanzas_named(text: str, name: str, field: str = "Package") -> Iterator[Stan
             if stanza.get(field) == name:
                 yield stanza
         start = max(start, end)
+
+
+# ---------------------------------------------------------------------------------
+# the one writer
+
+_FIELD_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII but colon; no space
+
+
+def format_field(name: str, value: str) -> str:
+    """One field, ending with "\\n"; `value` as `iter_stanzas` reads it.
+
+    A multiline value is its first line (possibly empty) and continuation lines without
+    their leading space; each continuation line is written after one space. A value
+    never holds an empty (or blank) continuation line: it would end the stanza, and
+    deb822 writes an empty line as "." (which the reader returns as "."). Field names
+    are printable ASCII without colon, not starting with '#' or '-' (Debian Policy 5.1).
+    """
+    if not _FIELD_NAME.fullmatch(name) or name[0] in "#-":
+        raise ValueError(f"invalid field name {name!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"field {name}: value must be a string, not {value!r}")
+    if "\r" in value:
+        raise ValueError(f"field {name}: value has a carriage return")
+    first, *rest = value.split("\n")
+    first = first.strip()
+    parts = [f"{name}: {first}\n" if first else f"{name}:\n"]
+    for line in rest:
+        if not line.strip():
+            raise ValueError(f"field {name}: value has an empty line (it would end the "
+                             "stanza; deb822 writes an empty line as '.')")
+        parts.append(f" {line}\n")
+    return "".join(parts)
+
+
+def format_stanza(fields: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+    """One stanza, fields in the order given, ending with "\\n" (no blank line).
+
+    A field name may appear once (compared without case).
+    """
+    items = fields.items() if isinstance(fields, Mapping) else fields
+    seen: set[str] = set()
+    parts = []
+    for name, value in items:
+        key = name.lower()
+        if key in seen:
+            raise ValueError(f"field {name!r} appears twice")
+        seen.add(key)
+        parts.append(format_field(name, value))
+    if not parts:
+        raise ValueError("a stanza needs at least one field")
+    return "".join(parts)
+
+
+def format_stanzas(stanzas: Iterable[Mapping[str, str] | Iterable[tuple[str, str]]]) -> str:
+    """Stanzas separated by one empty line; the text ends with "\\n" ("" for none)."""
+    return "\n".join(format_stanza(stanza) for stanza in stanzas)

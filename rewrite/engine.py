@@ -16,15 +16,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.deb822 import iter_stanzas, parse_one
 from archive.debfile import ControlMember, DebFile, read_deb, write_deb
+from base.deb822 import iter_stanzas, parse_one
+from base.errors import FormatError, RewriteError
 from recipes.actions import Action, Dropped, ScriptReport, render_actions_file
 from recipes.policy import PACKAGE_NAME, Policy
 from recipes.recipe import Recipe
-from unessential.errors import FormatError, RewriteError
-from worker.rewrite.relations import RelationChange, Universe, rewrite_relations
-from worker.rewrite.render import render_script
-from worker.rewrite.translate import Lookup, Untranslatable, translate
+from rewrite.relations import RelationChange, Universe, rewrite_relations
+from rewrite.render import render_script
+from rewrite.translate import Lookup, Untranslatable, translate
 
 SCRIPTS = ("preinst", "postinst", "prerm", "postrm", "config")
 DEBCONF_MEMBERS = ("config", "templates")
