@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import ValidationError
@@ -62,7 +63,7 @@ def mirror_show(app: AppContext, mirror_url: str | None, verify: bool, as_json: 
       unessential mirror show --json
     """
     settings = upstream_settings(app, mirror_url)
-    rows = []
+    rows: list[dict[str, Any]] = []
     if verify:
         with storage_errors(app.data_dir), \
                 Upstream(app.data_dir, settings, reporter=app.reporter()) as upstream:

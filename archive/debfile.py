@@ -642,9 +642,9 @@ def _compress(data: bytes, ext: str) -> bytes:
         encoder = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 9)
         return encoder.compress(data) + encoder.flush()
     if ext == ".zst":
-        encoder = zstandard.ZstdCompressor(level=19, write_checksum=True,
-                                           write_content_size=True, threads=0)
-        return encoder.compress(data)
+        zstd = zstandard.ZstdCompressor(level=19, write_checksum=True,
+                                        write_content_size=True, threads=0)
+        return zstd.compress(data)
     return data
 
 

@@ -18,6 +18,7 @@ signature valid, so that check is ours.
 
 from __future__ import annotations
 
+import builtins
 import fcntl
 import os
 import re
@@ -120,7 +121,7 @@ class SigningKeys:
 
     # -- keys ----------------------------------------------------------------------
 
-    def list(self) -> list[KeyInfo]:
+    def list(self) -> builtins.list[KeyInfo]:
         """Every key of the home, oldest first; `secret` if its secret part is here."""
         secret = {key["fingerprint"].upper() for key in self._gpg.list_keys(secret=True)}
         keys = [self._info(record, secret) for record in self._gpg.list_keys()]
@@ -152,7 +153,7 @@ class SigningKeys:
             raise SigningError(name, _failed("key generation", self._cause(result)))
         return self._key(result.fingerprint.upper())
 
-    def import_file(self, path: Path) -> list[KeyInfo]:
+    def import_file(self, path: Path) -> builtins.list[KeyInfo]:
         """Import keys (armored or binary); the file must hold a secret key to sign with."""
         try:
             data = Path(path).read_bytes()
@@ -267,13 +268,13 @@ class SigningKeys:
 
     # -- helpers -------------------------------------------------------------------
 
-    def _sign_args(self, signers: Sequence[str]) -> list[str]:
+    def _sign_args(self, signers: Sequence[str]) -> builtins.list[str]:
         args = ["--pinentry-mode", "loopback", "--passphrase", "", "--digest-algo", DIGEST]
         for fingerprint in signers:
             args += ["--local-user", fingerprint]
         return args
 
-    def _signers(self, fingerprints: Sequence[str]) -> list[str]:
+    def _signers(self, fingerprints: Sequence[str]) -> builtins.list[str]:
         """The requested signers, checked: known, with a secret part, able to sign."""
         wanted = self._fingerprints(fingerprints)
         if not wanted:
@@ -318,10 +319,10 @@ class SigningKeys:
                 f"the signature made does not verify with this key ({check.status or 'no status'})",
             )
 
-    def _fingerprints(self, fingerprints: Sequence[str]) -> list[str]:
+    def _fingerprints(self, fingerprints: Sequence[str]) -> builtins.list[str]:
         if isinstance(fingerprints, str):
             fingerprints = [fingerprints]
-        out: list[str] = []
+        out: builtins.list[str] = []
         for text in fingerprints:
             try:
                 fingerprint = parse_fingerprint(text)
@@ -331,7 +332,7 @@ class SigningKeys:
                 out.append(fingerprint)
         return out
 
-    def _known(self, fingerprints: Sequence[str]) -> list[str]:
+    def _known(self, fingerprints: Sequence[str]) -> builtins.list[str]:
         wanted = self._fingerprints(fingerprints)
         known = {key.fingerprint for key in self.list()}
         for fingerprint in wanted:

@@ -132,13 +132,13 @@ def _docker(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo],
         layers = entry["Layers"]
         if len(layers) > _MAX_LAYERS:
             raise FormatError(where, f"image {number}: more than {_MAX_LAYERS} layers")
-        streams = []
+        streams: list[Stream] = []
         for layer in layers:
             path = _member_path(layer, where, f"image {number}")
             member = names.get(path)
             if member is None:
                 raise FormatError(what, f"layer {_show(layer)} is missing")
-            streams.append((path, None, "", member))
+            streams.append((path, None, "", member))  # Stream
         out.append(ImageStatus(label, "docker",
                                _layers(lambda m: _extract(outer, m, what), streams, label)))
     return out
@@ -217,7 +217,7 @@ def _layers(opener: Any, streams: list[Stream], what: str) -> str:
     status: str | None = None
     for name, digest, media, handle in streams:
         with opener(handle if handle is not None else digest) as raw:
-            reader = _Verifying(raw, digest) if digest else raw
+            reader: Any = _Verifying(raw, digest) if digest else raw
             found, hidden = _scan_layer(_decompressed(reader, media), f"{what}: layer {name}")
             if isinstance(reader, _Verifying):
                 reader.finish(f"{what}: layer {name}")
@@ -262,7 +262,7 @@ def _decompressed(stream: IO[bytes], media: str) -> IO[bytes]:
     if media.endswith("+zstd"):
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(stream)  # type: ignore[return-value]
+        return zstandard.ZstdDecompressor().stream_reader(stream)
     return stream  # tar, tar+gzip: tarfile's "r|*" detects gzip/bzip2/xz itself
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -187,7 +188,7 @@ def alternatives(relation: str) -> list[str]:
     return names
 
 
-def current_builds() -> Select[tuple[int]]:
+def current_builds() -> Select[Any]:
     """The ids of the current builds: the newest `done` build of each source name."""
     return (
         select(func.max(Build.id))
@@ -217,7 +218,7 @@ def _relation_rows(session: Session, *conditions: ColumnElement[bool],
         .join(SourcePackage, Build.source_package_id == SourcePackage.id)
         .where(_selected(all_builds), *conditions)
     )
-    return [RelationRow(*row) for row in session.execute(query)]
+    return [RelationRow(*cast(tuple[Any, ...], row)) for row in session.execute(query)]
 
 
 def _relation_key(row: RelationRow) -> tuple[str, str, str, int, str, str, str, str]:

@@ -164,10 +164,10 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
     if not no_record:
         from bootstrap.record import record_image, upstream_closure
 
-        upstream = (upstream_closure(app.data_dir, app.section(UpstreamSettings), request,
+        closure = (upstream_closure(app.data_dir, app.section(UpstreamSettings), request,
                                      reporter) if compare_upstream else None)
         image_id = record_image(app.database_url, installed, request, name=config.name,
-                                output=str(output), fmt=fmt, digest=digest, upstream=upstream)
+                                output=str(output), fmt=fmt, digest=digest, upstream=closure)
     _summary(installed, output, fmt, digest, written, as_json, reporter, image_id)
 
 

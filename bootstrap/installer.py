@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archive.debfile import read_deb
 from archive.settings import UpstreamSettings
@@ -240,7 +241,7 @@ def _check_record(record: BinaryRecord) -> None:
         raise FormatError(record.package, f"architecture {record.architecture!r} is not valid")
 
 
-def _control(members: dict, record: BinaryRecord) -> dict[str, str]:  # type: ignore[type-arg]
+def _control(members: dict[str, Any], record: BinaryRecord) -> dict[str, str]:
     """The control fields of a fetched package, which must be the package indexed."""
     subject = f"{record.package} ({record.filename})"
     try:
@@ -264,7 +265,7 @@ def _lines(member: object) -> list[str]:
     return [line.strip() for line in _text(member).splitlines() if line.strip()]
 
 
-def _actions(members: dict, package: str) -> list[Action]:  # type: ignore[type-arg]
+def _actions(members: dict[str, Any], package: str) -> list[Action]:
     member = members.get("actions")
     if member is None:
         return []
@@ -276,7 +277,7 @@ def _actions(members: dict, package: str) -> list[Action]:  # type: ignore[type-
         raise FormatError(package, f"bad actions control file: {exc}") from None
 
 
-def _check_scripts(installed: Installed, package: str, members: dict,  # type: ignore[type-arg]
+def _check_scripts(installed: Installed, package: str, members: dict[str, Any],
                    control: dict[str, str], actions: Sequence[Action]) -> None:
     present = [s for s in INSTALL_SCRIPTS if s in members]
     if not present:

@@ -107,7 +107,7 @@ class _Unsafe(Exception):
 class _BoundedTarInfo(tarfile.TarInfo):
     """A TarInfo that refuses oversized PAX/long-name headers before reading them."""
 
-    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:  # type: ignore[override]
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
         if self.type in _META_TYPES and self.size > _META_LIMIT:
             raise _Unsafe(f"tar meta header of {self.size} bytes (limit {_META_LIMIT})")
         return super()._proc_member(tar)  # type: ignore[misc]
@@ -232,7 +232,7 @@ class _Unpacker:
             os.close(fd)
             raise
 
-    def _time(self, value: int | None) -> int:
+    def _time(self, value: float | None) -> int:
         if value is None:
             value = self.mtime if self.mtime is not None else 0
         if self.mtime is not None:

@@ -63,7 +63,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from debian.deb822 import PkgRelation
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -76,7 +76,10 @@ from recipes.policy import PACKAGE_NAME, Policy, canonical_json, policy_digest
 RECIPES_DIR = Path(__file__).parent
 RESERVED = frozenset({"policy"})  # recipes/policy.toml is the policy, not a recipe
 
-Relation = dict[str, Any]  # one alternative, as python-debian's PkgRelation gives it
+if TYPE_CHECKING:
+    Relation = PkgRelation.ParsedRelation  # one alternative, as python-debian gives it
+else:
+    Relation = dict
 
 
 def split_relations(text: str) -> list[list[Relation]]:
@@ -320,9 +323,9 @@ class _Checker:
             self.line(("lines", index), mapping)
         for name, scripts in self.recipe.scripts.items():
             self.package(("scripts", name), name)
-            for script, override in scripts.items():
+            for script, script_override in scripts.items():
                 self.script_name(("scripts", name, script), script)
-                self.script(("scripts", name, script), script, override)
+                self.script(("scripts", name, script), script, script_override)
         self.binaries()
 
     def package(self, loc: tuple[str | int, ...], name: str) -> None:

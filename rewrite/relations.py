@@ -33,7 +33,7 @@ from recipes.policy import REASON_IMPLICIT, REASON_RECIPE, REASON_SCRIPT_ONLY, P
 from recipes.recipe import BinaryOverride, Relation, split_relations
 
 # Where a new relation field goes: after the last of these that is present.
-_BEFORE = {
+_BEFORE: dict[str, tuple[str, ...]] = {
     "Pre-Depends": ("Package", "Source", "Version", "Architecture", "Essential",
                     "Maintainer", "Installed-Size"),
 }

@@ -105,7 +105,7 @@ class For:
 @dataclass
 class Loop:
     until: bool
-    cond: list[AndOr]
+    cond: list[Node]
     body: list[Node]
     line: int
 

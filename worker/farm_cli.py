@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from celery import group
@@ -249,7 +250,7 @@ def _follow(sessions: sessionmaker[Session], ids: list[int], reporter: Reporter,
 def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_json: bool,
             waited: bool, problem: str | None = None,
             incidents: list[str] | None = None) -> None:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in planned:
         build = states.get(item.build_id)
         rows.append({"source": item.source, "version": item.version, "suite": item.suite,

@@ -191,7 +191,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         return super().send_head()
 
     def log_message(self, format: str, *args: object) -> None:
-        message = (format % args).translate(self._control_char_table)
+        message = (format % args).translate(self._control_char_table)  # type: ignore[attr-defined]
         click.echo(f"{self.address_string()} {message}", err=True)
 
 

@@ -83,7 +83,8 @@ def resolve_entries(settings: UpstreamSettings) -> list[SourceEntry]:
     host = read_apt_sources(settings.apt_sources)
     keyring = SignedBy(keyrings=tuple(settings.keyring)) if settings.keyring else None
     if settings.mirror:
-        suites = settings.suites or ([host_codename()] if host_codename() else [])
+        codename = host_codename()
+        suites = settings.suites or ([codename] if codename else [])
         if not suites:
             raise ConfigError("upstream.suites", "no suite given and none known from the host")
         if keyring is None:
@@ -485,11 +486,11 @@ def place(files: list[tuple[str, Path, str, Path]]) -> None:
             target = dest / name
             if target.is_file() and sha256_file(target) == sha:
                 continue
-            fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{name}.")
+            fd, made = tempfile.mkstemp(dir=dest, prefix=f".{name}.")
             os.close(fd)
-            temps.append((Path(tmp), target))
-            shutil.copyfile(source, tmp)
-            os.chmod(tmp, 0o644)
+            temps.append((Path(made), target))
+            shutil.copyfile(source, made)
+            os.chmod(made, 0o644)
         for tmp, target in temps:
             current = target
             os.replace(tmp, target)

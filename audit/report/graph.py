@@ -108,7 +108,7 @@ def _roots(names: list[str], why: Mapping[str, Sequence[str]],
 
 
 def _acyclic(names: list[str], roots: list[str],
-             edges: set[tuple[str, str]]) -> tuple[set[tuple[str, str]], set[str]]:
+             edges: set[tuple[str, str]]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
     """The edges minus those closing a cycle (DFS from the roots, then the rest)."""
     succ: dict[str, list[str]] = {n: [] for n in names}
     for a, b in sorted(edges):
