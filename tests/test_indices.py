@@ -1,4 +1,5 @@
-"""Index writing (archive.publish.indices) against apt-ftparchive on real packages.
+"""Index writing (archive.publish: packages, sources, contents, release) against
+apt-ftparchive on real packages.
 
 apt-ftparchive (apt-utils) is the reference: the same .debs and source package go
 through both, and the resulting stanzas must have the same fields and values. Where
@@ -32,24 +33,12 @@ import pytest
 from debian.debian_support import version_compare
 
 from archive.debfile import data_listing, read_deb
-from archive.publish.indices import (
-    PACKAGES_ORDER,
-    Hashes,
-    ReleaseFields,
-    by_hash_paths,
-    compressed,
-    contents_entries,
-    contents_index,
-    file_hashes,
-    format_date,
-    hashes,
-    packages_index,
-    packages_stanza,
-    release_text,
-    sources_index,
-    sources_stanza,
-    version_key,
-)
+from archive.publish.common import Hashes, compressed, file_hashes, hashes
+from archive.publish.contents import contents_entries, contents_index
+from archive.publish.packages import PACKAGES_ORDER, packages_index, packages_stanza
+from archive.publish.release import ReleaseFields, by_hash_paths, format_date, release_text
+from archive.publish.sources import sources_index, sources_stanza
+from archive.publish.versions import version_key
 from archive.upstream.release import parse_release
 from base.deb822 import iter_stanzas, parse_one, split_lines
 from tests.fixtures.debs import make_deb, make_source

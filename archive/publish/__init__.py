@@ -1,5 +1,8 @@
 """Writing our signed APT archive: indices, Release, signing, atomic switch.
 
-`archive.publish.indices` holds the pure functions that render index files
-(Packages, Sources, Contents, Release) and the by-hash layout.
+One module per index type renders it from pure functions into deterministic bytes
+(dak-style): `packages` (Packages), `sources` (Sources), `contents` (Contents-<arch>),
+`release` (Release and the by-hash layout); `common` holds what they share (hashes,
+compression, checks, field order, sorted indices) and `versions` the Debian version
+order.
 """

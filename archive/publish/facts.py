@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from archive.debfile import data_listing, read_deb
-from archive.publish.indices import Hashes, hashes
+from archive.publish.common import Hashes, hashes
 from archive.upstream.cache import write_atomic
 from base.deb822 import parse_one
 from base.errors import FormatError

@@ -23,23 +23,15 @@ from archive.artifacts import ArtifactStore
 from archive.catalog.db import catalog_errors, make_engine, require_current, session_factory
 from archive.catalog.models import Publication
 from archive.digests import is_digest
+from archive.publish.common import Hashes, compressed, hashes
+from archive.publish.contents import contents_index
 from archive.publish.facts import FactCache
-from archive.publish.indices import (
-    Hashes,
-    ReleaseFields,
-    by_hash_paths,
-    compressed,
-    contents_index,
-    hashes,
-    packages_index,
-    packages_stanza,
-    release_text,
-    sources_index,
-    sources_stanza,
-)
+from archive.publish.packages import packages_index, packages_stanza
 from archive.publish.pool import Pool, PoolEntry
+from archive.publish.release import ReleaseFields, by_hash_paths, release_text
 from archive.publish.selection import SourceItem, select_published
 from archive.publish.snapshots import Snapshots
+from archive.publish.sources import sources_index, sources_stanza
 from archive.publish_settings import PublishTarget, root_problem
 from archive.signing import SigningKeys
 from archive.storage import storage_errors
