@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from base.deb822 import format_stanza
+from base.errors import FormatError
 from bootstrap.confined import Confinement, ImageRoot
 
 ADMIN = "var/lib/dpkg"
@@ -54,7 +56,12 @@ class DpkgEntry:
 
 
 def status_stanza(entry: DpkgEntry) -> str:
-    """The status file stanza of `entry` (ends with a newline)."""
+    """The status file stanza of `entry` (ends with a newline).
+
+    Rendered by the one deb822 writer: a control value it cannot write (an empty
+    continuation line, which dpkg refuses too, a carriage return, an invalid or
+    repeated field name) raises FormatError naming the package.
+    """
     fields: list[tuple[str, str]] = []
     for key, value in entry.control.items():
         if key in ("Status", "Conffiles"):
@@ -66,12 +73,12 @@ def status_stanza(entry: DpkgEntry) -> str:
             fields.append(("Status", "install ok installed"))
     if entry.conffiles and "Description" not in entry.control:
         fields.append(("Conffiles", _conffiles(entry)))
-    lines = []
-    for key, value in fields:
-        first, *rest = value.split("\n")
-        lines.append(f"{key}: {first}".rstrip() if first else f"{key}:")
-        lines += [f" {line}" if line.strip() else " ." for line in rest]
-    return "\n".join(lines) + "\n"
+    try:
+        return format_stanza(fields)
+    except ValueError as exc:
+        name = entry.control.get("Package", "")
+        raise FormatError(name or "a package without a name",
+                          f"control file cannot be written to dpkg's status: {exc}") from None
 
 
 def _conffiles(entry: DpkgEntry) -> str:
@@ -111,6 +118,7 @@ def write_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
 
     Nothing below /var/lib/dpkg may be a symlink (refused, never followed)."""
     names = [entry.info_name for entry in entries]  # all checked before any write
+    status = status_text(entries)
     for sub in ("info", "updates", "triggers", "alternatives"):
         fs.makedirs(f"{ADMIN}/{sub}", strict=True)
     info = f"{ADMIN}/info"
@@ -123,4 +131,4 @@ def write_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
             fs.write_text(f"{info}/{name}.conffiles",
                           "".join(f"{path}\n" for path in entry.conffiles), strict=True)
     fs.write_text(f"{ADMIN}/available", "", strict=True)
-    fs.write_text(f"{ADMIN}/status", status_text(entries), strict=True)
+    fs.write_text(f"{ADMIN}/status", status, strict=True)

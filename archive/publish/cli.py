@@ -22,6 +22,7 @@ from archive.publish_settings import PublishSettings, PublishTarget, parse_durat
 from archive.storage import storage_errors
 from base.console import print_json
 from base.context import AppContext, pass_app
+from base.deb822 import format_stanza
 from base.errors import ConfigError
 
 
@@ -47,8 +48,10 @@ def _settings(app: AppContext, suite: str | None = None) -> PublishTarget:
 
 
 def sources_stanza(root: Path, suite: str, keyring: Path, url: str | None = None) -> str:
-    return (f"Types: deb\nURIs: {url or root.resolve().as_uri()}\nSuites: {suite}\n"
-            f"Components: main\nSigned-By: {keyring}\n")
+    """The APT .sources stanza of the archive at `root` (or served at `url`)."""
+    return format_stanza([("Types", "deb"), ("URIs", url or root.resolve().as_uri()),
+                          ("Suites", suite), ("Components", "main"),
+                          ("Signed-By", str(keyring))])
 
 
 @click.command("publish")
