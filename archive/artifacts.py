@@ -1,16 +1,15 @@
 """The content-addressed pool of rewritten packages: <data_dir>/artifacts/ab/abcdef...
 
-A file enters by rename of a complete copy, so the store never holds a partial file;
-storing the same bytes twice is a no-op.
+A file enters by rename of a complete, fsynced copy (`base.atomic`), so the store never
+holds a partial file; storing the same bytes twice is a no-op.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from base.atomic import AtomicFile
 
 
 class ArtifactStore:
@@ -30,15 +29,8 @@ class ArtifactStore:
         target = self.path(sha)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-            os.close(fd)
-            try:
-                shutil.copyfile(source, tmp)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with AtomicFile(target, mode=0o644) as new:
+                new.copy_from(source)
         return sha, source.stat().st_size
 
 

@@ -24,12 +24,9 @@ the cause; I/O errors (a missing file) stay ``OSError``.
 from __future__ import annotations
 
 import bz2
-import contextlib
 import io
 import lzma
-import os
 import re
-import secrets
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -39,6 +36,7 @@ from typing import BinaryIO, Protocol
 
 import zstandard
 
+from base.atomic import write_bytes
 from base.errors import FormatError
 
 MiB = 1024 * 1024
@@ -524,39 +522,10 @@ def clamp_mtime(source_date_epoch: int | None, fallback: int) -> int:
 
 
 def write_deb(deb: DebFile, path: Path, *, mtime: int, compression: str = "xz") -> None:
-    """Write `deb` to `path` atomically (temporary file in the same directory, rename)."""
+    """Write `deb` to `path` atomically and durably (`base.atomic`; mode 0644 less the
+    umask, as a new file would have)."""
     body = deb_bytes(deb, mtime=mtime, compression=compression)
-    with atomic_file(Path(path)) as out:
-        out.write(body)
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """A new file (0644) beside `path`, fsynced and renamed onto it when the block
-    succeeds, removed when it fails; the rename is made durable (directory fsync)."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    descriptor = os.open(temporary, flags, 0o644)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    fsync_directory(path.parent)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename in `directory` durable (best effort)."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    write_bytes(Path(path), body, mode=0o644, umask=True)
 
 
 def deb_bytes(deb: DebFile, *, mtime: int, compression: str = "xz") -> bytes:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
 from archive.publish_settings import PublishSettings
 from archive.signing import KeyInfo, SigningKeys
+from base.atomic import write_bytes
 from base.console import print_json
 from base.context import AppContext, pass_app
 from base.errors import SigningError
@@ -144,18 +143,9 @@ def key_export(app: AppContext, fingerprints: tuple[str, ...], binary: bool,
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        handle, name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+        write_bytes(path, data, mode=0o644)
     except OSError as exc:
-        raise SigningError(str(path), f"cannot write: {exc.strerror}") from exc
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(name, 0o644)
-        os.replace(name, path)
-    except OSError as exc:
-        Path(name).unlink(missing_ok=True)
         raise SigningError(str(path), f"cannot write: {exc.strerror}") from exc
 
 

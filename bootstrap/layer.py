@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from archive.debfile import atomic_file
+from base.atomic import open_atomic
 from base.errors import InstallError
 
 _XATTRS = ("user.", "security.capability")
@@ -163,13 +163,14 @@ def os_errors(subject: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
-    """A new file next to `path`, renamed onto it when the block succeeds, else removed."""
+    """A new file next to `path`, renamed onto it when the block succeeds, else removed
+    (`base.atomic`: fsynced, mode 0644 less the umask, directory fsynced)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise ImageError(str(path), f"directory {path.parent} does not exist")
     if path.is_dir():
         raise ImageError(str(path), "is a directory")
-    with atomic_file(path) as out:
+    with open_atomic(path, mode=0o644, umask=True) as out:
         yield out
 
 

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.debfile import fsync_directory
 from base import __version__
+from base.atomic import fsync_directory
 from bootstrap.layer import (
     ImageError,
     atomic_writer,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from archive.debfile import data_listing, read_deb
 from archive.publish.common import Hashes, hashes
-from archive.upstream.cache import write_atomic
+from base.atomic import write_bytes
 from base.deb822 import parse_one
 from base.errors import FormatError
 
@@ -51,6 +51,6 @@ class FactCache:
                                   "'..' or a newline): refused")
         facts = DebFacts(control, digest, paths)
         cached.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(cached, json.dumps({"control": control, "hashes": asdict(digest),
-                                         "paths": paths}).encode())
+        write_bytes(cached, json.dumps({"control": control, "hashes": asdict(digest),
+                                        "paths": paths}).encode(), mode=0o600)
         return facts

@@ -13,19 +13,16 @@ disk since a publish last read them (a copy, a restore or an edit changes the ct
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
-import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from archive.digests import is_digest, is_relative_path, shown
-from archive.upstream.cache import write_atomic
 from archive.upstream.download import sha256_file
+from base.atomic import AtomicFile, write_bytes
 from base.errors import FormatError, IntegrityError
 
 
@@ -106,22 +103,26 @@ class Pool:
         return digest
 
     def copy(self, entry: PoolEntry) -> None:
-        """Put a verified file into the pool under a name it does not have yet."""
+        """Put a verified file into the pool under a name it does not have yet.
+
+        Written by `base.atomic` with `replace=False`: a hard link gives the copy its
+        name, and a hard link never replaces a name (on a file system without hard
+        links the name is checked, then renamed; publishes of one root are serialised
+        by a lock)."""
         target = self.root / entry.relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        os.close(fd)
+        new = AtomicFile(target, mode=0o644, replace=False)
         try:
-            shutil.copyfile(entry.source, tmp)
-            if sha256_file(Path(tmp)) != entry.sha256.lower():
+            new.copy_from(entry.source)
+            new.flush()
+            if sha256_file(new.path) != entry.sha256.lower():
                 raise FormatError(str(entry.source), "changed while being copied into the pool")
-            os.chmod(tmp, 0o644)
-            _install(Path(tmp), target)
+            new.commit()
         except FileExistsError as exc:
             raise IntegrityError(str(target), "appeared in the pool during this publish: "
                                  "nothing was published, run it again") from exc
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            new.discard()
         self._remember(entry.relative, target, entry.sha256.lower())
 
     def _remember(self, relative: str, path: Path, digest: str) -> None:
@@ -136,23 +137,9 @@ class Pool:
             return
         try:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.state_file, json.dumps(self._known, sort_keys=True).encode())
+            write_bytes(self.state_file, json.dumps(self._known, sort_keys=True).encode(),
+                        mode=0o600)
         except OSError:
             return
         self._changed = False
 
-
-def _install(tmp: Path, target: Path) -> None:
-    """Give `tmp` the name `target` unless that name exists (FileExistsError then).
-
-    A hard link never replaces a name; on a file system without hard links the name is
-    checked, then renamed (publishes of one root are serialised by a lock).
-    """
-    try:
-        os.link(tmp, target)
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        if os.path.lexists(target):
-            raise FileExistsError(errno.EEXIST, "File exists", str(target)) from exc
-        os.replace(tmp, target)

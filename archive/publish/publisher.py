@@ -35,8 +35,9 @@ from archive.publish.sources import sources_index, sources_stanza
 from archive.publish_settings import PublishTarget, root_problem
 from archive.signing import SigningKeys
 from archive.storage import storage_errors
-from archive.upstream.cache import Cache, write_atomic
+from archive.upstream.cache import Cache
 from archive.upstream.index import parse_checksums
+from base.atomic import write_bytes
 from base.console import Reporter
 from base.deb822 import parse_one
 from base.errors import ConfigError, FormatError
@@ -200,8 +201,8 @@ def _publish(
             keys.ensure_default(f"{pub.origin} archive signing key").fingerprint]
         result = _write_snapshot(settings, snapshots, index_files, date, valid_for, keys,
                                  fingerprints, architectures)
-        write_atomic(_ensure(root) / "archive-keyring.asc", keys.export_public(fingerprints),
-                     mode=0o644)  # read by web servers and apt's _apt user
+        write_bytes(_ensure(root) / "archive-keyring.asc", keys.export_public(fingerprints),
+                    mode=0o644)  # read by web servers and apt's _apt user
     result.packages = len(binaries)
     result.sources = len(source_stanzas)
     result.new_pool_files = new_files
@@ -252,20 +253,23 @@ def _write_snapshot(
         snapshots.switch(snapshot_id)
         result.reused = True
         return result
+    # every file durable (base.atomic) before the snapshot is renamed and switched in:
+    # a crash never leaves dists/<suite> naming a snapshot with empty files
     with snapshots.staging(snapshot_id) as folder:
         for path, blob in blobs.items():
             target = folder / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(blob)
+            write_bytes(target, blob, mode=0o644)
             for by_hash in by_hash_paths(path, files[path]):
                 link = folder / by_hash
                 link.parent.mkdir(parents=True, exist_ok=True)
                 if not link.exists():
                     os.link(target, link)
         snapshots.carry_by_hash(folder)
-        (folder / "Release").write_bytes(release)
-        (folder / "InRelease").write_bytes(keys.clearsign(release, fingerprints))
-        (folder / "Release.gpg").write_bytes(keys.detach_sign(release, fingerprints))
+        write_bytes(folder / "Release", release, mode=0o644)
+        write_bytes(folder / "InRelease", keys.clearsign(release, fingerprints), mode=0o644)
+        write_bytes(folder / "Release.gpg", keys.detach_sign(release, fingerprints),
+                    mode=0o644)
     snapshots.switch(snapshot_id)
     return result
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from base.atomic import fsync_directory
 from base.deb822 import parse_one
 from base.errors import NotFoundError
 
@@ -71,10 +72,12 @@ class Snapshots:
         try:
             yield tmp
             os.chmod(tmp, 0o755)
+            _fsync_directories(tmp)  # the names in it (files are fsynced by their writer)
             os.replace(tmp, self.folder / snapshot)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        fsync_directory(self.folder)
 
     def switch(self, snapshot: str) -> None:
         """Point dists/<suite> at `snapshot` with one rename (readers see old or new)."""
@@ -87,6 +90,7 @@ class Snapshots:
         tmp.unlink(missing_ok=True)
         os.symlink(Path("..") / "snapshots" / self.suite / snapshot, tmp)
         os.replace(tmp, self.link)
+        fsync_directory(self.link.parent)
 
     def carry_by_hash(self, folder: Path) -> None:
         """Hard-link the by-hash files of the last snapshots into `folder`."""
@@ -130,3 +134,9 @@ class Snapshots:
         for snapshot in doomed:
             shutil.rmtree(self.folder / snapshot, ignore_errors=True)
         return doomed
+
+
+def _fsync_directories(folder: Path) -> None:
+    """fsync `folder` and every directory below it, deepest first."""
+    for directory, _, _ in os.walk(folder, topdown=False):
+        fsync_directory(directory)

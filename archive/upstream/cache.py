@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 from archive.digests import is_digest, shown
 from archive.urls import display_url
+from base.atomic import rename_durably, write_bytes
 from base.errors import FormatError
 
 
@@ -97,7 +97,7 @@ class Cache:
         """Move a verified partial file into the store."""
         self.objects.mkdir(parents=True, exist_ok=True)
         target = self.object_path(sha256)
-        os.replace(part, target)
+        rename_durably(part, target)  # lookups trust the name: the content must be there
         return target
 
     def add_bytes(self, data: bytes) -> Path:
@@ -107,7 +107,7 @@ class Cache:
         if target.exists():
             return target
         self.objects.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, data)
+        write_bytes(target, data, mode=0o600)
         return target
 
     def release_dir(self, uri: str, suite: str) -> Path:
@@ -133,8 +133,9 @@ class Cache:
         folder = self.release_dir(uri, suite)
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
-            write_atomic(folder / name, data)
-        write_atomic(folder / "meta.json", json.dumps(meta, indent=1, sort_keys=True).encode())
+            write_bytes(folder / name, data, mode=0o600)
+        write_bytes(folder / "meta.json", json.dumps(meta, indent=1, sort_keys=True).encode(),
+                    mode=0o600)
 
 
 def _checked(sha256: str) -> str:
@@ -152,19 +153,3 @@ def _still_named(fd: int, path: Path) -> bool:
         return False
     opened = os.fstat(fd)
     return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
-
-
-def write_atomic(target: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Write `data` to `target` via a temporary file in the same directory.
-
-    The file is created 0600 (mkstemp) unless `mode` is given."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

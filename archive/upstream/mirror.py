@@ -12,9 +12,7 @@ import gzip
 import hashlib
 import lzma
 import os
-import shutil
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -42,6 +40,7 @@ from archive.upstream.index import (
 from archive.upstream.release import Release, check_dates, check_suite, parse_release
 from archive.upstream.signature import verify_clearsigned, verify_detached
 from archive.urls import display_url
+from base.atomic import AtomicFile
 from base.console import Reporter
 from base.deb822 import Stanza, stanzas_named
 from base.errors import (
@@ -472,10 +471,11 @@ def _decompress(path: Path, ext: str, name: str) -> bytes:
 def place(files: list[tuple[str, Path, str, Path]]) -> None:
     """Copy verified files (name, source, sha256, dest dir) into place, all or nothing.
 
-    Every file is first copied to a temporary name beside its target, then all are
-    renamed; on any error the temporary files are removed.
+    Every file is first copied to a temporary file beside its target and fsynced
+    (`base.atomic`), then all are renamed; on any error the temporary files not yet
+    renamed are removed.
     """
-    temps: list[tuple[Path, Path]] = []
+    staged: list[AtomicFile] = []
     current: Path | None = None
     try:
         for name, source, sha, dest in files:
@@ -486,17 +486,16 @@ def place(files: list[tuple[str, Path, str, Path]]) -> None:
             target = dest / name
             if target.is_file() and sha256_file(target) == sha:
                 continue
-            fd, made = tempfile.mkstemp(dir=dest, prefix=f".{name}.")
-            os.close(fd)
-            temps.append((Path(made), target))
-            shutil.copyfile(source, made)
-            os.chmod(made, 0o644)
-        for tmp, target in temps:
-            current = target
-            os.replace(tmp, target)
+            new = AtomicFile(target, mode=0o644)
+            staged.append(new)
+            new.copy_from(source)
+            new.flush()  # a full disk shows here, before any file is renamed
+        for new in staged:
+            current = new.target
+            new.commit()
     except BaseException as exc:
-        for tmp, _ in temps:
-            tmp.unlink(missing_ok=True)
+        for new in staged:
+            new.discard()
         if isinstance(exc, OSError) and is_storage_error(exc):
             raise storage_error(exc, current or "destination") from exc
         raise

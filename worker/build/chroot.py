@@ -38,6 +38,8 @@ from pathlib import Path
 from debian.deb822 import Dsc
 
 from archive.upstream.mirror import DEFAULT_KEYRING
+from base.atomic import rename_durably
+from base.deb822 import format_stanza
 from base.errors import (
     BuildFailed,
     ConfigError,
@@ -182,14 +184,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _sources_stanza(env: BuildEnv, keyring_in_chroot: str) -> str:
-    return (
-        "Types: deb\n"
-        f"URIs: {env.mirror_uri}\n"
-        f"Suites: {env.codename}\n"
-        f"Components: {' '.join(env.components)}\n"
-        f"Architectures: {env.arch}\n"
-        f"Signed-By: {keyring_in_chroot}\n"
-    )
+    return format_stanza([
+        ("Types", "deb"),
+        ("URIs", env.mirror_uri),
+        ("Suites", env.codename),
+        ("Components", " ".join(env.components)),
+        ("Architectures", env.arch),
+        ("Signed-By", keyring_in_chroot),
+    ])
 
 
 def _keyring_in_chroot(keyring: Path) -> str:
@@ -297,10 +299,7 @@ def ensure_base(env: BuildEnv, cache_dir: Path, log: Log = print, *,
                     os.replace(staging / "mmdebstrap.log", cache_dir / f"{digest}.log")
             if step.returncode != 0 or not output.is_file():
                 raise _base_error(env, label, step)
-            with output.open("rb") as f:
-                os.fsync(f.fileno())
-            os.replace(output, target)
-            _fsync_dir(cache_dir)
+            rename_durably(output, target)  # fsynced, renamed, directory fsynced
             log(f"{label}: ready in {time.monotonic() - start:.0f} s ({target.name})")
         finally:
             with contextlib.suppress(OSError):
@@ -317,14 +316,6 @@ def _base_error(env: BuildEnv, label: str, step: StepResult) -> Exception:
     cause = error_line(step.output, f"mmdebstrap exited {step.returncode}")
     tail = "\n".join(step.output.rstrip("\n").splitlines()[-50:])
     return BuildFailed(label, cause, tail)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- sources
