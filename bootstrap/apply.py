@@ -9,6 +9,9 @@ packages whose triggers were activated. Every action gets an outcome:
 - not-needed: only meaningful on an upgrade or a removal (conffile moves, purges);
 - skipped: deliberately not done, with why (caches, byte-compilation);
 - failed: impossible (e.g. a missing user) — the bootstrap stops with that outcome.
+
+Each action model of `recipes.actions` has one apply function, an `Applier` method
+registered by `@applies(Model)` in `APPLY` and found by the type of the action.
 """
 
 from __future__ import annotations
@@ -21,14 +24,59 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
-from base.deb822 import iter_stanzas
 from bootstrap.accounts import AccountError, Accounts
 from bootstrap.confined import Confinement, ImageRoot
-from recipes.actions import Action, action_from_stanza
+from recipes.actions import (
+    Action,
+    AlternativeInstall,
+    AlternativeRemove,
+    CaBundle,
+    DirToSymlink,
+    InfoDir,
+    InstallConfig,
+    Ldconfig,
+    MakeDir,
+    MvConffile,
+    PythonClean,
+    PythonCompile,
+    RemoveGroup,
+    RemovePath,
+    RemoveUser,
+    RmConffile,
+    SetOwner,
+    Symlink,
+    SymlinkToDir,
+    SystemGroup,
+    SystemUser,
+    Sysusers,
+    Tmpfiles,
+    Trigger,
+    UpdateCache,
+    UserInGroup,
+    read_actions_file,
+)
 
-_UPGRADE_ONLY = {"rm-conffile", "mv-conffile", "symlink-to-dir", "dir-to-symlink"}
-_REMOVAL = {"remove-user", "remove-group", "alternative-remove", "python-clean"}
+# An apply function: (applier, package, action) -> (status, detail).
+ApplyFunction = Callable[["Applier", str, Any], tuple[str, str]]
+F = TypeVar("F", bound=ApplyFunction)
+
+# The apply function of each action model (`applies` fills it in).
+APPLY: dict[type[Action], ApplyFunction] = {}
+
+
+def applies(*models: type[Action]) -> Callable[[F], F]:
+    """Register the decorated method as the apply function of `models`."""
+
+    def register(function: F) -> F:
+        for model in models:
+            if model in APPLY:
+                raise RuntimeError(f"two apply functions for {model.action_name()}")
+            APPLY[model] = function
+        return function
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -46,7 +94,7 @@ class ActionFailed(RuntimeError):
 
 def parse_actions(text: str) -> list[Action]:
     """The actions of an `actions` control file."""
-    return [action_from_stanza(stanza) for stanza in iter_stanzas(text)]
+    return read_actions_file(text)
 
 
 @dataclass
@@ -82,16 +130,12 @@ class Applier:
 
     # -- entry points --------------------------------------------------------------
     def run(self, package: str, action: Action) -> Outcome:
-        handler = getattr(self, "_" + action.name.replace("-", "_"), None)
+        apply = APPLY.get(type(action))
         try:
-            if action.name in _UPGRADE_ONLY:
-                status, detail = "not-needed", "only acts on an upgrade from an older version"
-            elif action.name in _REMOVAL:
-                status, detail = "not-needed", "only acts on removal or purge"
-            elif handler is None:  # pragma: no cover - the vocabulary is closed
+            if apply is None:  # pragma: no cover - test_action_vocabulary: every model has one
                 status, detail = "skipped", "no installer support"
             else:
-                status, detail = handler(package, action)
+                status, detail = apply(self, package, action)
         except (AccountError, Confinement, OSError, ValueError) as exc:
             cause = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) \
                 and exc.filename and exc.strerror else str(exc)
@@ -116,28 +160,32 @@ class Applier:
         return uid, gid
 
     # -- users and groups -------------------------------------------------------------
-    def _system_group(self, package: str, action: Action) -> tuple[str, str]:
-        gid = self.accounts.add_group(action.get("Name"))
-        return "applied", f"group {action.get('Name')} ({gid})"
+    @applies(SystemGroup)
+    def _system_group(self, package: str, action: SystemGroup) -> tuple[str, str]:
+        gid = self.accounts.add_group(action.group)
+        return "applied", f"group {action.group} ({gid})"
 
-    def _system_user(self, package: str, action: Action) -> tuple[str, str]:
-        name = action.get("Name")
+    @applies(SystemUser)
+    def _system_user(self, package: str, action: SystemUser) -> tuple[str, str]:
+        name = action.user
         uid, gid = self.accounts.add_user(
-            name, home=action.get("Home"), shell=action.get("Shell"),
-            group=action.get("Group"), gecos=action.get("Gecos"))
-        home = action.get("Home")
-        if action.get("Create-Home").lower() in ("yes", "true") and home != "/nonexistent":
+            name, home=action.home, shell=action.shell, group=action.group,
+            gecos=action.gecos)
+        home = action.home
+        if action.create_home and home != "/nonexistent":
             _absolute(home, "Home")
             self.fs.makedirs(home)
             self.chown(home, uid, gid)
         return "applied", f"user {name} ({uid}:{gid})"
 
-    def _user_in_group(self, package: str, action: Action) -> tuple[str, str]:
-        self.accounts.add_member(action.get("User"), action.get("Group"))
-        return "applied", f"{action.get('User')} in {action.get('Group')}"
+    @applies(UserInGroup)
+    def _user_in_group(self, package: str, action: UserInGroup) -> tuple[str, str]:
+        self.accounts.add_member(action.user, action.group)
+        return "applied", f"{action.user} in {action.group}"
 
-    def _sysusers(self, package: str, action: Action) -> tuple[str, str]:
-        config = action.get("Config")
+    @applies(Sysusers)
+    def _sysusers(self, package: str, action: Sysusers) -> tuple[str, str]:
+        config = " ".join(action.config)
         if not config:
             return "skipped", "no Config given"
         text = self.fs.read_text(_absolute(config, "Config"))
@@ -163,17 +211,19 @@ class Applier:
         return "applied", ", ".join(made) or "nothing declared"
 
     # -- files ---------------------------------------------------------------------
-    def _make_dir(self, package: str, action: Action) -> tuple[str, str]:
-        path = _absolute(action.get("Path"), "Path")
+    @applies(MakeDir)
+    def _make_dir(self, package: str, action: MakeDir) -> tuple[str, str]:
+        path = _absolute(action.path, "Path")
         self.fs.makedirs(path)
-        self._set(path, action.get("Owner"), action.get("Group"), action.get("Mode"))
+        self._set(path, action.owner, action.group, action.mode)
         return "applied", path
 
-    def _set_owner(self, package: str, action: Action) -> tuple[str, str]:
-        path = _absolute(action.get("Path"), "Path")
+    @applies(SetOwner)
+    def _set_owner(self, package: str, action: SetOwner) -> tuple[str, str]:
+        path = _absolute(action.path, "Path")
         if not self.fs.exists(path):
             raise ValueError(f"{path} does not exist in the image")
-        self._set(path, action.get("Owner"), action.get("Group"), action.get("Mode"))
+        self._set(path, action.owner, action.group, action.mode)
         return "applied", path
 
     def _set(self, path: str, owner: str, group: str, mode: str) -> None:
@@ -185,50 +235,51 @@ class Applier:
                 raise ValueError(f"Mode {mode!r} is not an octal mode")
             self.fs.chmod(path, int(mode, 8))
 
-    def _remove_path(self, package: str, action: Action) -> tuple[str, str]:
-        path = _absolute(action.get("Path"), "Path")
-        recursive = action.get("Recursive").lower() in ("yes", "true")
-        if not self.fs.remove(path, recursive=recursive):
+    @applies(RemovePath)
+    def _remove_path(self, package: str, action: RemovePath) -> tuple[str, str]:
+        path = _absolute(action.path, "Path")
+        if not self.fs.remove(path, recursive=action.recursive):
             return "not-needed", f"{path} is absent"
         return "applied", path
 
-    def _symlink(self, package: str, action: Action) -> tuple[str, str]:
-        path = _absolute(action.get("Path"), "Path")
+    @applies(Symlink)
+    def _symlink(self, package: str, action: Symlink) -> tuple[str, str]:
+        path = _absolute(action.path, "Path")
         if self.fs.lexists(path):
             return "not-needed", f"{path} exists"
-        self.fs.symlink(path, action.get("Target"))
-        return "applied", f"{path} -> {action.get('Target')}"
+        self.fs.symlink(path, action.target)
+        return "applied", f"{path} -> {action.target}"
 
-    def _install_config(self, package: str, action: Action) -> tuple[str, str]:
-        path = _absolute(action.get("Path"), "Path")
+    @applies(InstallConfig)
+    def _install_config(self, package: str, action: InstallConfig) -> tuple[str, str]:
+        path = _absolute(action.path, "Path")
         if self.fs.lexists(path):
             return "not-needed", f"{path} exists"
-        self.fs.copy(_absolute(action.get("Source"), "Source"), path)
+        self.fs.copy(_absolute(action.source, "Source"), path)
         return "applied", path
 
     # -- system state --------------------------------------------------------------
-    def _alternative_install(self, package: str, action: Action) -> tuple[str, str]:
-        name = _alternative_name(action.get("Name"))
-        link = _absolute(action.get("Link"), "Link")
-        path = _absolute(action.get("Path"), "Path")
-        priority = action.get("Priority")
-        if not re.fullmatch(r"-?[0-9]{1,9}", priority):
+    @applies(AlternativeInstall)
+    def _alternative_install(self, package: str, action: AlternativeInstall) -> tuple[str, str]:
+        name = _alternative_name(action.alternative)
+        link = _absolute(action.link, "Link")
+        path = _absolute(action.path, "Path")
+        priority = action.priority
+        if isinstance(priority, bool) or not isinstance(priority, int) or \
+                not re.fullmatch(r"-?[0-9]{1,9}", str(priority)):
             raise ValueError(f"alternative {name}: Priority {priority!r} is not an integer")
         entry = self.alternatives.setdefault(name, _Alternative(link))
         if entry.link != link:
             raise ValueError(f"alternative {name}: link {link} differs from {entry.link}")
         slaves = []
-        for line in action.get("Slaves").split("\n"):
-            words = line.split()
-            if not words:
-                continue
-            if len(words) != 3:
-                raise ValueError(f"alternative {name}: slave line {line!r} is not "
-                                 "LINK NAME PATH")
-            slaves.append((_absolute(words[0], "slave link"), _alternative_name(words[1]),
-                           _absolute(words[2], "slave path")))
-        entry.choices.append((path, int(priority), slaves))
-        return "applied", f"{name}: {action.get('Path')} ({action.get('Priority')})"
+        for slave in action.slaves:
+            if len(slave) != 3:
+                raise ValueError(f"alternative {name}: slave {slave!r} is not LINK NAME PATH")
+            slave_link, slave_name, slave_path = slave
+            slaves.append((_absolute(slave_link, "slave link"), _alternative_name(slave_name),
+                           _absolute(slave_path, "slave path")))
+        entry.choices.append((path, priority, slaves))
+        return "applied", f"{name}: {action.path} ({action.priority})"
 
     def _write_alternative(self, name: str, entry: _Alternative) -> None:
         present = [c for c in entry.choices if self.fs.lexists(c[0])]
@@ -263,7 +314,8 @@ class Applier:
             raise ActionFailed(f"alternative link {link} exists and is not a symlink")
         self.fs.symlink(link, target, replace=True)
 
-    def _ldconfig(self, package: str, action: Action) -> tuple[str, str]:
+    @applies(Ldconfig)
+    def _ldconfig(self, package: str, action: Ldconfig) -> tuple[str, str]:
         self.ldconfig = True
         return "applied", "the ld.so cache is written once at the end"
 
@@ -283,7 +335,8 @@ class Applier:
         except subprocess.CalledProcessError as exc:
             raise ActionFailed(f"ldconfig -r {self.root}: {exc.stderr.strip()}") from None
 
-    def _ca_bundle(self, package: str, action: Action) -> tuple[str, str]:
+    @applies(CaBundle)
+    def _ca_bundle(self, package: str, action: CaBundle) -> tuple[str, str]:
         certs: list[str] = []
         for base in ("/usr/share/ca-certificates", "/usr/local/share/ca-certificates"):
             found: list[str] = []
@@ -303,23 +356,36 @@ class Applier:
         self.fs.write_bytes("/etc/ssl/certs/ca-certificates.crt", bytes(data), mode=0o644)
         return "applied", f"{len(certs)} certificates in /etc/ssl/certs/ca-certificates.crt"
 
-    def _trigger(self, package: str, action: Action) -> tuple[str, str]:
-        self.activated.add(action.get("Name"))
-        return "applied", f"activated {action.get('Name')}"
+    @applies(Trigger)
+    def _trigger(self, package: str, action: Trigger) -> tuple[str, str]:
+        self.activated.add(action.trigger)
+        return "applied", f"activated {action.trigger}"
 
     # -- deliberately not done -----------------------------------------------------
-    def _python_compile(self, package: str, action: Action) -> tuple[str, str]:
+    @applies(PythonCompile)
+    def _python_compile(self, package: str, action: PythonCompile) -> tuple[str, str]:
         return "skipped", "byte-code is compiled by the image's python on first import"
 
-    def _update_cache(self, package: str, action: Action) -> tuple[str, str]:
-        return "skipped", f"{action.get('Kind')} cache: built by its own tool when present"
+    @applies(UpdateCache)
+    def _update_cache(self, package: str, action: UpdateCache) -> tuple[str, str]:
+        return "skipped", f"{action.kind} cache: built by its own tool when present"
 
-    def _info_dir(self, package: str, action: Action) -> tuple[str, str]:
+    @applies(InfoDir)
+    def _info_dir(self, package: str, action: InfoDir) -> tuple[str, str]:
         return "skipped", "no Info reader in the image"
 
-    def _tmpfiles(self, package: str, action: Action) -> tuple[str, str]:
+    @applies(Tmpfiles)
+    def _tmpfiles(self, package: str, action: Tmpfiles) -> tuple[str, str]:
         return "skipped", "tmpfiles are created at run time by systemd-tmpfiles"
 
+    # -- nothing to do on a fresh install --------------------------------------------
+    @applies(RmConffile, MvConffile, SymlinkToDir, DirToSymlink)
+    def _upgrade_only(self, package: str, action: Action) -> tuple[str, str]:
+        return "not-needed", "only acts on an upgrade from an older version"
+
+    @applies(RemoveUser, RemoveGroup, AlternativeRemove, PythonClean)
+    def _removal_only(self, package: str, action: Action) -> tuple[str, str]:
+        return "not-needed", "only acts on removal or purge"
 
 _MODE = re.compile(r"0?[0-7]{3,4}")
 #: update-alternatives' names: no slash, no blanks, not '.' or '..'

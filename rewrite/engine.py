@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.debfile import ControlMember, DebFile, read_deb, write_deb
-from base.deb822 import iter_stanzas, parse_one
+from base.deb822 import format_stanza, iter_stanzas, parse_one
 from base.errors import FormatError, RewriteError
-from recipes.actions import Action, Dropped, ScriptReport, render_actions_file
+from recipes.actions import Action, Dropped, Ldconfig, ScriptReport, render_actions_file
 from recipes.policy import PACKAGE_NAME, Policy
 from recipes.recipe import Recipe
 from rewrite.relations import RelationChange, Universe, rewrite_relations
@@ -162,10 +162,8 @@ def _script_report(
         return ScriptReport(name, digest, "kept", problem=f"kept as is by the recipe "
                             f"(needs {override.interpreter or 'its interpreter'})")
     if override is not None:
-        actions = [
-            Action(a.name, a.script, a.on, a.fields, origin=f"recipe:{name}")
-            for a in override.built_actions
-        ]
+        actions = [a.model_copy(update={"origin": f"recipe:{name}"})
+                   for a in override.built_actions]
         return ScriptReport(name, digest, "translated", actions=actions,
                             dropped=[Dropped(f"{name} (whole script)",
                                              f"recipe: {override.reason}", f"{name}:1")])
@@ -214,12 +212,12 @@ def _trigger_actions(deb: DebFile) -> list[Action]:
     member = deb.members.get("triggers")
     if member is None:
         return []
-    out = []
+    out: list[Action] = []
     for number, line in enumerate(member.data.decode("utf-8", "replace").splitlines(), 1):
         words = line.split("#", 1)[0].split()
         if words[:2] in (["activate-noawait", "ldconfig"], ["activate", "ldconfig"]):
-            out.append(Action("ldconfig", "postinst", ("configure",), (),
-                              origin=f"triggers:{number}"))
+            out.append(Ldconfig(script="postinst", on=("configure",),
+                                origin=f"triggers:{number}"))
     return out
 
 
@@ -255,18 +253,19 @@ def analyse(
 
 
 def _control_text(fields: dict[str, str], report: RewriteReport) -> str:
+    """The rewritten control stanza (ValueError if a value cannot be written: a carriage
+    return). A blank continuation line, as the reader may return it, is written ".";
+    the values of the control file keep their order."""
     out = dict(fields)
     out.pop("Essential", None)
     if out.get("Priority") in ("required", "important", "standard"):
         out["Priority"] = "optional"
     out["Unessential-Recipe"] = report.recipe_digest
     out["Unessential-Original"] = f"{report.input_sha256}"
-    lines = []
-    for key, value in out.items():
-        first, *rest = value.split("\n")
-        lines.append(f"{key}: {first}".rstrip())
-        lines += [f" {line}" if line.strip() else " ." for line in rest]
-    return "\n".join(lines) + "\n"
+    return format_stanza(
+        (key, "\n".join(line if index == 0 or line.strip() else "."
+                        for index, line in enumerate(value.split("\n"))))
+        for key, value in out.items())
 
 
 def rewrite(
@@ -319,7 +318,11 @@ def rewrite(
     if actions:
         members["actions"] = ControlMember("actions", render_actions_file(actions).encode(),
                                            0o644)
-    members["control"] = ControlMember("control", _control_text(fields, report).encode(), 0o644)
+    try:
+        control = _control_text(fields, report)
+    except ValueError as exc:
+        raise FormatError(subject, f"control file: {printable(str(exc))}") from exc
+    members["control"] = ControlMember("control", control.encode(), 0o644)
     out = DebFile(members=members, data_name=deb.data_name, data=deb.data,
                   control_name=deb.control_name)
     out_dir.mkdir(parents=True, exist_ok=True)

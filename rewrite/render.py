@@ -2,9 +2,9 @@
 
 The script is what stock dpkg runs; the bootstrap installer reads the `actions`
 control file instead. Templates live in `recipes/templates/`: `script.sh.j2` (the
-frame), `actions/<action>.sh.j2` (one per action of the vocabulary) and
-`helpers/<function>.sh.j2` (pure-sh functions, written only when an action needs
-them). Every file path is prefixed with "$DPKG_ROOT".
+frame), `actions/<action>.sh.j2` (one per action model of the vocabulary, which it
+receives as `a`) and `helpers/<function>.sh.j2` (pure-sh functions, written only when
+an action needs them). Every file path is prefixed with "$DPKG_ROOT".
 """
 
 from __future__ import annotations
@@ -18,7 +18,19 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import recipes
-from recipes.actions import CACHE_KINDS, PHASES, SCRIPTS, VOCABULARY, Action
+from recipes.actions import (
+    MODELS,
+    PHASES,
+    SCRIPTS,
+    Action,
+    MakeDir,
+    RemoveGroup,
+    RemoveUser,
+    SetOwner,
+    SystemGroup,
+    SystemUser,
+    UserInGroup,
+)
 
 # (`recipes.__file__` is None where an old editable install sees only a namespace package)
 TEMPLATES = (
@@ -28,7 +40,11 @@ TEMPLATES = (
 _GLOB = re.compile(r"[*?\[]")
 _GLOB_SAFE = re.compile(r"[A-Za-z0-9_./*?+@-]+")
 _PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
-_YES = frozenset({"yes", "true", "1"})
+
+# The template of each action model.
+TEMPLATE_OF: dict[type[Action], str] = {
+    model: f"actions/{name}.sh.j2" for name, model in MODELS.items()
+}
 
 # Helper functions in the order they are written, each with the helpers it calls.
 HELPERS: dict[str, tuple[str, ...]] = {
@@ -38,6 +54,16 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "_ue_edit": (),
     "_ue_add_group": ("_ue_id", "_ue_free_id", "_ue_edit"),
     "_ue_chown": ("_ue_id",),
+}
+# The helpers each action model's template calls (make-dir and set-owner: to chown).
+HELPERS_OF: dict[type[Action], tuple[str, ...]] = {
+    SystemGroup: ("_ue_add_group",),
+    SystemUser: ("_ue_has", "_ue_add_group", "_ue_free_id", "_ue_edit"),
+    UserInGroup: ("_ue_has", "_ue_edit"),
+    RemoveUser: ("_ue_edit",),
+    RemoveGroup: ("_ue_edit",),
+    MakeDir: ("_ue_chown",),
+    SetOwner: ("_ue_chown",),
 }
 
 
@@ -85,23 +111,6 @@ def _priority(value: object) -> str:
     return text
 
 
-def _slaves(text: str) -> list[tuple[str, str, str]]:
-    """Slaves of an alternative: one "LINK NAME PATH" per line ("." is a blank line)."""
-    slaves = []
-    for line in text.split("\n"):
-        words = line.split()
-        if not words or words == ["."]:
-            continue
-        if len(words) != 3:
-            raise ValueError(f"alternative slave is not LINK NAME PATH: {line.strip()!r}")
-        slaves.append((words[0], words[1], words[2]))
-    return slaves
-
-
-def _is_yes(value: object) -> bool:
-    return str(value).strip().lower() in _YES
-
-
 def _is_glob(value: object) -> bool:
     return sh_quote(value) == str(value)
 
@@ -119,49 +128,27 @@ def environment() -> Environment:
     )
     env.filters.update(
         sh=sh_quote, literal=literal, root=_root, name=_name, priority=_priority,
-        slaves=_slaves, dirname=posixpath.dirname,
+        dirname=posixpath.dirname,
     )
-    env.tests.update(yes=_is_yes, glob=_is_glob)
+    env.tests.update(glob=_is_glob)
     return env
 
 
 def _check(script: str, action: Action) -> None:
-    if action.name not in VOCABULARY:
+    """The action belongs in `script` (its fields were checked when it was made)."""
+    if type(action) not in TEMPLATE_OF:
         raise ValueError(f"unknown action {action.name!r}")
     if action.script != script:
         raise ValueError(f"action {action.name} is for {action.script}, not {script}")
     bad = [phase for phase in action.on if phase not in PHASES]
     if bad:
         raise ValueError(f"action {action.name}: unknown script argument(s) {', '.join(bad)}")
-    missing = [key for key in VOCABULARY[action.name][0] if not action.get(key)]
-    if missing:
-        raise ValueError(f"action {action.name}: missing field(s) {', '.join(missing)}")
-    if action.name == "update-cache" and action.get("Kind") not in CACHE_KINDS:
-        raise ValueError(f"update-cache: Kind must be one of {', '.join(CACHE_KINDS)}")
-    if action.name == "system-user":
-        for key in ("Gecos", "Home", "Shell"):
-            if ":" in action.get(key):
-                raise ValueError(f"system-user: {key} may not contain ':'")
-
-
-def _fields(action: Action) -> dict[str, str]:
-    """All fields of the action (defaults filled in), keyed like `prior_version`."""
-    required, optional = VOCABULARY[action.name]
-    return {key.lower().replace("-", "_"): action.get(key) for key in (*required, *optional)}
 
 
 def _helpers_of(action: Action) -> tuple[str, ...]:
-    if action.name == "system-group":
-        return ("_ue_add_group",)
-    if action.name == "system-user":
-        return ("_ue_has", "_ue_add_group", "_ue_free_id", "_ue_edit")
-    if action.name == "user-in-group":
-        return ("_ue_has", "_ue_edit")
-    if action.name in ("remove-user", "remove-group"):
-        return ("_ue_edit",)
-    if action.name in ("make-dir", "set-owner") and (action.get("Owner") or action.get("Group")):
-        return ("_ue_chown",)
-    return ()
+    if isinstance(action, MakeDir | SetOwner) and not (action.owner or action.group):
+        return ()
+    return HELPERS_OF.get(type(action), ())
 
 
 def _helpers(actions: list[Action]) -> list[str]:
@@ -205,8 +192,8 @@ def render_script(
     groups: dict[tuple[str, ...], list[str]] = {}
     for action in actions:
         _check(script, action)
-        body = env.get_template(f"actions/{action.name}.sh.j2").render(
-            a=_fields(action), package=package, script=script
+        body = env.get_template(TEMPLATE_OF[type(action)]).render(
+            a=action, package=package, script=script
         )
         groups.setdefault(action.on, []).append(body.strip("\n"))
     return env.get_template("script.sh.j2").render(

@@ -26,7 +26,7 @@ from bootstrap.apply import ActionFailed, Applier
 from bootstrap.confined import Confinement, ImageRoot
 from bootstrap.status import DpkgEntry, write_database
 from bootstrap.unpack import unpack_deb
-from recipes.actions import Action, ActionError
+from recipes.actions import MODELS, ActionError
 from tests.fixtures.handdeb import entry, hand_deb
 
 SENTINEL = "@S"  # replaced by the sentinel's absolute path
@@ -48,17 +48,19 @@ def paths(draw: st.DrawFn, absolute: bool = False) -> str:
 MEMBER_KINDS = st.sampled_from(["file", "dir", "symlink", "hardlink"])
 members = st.lists(st.tuples(MEMBER_KINDS, paths(), paths()), max_size=12)
 
+# typed values, by attribute name
 ACTIONS = {
-    "make-dir": lambda p, q: {"Path": p, "Mode": "0777"},
-    "set-owner": lambda p, q: {"Path": p, "Mode": "4777", "Owner": "nobody"},
-    "remove-path": lambda p, q: {"Path": p, "Recursive": "yes"},
-    "symlink": lambda p, q: {"Path": p, "Target": q},
-    "install-config": lambda p, q: {"Source": q, "Path": p},
-    "alternative-install": lambda p, q: {"Name": q.strip("/") or "n", "Link": p, "Path": q,
-                                         "Priority": "10"},
-    "system-user": lambda p, q: {"Name": "svc", "Home": p, "Create-Home": "yes"},
+    "make-dir": lambda p, q: {"path": p, "mode": "0777"},
+    "set-owner": lambda p, q: {"path": p, "mode": "4777", "owner": "nobody"},
+    "remove-path": lambda p, q: {"path": p, "recursive": True},
+    "symlink": lambda p, q: {"path": p, "target": q},
+    "install-config": lambda p, q: {"source": q, "path": p},
+    "alternative-install": lambda p, q: {"alternative": q.strip("/") or "n", "link": p,
+                                         "path": q, "priority": 10,
+                                         "slaves": ((p + "s", "s", q + "s"),)},
+    "system-user": lambda p, q: {"user": "svc", "home": p, "create_home": True},
     "ca-bundle": lambda p, q: {},
-    "sysusers": lambda p, q: {"Config": p},
+    "sysusers": lambda p, q: {"config": (p,)},
 }
 actions = st.lists(st.tuples(st.sampled_from(sorted(ACTIONS)), paths(), paths()), max_size=6)
 
@@ -118,8 +120,9 @@ def test_generated_members_and_actions_stay_inside(spec: list[tuple[str, str, st
         for name, first, second in steps:
             values = ACTIONS[name](first.replace(SENTINEL, str(sentinel)),
                                    second.replace(SENTINEL, str(sentinel)))
-            # built directly: the writers must hold even where validation would not
-            action = Action(name, "postinst", ("configure",), tuple(values.items()))
+            # built without validation: the writers must hold even where it would not
+            action = MODELS[name].model_construct(script="postinst", on=("configure",),
+                                                  **values)
             try:
                 applier.run("fuzz", action)
                 outcomes["run"] += 1

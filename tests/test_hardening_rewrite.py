@@ -448,6 +448,9 @@ CONTROL_ERRORS = {
     "no-package": CONTROL.replace("Package: odd\n", ""),
     "bad-source": CONTROL + "Source: ../../x\n",
     "bad-version": CONTROL.replace("Version: 1", "Version: 1\x1b[0m"),
+    # values the deb822 writer cannot write back
+    "carriage-return": CONTROL + "X-Odd: a\rb\n",
+    "field-twice": CONTROL + "description: again\n",
 }
 
 
@@ -464,6 +467,17 @@ def test_bad_control_files_are_format_errors(name: str, with_script: bool,
     assert not out.exists() or not list(out.iterdir())
     with pytest.raises(FormatError):
         engine(deb, tmp_path / "out2")
+
+
+def test_blank_continuation_line_of_the_control_file_is_written_as_a_dot(tmp_path: Path) -> None:
+    control = CONTROL.replace("Version: 1\n", "Version: 1\nX-Odd: a\n \n b\n")
+    report = engine(make_deb(tmp_path / "in", control=control), tmp_path / "out")
+    from archive.debfile import read_deb
+
+    text = read_deb(Path(report.output)).members["control"].data.decode()
+    assert text.startswith("Package: odd\nVersion: 1\nX-Odd: a\n .\n b\nArchitecture: all\n")
+    assert text.endswith("Description: odd\n odd\nUnessential-Recipe: t\n"
+                         f"Unessential-Original: {report.input_sha256}\n")
 
 
 def test_control_characters_are_escaped_in_messages(workspace: Workspace,

@@ -523,7 +523,8 @@ def test_optional_tools_are_guarded(root: Path, tmp_path: Path) -> None:
              "update-cache-desktop", "update-cache-icons", "update-cache-glib-schemas",
              "update-cache-fonts", "update-cache-man", "tmpfiles", "sysusers"]
     actions = [sample(name) for name in names]
-    actions = [Action(a.name, "postinst", ("configure",), a.fields) for a in actions]
+    actions = [type(a).model_validate({**a.stanza(), "Script": "postinst", "On": "configure"})
+               for a in actions]
     text = script_of(*actions)
     path = lint(tmp_path, text)
     bin_dir = tmp_path / "bin"

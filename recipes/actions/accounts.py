@@ -1,0 +1,65 @@
+"""Actions on users and groups."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from recipes.actions.fields import (
+    AccountName,
+    AccountPath,
+    ConfigFiles,
+    Gecos,
+    OptionalAccountName,
+    YesNo,
+)
+from recipes.actions.model import Action
+
+
+class SystemGroup(Action):
+    """Create a system group if missing (addgroup --system, groupadd)."""
+
+    name: Literal["system-group"] = Field("system-group", alias="Action")
+    group: AccountName = Field(alias="Name")
+
+
+class SystemUser(Action):
+    """Create a system user (and its group) if missing (adduser --system, useradd -r)."""
+
+    name: Literal["system-user"] = Field("system-user", alias="Action")
+    user: AccountName = Field(alias="Name")
+    home: AccountPath = Field("/nonexistent", alias="Home")
+    shell: AccountPath = Field("/usr/sbin/nologin", alias="Shell")
+    group: OptionalAccountName = Field("", alias="Group")
+    gecos: Gecos = Field("", alias="Gecos")
+    create_home: YesNo = Field(False, alias="Create-Home")
+
+
+class UserInGroup(Action):
+    """Add an existing user to a group (adduser USER GROUP)."""
+
+    name: Literal["user-in-group"] = Field("user-in-group", alias="Action")
+    user: AccountName = Field(alias="User")
+    group: AccountName = Field(alias="Group")
+
+
+class RemoveUser(Action):
+    """Remove a system user (postrm purge)."""
+
+    name: Literal["remove-user"] = Field("remove-user", alias="Action")
+    user: AccountName = Field(alias="Name")
+
+
+class RemoveGroup(Action):
+    """Remove a system group (postrm purge)."""
+
+    name: Literal["remove-group"] = Field("remove-group", alias="Action")
+    group: AccountName = Field(alias="Name")
+
+
+class Sysusers(Action):
+    """Create the users a sysusers.d file declares (systemd-sysusers)."""
+
+    name: Literal["sysusers"] = Field("sysusers", alias="Action")
+    config: ConfigFiles = Field((), alias="Config")

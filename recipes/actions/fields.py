@@ -1,0 +1,167 @@
+"""The types of action fields: what a value is, how it is read from the text of an
+`actions` stanza (checked, with the field's deb822 name in the message) and written back.
+
+Each type is an `Annotated` type carrying a `Value`: `parse(value, what)` accepts the
+text of the field (or an already typed value) and returns the typed value, ValueError
+if it is unsafe or malformed; `text(value)` is the field's deb822 value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NamedTuple, get_args
+
+from recipes.actions.checks import (
+    YES,
+    Check,
+    check_account_name,
+    check_account_path,
+    check_alternative_name,
+    check_alternative_path,
+    check_files,
+    check_gecos,
+    check_mode,
+    check_owner,
+    check_package,
+    check_path,
+    check_paths,
+    check_priority,
+    check_slaves,
+    check_target,
+    check_version,
+    check_word,
+    check_yes_no,
+    optional,
+)
+
+ScriptName = Literal["preinst", "postinst", "prerm", "postrm", "config"]
+Phase = Literal[
+    "install", "upgrade", "abort-upgrade", "configure", "abort-install", "abort-remove",
+    "abort-deconfigure", "remove", "purge", "disappear", "failed-upgrade", "deconfigure",
+    "triggered", "reconfigure",
+]
+CacheKind = Literal["mime", "desktop", "icons", "glib-schemas", "fonts", "man"]
+SCRIPTS: tuple[str, ...] = get_args(ScriptName)
+PHASES: tuple[str, ...] = get_args(Phase)
+CACHE_KINDS: tuple[str, ...] = get_args(CacheKind)
+
+
+@dataclass(frozen=True)
+class Value:
+    """How a field's value is read (and checked) and written back as deb822 text."""
+
+    parse: Callable[[Any, str], Any]
+    text: Callable[[Any], str] = str
+
+
+class Slave(NamedTuple):
+    """One slave link of an alternative (update-alternatives --slave LINK NAME PATH)."""
+
+    link: str
+    name: str
+    path: str
+
+
+def _text(check: Check) -> Callable[[Any, str], str]:
+    def parse(value: Any, what: str) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"{what} {value!r} is not text")
+        return check(value, what)
+
+    return parse
+
+
+def _yes_no(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    return _text(check_yes_no)(value, what).strip().lower() in YES
+
+
+def _priority(value: Any, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        check_priority(str(value), what)
+        return value
+    return int(_text(check_priority)(value, what))
+
+
+def _slaves(value: Any, what: str) -> tuple[Slave, ...]:
+    if isinstance(value, str):
+        check_slaves(value, what)
+        return tuple(Slave(*words) for words in (line.split() for line in value.split("\n"))
+                     if words and words != ["."])
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{what} {value!r} is not a list of slaves")
+    slaves = []
+    for item in value:
+        if not isinstance(item, list | tuple) or len(item) != 3 or \
+                not all(isinstance(word, str) for word in item):
+            raise ValueError(f"{what}: alternative slave {item!r} is not LINK NAME PATH")
+        link, name, path = item
+        for word in item:
+            check_word(word, what)
+        slaves.append(Slave(check_path(link, "slave link"),
+                            check_alternative_name(name, "slave name"),
+                            check_path(path, "slave path")))
+    return tuple(slaves)
+
+
+def _slaves_text(slaves: tuple[Slave, ...]) -> str:
+    return "".join(f"\n{link} {name} {path}" for link, name, path in slaves)
+
+
+def _words(check: Check) -> Callable[[Any, str], tuple[str, ...]]:
+    """Blank-separated words, each passing `check` (a string, or a list of words)."""
+
+    def parse(value: Any, what: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(check(value, what).split())
+        if not isinstance(value, list | tuple) or not all(isinstance(w, str) for w in value):
+            raise ValueError(f"{what} {value!r} is not a list of words")
+        return tuple(check(check_word(word, what), what) for word in value)
+
+    return parse
+
+
+def _one_of(choices: tuple[str, ...], message: str) -> Callable[[Any, str], str]:
+    def parse(value: Any, what: str) -> str:
+        if value not in choices:
+            raise ValueError(message.format(what=what, value=value))
+        return str(value)
+
+    return parse
+
+
+def _phases(value: Any, what: str) -> tuple[str, ...]:
+    phases = tuple(value.split()) if isinstance(value, str) else tuple(value)
+    bad = [str(phase) for phase in phases if phase not in PHASES]
+    if bad:
+        raise ValueError(f"unknown script argument(s) {', '.join(bad)}")
+    return phases
+
+
+# -- the field types ---------------------------------------------------------------------
+AccountName = Annotated[str, Value(_text(check_account_name))]
+OptionalAccountName = Annotated[str, Value(_text(optional(check_account_name)))]
+Owner = Annotated[str, Value(_text(optional(check_owner)))]  # a name or an id; optional
+AbsolutePath = Annotated[str, Value(_text(check_path))]
+OptionalPath = Annotated[str, Value(_text(optional(check_path)))]
+AccountPath = Annotated[str, Value(_text(check_account_path))]  # home, shell: no ':'
+Gecos = Annotated[str, Value(_text(check_gecos))]
+AlternativeName = Annotated[str, Value(_text(check_alternative_name))]
+AlternativePath = Annotated[str, Value(_text(check_alternative_path))]  # or '*'
+Target = Annotated[str, Value(_text(check_target))]  # a symlink target, maybe relative
+Word = Annotated[str, Value(_text(check_word))]
+OctalMode = Annotated[str, Value(_text(check_mode))]  # as written: "0755", "755"; optional
+Version = Annotated[str, Value(_text(check_version))]  # optional
+PackageName = Annotated[str, Value(_text(check_package))]  # with an optional :arch
+OptionalPackageName = Annotated[str, Value(_text(optional(check_package)))]
+YesNo = Annotated[bool, Value(_yes_no, text=lambda value: "yes" if value else "no")]
+Priority = Annotated[int, Value(_priority)]
+Slaves = Annotated[tuple[Slave, ...], Value(_slaves, text=_slaves_text)]
+Paths = Annotated[tuple[str, ...], Value(_words(check_paths), text=" ".join)]
+ConfigFiles = Annotated[tuple[str, ...], Value(_words(check_files), text=" ".join)]
+Kind = Annotated[CacheKind, Value(_one_of(
+    CACHE_KINDS, "{what} must be one of " + ", ".join(CACHE_KINDS)))]
+Script = Annotated[ScriptName, Value(_one_of(SCRIPTS, "unknown maintainer script {value!r}"))]
+Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]

@@ -1,0 +1,110 @@
+"""Actions on files and directories, conffile moves of dpkg-maintscript-helper included."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from recipes.actions.fields import (
+    AbsolutePath,
+    ConfigFiles,
+    OctalMode,
+    OptionalPackageName,
+    Owner,
+    Target,
+    Version,
+    YesNo,
+)
+from recipes.actions.model import Action
+
+
+class MakeDir(Action):
+    """Create a directory (mkdir), with its mode and owner."""
+
+    name: Literal["make-dir"] = Field("make-dir", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    mode: OctalMode = Field("", alias="Mode")
+    owner: Owner = Field("", alias="Owner")
+    group: Owner = Field("", alias="Group")
+
+
+class RemovePath(Action):
+    """Remove a file, an empty directory or (Recursive) a tree; the path may be a glob."""
+
+    name: Literal["remove-path"] = Field("remove-path", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    recursive: YesNo = Field(False, alias="Recursive")
+
+
+class SetOwner(Action):
+    """chown/chmod/dpkg-statoverride of one path."""
+
+    name: Literal["set-owner"] = Field("set-owner", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    owner: Owner = Field("", alias="Owner")
+    group: Owner = Field("", alias="Group")
+    mode: OctalMode = Field("", alias="Mode")
+
+
+class Symlink(Action):
+    """Create a symbolic link if missing (ln -s)."""
+
+    name: Literal["symlink"] = Field("symlink", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    target: Target = Field(alias="Target")
+
+
+class InstallConfig(Action):
+    """Install a default configuration file if missing (ucf SOURCE DEST)."""
+
+    name: Literal["install-config"] = Field("install-config", alias="Action")
+    source: AbsolutePath = Field(alias="Source")
+    path: AbsolutePath = Field(alias="Path")
+
+
+class Tmpfiles(Action):
+    """Create what a tmpfiles.d file declares (systemd-tmpfiles --create)."""
+
+    name: Literal["tmpfiles"] = Field("tmpfiles", alias="Action")
+    config: ConfigFiles = Field((), alias="Config")
+
+
+# -- dpkg-maintscript-helper: they act on an upgrade from an older version -----------------
+class RmConffile(Action):
+    """dpkg-maintscript-helper rm_conffile."""
+
+    name: Literal["rm-conffile"] = Field("rm-conffile", alias="Action")
+    conffile: AbsolutePath = Field(alias="Conffile")
+    prior_version: Version = Field("", alias="Prior-Version")
+    package: OptionalPackageName = Field("", alias="Package")
+
+
+class MvConffile(Action):
+    """dpkg-maintscript-helper mv_conffile."""
+
+    name: Literal["mv-conffile"] = Field("mv-conffile", alias="Action")
+    old: AbsolutePath = Field(alias="Old")
+    new: AbsolutePath = Field(alias="New")
+    prior_version: Version = Field("", alias="Prior-Version")
+    package: OptionalPackageName = Field("", alias="Package")
+
+
+class SymlinkToDir(Action):
+    """dpkg-maintscript-helper symlink_to_dir."""
+
+    name: Literal["symlink-to-dir"] = Field("symlink-to-dir", alias="Action")
+    pathname: AbsolutePath = Field(alias="Pathname")
+    old_target: Target = Field(alias="Old-Target")
+    prior_version: Version = Field("", alias="Prior-Version")
+    package: OptionalPackageName = Field("", alias="Package")
+
+
+class DirToSymlink(Action):
+    """dpkg-maintscript-helper dir_to_symlink."""
+
+    name: Literal["dir-to-symlink"] = Field("dir-to-symlink", alias="Action")
+    pathname: AbsolutePath = Field(alias="Pathname")
+    new_target: Target = Field(alias="New-Target")
+    prior_version: Version = Field("", alias="Prior-Version")
+    package: OptionalPackageName = Field("", alias="Package")

@@ -1,0 +1,92 @@
+"""Actions on the state of the system: alternatives, caches, byte-code, triggers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from recipes.actions.fields import (
+    AbsolutePath,
+    AlternativeName,
+    AlternativePath,
+    Kind,
+    OptionalPath,
+    PackageName,
+    Paths,
+    Priority,
+    Slaves,
+    Word,
+    YesNo,
+)
+from recipes.actions.model import Action
+
+
+class AlternativeInstall(Action):
+    """Register an alternative (update-alternatives --install), with its slaves."""
+
+    name: Literal["alternative-install"] = Field("alternative-install", alias="Action")
+    alternative: AlternativeName = Field(alias="Name")
+    link: AbsolutePath = Field(alias="Link")
+    path: AbsolutePath = Field(alias="Path")
+    priority: Priority = Field(alias="Priority")
+    slaves: Slaves = Field((), alias="Slaves")
+
+
+class AlternativeRemove(Action):
+    """Unregister one alternative (`Path: *`: all of them)."""
+
+    name: Literal["alternative-remove"] = Field("alternative-remove", alias="Action")
+    alternative: AlternativeName = Field(alias="Name")
+    path: AlternativePath = Field(alias="Path")
+
+
+class Ldconfig(Action):
+    """Refresh the ld.so cache."""
+
+    name: Literal["ldconfig"] = Field("ldconfig", alias="Action")
+
+
+class CaBundle(Action):
+    """Rebuild /etc/ssl/certs/ca-certificates.crt from the installed certificates."""
+
+    name: Literal["ca-bundle"] = Field("ca-bundle", alias="Action")
+
+
+class PythonCompile(Action):
+    """Byte-compile a package's Python modules (py3compile)."""
+
+    name: Literal["python-compile"] = Field("python-compile", alias="Action")
+    package: PackageName = Field(alias="Package")
+    dirs: Paths = Field((), alias="Dirs")
+
+
+class PythonClean(Action):
+    """Remove a package's byte-compiled files (py3clean, pyclean)."""
+
+    name: Literal["python-clean"] = Field("python-clean", alias="Action")
+    package: PackageName = Field(alias="Package")
+
+
+class InfoDir(Action):
+    """Add (or remove) an Info file in the Info directory (install-info)."""
+
+    name: Literal["info-dir"] = Field("info-dir", alias="Action")
+    file: AbsolutePath = Field(alias="File")
+    remove: YesNo = Field(False, alias="Remove")
+
+
+class UpdateCache(Action):
+    """Refresh a cache of the kinds in CACHE_KINDS (update-mime-database, fc-cache ...)."""
+
+    name: Literal["update-cache"] = Field("update-cache", alias="Action")
+    kind: Kind = Field(alias="Kind")
+    path: OptionalPath = Field("", alias="Path")
+
+
+class Trigger(Action):
+    """Activate a dpkg trigger (dpkg-trigger)."""
+
+    name: Literal["trigger"] = Field("trigger", alias="Action")
+    trigger: Word = Field(alias="Name")
+    wait: YesNo = Field(False, alias="Await")

@@ -1,0 +1,84 @@
+"""One simple command: dropped (init hooks, debconf, messages), nothing to do, or the
+actions of its tool's handler (one module per tool family)."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import ValidationError
+
+from recipes.actions import Dropped, action_error
+from rewrite.shell import Command
+from rewrite.translate import accounts, alternatives, caches, dpkg, files, python, systemd
+from rewrite.translate.context import Ctx, Handler, Result, Untranslatable, quiet, word_value
+from rewrite.translate.debconf import DEBCONF_REASON, db_get
+from rewrite.translate.systemd import INIT_REASON, INIT_TOOLS
+
+DROPPED_TOOLS = {
+    "update-menus": "Debian menu system: no menus in a container",
+    "update-binfmts": "binfmt registration belongs to the host kernel, not the image",
+    "ucfr": "ucf's registry of configuration files: not kept in images",
+}
+MESSAGE_TOOLS = {"echo", "printf"}
+NOOP = {"true", ":", "umask", "export", "unset"}
+
+# tool -> its handler, from every tool family
+HANDLERS: dict[str, Handler] = {
+    **caches.HANDLERS,
+    **alternatives.HANDLERS,
+    **accounts.HANDLERS,
+    **dpkg.HANDLERS,
+    **python.HANDLERS,
+    **files.HANDLERS,
+    **systemd.HANDLERS,
+}
+
+
+def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
+    """The actions (or the dropped line) of one simple command; Untranslatable if none."""
+    argv = [word_value(w, ctx) for w in cmd.words]
+    where = ctx.origin(cmd.line)
+    text = ctx.source(cmd.line)
+    if not argv:
+        raise Untranslatable(cmd.line, text, "a redirection without a command")
+    if all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", a, re.S) for a in argv):
+        if any("$(" in w.raw or "`" in w.raw for w in cmd.words):
+            raise Untranslatable(cmd.line, text, "an assignment from a command substitution")
+        return  # plain assignments: values used later make those lines untranslatable
+    name = argv[0]
+    if not quiet(cmd):
+        raise Untranslatable(cmd.line, text, "output redirected to a file")
+    if name in NOOP or (name == "set" and all(re.fullmatch(r"[-+][euxv]+", a) for a in argv[1:])):
+        return
+    if name in MESSAGE_TOOLS or (name == "cat" and cmd.heredoc is not None and not cmd.redirects):
+        return
+    if name in (".", "source"):
+        if argv[1:] == ["/usr/share/debconf/confmodule"]:
+            out.dropped.append(Dropped(text, DEBCONF_REASON, where))
+            return
+        raise Untranslatable(cmd.line, text, "sources another shell file")
+    if name.startswith("db_"):
+        if name == "db_get" and len(argv) == 2:
+            db_get(argv[1], ctx, cmd.line)
+            return
+        out.dropped.append(Dropped(text, DEBCONF_REASON, where))
+        return
+    if name in INIT_TOOLS:
+        out.dropped.append(Dropped(text, INIT_REASON, where))
+        return
+    if name in DROPPED_TOOLS:
+        out.dropped.append(Dropped(text, DROPPED_TOOLS[name], where))
+        return
+    handler = HANDLERS.get(name)
+    if handler is None:
+        raise Untranslatable(cmd.line, text, f"command {name!r} is not in the vocabulary")
+    expanded = [a for a in argv[1:] if "$" in a and a not in ('$@', '"$@"')]
+    if expanded or any("`" in a for a in argv):
+        raise Untranslatable(cmd.line, text, "uses a shell variable or command substitution")
+    try:
+        actions = handler(argv, ctx)
+    except ValidationError as exc:  # a value an action refuses (not a name, not absolute)
+        raise Untranslatable(cmd.line, text, str(action_error(exc))) from exc
+    except ValueError as exc:
+        raise Untranslatable(cmd.line, text, str(exc)) from exc
+    out.actions += [a.model_copy(update={"origin": where}) for a in actions]

@@ -1,0 +1,205 @@
+"""Conditions (`if`, `&&`, `||` operands): where they hold, for which script arguments.
+
+A test of `$1` or of a debconf answer has a known value; a test of the system (a tool
+or file present, an upgrade, an init system) has not: the walk decides what to make
+of each kind (`Cond.kind`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rewrite.shell import AndOr, Command, Pipeline
+from rewrite.translate.context import Ctx, Untranslatable, word_value
+from rewrite.translate.debconf import db_get
+from rewrite.translate.systemd import INIT_PATHS, INIT_REASON, INIT_TOOLS
+
+GUARD_TOOLS = {"which", "type"}
+
+
+@dataclass(frozen=True)
+class Cond:
+    """Where a condition may hold: the $1 values, and what kind of test it is.
+
+    `true` and `false` are the script arguments for which its value is known (a test
+    of $1, a debconf answer); for the others it depends on the system (a tool or file
+    present, an upgrade, an init system). An `exit` is only modelled behind known values.
+    """
+
+    phases: frozenset[str]
+    kind: str = "plain"  # plain | guard | init | upgrade | false
+    why: str = ""
+    true: frozenset[str] = frozenset()
+    false: frozenset[str] = frozenset()
+
+
+def _known(phases: frozenset[str], all_phases: frozenset[str]) -> Cond:
+    """A test whose value is known: true for `phases`, false for the others."""
+    return Cond(phases, "plain", true=phases, false=all_phases - phases)
+
+
+def _negated(cond: Cond, all_phases: frozenset[str]) -> Cond:
+    if cond.kind in ("plain", "false"):
+        return Cond(all_phases - cond.phases, "plain", true=cond.false, false=cond.true)
+    if cond.kind == "upgrade":
+        return Cond(all_phases, "guard")
+    return replace(cond, true=cond.false, false=cond.true)
+
+
+def _and(a: Cond, b: Cond) -> Cond:
+    rank = {"false": 4, "init": 3, "upgrade": 2, "plain": 1, "guard": 0}
+    kind = a.kind if rank[a.kind] >= rank[b.kind] else b.kind
+    why = a.why if kind == a.kind else b.why
+    return Cond(a.phases & b.phases, kind, why, a.true & b.true, a.false | b.false)
+
+
+def _or(a: Cond, b: Cond) -> Cond:
+    true, false = a.true | b.true, a.false & b.false
+    if a.kind == "false":
+        return replace(b, true=true, false=false)
+    if b.kind == "false":
+        return replace(a, true=true, false=false)
+    if a.kind == b.kind:
+        return Cond(a.phases | b.phases, a.kind, a.why or b.why, true, false)
+    # a phase test or'ed with anything else: keep the widest reading
+    kinds = {a.kind, b.kind}
+    if "init" in kinds and kinds <= {"init", "guard"}:
+        return Cond(a.phases | b.phases, "init", a.why or b.why, true, false)
+    return Cond(a.phases | b.phases, "guard" if "guard" in kinds else "plain", a.why or b.why,
+                true, false)
+
+
+def is_exact(cond: Cond, phases: tuple[str, ...]) -> bool:
+    """Whether the condition's value is known for every one of `phases`."""
+    return set(phases) <= cond.true | cond.false
+
+
+def phase_word(value: str) -> bool:
+    return value in ("$1", "${1}", "x$1", "x${1}")
+
+
+def _version_word(value: str) -> bool:
+    return value in ("$2", "${2}", "${2:-}", "x$2", "x${2}")
+
+
+def _test_cond(args: list[str], ctx: Ctx) -> Cond:
+    """`[ ... ]` / `test ...` as a condition."""
+    all_phases = frozenset(ctx.phases)
+    if "-o" in args:
+        i = args.index("-o")
+        return _or(_test_cond(args[:i], ctx), _test_cond(args[i + 1:], ctx))
+    if "-a" in args:
+        i = args.index("-a")
+        return _and(_test_cond(args[:i], ctx), _test_cond(args[i + 1:], ctx))
+    if args and args[0] == "!":
+        return _negated(_test_cond(args[1:], ctx), all_phases)
+    if len(args) == 3 and args[1] in ("=", "!=", "=="):
+        left, op, right = args
+        if phase_word(right) and not phase_word(left):
+            left, right = right, left
+        if phase_word(left):
+            wanted = right[1:] if left.startswith("x") and right.startswith("x") else right
+            hit = frozenset(p for p in ctx.phases if p == wanted)
+            return _known(hit if op != "!=" else all_phases - hit, all_phases)
+        if _version_word(left) or _version_word(right):
+            other = right if _version_word(left) else left
+            if other in ("", "x"):
+                return Cond(all_phases, "guard" if op != "!=" else "upgrade",
+                            "fresh install" if op != "!=" else "upgrade from a previous version")
+        if left in ("$RET", "${RET}") or right in ("$RET", "${RET}"):
+            other = right if left.startswith("$") else left
+            ret = ctx.ret.get("RET")
+            if ret is None:
+                raise ValueError("tests a debconf answer ($RET) with no db_get before it")
+            equal = ret == other
+            holds = equal if op != "!=" else not equal
+            if holds:
+                return _known(all_phases, all_phases)
+            return Cond(frozenset(), "false", false=all_phases)
+        raise ValueError(f"compares {left!r} {op} {right!r}")
+    if len(args) == 2 and args[0] in ("-z", "-n"):
+        operand = args[1]
+        if operand in ("$2", "${2}", "${2:-}"):
+            if args[0] == "-z":
+                return Cond(all_phases, "guard", "fresh install")
+            return Cond(all_phases, "upgrade", "upgrade from a previous version")
+        if operand in ("${DPKG_ROOT:-}", "$DPKG_ROOT", "${DPKG_ROOT}", ""):
+            return Cond(all_phases, "guard")
+        raise ValueError(f"tests the variable {operand!r}")
+    if len(args) == 2 and args[0] in ("-x", "-e", "-f", "-d", "-L", "-h", "-s", "-r", "-w"):
+        path = args[1]
+        if any(p in path for p in INIT_PATHS):
+            return Cond(all_phases, "init", INIT_REASON)
+        if "$" in path.replace("$(command -v", "").replace("`command -v", "") and \
+                "command -v" not in path:
+            raise ValueError(f"tests a path built from a variable: {path!r}")
+        return Cond(all_phases, "guard", f"tests {path}")
+    raise ValueError("a test the engine does not know")
+
+
+def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
+    """A command used as a condition, or None if it is not one we know."""
+    argv = [word_value(w, ctx) for w in cmd.words]
+    if not argv:
+        return None
+    name = argv[0]
+    all_phases = frozenset(ctx.phases)
+    if name in ("[", "test"):
+        args = argv[1:-1] if name == "[" and argv[-1] == "]" else argv[1:]
+        return _test_cond(args, ctx)
+    if name in INIT_TOOLS or (name in GUARD_TOOLS | {"command"} and
+                              any(a in INIT_TOOLS for a in argv[1:])):
+        return Cond(all_phases, "init", INIT_REASON)
+    if name in GUARD_TOOLS or (name == "command" and argv[1:2] == ["-v"]):
+        return Cond(all_phases, "guard", f"tool present: {argv[-1]}")
+    if name == "getent" or (name == "dpkg-statoverride" and "--list" in argv):
+        return Cond(all_phases, "guard", " ".join(argv))
+    if name == "dpkg" and argv[1:2] == ["--compare-versions"]:
+        if len(argv) == 5 and argv[2] in ("$2", "${2}", "${2:-}", "$oldversion"):
+            return Cond(all_phases, "upgrade", f"upgrade from a version {argv[3]} {argv[4]}")
+        raise ValueError("dpkg --compare-versions on something other than $2")
+    if name == "db_get" and len(argv) == 2:
+        db_get(argv[1], ctx, cmd.line)
+        return Cond(all_phases, "guard")
+    return None
+
+
+def eval_pipeline(pipe: Pipeline, ctx: Ctx) -> Cond:
+    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline or compound condition")
+    cmd = pipe.commands[0]
+    try:
+        cond = _cond_command(cmd, ctx)
+    except ValueError as exc:
+        raise Untranslatable(cmd.line, ctx.source(cmd.line), f"condition {exc}") from exc
+    if cond is None:
+        raise Untranslatable(cmd.line, ctx.source(cmd.line), "a condition the engine does not know")
+    if pipe.negated:
+        return _negated(cond, frozenset(ctx.phases))
+    return cond
+
+
+def _eval_andor(node: AndOr, ctx: Ctx) -> Cond:
+    cond = eval_pipeline(node.first, ctx)
+    for op, pipe in node.rest:
+        other = eval_pipeline(pipe, ctx)
+        cond = _and(cond, other) if op == "&&" else _or(cond, other)
+    return cond
+
+
+def eval_list(nodes: list[AndOr], ctx: Ctx) -> Cond:
+    if not nodes:
+        raise ValueError("empty condition")
+    cond = _eval_andor(nodes[-1], ctx)
+    for node in nodes[:-1]:  # earlier commands run for effect (db_get ...)
+        _eval_andor(node, ctx)
+    return cond
+
+
+def is_condition_cmd(cmd: Command) -> bool:
+    name = cmd.name
+    return name in ("[", "test", "which", "type", "getent") or \
+        (name == "command" and cmd.argv[1:2] == ["-v"]) or \
+        (name == "dpkg" and cmd.argv[1:2] == ["--compare-versions"]) or \
+        (name == "dpkg-statoverride" and "--list" in cmd.argv)
+

@@ -1,0 +1,132 @@
+"""What the translator knows while it walks a script: the script's arguments, the
+debconf answers, the recipe's mappings; what it produces (`Result`); what it refuses
+(`Untranslatable`); and the reading of a word's value and of a command's options.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from recipes.actions import Action, Dropped
+from rewrite.shell import Command, Word
+
+SCRIPT_PHASES: dict[str, tuple[str, ...]] = {
+    "preinst": ("install", "upgrade", "abort-upgrade"),
+    "postinst": ("configure", "abort-upgrade", "abort-remove", "abort-deconfigure",
+                 "triggered", "reconfigure"),
+    "prerm": ("remove", "upgrade", "deconfigure", "failed-upgrade"),
+    "postrm": ("remove", "purge", "upgrade", "failed-upgrade", "abort-install",
+               "abort-upgrade", "disappear"),
+    "config": ("configure", "reconfigure"),
+}
+
+# Arguments every installation runs a script with: a script failing there is refused.
+INSTALL_PHASES: dict[str, tuple[str, ...]] = {
+    "preinst": ("install",), "postinst": ("configure",), "config": ("configure",),
+}
+
+
+class Untranslatable(Exception):
+    """A line the engine cannot map to actions."""
+
+    def __init__(self, line: int, text: str, reason: str) -> None:
+        self.line = line
+        self.text = text
+        self.reason = reason
+        super().__init__(f"line {line}: {reason}: {text}")
+
+
+# A recipe's mapping: (script, stripped line) -> (actions, ignore reason) or None
+Lookup = Callable[[str, str], "tuple[list[Action], str] | None"]
+
+
+@dataclass
+class Result:
+    actions: list[Action] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+    # script argument -> (exit status, origin): where the script fails (`exit N`, N != 0)
+    fails: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Ctx:
+    script: str
+    package: str
+    phases: tuple[str, ...]
+    answers: dict[str, str]
+    lines: list[str]
+    lookup: Lookup | None
+    subst: dict[str, str] = field(default_factory=dict)
+    ret: dict[str, str | None] = field(default_factory=lambda: {"RET": None})
+    subshell: bool = False  # inside ( ... ): an exit there leaves only the subshell
+    nested: bool = False  # inside a compound command (not the script's own list)
+    errexit: bool = False  # set -e
+    # $? of each argument at this point: T (0), F (1) or U (unknown)
+    status: dict[str, str] = field(default_factory=dict)
+
+    def narrowed(self, phases: set[str] | frozenset[str]) -> Ctx:
+        return replace(self, phases=tuple(p for p in self.phases if p in phases))
+
+    def origin(self, line: int) -> str:
+        return f"{self.script}:{line}"
+
+    def source(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+
+
+
+# A handler of one tool: (argv, context) -> the actions it stands for; ValueError (a
+# ValidationError of an action model too) if the call is not one the engine knows.
+Handler = Callable[[list[str], Ctx], list[Action]]
+
+
+def _as_is(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement function for re.sub: `text` as is (no \\1 group references)."""
+    return lambda _match: text
+
+
+def word_value(word: Word, ctx: Ctx) -> str:
+    """A word's value with known substitutions ($DPKG_ROOT → '', loop variables)."""
+    value = word.value
+    value = re.sub(r"\$\{DPKG_ROOT(:-)?\}|\$DPKG_ROOT\b", "", value)
+    for name, sub in ctx.subst.items():
+        value = re.sub(rf"\$\{{{re.escape(name)}\}}|\${re.escape(name)}\b", _as_is(sub), value)
+    return value
+
+
+def parse_options(args: list[str], with_value: set[str]) -> tuple[dict[str, str], list[str]]:
+    """A command's options (those in `with_value` take the next argument; `--x=y` too)
+    and its other arguments."""
+    opts: dict[str, str] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--") and "=" in arg:
+            key, _, value = arg.partition("=")
+            opts[key] = value
+        elif arg in with_value:
+            if i + 1 >= len(args):
+                raise ValueError(f"option {arg} without a value")
+            opts[arg] = args[i + 1]
+            i += 1
+        elif arg.startswith("-") and arg != "-":
+            opts[arg] = ""
+        else:
+            rest.append(arg)
+        i += 1
+    return opts, rest
+
+
+
+
+def quiet(cmd: Command) -> bool:
+    """Output goes nowhere that matters (stdout/stderr, /dev/null)."""
+    for redirect in cmd.redirects:
+        target = redirect.lstrip("0123456789").lstrip(">&<")
+        if target not in ("/dev/null", "1", "2", "&1", "&2") and not redirect.endswith(">&2") \
+                and not redirect.endswith(">&1"):
+            return False
+    return True

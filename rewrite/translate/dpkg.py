@@ -1,0 +1,64 @@
+"""dpkg's helpers: dpkg-maintscript-helper, dpkg-statoverride, dpkg-trigger."""
+
+from __future__ import annotations
+
+from recipes.actions import (
+    Action,
+    DirToSymlink,
+    MvConffile,
+    RmConffile,
+    SetOwner,
+    SymlinkToDir,
+    Trigger,
+)
+from rewrite.translate.context import Ctx, Handler, parse_options
+
+# dpkg-maintscript-helper command -> (its action, the fields of its arguments)
+MAINTSCRIPT: dict[str, tuple[type[Action], tuple[str, ...]]] = {
+    "rm_conffile": (RmConffile, ("conffile",)),
+    "mv_conffile": (MvConffile, ("old", "new")),
+    "symlink_to_dir": (SymlinkToDir, ("pathname", "old_target")),
+    "dir_to_symlink": (DirToSymlink, ("pathname", "new_target")),
+}
+
+
+def _h_maintscript(argv: list[str], ctx: Ctx) -> list[Action]:
+    args = argv[1:]
+    if "--" in args:
+        args = args[: args.index("--")]
+    if not args or args[0] not in MAINTSCRIPT:
+        raise ValueError("a dpkg-maintscript-helper command the engine does not know")
+    model, fields = MAINTSCRIPT[args[0]]
+    values = dict(zip(fields, args[1:], strict=False))
+    extra = args[1 + len(fields):]
+    if len(extra) > 2:
+        raise ValueError("too many dpkg-maintscript-helper arguments")
+    if extra:
+        values["prior_version"] = extra[0]
+    if len(extra) > 1:
+        values["package"] = extra[1]
+    return [model(script=ctx.script, on=ctx.phases, **values)]
+
+
+def _h_statoverride(argv: list[str], ctx: Ctx) -> list[Action]:
+    opts, rest = parse_options(argv[1:], set())
+    if "--add" in opts and len(rest) == 4:
+        owner, group, mode, path = rest
+        return [SetOwner(script=ctx.script, on=ctx.phases, path=path, owner=owner,
+                         group=group, mode=mode)]
+    raise ValueError("a dpkg-statoverride call the engine does not know")
+
+
+def _h_trigger(argv: list[str], ctx: Ctx) -> list[Action]:
+    opts, rest = parse_options(argv[1:], set())
+    if len(rest) != 1:
+        raise ValueError("dpkg-trigger needs one trigger name")
+    return [Trigger(script=ctx.script, on=ctx.phases, trigger=rest[0],
+                    wait="--no-await" not in opts)]
+
+
+HANDLERS: dict[str, Handler] = {
+    "dpkg-maintscript-helper": _h_maintscript,
+    "dpkg-statoverride": _h_statoverride,
+    "dpkg-trigger": _h_trigger,
+}

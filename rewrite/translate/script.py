@@ -1,0 +1,70 @@
+"""One maintainer script → actions: its interpreter, its parse, the walk, and what it
+must not do (fail where every installation runs it)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from rewrite.shell import ShellSyntaxError, parse
+from rewrite.translate.context import (
+    INSTALL_PHASES,
+    SCRIPT_PHASES,
+    Ctx,
+    Lookup,
+    Result,
+    Untranslatable,
+)
+from rewrite.translate.exits import fail
+from rewrite.translate.walk import walk
+
+
+def translate(
+    text: str,
+    script: str,
+    *,
+    package: str,
+    answers: dict[str, str] | None = None,
+    lookup: Lookup | None = None,
+) -> Result:
+    """Translate one maintainer script; raise Untranslatable on the first unknown line."""
+    if script not in SCRIPT_PHASES:
+        raise ValueError(f"not a maintainer script: {script}")
+    first = text.split("\n", 1)[0]
+    if first.startswith("#!"):
+        try:
+            words = shlex.split(first[2:])
+        except ValueError as exc:
+            raise Untranslatable(1, first, f"an interpreter line that does not parse: {exc}") \
+                from exc
+        interpreter = words[0] if words else ""
+        if interpreter.rsplit("/", 1)[-1] not in ("sh", "dash", "bash"):
+            raise Untranslatable(1, first, f"not a shell script ({interpreter})")
+    try:
+        nodes = parse(text)
+    except ShellSyntaxError as exc:
+        raise Untranslatable(exc.line, "", f"shell syntax the parser does not read: {exc}") \
+            from exc
+    phases = SCRIPT_PHASES[script]
+    errexit = bool(re.fullmatch(r"#!\s*\S+\s+-\w*e\w*\s*", first))  # #!/bin/sh -e
+    ctx = Ctx(script=script, package=package, phases=phases, answers=dict(answers or {}),
+               lines=text.split("\n"), lookup=lookup, errexit=errexit,
+               status={p: "T" for p in phases})
+    out = Result()
+    try:
+        flow = walk(nodes, ctx, out)
+    except RecursionError as exc:  # the parser limits nesting; this is a last resort
+        raise Untranslatable(0, "", "nesting too deep for the engine") from exc
+    last = nodes[-1].line if nodes else 1
+    if any(status == "U" for status in flow.values()):
+        raise Untranslatable(last, ctx.source(last), "the script ends with the status of a "
+                             "test of the system (end it with exit 0?)")
+    fail({p for p, status in flow.items() if status == "F"}, 1, last, ctx, out)
+    for phase in INSTALL_PHASES.get(script, ()):
+        if phase in out.fails:
+            code, origin = out.fails[phase]
+            line = int(origin.rsplit(":", 1)[1])
+            raise Untranslatable(line, ctx.source(line),
+                                 f"the script fails (exit {code}) on {phase}: the package "
+                                 "could never be installed")
+    return out

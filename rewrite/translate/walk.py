@@ -1,0 +1,376 @@
+"""The walk of a script's statements, for each script argument (`$1`).
+
+The walk follows each script argument: which statements it reaches and the status
+($?) it has after each one: T (0), F (1: a test that failed) or U (unknown: it
+depends on the system). Commands succeed in the model (under `set -e` a failing one
+would stop the script). An `exit` ends the script for the arguments that reach it,
+so what follows only applies to the others (their actions are restricted to those);
+so does a failing test under `set -e`, and the status the script ends with. All of
+this is modelled only where the engine knows it exactly (tests of $1, case on $1,
+debconf answers); behind a test of the system (a tool, a file, an upgrade, an init
+system) it is refused, never guessed. The rendered script exits where the original
+fails (`Result.fails`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from recipes.actions import Dropped
+from rewrite.shell import AndOr, Case, Command, For, Function, Group, If, Loop, Node, Pipeline
+from rewrite.translate.commands import translate_command
+from rewrite.translate.conditions import (
+    eval_list,
+    eval_pipeline,
+    is_condition_cmd,
+    is_exact,
+    phase_word,
+)
+from rewrite.translate.context import Ctx, Result, Untranslatable, quiet, word_value
+from rewrite.translate.exits import exit_command, exit_line, fail, refuse_exit
+from rewrite.translate.systemd import INIT_REASON
+
+UNREACHABLE = "unreachable: every script argument has exited before this line"
+Flow = dict[str, str]  # script argument that goes on -> its status: T, F or U
+
+
+def _either(a: str, b: str) -> str:
+    return a if a == b else "U"
+
+
+def walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
+    """Translate a list of statements into `out`; the arguments that go on after it."""
+    flow = {p: ctx.status.get(p, "U") for p in ctx.phases}
+    errexit = ctx.errexit
+    for index, node in enumerate(nodes):
+        if not flow:
+            if ctx.phases:  # every argument exited in this list: the rest is dead code
+                for dead in nodes[index:]:
+                    out.dropped.append(Dropped(ctx.source(dead.line), UNREACHABLE,
+                                               ctx.origin(dead.line)))
+            return flow
+        current = replace(ctx.narrowed(set(flow)), status=flow, errexit=errexit)
+        flow = _statement(node, current, out)
+        switch = _set_e(node)
+        if switch is not None and switch != errexit:
+            if ctx.nested:
+                raise Untranslatable(node.line, ctx.source(node.line),
+                                     "set -e or +e inside a block")
+            errexit = switch
+    return flow
+
+
+def _set_e(node: Node) -> bool | None:
+    """True for `set -e`, False for `set +e`, None for anything else."""
+    if isinstance(node, AndOr) and not node.rest and len(node.first.commands) == 1:
+        cmd = node.first.commands[0]
+        if isinstance(cmd, Command) and cmd.name == "set":
+            flags = [w.value for w in cmd.words[1:]]
+            setting = None
+            for flag in flags:
+                if flag[:1] in "-+" and "e" in flag:
+                    setting = flag[0] == "-"
+            return setting
+    return None
+
+
+def _mapped(node: Node, ctx: Ctx, out: Result) -> bool:
+    if ctx.lookup is None:
+        return False
+    line = getattr(node, "line", 0)
+    hit = ctx.lookup(ctx.script, ctx.source(line))
+    if hit is None:
+        return False
+    refuse_exit([node], ctx, "a recipe mapping covers a line that exits: map the "
+                "lines after it instead")
+    actions, reason = hit
+    for action in actions:
+        on = tuple(p for p in action.on if p in ctx.phases)
+        if on:  # the recipe's arguments, as far as they reach this line
+            out.actions.append(action.model_copy(update={"on": on, "origin": ctx.origin(line)}))
+    if not actions:
+        out.dropped.append(Dropped(ctx.source(line), f"recipe: {reason}", ctx.origin(line)))
+    return True
+
+
+def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
+    if _mapped(node, ctx, out):
+        return {p: "T" for p in ctx.phases}
+    if isinstance(node, AndOr):
+        return _and_or(node, ctx, out)
+    if isinstance(node, Pipeline):
+        return _pipeline(node, ctx, out)
+    if isinstance(node, Command):
+        return _command(node, ctx, out)
+    nested = replace(ctx, nested=True)
+    if isinstance(node, If):
+        return _if(node, nested, out)
+    if isinstance(node, Case):
+        return _case(node, nested, out)
+    if isinstance(node, For):
+        return _for(node, nested, out)
+    if isinstance(node, Group):
+        if node.heredoc is not None:
+            raise Untranslatable(node.line, ctx.source(node.line), "a block fed by a here-document")
+        if node.subshell:
+            flow = walk(node.body, replace(nested, subshell=True), out)
+            if any(status != "T" for status in flow.values()):
+                raise Untranslatable(node.line, ctx.source(node.line),
+                                     "a subshell ( ... ) whose status is not known")
+            return {p: "T" for p in ctx.phases}
+        return walk(node.body, nested, out)
+    if isinstance(node, Function):
+        raise Untranslatable(node.line, ctx.source(node.line),
+                             "a function definition (hand-written logic)")
+    if isinstance(node, Loop):
+        raise Untranslatable(node.line, ctx.source(node.line), "a while/until loop")
+    raise Untranslatable(0, "", f"unknown node {type(node).__name__}")  # pragma: no cover
+
+
+def _is_condition(pipe: Pipeline, ctx: Ctx) -> bool:
+    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        return False
+    return is_condition_cmd(pipe.commands[0])
+
+
+def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
+    """`a && b || c` chains, evaluated for each script argument.
+
+    The status of each argument after a pipeline: T, F, U, or D (a test the engine
+    drops: init system, upgrade). A command after `&&` runs where the status is T,
+    after `||` where it is F; where it is U the command is translated too (the widest
+    reading: actions are idempotent), but an exit there is refused. Under `set -e` a
+    test that fails as the last of the chain ends the script."""
+    chain = [("", node.first), *node.rest]
+    if node.rest and any(_set_e(AndOr(pipe, [], pipe.line)) is not None for _, pipe in chain):
+        raise Untranslatable(node.line, ctx.source(node.line), "set -e or +e in a && or || list")
+    live = set(ctx.phases)
+    status: dict[str, str] = {p: ctx.status.get(p, "U") for p in live}
+    for index, (op, pipe) in enumerate(chain):
+        final = index == len(chain) - 1
+        following = chain[index + 1][0] if not final else ""
+        if not op:
+            sure, maybe = set(live), set()
+        elif op == "&&":
+            sure = {p for p in live if status[p] == "T"}
+            maybe = {p for p in live if status[p] == "U"}
+        else:
+            sure = {p for p in live if status[p] == "F"}
+            maybe = {p for p in live if status[p] in ("U", "D")}
+        if op == "&&" and any(status[p] == "D" for p in live):
+            refuse_exit([pipe], ctx, "it runs only on an upgrade or with an init system, "
+                        "which the engine drops")
+        runs = sure | maybe
+        if not runs:
+            continue
+        skipped = "T" if op == "||" else "F"  # the status of a maybe-phase that skips it
+        current = replace(ctx.narrowed(runs), status={p: "T" if op == "&&" else "F"
+                                                      if op else status[p] for p in runs},
+                          errexit=ctx.errexit and final)
+        if _is_condition(pipe, current):
+            cond = eval_pipeline(pipe, current)
+            if cond.kind in ("init", "upgrade") and following == "&&":
+                reason = INIT_REASON if cond.kind == "init" else \
+                    f"only on {cond.why or 'upgrades'}: images are installed fresh"
+                out.dropped.append(Dropped(current.source(pipe.line), reason,
+                                           current.origin(pipe.line)))
+                status.update({p: "D" for p in runs})
+                continue
+            failed: set[str] = set()
+            for p in runs:
+                value = "T" if p in cond.true else "F" if p in cond.false else "U"
+                if current.errexit and value != "T":
+                    if p in maybe or value == "U" or pipe.negated:
+                        if not pipe.negated:
+                            raise Untranslatable(pipe.line, ctx.source(pipe.line),
+                                                 "under set -e, a test of the system whose "
+                                                 "failure would end the script")
+                    else:
+                        failed.add(p)
+                status[p] = _either(value, skipped) if p in maybe else value
+            if failed:
+                fail(failed, 1, pipe.line, current, out)
+                live -= failed
+            continue
+        if op == "||" and _is_trivial_fallback(pipe):
+            status.update({p: "T" for p in runs})
+            continue
+        if maybe:
+            refuse_exit([pipe], current, "it runs only if a test of the system fails or "
+                        "succeeds")
+        after = _pipeline(pipe, current, out)
+        live -= runs - set(after)
+        for p, value in after.items():
+            status[p] = _either(value, skipped) if p in maybe else value
+    return {p: "U" if status[p] == "D" else status[p] for p in ctx.phases if p in live}
+
+
+def _is_trivial_fallback(pipe: Pipeline) -> bool:
+    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        return False
+    argv = pipe.commands[0].argv
+    return argv[:1] in (["true"], [":"]) or (argv[:1] in (["echo"], ["printf"]))
+
+
+def _pipeline(pipe: Pipeline, ctx: Ctx, out: Result) -> Flow:
+    if len(pipe.commands) != 1:
+        raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline")
+    inner = pipe.commands[0]
+    if pipe.negated:
+        raise Untranslatable(pipe.line, ctx.source(pipe.line), "a negated command")
+    return _statement(inner, ctx, out)
+
+
+def _if(node: If, ctx: Ctx, out: Result) -> Flow:
+    exits = exit_line([n for _, body in node.branches for n in body] + (node.orelse or []))
+    remaining = set(ctx.phases)
+    ends: dict[str, set[str]] = {}  # argument -> the statuses it may have after the if
+    exact = True
+    all_guards = True
+    for cond_nodes, body in node.branches:
+        current = ctx.narrowed(remaining)
+        try:
+            cond = eval_list(cond_nodes, current)
+        except ValueError as exc:
+            raise Untranslatable(node.line, ctx.source(node.line), f"condition {exc}") from exc
+        if current.phases and not is_exact(cond, current.phases):
+            exact = False
+            if exits:
+                raise Untranslatable(exits, ctx.source(exits), "an exit the engine cannot "
+                                     f"model exactly (inside the if of line {node.line}, whose "
+                                     "condition tests the system, not the script argument)")
+        if cond.kind in ("init", "upgrade"):
+            reason = INIT_REASON if cond.kind == "init" else \
+                f"only on {cond.why or 'upgrades'}: images are installed fresh"
+            out.dropped.append(Dropped(_block_text(node, ctx), reason, ctx.origin(node.line)))
+            all_guards = all_guards and cond.kind == "init"
+            if cond.kind == "init":
+                remaining = set(ctx.phases) - set(ends)  # the rest of the if is dropped
+                break
+            continue
+        if cond.kind == "false":
+            all_guards = False
+            continue
+        branch_phases = remaining & cond.phases
+        if branch_phases:
+            after = walk(body, replace(ctx.narrowed(branch_phases),
+                                       status={p: "T" for p in branch_phases}), out)
+            for p, value in after.items():
+                ends.setdefault(p, set()).add(value)
+            for p in branch_phases - set(after):
+                ends.setdefault(p, set())  # exited in this branch
+        if cond.kind == "plain":
+            all_guards = False
+            remaining -= cond.phases
+    else:
+        if node.orelse and not all_guards and remaining:
+            after = walk(node.orelse, replace(ctx.narrowed(remaining),
+                                              status={p: "F" for p in remaining}), out)
+            for p, value in after.items():
+                ends.setdefault(p, set()).add(value)
+            for p in remaining - set(after):
+                ends.setdefault(p, set())
+            remaining = set()
+        elif node.orelse and all_guards:
+            out.dropped.append(Dropped(
+                "else branch of a guard", "fallback when a tool or file is missing: "
+                "the actions do not need it", ctx.origin(node.line)))
+    for p in remaining:  # no branch taken: status 0
+        ends.setdefault(p, set()).add("T")
+    flow: Flow = {}
+    for p in ctx.phases:
+        values = ends.get(p, set())
+        if not values:
+            continue  # exited
+        if not exact:
+            values = values | {"T"}  # the engine cannot tell which branch ran
+        flow[p] = values.pop() if len(values) == 1 else "U"
+    return flow
+
+
+def _block_text(node: If | Case, ctx: Ctx) -> str:
+    end = node.end or node.line
+    return "\n".join(ctx.lines[node.line - 1:end]).strip()
+
+
+def _case(node: Case, ctx: Ctx, out: Result) -> Flow:
+    subject = word_value(node.word, ctx)
+    if not phase_word(subject):
+        raise Untranslatable(node.line, ctx.source(node.line), "a case on something other than $1")
+    remaining = set(ctx.phases)
+    flow: Flow = {}
+    for item in node.items:
+        matched: set[str] = set()
+        for pattern in item.patterns:
+            text = pattern.value
+            if pattern.expands:
+                raise Untranslatable(item.line, ctx.source(item.line),
+                                     "a case pattern built from a variable")
+            if text == "*" and not pattern.quoted:
+                matched |= remaining
+                continue
+            if any(ch in text for ch in "*?[") and not pattern.quoted:
+                matched |= {p for p in remaining if re.fullmatch(_glob(text), p)}
+                continue
+            matched |= {p for p in remaining if p == text}
+        if [p.value for p in item.patterns] == ["*"] and _only_complains(item.body):
+            out.dropped.append(Dropped(
+                ctx.source(item.line), "error exit for arguments the script does not expect",
+                ctx.origin(item.line)))
+        if matched:
+            if item.body:
+                flow.update(walk(item.body, ctx.narrowed(matched), out))
+            else:
+                flow.update({p: "T" for p in matched})
+        remaining -= matched
+    flow.update({p: "T" for p in remaining})  # no pattern matched: status 0
+    return {p: flow[p] for p in ctx.phases if p in flow}
+
+
+def _only_complains(body: list[Node]) -> bool:
+    """A default branch that only prints a message and exits non-zero."""
+    for node in body:
+        pipe = node.first if isinstance(node, AndOr) and not node.rest else None
+        cmd = pipe.commands[0] if pipe and len(pipe.commands) == 1 else None
+        if not isinstance(cmd, Command) or cmd.name not in ("echo", "printf", "exit"):
+            return False
+    return bool(body)
+
+
+def _glob(pattern: str) -> str:
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+
+
+def _for(node: For, ctx: Ctx, out: Result) -> Flow:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", node.var):
+        raise Untranslatable(node.line, ctx.source(node.line),
+                             f"a loop variable that is not a name: {node.var!r}")
+    values = []
+    for word in node.words:
+        value = word_value(word, ctx)
+        if "$" in value or "`" in value or any(c in value for c in "*?["):
+            raise Untranslatable(node.line, ctx.source(node.line), "a loop over computed values")
+        values.append(value)
+    if not node.words:
+        raise Untranslatable(node.line, ctx.source(node.line), "a loop over the arguments")
+    flow: Flow = {p: ctx.status.get(p, "U") for p in ctx.phases}
+    for value in values:
+        if not flow:
+            break
+        flow = walk(node.body, replace(ctx.narrowed(set(flow)), status=flow,
+                                       subst={**ctx.subst, node.var: value}), out)
+    return flow
+
+
+def _command(cmd: Command, ctx: Ctx, out: Result) -> Flow:
+    """Translate one simple command; return the arguments for which the script goes on."""
+    if cmd.words and cmd.words[0].value == "exit":
+        if not quiet(cmd):
+            raise Untranslatable(cmd.line, ctx.source(cmd.line), "output redirected to a file")
+        exit_command(cmd, ctx, out)
+        return {}
+    translate_command(cmd, ctx, out)
+    return {p: "T" for p in ctx.phases}
+
+
