@@ -111,3 +111,18 @@ def test_mypy_is_clean() -> None:
 def test_ruff_is_clean() -> None:
     result = run(tool("ruff"), "check", ".")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_every_package_directory_is_in_the_distribution() -> None:
+    """A room's subpackage missing from [tool.setuptools] packages is missing from the
+    wheel (a non-editable install, the farm's deployment) though every test passes."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    found = {name for name in find_packages(str(ROOT), include=[f"{r}*" for r in ROOMS])
+             if name.split(".")[0] in ROOMS}
+    assert found - listed == set(), "add to [tool.setuptools] packages"
+    assert listed - found == set(), "listed but not a package"
