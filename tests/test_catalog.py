@@ -37,6 +37,10 @@ TABLES = {
     "publication",
     "image",
     "image_package",
+    "implicit_use",
+    "survey",
+    "survey_package",
+    "survey_line",
 }
 SHA = "0" * 64
 
@@ -117,7 +121,7 @@ def _binary(build: Build, name: str, version: str = "1.0-1", arch: str = "amd64"
 # -- migrations -----------------------------------------------------------------------
 
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 def test_upgrade_from_empty_creates_every_table(url: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -42,6 +43,8 @@ BUILD_ORIGINS = ("source-build", "repack")
 BUILD_STATUSES = ("queued", "building", "done", "failed")
 RELATION_ACTIONS = ("dropped", "added")
 SCRIPT_NAMES = ("preinst", "postinst", "prerm", "postrm", "config", "triggers")
+# an implicit run-time use of the essential set found in a package's data (0004)
+IMPLICIT_KINDS = ("shebang", "shell-exec", "essential-path")
 
 SHA256_LEN = 64
 NAME_LEN = 255
@@ -180,6 +183,9 @@ class BinaryPackage(Base):
     script_rewrites: Mapped[list[ScriptRewrite]] = relationship(
         back_populates="binary", cascade="all, delete-orphan", passive_deletes=True
     )
+    implicit_uses: Mapped[list[ImplicitUse]] = relationship(
+        back_populates="binary", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def __repr__(self) -> str:
         return f"<BinaryPackage {self.name} {self.version} {self.architecture}>"
@@ -306,3 +312,100 @@ class ImagePackage(Base):
 
     def __repr__(self) -> str:
         return f"<ImagePackage {self.name} {self.version}>"
+
+
+class ImplicitUse(Base):
+    """A file of a binary that uses a program of the essential set without a relation
+    (Policy lets packages do so): a shebang interpreter, a shell run by an ELF program,
+    an absolute path of an essential program in a script (0004)."""
+
+    __tablename__ = "implicit_use"
+    __table_args__ = (
+        CheckConstraint(_in("kind", IMPLICIT_KINDS), name="kind"),
+        Index("ix_implicit_use_binary_id", "binary_id"),
+        Index("ix_implicit_use_kind", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    binary_id: Mapped[int] = mapped_column(ForeignKey("binary_package.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)  # the file in the package, e.g. /usr/bin/foo
+    kind: Mapped[str] = mapped_column(String(32))
+    needs: Mapped[str] = mapped_column(Text)  # what it runs, e.g. /usr/bin/env, /bin/sh
+    evidence: Mapped[str] = mapped_column(Text)  # e.g. "#!/usr/bin/env python3"
+    provider: Mapped[str | None] = mapped_column(String(NAME_LEN))  # a package providing it
+    declared: Mapped[bool] = mapped_column(Boolean, default=False)  # relation added (policy)
+
+    binary: Mapped[BinaryPackage] = relationship(back_populates="implicit_uses")
+
+    def __repr__(self) -> str:
+        return f"<ImplicitUse {self.kind} {self.path} needs {self.needs}>"
+
+
+class Survey(Base):
+    """One coverage survey of the rewrite engine over a set of upstream packages (0004)."""
+
+    __tablename__ = "survey"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
+    scope: Mapped[str] = mapped_column(Text)  # e.g. "closure python3 haproxy"
+    suite: Mapped[str] = mapped_column(String(SUITE_LEN))
+    architecture: Mapped[str] = mapped_column(String(32))
+    policy_digest: Mapped[str] = mapped_column(String(SHA256_LEN))
+    packages: Mapped[int] = mapped_column(Integer, default=0)
+    with_scripts: Mapped[int] = mapped_column(Integer, default=0)  # packages with scripts
+    scripts: Mapped[int] = mapped_column(Integer, default=0)
+    translated: Mapped[int] = mapped_column(Integer, default=0)  # scripts, by the engine
+    by_recipe: Mapped[int] = mapped_column(Integer, default=0)  # scripts, by a recipe
+    flagged: Mapped[int] = mapped_column(Integer, default=0)  # scripts
+
+    package_rows: Mapped[list[SurveyPackage]] = relationship(
+        back_populates="survey", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="SurveyPackage.package",
+    )
+    lines: Mapped[list[SurveyLine]] = relationship(
+        back_populates="survey", cascade="all, delete-orphan", passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Survey {self.id} {self.scope}>"
+
+
+class SurveyPackage(Base):
+    """What a survey found for one package."""
+
+    __tablename__ = "survey_package"
+    __table_args__ = (UniqueConstraint("survey_id", "package", "architecture"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    package: Mapped[str] = mapped_column(String(NAME_LEN))
+    version: Mapped[str] = mapped_column(String(NAME_LEN))
+    architecture: Mapped[str] = mapped_column(String(32))
+    scripts: Mapped[int] = mapped_column(Integer, default=0)
+    translated: Mapped[int] = mapped_column(Integer, default=0)
+    by_recipe: Mapped[int] = mapped_column(Integer, default=0)
+    flagged: Mapped[int] = mapped_column(Integer, default=0)
+
+    survey: Mapped[Survey] = relationship(back_populates="package_rows")
+
+
+class SurveyLine(Base):
+    """A maintainer-script line the engine could not translate, with its idiom."""
+
+    __tablename__ = "survey_line"
+    __table_args__ = (
+        Index("ix_survey_line_survey_id", "survey_id"),
+        Index("ix_survey_line_idiom", "idiom"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("survey.id", ondelete="CASCADE"))
+    package: Mapped[str] = mapped_column(String(NAME_LEN))
+    script: Mapped[str] = mapped_column(String(16))
+    idiom: Mapped[str] = mapped_column(String(NAME_LEN))  # e.g. "command touch"
+    line: Mapped[str] = mapped_column(Text)
+
+    survey: Mapped[Survey] = relationship(back_populates="lines")
