@@ -5,7 +5,8 @@ values of `$1` reach it (narrowed by `case "$1"` and `[ "$1" = ... ]`), the debc
 answers, and the recipe's mappings. Each simple command becomes actions from the
 vocabulary of `recipes.actions` (typed models), or a `Dropped` entry with its reason
 (init-system hooks, debconf questions, messages). Anything else raises `Untranslatable`
-with the line: the engine never guesses.
+with the line and its `Idiom` (the kind of line, for the survey): the engine never
+guesses.
 
 Modules: `script` (the entry point, `translate`), `walk` (statements, for each script
 argument), `conditions`, `exits`, `commands` (one simple command), `context` (what the
@@ -25,8 +26,10 @@ from rewrite.translate.context import (
     INSTALL_PHASES,
     SCRIPT_PHASES,
     Handler,
+    Idiom,
     Lookup,
     Result,
+    Unmodelled,
     Untranslatable,
 )
 from rewrite.translate.debconf import DEBCONF_REASON
@@ -39,5 +42,5 @@ __all__ = [
     "CACHE_TOOLS", "DEBCONF_REASON", "DROPPED_TOOLS", "GUARD_TOOLS", "HANDLERS",
     "INIT_PATHS", "INIT_REASON", "INIT_TOOLS", "INSTALL_PHASES", "MAINTSCRIPT",
     "MESSAGE_TOOLS", "NOOP", "SCRIPT_PHASES", "UNREACHABLE", "Cond", "Flow", "Handler",
-    "Lookup", "Result", "Untranslatable", "translate",
+    "Idiom", "Lookup", "Result", "Unmodelled", "Untranslatable", "translate",
 ]

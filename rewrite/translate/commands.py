@@ -10,7 +10,16 @@ from pydantic import ValidationError
 from recipes.actions import Dropped, action_error
 from rewrite.shell import Command
 from rewrite.translate import accounts, alternatives, caches, dpkg, files, python, systemd
-from rewrite.translate.context import Ctx, Handler, Result, Untranslatable, quiet, word_value
+from rewrite.translate.context import (
+    Ctx,
+    Handler,
+    Idiom,
+    Result,
+    Untranslatable,
+    idiom_of,
+    quiet,
+    word_value,
+)
 from rewrite.translate.debconf import DEBCONF_REASON, db_get
 from rewrite.translate.systemd import INIT_REASON, INIT_TOOLS
 
@@ -40,14 +49,17 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     where = ctx.origin(cmd.line)
     text = ctx.source(cmd.line)
     if not argv:
-        raise Untranslatable(cmd.line, text, "a redirection without a command")
+        raise Untranslatable(cmd.line, text, "a redirection without a command",
+                             "redirection without a command")
     if all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", a, re.S) for a in argv):
         if any("$(" in w.raw or "`" in w.raw for w in cmd.words):
-            raise Untranslatable(cmd.line, text, "an assignment from a command substitution")
+            raise Untranslatable(cmd.line, text, "an assignment from a command substitution",
+                                 "variable assignment from a command substitution")
         return  # plain assignments: values used later make those lines untranslatable
     name = argv[0]
     if not quiet(cmd):
-        raise Untranslatable(cmd.line, text, "output redirected to a file")
+        raise Untranslatable(cmd.line, text, "output redirected to a file",
+                             Idiom("output redirected to a file by", name))
     if name in NOOP or (name == "set" and all(re.fullmatch(r"[-+][euxv]+", a) for a in argv[1:])):
         return
     if name in MESSAGE_TOOLS or (name == "cat" and cmd.heredoc is not None and not cmd.redirects):
@@ -56,7 +68,8 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         if argv[1:] == ["/usr/share/debconf/confmodule"]:
             out.dropped.append(Dropped(text, DEBCONF_REASON, where))
             return
-        raise Untranslatable(cmd.line, text, "sources another shell file")
+        raise Untranslatable(cmd.line, text, "sources another shell file",
+                             Idiom("sources", " ".join(argv[1:2])))
     if name.startswith("db_"):
         if name == "db_get" and len(argv) == 2:
             db_get(argv[1], ctx, cmd.line)
@@ -71,14 +84,18 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         return
     handler = HANDLERS.get(name)
     if handler is None:
-        raise Untranslatable(cmd.line, text, f"command {name!r} is not in the vocabulary")
+        raise Untranslatable(cmd.line, text, f"command {name!r} is not in the vocabulary",
+                             Idiom("command", name))
     expanded = [a for a in argv[1:] if "$" in a and a not in ('$@', '"$@"')]
     if expanded or any("`" in a for a in argv):
-        raise Untranslatable(cmd.line, text, "uses a shell variable or command substitution")
+        raise Untranslatable(cmd.line, text, "uses a shell variable or command substitution",
+                             Idiom("computed arguments to", name))
     try:
         actions = handler(argv, ctx)
     except ValidationError as exc:  # a value an action refuses (not a name, not absolute)
-        raise Untranslatable(cmd.line, text, str(action_error(exc))) from exc
+        raise Untranslatable(cmd.line, text, str(action_error(exc)),
+                             Idiom("value an action refuses, from", name)) from exc
     except ValueError as exc:
-        raise Untranslatable(cmd.line, text, str(exc)) from exc
+        raise Untranslatable(cmd.line, text, str(exc),
+                             idiom_of(exc, Idiom("unknown form of", name))) from exc
     out.actions += [a.model_copy(update={"origin": where}) for a in actions]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from rewrite.shell import AndOr, Command, Pipeline
-from rewrite.translate.context import Ctx, Untranslatable, word_value
+from rewrite.translate.context import Ctx, Idiom, Unmodelled, Untranslatable, idiom_of, word_value
 from rewrite.translate.debconf import db_get
 from rewrite.translate.systemd import INIT_PATHS, INIT_REASON, INIT_TOOLS
 
@@ -110,13 +110,15 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             other = right if left.startswith("$") else left
             ret = ctx.ret.get("RET")
             if ret is None:
-                raise ValueError("tests a debconf answer ($RET) with no db_get before it")
+                raise Unmodelled("tests a debconf answer ($RET) with no db_get before it",
+                                 Idiom("condition: $RET with no db_get before it"))
             equal = ret == other
             holds = equal if op != "!=" else not equal
             if holds:
                 return _known(all_phases, all_phases)
             return Cond(frozenset(), "false", false=all_phases)
-        raise ValueError(f"compares {left!r} {op} {right!r}")
+        raise Unmodelled(f"compares {left!r} {op} {right!r}",
+                         Idiom("condition: comparison of values other than $1, $2 or $RET"))
     if len(args) == 2 and args[0] in ("-z", "-n"):
         operand = args[1]
         if operand in ("$2", "${2}", "${2:-}"):
@@ -125,16 +127,20 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             return Cond(all_phases, "upgrade", "upgrade from a previous version")
         if operand in ("${DPKG_ROOT:-}", "$DPKG_ROOT", "${DPKG_ROOT}", ""):
             return Cond(all_phases, "guard")
-        raise ValueError(f"tests the variable {operand!r}")
+        raise Unmodelled(f"tests the variable {operand!r}",
+                         Idiom(f"condition: test {args[0]} of a variable"))
     if len(args) == 2 and args[0] in ("-x", "-e", "-f", "-d", "-L", "-h", "-s", "-r", "-w"):
         path = args[1]
         if any(p in path for p in INIT_PATHS):
             return Cond(all_phases, "init", INIT_REASON)
         if "$" in path.replace("$(command -v", "").replace("`command -v", "") and \
                 "command -v" not in path:
-            raise ValueError(f"tests a path built from a variable: {path!r}")
+            raise Unmodelled(f"tests a path built from a variable: {path!r}",
+                             Idiom(f"condition: test {args[0]} of a computed path"))
         return Cond(all_phases, "guard", f"tests {path}")
-    raise ValueError("a test the engine does not know")
+    raise Unmodelled("a test the engine does not know",
+                     Idiom("condition: test", " ".join(a for a in args if a.startswith("-"))
+                           or "of another kind"))
 
 
 def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
@@ -157,7 +163,8 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
     if name == "dpkg" and argv[1:2] == ["--compare-versions"]:
         if len(argv) == 5 and argv[2] in ("$2", "${2}", "${2:-}", "$oldversion"):
             return Cond(all_phases, "upgrade", f"upgrade from a version {argv[3]} {argv[4]}")
-        raise ValueError("dpkg --compare-versions on something other than $2")
+        raise Unmodelled("dpkg --compare-versions on something other than $2",
+                         Idiom("condition: dpkg --compare-versions on something other than $2"))
     if name == "db_get" and len(argv) == 2:
         db_get(argv[1], ctx, cmd.line)
         return Cond(all_phases, "guard")
@@ -166,14 +173,19 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
 
 def eval_pipeline(pipe: Pipeline, ctx: Ctx) -> Cond:
     if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
-        raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline or compound condition")
+        raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline or compound condition",
+                             Idiom("condition: pipeline", " | ".join(
+                                 c.name if isinstance(c, Command) else "..."
+                                 for c in pipe.commands)))
     cmd = pipe.commands[0]
     try:
         cond = _cond_command(cmd, ctx)
     except ValueError as exc:
-        raise Untranslatable(cmd.line, ctx.source(cmd.line), f"condition {exc}") from exc
+        raise Untranslatable(cmd.line, ctx.source(cmd.line), f"condition {exc}",
+                             idiom_of(exc, Idiom(f"condition: {exc}"))) from exc
     if cond is None:
-        raise Untranslatable(cmd.line, ctx.source(cmd.line), "a condition the engine does not know")
+        raise Untranslatable(cmd.line, ctx.source(cmd.line), "a condition the engine does not know",
+                             Idiom("condition: command", cmd.name))
     if pipe.negated:
         return _negated(cond, frozenset(ctx.phases))
     return cond

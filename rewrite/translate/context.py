@@ -28,14 +28,44 @@ INSTALL_PHASES: dict[str, tuple[str, ...]] = {
 }
 
 
-class Untranslatable(Exception):
-    """A line the engine cannot map to actions."""
+@dataclass(frozen=True)
+class Idiom:
+    """What kind of line the engine refused, for grouping many refusals (the survey):
+    the construct and, where there is one, the command or file it names, free of the
+    line's own values (`command touch`, `sources /usr/share/foo`, `function definition`).
+    """
 
-    def __init__(self, line: int, text: str, reason: str) -> None:
+    construct: str
+    subject: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.construct} {self.subject}" if self.subject else self.construct
+
+
+class Untranslatable(Exception):
+    """A line the engine cannot map to actions; `idiom` says which kind of line (the
+    reason itself, when the raiser names none)."""
+
+    def __init__(self, line: int, text: str, reason: str,
+                 idiom: Idiom | str | None = None) -> None:
         self.line = line
         self.text = text
         self.reason = reason
+        self.idiom = idiom if isinstance(idiom, Idiom) else Idiom(idiom or reason)
         super().__init__(f"line {line}: {reason}: {text}")
+
+
+class Unmodelled(ValueError):
+    """A ValueError that names the idiom the engine does not model (for the survey)."""
+
+    def __init__(self, message: str, idiom: Idiom) -> None:
+        super().__init__(message)
+        self.idiom = idiom
+
+
+def idiom_of(exc: ValueError, default: Idiom) -> Idiom:
+    """The idiom an Unmodelled error names, else `default`."""
+    return exc.idiom if isinstance(exc, Unmodelled) else default
 
 
 # A recipe's mapping: (script, stripped line) -> (actions, ignore reason) or None

@@ -70,18 +70,20 @@ def _is_exit(pipe: Pipeline) -> bool:
         pipe.commands[0].name == "exit"
 
 
-def refuse_exit(nodes: list[Node], ctx: Ctx, why: str) -> None:
+def refuse_exit(nodes: list[Node], ctx: Ctx, why: str,
+                idiom: str = "exit the engine cannot model") -> None:
     line = exit_line(nodes)
     if line:
         raise Untranslatable(line, ctx.source(line),
-                             f"an exit the engine cannot model exactly ({why})")
+                             f"an exit the engine cannot model exactly ({why})", idiom)
 
 
 def fail(phases: set[str] | frozenset[str], code: int, line: int, ctx: Ctx,
          out: Result) -> None:
     """The script ends with status `code` for `phases` (at `line`)."""
     if ctx.subshell:
-        raise Untranslatable(line, ctx.source(line), "a subshell ( ... ) that exits or fails")
+        raise Untranslatable(line, ctx.source(line), "a subshell ( ... ) that exits or fails",
+                             "subshell that exits or fails")
     if code:
         for phase in ctx.phases:
             if phase in phases:
@@ -93,16 +95,19 @@ def exit_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     text = ctx.source(cmd.line)
     args = cmd.words[1:]
     if ctx.subshell:
-        raise Untranslatable(cmd.line, text, "an exit inside a subshell ( ... )")
+        raise Untranslatable(cmd.line, text, "an exit inside a subshell ( ... )",
+                             "exit inside a subshell")
     if len(args) > 1 or (args and (args[0].expands or not re.fullmatch(r"[0-9]{1,9}",
                                                                         args[0].value))):
-        raise Untranslatable(cmd.line, text, "an exit whose status is not a number")
+        raise Untranslatable(cmd.line, text, "an exit whose status is not a number",
+                             "exit with a computed status")
     if args:
         fail(set(ctx.phases), int(args[0].value) % 256, cmd.line, ctx, out)
         return
     statuses = {ctx.status.get(p, "U") for p in ctx.phases}
     if "U" in statuses:
         raise Untranslatable(cmd.line, text, "an exit without a status, after a command "
-                             "whose status the engine does not know")
+                             "whose status the engine does not know",
+                             "exit with the status of a test of the system")
     fail({p for p in ctx.phases if ctx.status[p] == "F"}, 1, cmd.line, ctx, out)
 

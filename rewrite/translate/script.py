@@ -11,6 +11,7 @@ from rewrite.translate.context import (
     INSTALL_PHASES,
     SCRIPT_PHASES,
     Ctx,
+    Idiom,
     Lookup,
     Result,
     Untranslatable,
@@ -35,16 +36,17 @@ def translate(
         try:
             words = shlex.split(first[2:])
         except ValueError as exc:
-            raise Untranslatable(1, first, f"an interpreter line that does not parse: {exc}") \
-                from exc
+            raise Untranslatable(1, first, f"an interpreter line that does not parse: {exc}",
+                                 "interpreter line that does not parse") from exc
         interpreter = words[0] if words else ""
         if interpreter.rsplit("/", 1)[-1] not in ("sh", "dash", "bash"):
-            raise Untranslatable(1, first, f"not a shell script ({interpreter})")
+            raise Untranslatable(1, first, f"not a shell script ({interpreter})",
+                                 Idiom("interpreter", interpreter.rsplit("/", 1)[-1]))
     try:
         nodes = parse(text)
     except ShellSyntaxError as exc:
-        raise Untranslatable(exc.line, "", f"shell syntax the parser does not read: {exc}") \
-            from exc
+        raise Untranslatable(exc.line, "", f"shell syntax the parser does not read: {exc}",
+                             "shell syntax the parser does not read") from exc
     phases = SCRIPT_PHASES[script]
     errexit = bool(re.fullmatch(r"#!\s*\S+\s+-\w*e\w*\s*", first))  # #!/bin/sh -e
     ctx = Ctx(script=script, package=package, phases=phases, answers=dict(answers or {}),
@@ -54,11 +56,13 @@ def translate(
     try:
         flow = walk(nodes, ctx, out)
     except RecursionError as exc:  # the parser limits nesting; this is a last resort
-        raise Untranslatable(0, "", "nesting too deep for the engine") from exc
+        raise Untranslatable(0, "", "nesting too deep for the engine",
+                             "nesting too deep") from exc
     last = nodes[-1].line if nodes else 1
     if any(status == "U" for status in flow.values()):
         raise Untranslatable(last, ctx.source(last), "the script ends with the status of a "
-                             "test of the system (end it with exit 0?)")
+                             "test of the system (end it with exit 0?)",
+                             "script ending with the status of a test of the system")
     fail({p for p, status in flow.items() if status == "F"}, 1, last, ctx, out)
     for phase in INSTALL_PHASES.get(script, ()):
         if phase in out.fails:
@@ -66,5 +70,5 @@ def translate(
             line = int(origin.rsplit(":", 1)[1])
             raise Untranslatable(line, ctx.source(line),
                                  f"the script fails (exit {code}) on {phase}: the package "
-                                 "could never be installed")
+                                 "could never be installed", Idiom("script failing on", phase))
     return out

@@ -27,7 +27,15 @@ from rewrite.translate.conditions import (
     is_exact,
     phase_word,
 )
-from rewrite.translate.context import Ctx, Result, Untranslatable, quiet, word_value
+from rewrite.translate.context import (
+    Ctx,
+    Idiom,
+    Result,
+    Untranslatable,
+    idiom_of,
+    quiet,
+    word_value,
+)
 from rewrite.translate.exits import exit_command, exit_line, fail, refuse_exit
 from rewrite.translate.systemd import INIT_REASON
 
@@ -56,7 +64,7 @@ def walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
         if switch is not None and switch != errexit:
             if ctx.nested:
                 raise Untranslatable(node.line, ctx.source(node.line),
-                                     "set -e or +e inside a block")
+                                     "set -e or +e inside a block", "set -e or +e in a block")
             errexit = switch
     return flow
 
@@ -83,7 +91,7 @@ def _mapped(node: Node, ctx: Ctx, out: Result) -> bool:
     if hit is None:
         return False
     refuse_exit([node], ctx, "a recipe mapping covers a line that exits: map the "
-                "lines after it instead")
+                "lines after it instead", idiom="recipe mapping over an exit")
     actions, reason = hit
     for action in actions:
         on = tuple(p for p in action.on if p in ctx.phases)
@@ -112,19 +120,23 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
         return _for(node, nested, out)
     if isinstance(node, Group):
         if node.heredoc is not None:
-            raise Untranslatable(node.line, ctx.source(node.line), "a block fed by a here-document")
+            raise Untranslatable(node.line, ctx.source(node.line), "a block fed by a here-document",
+                                 "block fed by a here-document")
         if node.subshell:
             flow = walk(node.body, replace(nested, subshell=True), out)
             if any(status != "T" for status in flow.values()):
                 raise Untranslatable(node.line, ctx.source(node.line),
-                                     "a subshell ( ... ) whose status is not known")
+                                     "a subshell ( ... ) whose status is not known",
+                                     "subshell with an unknown status")
             return {p: "T" for p in ctx.phases}
         return walk(node.body, nested, out)
     if isinstance(node, Function):
         raise Untranslatable(node.line, ctx.source(node.line),
-                             "a function definition (hand-written logic)")
+                             "a function definition (hand-written logic)",
+                             "function definition")
     if isinstance(node, Loop):
-        raise Untranslatable(node.line, ctx.source(node.line), "a while/until loop")
+        raise Untranslatable(node.line, ctx.source(node.line), "a while/until loop",
+                             "while/until loop")
     raise Untranslatable(0, "", f"unknown node {type(node).__name__}")  # pragma: no cover
 
 
@@ -144,7 +156,8 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
     test that fails as the last of the chain ends the script."""
     chain = [("", node.first), *node.rest]
     if node.rest and any(_set_e(AndOr(pipe, [], pipe.line)) is not None for _, pipe in chain):
-        raise Untranslatable(node.line, ctx.source(node.line), "set -e or +e in a && or || list")
+        raise Untranslatable(node.line, ctx.source(node.line), "set -e or +e in a && or || list",
+                             "set -e or +e in a && or || list")
     live = set(ctx.phases)
     status: dict[str, str] = {p: ctx.status.get(p, "U") for p in live}
     for index, (op, pipe) in enumerate(chain):
@@ -160,7 +173,7 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
             maybe = {p for p in live if status[p] in ("U", "D")}
         if op == "&&" and any(status[p] == "D" for p in live):
             refuse_exit([pipe], ctx, "it runs only on an upgrade or with an init system, "
-                        "which the engine drops")
+                        "which the engine drops", idiom="exit behind an upgrade or init test")
         runs = sure | maybe
         if not runs:
             continue
@@ -185,7 +198,8 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
                         if not pipe.negated:
                             raise Untranslatable(pipe.line, ctx.source(pipe.line),
                                                  "under set -e, a test of the system whose "
-                                                 "failure would end the script")
+                                                 "failure would end the script",
+                                                 "test of the system under set -e")
                     else:
                         failed.add(p)
                 status[p] = _either(value, skipped) if p in maybe else value
@@ -198,7 +212,7 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
             continue
         if maybe:
             refuse_exit([pipe], current, "it runs only if a test of the system fails or "
-                        "succeeds")
+                        "succeeds", idiom="exit behind a test of the system")
         after = _pipeline(pipe, current, out)
         live -= runs - set(after)
         for p, value in after.items():
@@ -213,12 +227,19 @@ def _is_trivial_fallback(pipe: Pipeline) -> bool:
     return argv[:1] in (["true"], [":"]) or (argv[:1] in (["echo"], ["printf"]))
 
 
+def _pipe_names(pipe: Pipeline) -> str:
+    """`find | xargs`: the commands of a pipeline, by name ("..." for a compound one)."""
+    return " | ".join(cmd.name if isinstance(cmd, Command) else "..." for cmd in pipe.commands)
+
+
 def _pipeline(pipe: Pipeline, ctx: Ctx, out: Result) -> Flow:
     if len(pipe.commands) != 1:
-        raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline")
+        raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline",
+                             Idiom("pipeline", _pipe_names(pipe)))
     inner = pipe.commands[0]
     if pipe.negated:
-        raise Untranslatable(pipe.line, ctx.source(pipe.line), "a negated command")
+        raise Untranslatable(pipe.line, ctx.source(pipe.line), "a negated command",
+                             "negated command")
     return _statement(inner, ctx, out)
 
 
@@ -233,13 +254,15 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         try:
             cond = eval_list(cond_nodes, current)
         except ValueError as exc:
-            raise Untranslatable(node.line, ctx.source(node.line), f"condition {exc}") from exc
+            raise Untranslatable(node.line, ctx.source(node.line), f"condition {exc}",
+                                 idiom_of(exc, Idiom(f"condition: {exc}"))) from exc
         if current.phases and not is_exact(cond, current.phases):
             exact = False
             if exits:
                 raise Untranslatable(exits, ctx.source(exits), "an exit the engine cannot "
                                      f"model exactly (inside the if of line {node.line}, whose "
-                                     "condition tests the system, not the script argument)")
+                                     "condition tests the system, not the script argument)",
+                                     "exit inside an if that tests the system")
         if cond.kind in ("init", "upgrade"):
             reason = INIT_REASON if cond.kind == "init" else \
                 f"only on {cond.why or 'upgrades'}: images are installed fresh"
@@ -297,7 +320,8 @@ def _block_text(node: If | Case, ctx: Ctx) -> str:
 def _case(node: Case, ctx: Ctx, out: Result) -> Flow:
     subject = word_value(node.word, ctx)
     if not phase_word(subject):
-        raise Untranslatable(node.line, ctx.source(node.line), "a case on something other than $1")
+        raise Untranslatable(node.line, ctx.source(node.line), "a case on something other than $1",
+                             "case on something other than $1")
     remaining = set(ctx.phases)
     flow: Flow = {}
     for item in node.items:
@@ -306,7 +330,8 @@ def _case(node: Case, ctx: Ctx, out: Result) -> Flow:
             text = pattern.value
             if pattern.expands:
                 raise Untranslatable(item.line, ctx.source(item.line),
-                                     "a case pattern built from a variable")
+                                     "a case pattern built from a variable",
+                                     "case pattern built from a variable")
             if text == "*" and not pattern.quoted:
                 matched |= remaining
                 continue
@@ -345,15 +370,18 @@ def _glob(pattern: str) -> str:
 def _for(node: For, ctx: Ctx, out: Result) -> Flow:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", node.var):
         raise Untranslatable(node.line, ctx.source(node.line),
-                             f"a loop variable that is not a name: {node.var!r}")
+                             f"a loop variable that is not a name: {node.var!r}",
+                             "loop variable that is not a name")
     values = []
     for word in node.words:
         value = word_value(word, ctx)
         if "$" in value or "`" in value or any(c in value for c in "*?["):
-            raise Untranslatable(node.line, ctx.source(node.line), "a loop over computed values")
+            raise Untranslatable(node.line, ctx.source(node.line), "a loop over computed values",
+                                 "loop over computed values")
         values.append(value)
     if not node.words:
-        raise Untranslatable(node.line, ctx.source(node.line), "a loop over the arguments")
+        raise Untranslatable(node.line, ctx.source(node.line), "a loop over the arguments",
+                             "loop over the arguments")
     flow: Flow = {p: ctx.status.get(p, "U") for p in ctx.phases}
     for value in values:
         if not flow:
@@ -367,7 +395,8 @@ def _command(cmd: Command, ctx: Ctx, out: Result) -> Flow:
     """Translate one simple command; return the arguments for which the script goes on."""
     if cmd.words and cmd.words[0].value == "exit":
         if not quiet(cmd):
-            raise Untranslatable(cmd.line, ctx.source(cmd.line), "output redirected to a file")
+            raise Untranslatable(cmd.line, ctx.source(cmd.line), "output redirected to a file",
+                                 Idiom("output redirected to a file by", "exit"))
         exit_command(cmd, ctx, out)
         return {}
     translate_command(cmd, ctx, out)

@@ -1,0 +1,49 @@
+"""The idiom of each refusal of the translator: the construct and the command it names,
+free of the line's own values, so that a survey can group refusals across packages."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewrite.translate import Idiom, Untranslatable, translate
+
+CASES = [
+    ("touch /var/lib/foo/stamp", "command touch"),
+    ("/usr/sbin/frob --all", "command /usr/sbin/frob"),
+    (". /usr/share/foo/lib.sh", "sources /usr/share/foo/lib.sh"),
+    ("f() {\n  true\n}", "function definition"),
+    ("while read x; do true; done", "while/until loop"),
+    ("for f in /etc/*.conf; do rm -f $f; done", "loop over computed values"),
+    ("X=$(cat /etc/foo)", "variable assignment from a command substitution"),
+    ("echo hello > /etc/foo", "output redirected to a file by echo"),
+    ("find /var -name x | xargs rm", "pipeline find | xargs"),
+    ("chown $USER /var/lib/foo", "computed arguments to chown"),
+    ("if grep -q x /etc/foo; then true; fi", "condition: command grep"),
+    ('if [ "$X" = y ]; then true; fi',
+     "condition: comparison of values other than $1, $2 or $RET"),
+    ('if [ -f "$F" ]; then true; fi', "condition: test -f of a computed path"),
+    ("if [ 1 -gt 0 ]; then true; fi", "condition: test -gt"),
+    ("case $X in a) true;; esac", "case on something other than $1"),
+    ("db_get foo/bar", "debconf question without an answer"),
+    ("exit $RC", "exit with a computed status"),
+]
+
+
+@pytest.mark.parametrize(("line", "idiom"), CASES)
+def test_idiom_of_each_refusal(line: str, idiom: str) -> None:
+    with pytest.raises(Untranslatable) as caught:
+        translate(f"#!/bin/sh\nset -e\n{line}\n", "postinst", package="demo")
+    assert str(caught.value.idiom) == idiom
+    assert caught.value.line == 3
+
+
+def test_interpreter_idiom_names_the_program() -> None:
+    with pytest.raises(Untranslatable) as caught:
+        translate("#!/usr/bin/perl -w\nprint 1;\n", "postinst", package="demo")
+    assert caught.value.idiom == Idiom("interpreter", "perl")
+
+
+def test_reason_is_the_idiom_when_none_is_named() -> None:
+    exc = Untranslatable(4, "x", "some reason")
+    assert exc.idiom == Idiom("some reason") and str(exc.idiom) == "some reason"
+    assert str(Untranslatable(4, "x", "why", Idiom("command", "sed")).idiom) == "command sed"
