@@ -22,6 +22,7 @@ from base.errors import UnessentialError
 from bootstrap.cli import bootstrap_command
 from recipes.cli import policy
 from rewrite.cli import rewrite_command
+from rewrite.survey_cli import survey_command
 from unessential.config import Settings, load_settings
 from worker.farm_cli import logs_command, rebuild_command, status_command, worker_command
 
@@ -147,6 +148,7 @@ cli.add_command(publish_command)
 cli.add_command(snapshot_group)
 cli.add_command(serve_command)
 cli.add_command(rewrite_command)
+cli.add_command(survey_command)
 cli.add_command(rebuild_command)
 cli.add_command(worker_command)
 cli.add_command(status_command)

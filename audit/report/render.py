@@ -26,6 +26,7 @@ from audit.report.charts import BarChart, bar_chart
 from audit.report.data import BinaryRow, ImageRow, ReportData, Summary, load_report
 from audit.report.graph import layout
 from audit.report.output import replace_dir, staging_dir
+from audit.report.survey import SURVEY_PAGE, SurveyPage, load_surveys, percent, survey_charts
 from base import __version__
 
 DEFAULT_TITLE = "unessential report"
@@ -38,14 +39,16 @@ class ReportResult:
     index: Path
     packages: int  # package pages written
     images: int  # image pages written
+    survey: bool = False  # the survey page was written (a survey is recorded)
 
 
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("audit.report", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
-    env.filters.update(num=number, kib=kib, ratio=ratio, slug=slug)
-    env.globals.update(package_href=package_href, image_href=image_href, version=__version__)
+    env.filters.update(num=number, kib=kib, ratio=ratio, slug=slug, percent=percent)
+    env.globals.update(package_href=package_href, image_href=image_href, version=__version__,
+                       has_survey=False)
     return env
 
 
@@ -118,9 +121,14 @@ def control_diff(binary: BinaryRow) -> list[tuple[str, str]]:
              line) for line in lines]
 
 
-def render_pages(data: ReportData, title: str) -> Iterator[tuple[str, str]]:
+def render_pages(data: ReportData, title: str,
+                 survey: SurveyPage | None = None) -> Iterator[tuple[str, str]]:
     """(relative path, HTML) of every page, in a fixed order."""
     env = environment()
+    env.globals["has_survey"] = survey is not None
+    if survey is not None:
+        yield SURVEY_PAGE, env.get_template("survey.html.j2").render(
+            title=title, root="", survey=survey, charts=survey_charts(survey))
     yield "index.html", env.get_template("index.html.j2").render(
         title=title, root="", data=data, summary=data.summary,
         charts=summary_charts(data.summary))
@@ -150,16 +158,18 @@ def write_report(source: Session | str | URL, out_dir: Path, *,
     """
     with _session(source) as session:
         data = load_report(session)
+        survey = load_surveys(session)
     stylesheet = files("audit.report").joinpath("static", STYLESHEET).read_text("utf-8")
     with staging_dir(out_dir) as stage:
         (stage / STYLESHEET).write_text(stylesheet, encoding="utf-8")
-        for relative, html in render_pages(data, title):
+        for relative, html in render_pages(data, title, survey):
             target = stage / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(html, encoding="utf-8")
         replace_dir(stage, out_dir)
     return ReportResult(out_dir, out_dir / "index.html",
-                        len({b.name for b in data.binaries}), len(data.images))
+                        len({b.name for b in data.binaries}), len(data.images),
+                        survey is not None)
 
 
 @contextmanager
