@@ -142,6 +142,14 @@ class StorageError(UnessentialError):
     kind = "storage"
 
 
+class NotEquivalent(UnessentialError):
+    """`verify` found a difference between Debian's package and the rewritten one that
+    no reason of the expected list explains (or a system could not be installed)."""
+
+    exit_code = 20
+    kind = "equivalence"
+
+
 EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
@@ -162,5 +170,6 @@ EXIT_CODES: dict[str, int] = {
         InstallError,
         PolicyGateFailed,
         StorageError,
+        NotEquivalent,
     )
 }

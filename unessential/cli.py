@@ -15,6 +15,7 @@ from archive.publish.cli import publish_command, serve_command, snapshot_group
 from archive.urls import mask_passwords
 from audit.cli import audit_command, diff_command
 from audit.report.cli import report_command
+from audit.verify_cli import verify_command
 from base import __version__
 from base.console import print_json
 from base.context import AppContext, pass_app
@@ -159,6 +160,7 @@ cli.add_command(bootstrap_command)
 cli.add_command(audit_command)
 cli.add_command(diff_command)
 cli.add_command(report_command)
+cli.add_command(verify_command)
 
 
 def main() -> None:

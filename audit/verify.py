@@ -1,0 +1,194 @@
+"""`unessential verify`: is a rewritten package equivalent to Debian's?
+
+Where it lives, and why: the comparison is pure and belongs with the engine it proves
+(`rewrite/verify/`: systems, snapshots, comparison, the A/B harness), but system (C)
+is installed the way `bootstrap` installs (its unpacker, its action applier, its dpkg
+database writer), and `rewrite` may not import `bootstrap` (the layers go base <-
+recipes <- archive <- rewrite, and bootstrap stands beside rewrite). `audit` may
+import both, so the orchestration is here: it resolves the packages over the
+upstream mirror, builds the base, and passes bootstrap's native installer to the
+harness as a function. Running `unessential bootstrap` as a subprocess against a
+signed archive of the rewritten .debs was the other way; it builds an image from
+nothing, not on the base the other two systems share, so its tree could not be
+compared path by path with theirs.
+
+(C) follows `bootstrap.installer`: `preinst install` actions, then the safe unpack
+of each package (merged-/usr aliases), then `postinst configure` actions in order,
+the `triggered` actions of packages whose triggers were hit, `finish()` (accounts,
+alternatives, ld.so cache), and dpkg's status and info files for the new packages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from debian.debian_support import version_compare
+
+from archive.debfile import read_deb
+from archive.upstream.index import BinaryRecord
+from archive.upstream.mirror import Suite, Upstream
+from base.deb822 import parse_one
+from base.errors import FormatError, UnessentialError
+from bootstrap.apply import Applier, parse_actions
+from bootstrap.confined import ImageRoot
+from bootstrap.installer import LIB_ALIASES, MERGED_USR, _interests, _run_triggers
+from bootstrap.status import ADMIN, DpkgEntry, list_text, md5_of, status_stanza
+from bootstrap.unpack import UnpackLimits, unpack_deb
+from recipes.actions import Action
+from rewrite.closure import closure
+from rewrite.verify.harness import Log, Subject
+
+
+def install_native(root: Path, debs: Sequence[Path], log: Log) -> None:
+    """Install rewritten .debs into the system at `root` as bootstrap does: actions
+    applied natively, nothing executed; dpkg's database extended with them."""
+    fs = ImageRoot(root)
+    applier = Applier(root, log=log)
+    aliases = {name: f"usr/{name}" for name in (*MERGED_USR, *LIB_ALIASES)}
+    entries: list[DpkgEntry] = []
+    configure: list[tuple[str, list[Action]]] = []
+    interests: list[tuple[str, list[str], list[Action]]] = []
+    for path in debs:
+        deb = read_deb(path)
+        try:
+            control = parse_one(deb.members["control"].data.decode("utf-8"))
+        except (KeyError, ValueError, UnicodeDecodeError) as exc:
+            raise FormatError(str(path), f"unreadable control file: {exc}") from None
+        package = control["Package"]
+        member = deb.members.get("actions")
+        actions = parse_actions(member.data.decode("utf-8")) if member is not None else []
+        for action in actions:
+            if action.script == "preinst" and "install" in action.on:
+                applier.run(package, action)
+        files = unpack_deb(path, root, limits=UnpackLimits(), aliases=aliases)
+        configure.append((package, actions))
+        triggers = deb.members.get("triggers")
+        if triggers is not None:
+            interests.append((package, _interests(triggers.data), actions))
+        conffiles = deb.members.get("conffiles")
+        md5sums = deb.members.get("md5sums")
+        entries.append(DpkgEntry(
+            control=control, paths=tuple(f.path for f in files),
+            md5sums=md5sums.data.decode("utf-8", "replace") if md5sums else "",
+            conffiles=tuple(line.strip() for line in
+                            (conffiles.data.decode("utf-8", "replace") if conffiles else "")
+                            .splitlines() if line.strip())))
+    for package, actions in configure:
+        for action in actions:
+            if action.script in ("config", "postinst") and "configure" in action.on:
+                applier.run(package, action)
+    _run_triggers(applier, interests, entries)
+    applier.finish()
+    _extend_database(fs, entries)
+
+
+def _extend_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
+    """Add `entries` to the system's dpkg database (status stanzas, info files)."""
+    entries = [DpkgEntry(e.control, e.paths, e.md5sums, e.conffiles,
+                         {p: md5_of(fs, p) for p in e.conffiles}) for e in entries]
+    names = {e.name for e in entries}
+    status = fs.read_text(f"{ADMIN}/status", strict=True) if fs.lexists(f"{ADMIN}/status") \
+        else ""
+    kept = [block for block in status.split("\n\n") if block.strip()
+            and not any(line == f"Package: {name}" for line in block.splitlines()
+                        for name in names)]
+    stanzas = [block.strip("\n") + "\n" for block in kept]
+    stanzas += [status_stanza(e) for e in entries]
+    fs.write_text(f"{ADMIN}/status", "\n".join(stanzas), strict=True)
+    info = f"{ADMIN}/info"
+    for entry in entries:
+        name = entry.info_name
+        fs.write_text(f"{info}/{name}.list", list_text(entry), strict=True)
+        if entry.md5sums:
+            fs.write_text(f"{info}/{name}.md5sums", entry.md5sums, strict=True)
+        if entry.conffiles:
+            fs.write_text(f"{info}/{name}.conffiles",
+                          "".join(f"{path}\n" for path in entry.conffiles), strict=True)
+
+
+# ----------------------------------------------------------------------- subjects
+
+
+@dataclass
+class Plan:
+    """What to verify, resolved over the upstream mirror."""
+
+    subjects: list[Subject] = field(default_factory=list)
+    in_base: list[str] = field(default_factory=list)  # names the base already has
+    unavailable: dict[str, str] = field(default_factory=dict)  # name -> why not fetched
+
+
+def _order(records: list[BinaryRecord]) -> list[BinaryRecord]:
+    """Dependencies first (cycles broken by name), as an installer configures them."""
+    by_name = {r.package: r for r in records}
+    done: list[BinaryRecord] = []
+    seen: set[str] = set()
+
+    def visit(name: str, stack: set[str]) -> None:
+        if name in seen or name in stack or name not in by_name:
+            return
+        stack.add(name)
+        record = by_name[name]
+        for fieldname in ("Pre-Depends", "Depends"):
+            for group in record.fields.get(fieldname, "").split(","):
+                for alt in group.split("|"):
+                    dep = alt.strip().split(" ")[0].split("(")[0].split(":")[0]
+                    if dep in by_name:
+                        visit(dep, stack)
+                        break
+        stack.discard(name)
+        seen.add(name)
+        done.append(record)
+
+    for name in sorted(by_name):
+        visit(name, set())
+    return done
+
+
+def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
+         with_closure: bool, upgrade: bool) -> Plan:
+    """Subjects for `names` (or every package of their closure): each is the package
+    and what its upstream closure adds to the base, deps first; the previous version
+    on the mirror, if any, for the upgrade."""
+    pairs = upstream.packages()
+    records = [record for _, record in pairs]
+    suites: dict[tuple[str, str, str], Suite] = {
+        (r.package, r.version, r.architecture): s for s, r in pairs}
+    wanted = [r.package for r in closure(records, names)] if with_closure else list(names)
+    out = Plan()
+
+    def path_of(record: BinaryRecord) -> Path:
+        suite = suites[(record.package, record.version, record.architecture)]
+        return upstream.deb_path(suite, record)
+
+    for name in wanted:
+        if name in base_packages:
+            out.in_base.append(name)
+            continue
+        members = [r for r in closure(records, [name]) if r.package not in base_packages]
+        ordered = _order(members)
+        target = next(r for r in ordered if r.package == name)
+        try:
+            subject = Subject(name, [path_of(r) for r in ordered], version=target.version)
+            if upgrade:
+                older = sorted((r for r in records if r.package == name
+                                and r.architecture == target.architecture
+                                and version_compare(r.version, target.version) < 0),
+                               key=lambda r: _VersionKey(r.version))
+                if older:
+                    subject.previous = [path_of(older[-1])]
+        except UnessentialError as exc:  # one package's download, not the whole run
+            out.unavailable[name] = str(exc)
+            continue
+        out.subjects.append(subject)
+    return out
+
+
+class _VersionKey:
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    def __lt__(self, other: _VersionKey) -> bool:
+        return version_compare(self.version, other.version) < 0

@@ -1,0 +1,84 @@
+"""The pure parts of `verify`: snapshots of overlays, comparison, the expected list."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from base.errors import RecipeError
+from recipes.expected import load_expected
+from rewrite.verify.compare import classify, compare
+from rewrite.verify.snapshot import account_lines, snapshot, walk
+from unessential.cli import cli
+
+
+def test_the_expected_list_loads_and_is_closed(tmp_path: Path) -> None:
+    expected = load_expected()
+    ids = list(expected.ids())
+    assert len(ids) == len(set(ids)) >= 8
+    assert expected.explain("file", "changed", "B", "/var/lib/dpkg/info/x.postinst") \
+        == "maintainer-scripts-rewritten"
+    assert expected.explain("file", "missing", "B", "/etc/alternatives/x") is None
+    assert expected.volatile.covers("/var/log/dpkg.log")
+    bad = tmp_path / "expected.toml"
+    bad.write_text('[volatile]\ndescription = "x"\npaths = ["/proc"]\n\n[[reason]]\n'
+                   'id = "x"\ndescription = "y"\nkinds = ["files"]\npaths = ["/etc"]\n')
+    with pytest.raises(RecipeError, match="expected.toml:.*kinds"):
+        load_expected(bad)
+
+
+def test_shadow_dates_are_ignored() -> None:
+    lines = account_lines("/etc/shadow", "u:!:19700:0:99999:7:::\n")
+    assert lines == {"u": "u:!::0:99999:7:::"}
+    assert account_lines("/etc/passwd", "u:x:1:1::/:/bin/sh\n")["u"] == "u:x:1:1::/:/bin/sh"
+
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for path, text in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+
+def test_overlay_snapshot_and_comparison(tmp_path: Path) -> None:
+    base_root = tmp_path / "base"
+    _tree(base_root, {"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+                      "/etc/keep": "k\n", "/etc/gone": "g\n",
+                      "/var/lib/dpkg/status": "Package: base\nStatus: install ok installed\n"
+                                              "Version: 1\n"})
+    skip = lambda path: path.startswith("/proc")  # noqa: E731
+    tree = walk(base_root, skip)
+    base = snapshot(base_root, tree, None, skip)
+    upper_a = tmp_path / "a"
+    _tree(upper_a, {"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nsvc:x:999:999::/:/x\n",
+                    "/etc/new": "n\n",
+                    "/var/lib/dpkg/status": "Package: base\nStatus: install ok installed\n"
+                                            "Version: 1\n\nPackage: p\nStatus: install ok "
+                                            "installed\nVersion: 2\nPriority: required\n"
+                                            "Depends: dpkg (>= 1.19)\n"})
+    os.mknod(upper_a / "etc" / "gone", 0o600 | 0o020000, os.makedev(0, 0))  # a whiteout
+    upper_b = tmp_path / "b"
+    _tree(upper_b, {"/var/lib/dpkg/status": "Package: base\nStatus: install ok installed\n"
+                                            "Version: 1\n\nPackage: p\nStatus: install ok "
+                                            "installed\nVersion: 2\nPriority: optional\n"})
+    a = snapshot(base_root, tree, upper_a, skip)
+    b = snapshot(base_root, tree, upper_b, skip)
+    assert "/etc/gone" not in a.tree and "/etc/new" in a.tree
+    found = compare(a, b, base, rewritten={"p": [("Depends", "dpkg (>= 1.19)", "dropped")]})
+    classified = classify(found, load_expected(), "B")
+    by_subject = {d.subject: d for d in classified}
+    assert by_subject["/etc/passwd:svc"].change == "missing"
+    assert by_subject["/etc/passwd:svc"].reason is None
+    assert by_subject["/etc/new"].detail == "A created it"
+    assert by_subject["/etc/gone"].change == "extra"  # A removed it, B kept the base's
+    assert by_subject["/var/lib/dpkg/status:p:Priority"].reason == "control-rewritten"
+    assert by_subject["/var/lib/dpkg/status:p:Depends"].reason == "relations-rewritten"
+
+
+def test_verify_help_has_an_example() -> None:
+    result = CliRunner().invoke(cli, ["verify", "--help"])
+    assert result.exit_code == 0
+    assert "unessential verify --closure python3 --json" in result.output
