@@ -1,0 +1,47 @@
+"""`unessential survey` against the Debian mirror named by the host's APT sources."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.network
+CLI = [sys.executable, "-m", "unessential.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_survey_of_the_priority_classes(tmp_path: Path) -> None:
+    """The base of the archive: sane totals, every script in one class, idioms sorted."""
+    env = dict(os.environ, UNESSENTIAL_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run([*CLI, "survey", "--priority", "required,important,standard",
+                           "--json"], env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(done.stdout)
+    t = data["totals"]
+    print(json.dumps(t))  # the figures for the README (pytest -s)
+    assert t["packages"] > 50 and t["scripts"] > 0 and t["with_scripts"] > 0
+    assert t["translated"] + t["by_recipe"] + t["flagged"] == t["scripts"]
+    assert t["translated"] > 0
+    assert sum(g["count"] for g in data["idioms"]) == t["flagged"] + t["errors"]
+    counts = [g["count"] for g in data["idioms"]]
+    assert counts == sorted(counts, reverse=True)
+    assert all(g["idiom"] and g["examples"] for g in data["idioms"])
+    priorities = {p["package"] for p in data["packages"]}
+    assert {"dpkg", "base-files", "apt"} <= priorities
+    assert "recorded as survey 1" in done.stderr
+    table = subprocess.run([*CLI, "-q", "survey", "dpkg", "--no-record"], env=env,
+                           capture_output=True, text=True, timeout=600, check=True).stdout
+    assert table.startswith("packages dpkg (") and "scripts" in table
+
+
+def test_bench_survey_runs(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_survey.py"),
+                             "--packages", "3", "--data-dir", str(tmp_path / "data")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    assert "s/package" in result.stdout
