@@ -52,7 +52,7 @@ def _priorities(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Policy file (default: the packaged recipes/policy.toml).")
 @mirror_option
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Processes analysing packages (default: the number of cores).")
+              help="Processes analysing packages (default: the cores this process may use).")
 @click.option("--examples", type=click.IntRange(min=1), default=EXAMPLES, show_default=True,
               help="Example packages shown per idiom.")
 @click.option("--no-record", is_flag=True, help="Do not record the survey in the catalog.")
@@ -120,7 +120,7 @@ def survey_command(
         with reporter.task("survey", total=len(chosen), unit="packages") as advance:
             result.outcomes = survey_debs(
                 debs(), universe=universe, policy=policy, recipes_dir=recipes_dir,
-                jobs=jobs or os.cpu_count() or 1,
+                jobs=min(jobs or len(os.sched_getaffinity(0)), max(1, len(chosen))),
                 advance=_logging(reporter, advance, len(chosen)))
     if not no_record:
         record_survey(app.database_url, result)
