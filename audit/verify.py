@@ -20,6 +20,7 @@ alternatives, ld.so cache), and dpkg's status and info files for the new package
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ from bootstrap.unpack import UnpackLimits, unpack_deb
 from recipes.actions import Action
 from rewrite.closure import closure
 from rewrite.verify.harness import Log, Subject
+
+_by_version = functools.cmp_to_key(version_compare)
 
 
 def install_native(root: Path, debs: Sequence[Path], log: Log) -> None:
@@ -148,10 +151,11 @@ def _order(records: list[BinaryRecord]) -> list[BinaryRecord]:
 
 
 def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
-         with_closure: bool, upgrade: bool) -> Plan:
+         with_closure: bool, upgrade: bool, reinstall: bool = True) -> Plan:
     """Subjects for `names` (or every package of their closure): each is the package
     and what its upstream closure adds to the base, deps first; the previous version
-    on the mirror, if any, for the upgrade."""
+    on the mirror, if any, for the upgrade. A package the base has is reinstalled
+    (when `reinstall`), alone: its closure is in the base too."""
     pairs = upstream.packages()
     records = [record for _, record in pairs]
     suites: dict[tuple[str, str, str], Suite] = {
@@ -166,6 +170,15 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
     for name in wanted:
         if name in base_packages:
             out.in_base.append(name)
+            if not reinstall:
+                continue
+            record = max((r for r in records if r.package == name),
+                         key=lambda r: _by_version(r.version))
+            try:
+                out.subjects.append(Subject(name, [path_of(record)], version=record.version,
+                                            in_base=True))
+            except UnessentialError as exc:
+                out.unavailable[name] = str(exc)
             continue
         members = [r for r in closure(records, [name]) if r.package not in base_packages]
         ordered = _order(members)
@@ -176,7 +189,7 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
                 older = sorted((r for r in records if r.package == name
                                 and r.architecture == target.architecture
                                 and version_compare(r.version, target.version) < 0),
-                               key=lambda r: _VersionKey(r.version))
+                               key=lambda r: _by_version(r.version))
                 if older:
                     subject.previous = [path_of(older[-1])]
         except UnessentialError as exc:  # one package's download, not the whole run
@@ -184,11 +197,3 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
             continue
         out.subjects.append(subject)
     return out
-
-
-class _VersionKey:
-    def __init__(self, version: str) -> None:
-        self.version = version
-
-    def __lt__(self, other: _VersionKey) -> bool:
-        return version_compare(self.version, other.version) < 0

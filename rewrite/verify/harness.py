@@ -11,7 +11,10 @@ Systems (each an overlay of the one base tree, see `systems`):
 
 Scenarios: `install` (configure with no previous version) for B and C; `remove` and
 `purge` of the package after that install, and `upgrade` from Debian's previous
-version when one is given, for B (bootstrap does not remove nor upgrade).
+version when one is given, for B (bootstrap does not remove nor upgrade). A package
+the base already has (Priority required ones) cannot be installed fresh on it: it is
+verified by `reinstall` instead (`dpkg --install` of the same version over the base's:
+prerm/preinst upgrade, postinst configure with the installed version), for B.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from base.errors import UnessentialError
 from recipes.expected import Expected
 from recipes.policy import Policy
 from recipes.recipe import load_recipe, recipe_digest
@@ -34,6 +38,7 @@ from rewrite.verify.systems import (
     StepResult,
     apt_install,
     dpkg,
+    dpkg_install,
     mount_overlay,
     remove_system,
     umount_overlay,
@@ -42,7 +47,7 @@ from rewrite.verify.systems import (
 Log = Callable[[str], None]
 #: installs rewritten .debs natively into the mounted system at `root`
 NativeInstall = Callable[[Path, Sequence[Path], Log], None]
-SCENARIOS = ("install", "remove", "purge", "upgrade")
+SCENARIOS = ("install", "remove", "purge", "upgrade", "reinstall")
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Subject:
     debs: list[Path]
     previous: list[Path] = field(default_factory=list)
     version: str = ""
+    in_base: bool = False  # the base has it: verified by a reinstall
 
 
 @dataclass
@@ -199,8 +205,8 @@ class Verifier:
     def _verify(self, subject: Subject, result: PackageResult) -> None:
         try:
             pairs = [self.rewriter(deb) for deb in subject.debs]
-        except Exception as exc:  # the rewrite refused the package: verify says so
-            result.errors.append(f"rewrite: {exc}")
+        except UnessentialError as exc:  # the rewrite refused the package: verify says so
+            result.errors.append(f"rewrite: {exc.cause}")
             return
         ours = [path for path, _ in pairs]
         result.rewrites = [report for _, report in pairs]
@@ -208,6 +214,14 @@ class Verifier:
             r.package: [(c.field, c.relation, c.action) for c in r.relations]
             for r in result.rewrites}
         systems: list[System] = []
+        if subject.in_base:
+            try:
+                self._reinstall(subject, result, ours, changes, systems)
+            finally:
+                if not self.keep:
+                    for system in systems:
+                        system.remove()
+            return
         try:
             a = System(self.base, self.work, "A")
             b = System(self.base, self.work, "B")
@@ -244,6 +258,18 @@ class Verifier:
             if not self.keep:
                 for system in systems:
                     system.remove()
+
+    def _reinstall(self, subject: Subject, result: PackageResult, ours: list[Path],
+                   changes: RelationChanges, systems: list[System]) -> None:
+        a = System(self.base, self.work, "A")
+        b = System(self.base, self.work, "B")
+        systems += [a, b]
+        ok_a = self._step(result, a, "reinstall of Debian's package",
+                          dpkg_install(a.layers, subject.debs))
+        ok_b = self._step(result, b, "reinstall of the rewritten package",
+                          dpkg_install(b.layers, ours))
+        if ok_a and ok_b:
+            self._compare(result, a.snapshot(), b.snapshot(), "B", "reinstall", changes)
 
     def _upgrade(self, subject: Subject, result: PackageResult, ours: list[Path],
                  changes: RelationChanges, systems: list[System]) -> None:

@@ -273,3 +273,12 @@ def ensure_unpacked(tarball: Path) -> Path:
         unpack_base(tarball, root)
         marker.write_text("complete\n")
     return root
+
+
+def dpkg_install(layers: Layers, debs: Sequence[Path]) -> StepResult:
+    """`dpkg --install` of local .debs (a reinstall of the same version too)."""
+    inside = stage_debs(layers, debs)
+    try:
+        return in_chroot(layers, ["dpkg", "--force-confold", "--install", *inside])
+    finally:
+        shutil.rmtree(layers.upper / STAGING, ignore_errors=True)
