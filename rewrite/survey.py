@@ -6,8 +6,11 @@ and each maintainer script ends up in one of three classes:
 - `translated`: by the engine alone (the policy, the template answers);
 - `recipe`: a shipped recipe handles it (keeps it, replaces it, maps or ignores some of
   its lines, or answers a debconf question the engine needed);
-- `flagged`: the engine refuses a line: the first line it refuses is kept with its
-  idiom (`rewrite.translate.Idiom`: the construct and the command or file it names).
+- `flagged`: the engine refuses a line. The translator stops at the first line it
+  refuses; the survey runs it again with that line (and each one found so far)
+  skipped, as a recipe's `ignore` would skip it, to find the lines after it too (at
+  most `MAX_REFUSALS` per script). Each refused line is kept with its idiom
+  (`rewrite.translate.Idiom`: the construct and the command or file it names).
 
 Flagged lines are grouped by idiom, counted, sorted by count and shown with example
 packages: the next vocabulary item or recipe to write is the top of that list.
@@ -30,12 +33,13 @@ from debian.debian_support import version_compare
 from archive.debfile import DebFile, read_deb
 from archive.upstream.index import BinaryRecord
 from base.errors import NotFoundError, RecipeError, UnessentialError
+from recipes.actions import Action
 from recipes.policy import Policy
 from recipes.recipe import Recipe, load_recipe, recipe_digest
 from rewrite.closure import closure
 from rewrite.engine import _answers, _lookup, analyse, printable, read_control, source_of
 from rewrite.relations import Universe
-from rewrite.translate import Idiom, Untranslatable, translate
+from rewrite.translate import MAPPED_EXIT, Idiom, Untranslatable, translate
 
 STATUSES = ("translated", "recipe", "flagged")
 PRIORITIES = ("required", "important", "standard", "optional", "extra")
@@ -43,19 +47,27 @@ UNREADABLE = "package the engine cannot read"
 EXAMPLES = 5
 IDIOM_LEN = 255  # survey_line.idiom
 TEXT_LEN = 400  # a flagged line as stored and shown
+MAX_REFUSALS = 50  # refused lines looked for in one script
 
 S = TypeVar("S")
 Advance = Callable[[int], None]
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A line the engine refuses: its idiom, its number and its text (one line)."""
+
+    idiom: str
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
 class ScriptOutcome:
     script: str
     status: str  # translated | recipe | flagged
-    idiom: str = ""  # flagged: the idiom of the first line the engine refuses
-    line: int = 0
-    text: str = ""
-    problem: str = ""  # flagged: the engine's own one-line message
+    refused: tuple[Refusal, ...] = ()  # flagged: the lines the engine refuses, in order
+    problem: str = ""  # flagged: the engine's own one-line message (its first refusal)
 
 
 @dataclass(frozen=True)
@@ -74,8 +86,9 @@ class PackageOutcome:
         return {
             "package": self.package, "version": self.version,
             "architecture": self.architecture, "source": self.source, "error": self.error,
-            "scripts": [{"script": s.script, "status": s.status, "idiom": s.idiom,
-                         "line": s.line, "text": s.text, "problem": s.problem}
+            "scripts": [{"script": s.script, "status": s.status, "problem": s.problem,
+                         "refused": [{"idiom": r.idiom, "line": r.line, "text": r.text}
+                                     for r in s.refused]}
                         for s in self.scripts],
         }
 
@@ -88,6 +101,7 @@ class Totals:
     translated: int = 0
     by_recipe: int = 0
     flagged: int = 0
+    flagged_lines: int = 0  # lines refused in the flagged scripts
     errors: int = 0  # packages that could not be read
 
     @property
@@ -98,7 +112,8 @@ class Totals:
     def as_dict(self) -> dict[str, object]:
         return {"packages": self.packages, "with_scripts": self.with_scripts,
                 "scripts": self.scripts, "translated": self.translated,
-                "by_recipe": self.by_recipe, "flagged": self.flagged, "errors": self.errors,
+                "by_recipe": self.by_recipe, "flagged": self.flagged,
+                "flagged_lines": self.flagged_lines, "errors": self.errors,
                 "coverage": None if self.coverage is None else round(self.coverage, 4)}
 
 
@@ -152,18 +167,19 @@ def totals(outcomes: Iterable[PackageOutcome]) -> Totals:
         translated=sum(o.count("translated") for o in rows),
         by_recipe=sum(o.count("recipe") for o in rows),
         flagged=sum(o.count("flagged") for o in rows),
+        flagged_lines=sum(len(s.refused) for o in rows for s in o.scripts),
         errors=sum(bool(o.error) for o in rows),
     )
 
 
 def flagged_lines(outcomes: Iterable[PackageOutcome]) -> list[tuple[str, FlaggedLine]]:
-    """(idiom, line) of every flagged script, and of every package that cannot be read."""
+    """(idiom, line) of every refused line, and of every package that cannot be read."""
     out: list[tuple[str, FlaggedLine]] = []
     for o in sorted(outcomes, key=lambda o: (o.package, o.architecture)):
         if o.error:
             out.append((UNREADABLE, FlaggedLine(o.package, "", 0, o.error)))
-        out += [(s.idiom, FlaggedLine(o.package, s.script, s.line, s.text))
-                for s in o.scripts if s.status == "flagged"]
+        out += [(r.idiom, FlaggedLine(o.package, s.script, r.line, r.text))
+                for s in o.scripts for r in s.refused]
     return out
 
 
@@ -250,8 +266,7 @@ def classify(path: Path, *, universe: Universe, policy: Policy,
     for script in report.scripts:
         name = script.script
         if script.status == "flagged":
-            idiom, line, text = _refusal(deb, name, package, recipe)
-            scripts.append(ScriptOutcome(name, "flagged", idiom, line, text,
+            scripts.append(ScriptOutcome(name, "flagged", _refusals(deb, name, package, recipe),
                                          printable(script.problem)))
         elif script.status == "kept" or (recipe is not None and (
                 recipe.script_override(package, name) is not None
@@ -276,25 +291,49 @@ def _engine_alone(deb: DebFile, name: str, package: str) -> bool:
     return True
 
 
-def _refusal(deb: DebFile, name: str, package: str,
-             recipe: Recipe | None) -> tuple[str, int, str]:
-    """(idiom, line number, line) of the first line the engine refuses in a flagged
-    script: the translation is run again, as the engine ran it, for its Untranslatable."""
+def _refusals(deb: DebFile, name: str, package: str,
+              recipe: Recipe | None) -> tuple[Refusal, ...]:
+    """The lines the engine refuses in a flagged script, in the order found.
+
+    The translation is run again as the engine ran it (answers, the recipe's mappings)
+    for its Untranslatable; then again with each refused line skipped as a recipe's
+    `ignore` would skip it, until it translates, a refusal repeats (a parse error, the
+    interpreter line, a statement a skip cannot remove) or `MAX_REFUSALS` are found."""
     text = _text(deb, name)
     lines = text.split("\n")
-    try:
-        result = translate(text, name, package=package, answers=_answers(deb, recipe),
-                           lookup=_lookup(recipe, package) if recipe is not None else None)
-    except Untranslatable as exc:
-        shown = exc.text or (lines[exc.line - 1] if 0 < exc.line <= len(lines) else "")
-        return _idiom(exc.idiom), exc.line, _shown(shown)
-    # translated, yet flagged by the engine's check of the whole package: a script
-    # that fails on `triggered` while the package declares trigger interests
-    origin = result.fails.get("triggered", (0, f"{name}:0"))[1]
-    number = int(origin.rsplit(":", 1)[1])
-    shown = lines[number - 1] if 0 < number <= len(lines) else ""
-    return _idiom(Idiom("script failing on", "triggered, with trigger interests")), number, \
-        _shown(shown)
+    mapped = _lookup(recipe, package) if recipe is not None else None
+    skipped: set[str] = set()
+
+    def lookup(script: str, line: str) -> tuple[list[Action], str] | None:
+        if line in skipped:
+            return [], "survey: counted already"
+        return mapped(script, line) if mapped is not None else None
+
+    found: list[Refusal] = []
+    while len(found) < MAX_REFUSALS:
+        try:
+            result = translate(text, name, package=package, answers=_answers(deb, recipe),
+                               lookup=lookup)
+        except Untranslatable as exc:
+            source = lines[exc.line - 1].strip() if 0 < exc.line <= len(lines) else ""
+            if found and (source in skipped or exc.idiom == MAPPED_EXIT or not source):
+                break  # the same line again, or an effect of the skipping itself
+            found.append(Refusal(_idiom(exc.idiom), exc.line, _shown(exc.text or source)))
+            if not source:
+                break
+            skipped.add(source)
+            continue
+        if not found:
+            # translated, yet flagged by the engine's check of the whole package: a
+            # script that fails on `triggered` while the package has trigger interests
+            origin = result.fails.get("triggered", (0, f"{name}:0"))[1]
+            number = int(origin.rsplit(":", 1)[1])
+            shown = lines[number - 1] if 0 < number <= len(lines) else ""
+            found.append(Refusal(
+                _idiom(Idiom("script failing on", "triggered, with trigger interests")),
+                number, _shown(shown)))
+        break
+    return tuple(found)
 
 
 def _idiom(idiom: Idiom) -> str:

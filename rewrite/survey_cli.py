@@ -77,11 +77,12 @@ def survey_command(
     For the packages named (or their closure, a Priority class, or the whole suite),
     count the packages, those with maintainer scripts, the scripts, and of these the
     ones the engine translates, those a shipped recipe handles and those it flags.
-    Flagged lines are grouped by idiom (the construct and the command it names:
+    Refused lines are grouped by idiom (the construct and the command it names:
     "command touch", "sources /usr/share/foo", "function definition", ...), most
     frequent first, with example packages: the next vocabulary item or recipe to write
-    is the top of the list. Each flagged script counts once, by the first line the
-    engine refuses. Packages come from the verified upstream (and its download cache);
+    is the top of the list. The translator stops at the first line it refuses; the
+    survey skips each refused line in turn (as a recipe's ignore would) to find the
+    lines after it. Packages come from the verified upstream (and its download cache);
     the survey is recorded in the catalog (for `unessential report`) unless --no-record.
 
     \b
@@ -162,6 +163,7 @@ def print_survey(result: SurveyResult) -> None:
         ("  translated by the engine", t.translated, _share(t.translated, t.scripts)),
         ("  handled by a recipe", t.by_recipe, _share(t.by_recipe, t.scripts)),
         ("  flagged", t.flagged, _share(t.flagged, t.scripts)),
+        ("    lines refused in them", t.flagged_lines, ""),
     ]
     if t.errors:
         rows.append(("packages that cannot be read", t.errors, ""))
@@ -170,7 +172,7 @@ def print_survey(result: SurveyResult) -> None:
     groups = result.idioms
     if not groups:
         return
-    click.echo("\nflagged lines by idiom (the first line refused in each flagged script):")
+    click.echo("\nrefused lines by idiom:")
     width = min(max(len(g.idiom) for g in groups), 60)
     click.echo(f"{'lines':>5} {'pkgs':>4}  {'idiom':{width}}  examples")
     for g in groups:

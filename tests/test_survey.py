@@ -27,6 +27,7 @@ from base.errors import EXIT_CODES, NotFoundError
 from rewrite.survey import (
     FlaggedLine,
     PackageOutcome,
+    Refusal,
     ScriptOutcome,
     choose,
     from_stored,
@@ -95,7 +96,8 @@ def test_priority_classes_counts_idioms_and_examples(ws: Workspace, world: World
     assert (data["suite"], data["architecture"]) == ("fixture", "amd64")
     assert re.fullmatch(r"[0-9a-f]{64}", data["policy_digest"])
     assert data["totals"] == {"packages": 6, "with_scripts": 6, "scripts": 8, "translated": 3,
-                              "by_recipe": 1, "flagged": 4, "errors": 0, "coverage": 0.5}
+                              "by_recipe": 1, "flagged": 4, "flagged_lines": 6, "errors": 0,
+                              "coverage": 0.5}
     assert [p["package"] for p in data["packages"]] == BASE
     statuses = {(p["package"], s["script"]): s["status"]
                 for p in data["packages"] for s in p["scripts"]}
@@ -106,10 +108,13 @@ def test_priority_classes_counts_idioms_and_examples(ws: Workspace, world: World
         ("svc-touch", "postinst"): "flagged",
         ("svc-touch-too", "postinst"): "flagged", ("svc-touch-too", "prerm"): "translated"}
     assert data["idioms"] == [
-        {"idiom": "command touch", "count": 2, "packages": 2,
-         "examples": ["svc-touch", "svc-touch-too"],
-         "example": {"package": "svc-touch", "script": "postinst", "line": 3,
-                     "text": "touch /var/lib/svc/stamp"}},
+        {"idiom": "command touch", "count": 3, "packages": 3,
+         "examples": ["svc-lib", "svc-touch", "svc-touch-too"],
+         "example": {"package": "svc-lib", "script": "postinst", "line": 4,
+                     "text": "touch /var/lib/svc/lib-stamp"}},
+        {"idiom": "command setup", "count": 1, "packages": 1, "examples": ["svc-func"],
+         "example": {"package": "svc-func", "script": "postinst", "line": 6,
+                     "text": "setup"}},
         {"idiom": "function definition", "count": 1, "packages": 1, "examples": ["svc-func"],
          "example": {"package": "svc-func", "script": "postinst", "line": 3,
                      "text": "setup() {"}},
@@ -118,12 +123,18 @@ def test_priority_classes_counts_idioms_and_examples(ws: Workspace, world: World
          "example": {"package": "svc-lib", "script": "postinst", "line": 3,
                      "text": ". /usr/share/svc/lib.sh"}},
     ]
-    touch_too = next(p for p in data["packages"] if p["package"] == "svc-touch-too")
-    flagged = next(s for s in touch_too["scripts"] if s["status"] == "flagged")
-    assert (flagged["line"], flagged["text"], flagged["idiom"]) == \
-        (4, "touch /var/log/svc.log", "command touch")
+    scripts = {(p["package"], s["script"]): s for p in data["packages"] for s in p["scripts"]}
+    flagged = scripts["svc-touch-too", "postinst"]
+    assert flagged["refused"] == [
+        {"idiom": "command touch", "line": 4, "text": "touch /var/log/svc.log"}]
     assert flagged["problem"] == ("svc-touch-too: postinst:4: command 'touch' is not in the "
                                   "vocabulary: touch /var/log/svc.log")
+    # the translator stops at the first refusal; the survey finds the lines after it
+    assert [(r["line"], r["idiom"]) for r in scripts["svc-lib", "postinst"]["refused"]] == \
+        [(3, "sources /usr/share/svc/lib.sh"), (4, "command touch")]
+    assert [(r["line"], r["idiom"]) for r in scripts["svc-func", "postinst"]["refused"]] == \
+        [(3, "function definition"), (6, "command setup")]
+    assert scripts["svc-base", "postinst"]["refused"] == []
 
 
 def test_survey_is_recorded_in_the_catalog(ws: Workspace, world: World) -> None:
@@ -149,7 +160,9 @@ def test_survey_is_recorded_in_the_catalog(ws: Workspace, world: World) -> None:
             lines = sorted((r.package, r.script, r.idiom, r.line)
                            for r in session.scalars(select(SurveyLine)))
             assert lines == [
+                ("svc-func", "postinst", "command setup", "6: setup"),
                 ("svc-func", "postinst", "function definition", "3: setup() {"),
+                ("svc-lib", "postinst", "command touch", "4: touch /var/lib/svc/lib-stamp"),
                 ("svc-lib", "postinst", "sources /usr/share/svc/lib.sh",
                  "3: . /usr/share/svc/lib.sh"),
                 ("svc-touch", "postinst", "command touch", "3: touch /var/lib/svc/stamp"),
@@ -166,8 +179,8 @@ def test_closure_in_parallel_and_alone_agree(ws: Workspace, world: World) -> Non
     assert [p["package"] for p in parallel["packages"]] == \
         ["svc-base", "svc-doc", "svc-edit", "svc-touch"]
     assert parallel["totals"] == {"packages": 4, "with_scripts": 3, "scripts": 4,
-                                  "translated": 2, "by_recipe": 1, "flagged": 1, "errors": 0,
-                                  "coverage": 0.75}
+                                  "translated": 2, "by_recipe": 1, "flagged": 1,
+                                  "flagged_lines": 1, "errors": 0, "coverage": 0.75}
     assert not (ws.data_dir / "catalog.sqlite").exists()  # --no-record: no catalog at all
 
 
@@ -186,7 +199,7 @@ def test_whole_suite(ws: Workspace, world: World) -> None:
     data = survey_json(ws, world, "--suite", "--no-record")
     assert data["scope"] == "suite"
     assert data["totals"]["packages"] == 8 and data["totals"]["with_scripts"] == 7
-    assert data["idioms"][0]["idiom"] == "command touch" and data["idioms"][0]["count"] == 3
+    assert data["idioms"][0]["idiom"] == "command touch" and data["idioms"][0]["count"] == 4
 
 
 def test_table_and_progress(ws: Workspace, world: World) -> None:
@@ -198,8 +211,10 @@ def test_table_and_progress(ws: Workspace, world: World) -> None:
     assert re.search(r"^  translated by the engine +3 +37\.5%$", out, re.M), out
     assert re.search(r"^  handled by a recipe +1 +12\.5%$", out, re.M), out
     assert re.search(r"^  flagged +4 +50\.0%$", out, re.M), out
-    assert re.search(r"^ +2 +2  command touch +svc-touch, svc-touch-too$", out, re.M), out
-    assert "e.g. svc-touch postinst:3: touch /var/lib/svc/stamp" in out
+    assert re.search(r"^    lines refused in them +6$", out, re.M), out
+    assert re.search(r"^ +3 +3  command touch +svc-lib, svc-touch, svc-touch-too$", out,
+                     re.M), out
+    assert "e.g. svc-lib postinst:4: touch /var/lib/svc/lib-stamp" in out
     # not a terminal: plain progress lines on stderr
     assert "survey: 6/6 packages" in result.stderr
     assert "recorded as survey 1" in result.stderr
@@ -320,7 +335,7 @@ def test_choose_newest_priorities_closure_and_missing_names() -> None:
 
 def test_totals_and_groups() -> None:
     def flagged(script: str, idiom: str, line: int) -> ScriptOutcome:
-        return ScriptOutcome(script, "flagged", idiom, line, f"text {line}")
+        return ScriptOutcome(script, "flagged", (Refusal(idiom, line, f"text {line}"),))
 
     outcomes = [
         PackageOutcome("b", "1", "all", "b", (flagged("postinst", "command touch", 5),
@@ -333,7 +348,7 @@ def test_totals_and_groups() -> None:
     ]
     t = totals(outcomes)
     assert (t.packages, t.with_scripts, t.scripts, t.translated, t.by_recipe, t.flagged,
-            t.errors) == (5, 3, 5, 1, 1, 3, 1)
+            t.flagged_lines, t.errors) == (5, 3, 5, 1, 1, 3, 3, 1)
     assert t.coverage == 0.4
     groups = group_idioms(outcomes, examples=1)
     assert [(g.idiom, g.count, g.packages, g.examples) for g in groups] == [
@@ -345,3 +360,32 @@ def test_totals_and_groups() -> None:
     assert from_stored("a", "postinst", stored_line(line)) == line
     unreadable = FlaggedLine("e", "", 0, "format error: bad")
     assert from_stored("e", "", stored_line(unreadable)) == unreadable
+
+
+def _refused(script: str, recipe: str | None = None) -> list[tuple[int, str]]:
+    from archive.debfile import ControlMember, DebFile
+    from recipes.recipe import parse_recipe
+    from rewrite.survey import _refusals
+
+    deb = DebFile({"postinst": ControlMember("postinst", script.encode(), 0o755)},
+                  "data.tar.xz", b"", "control.tar.xz")
+    parsed = parse_recipe(recipe, "demo.toml") if recipe is not None else None
+    return [(r.line, r.idiom) for r in _refusals(deb, "postinst", "demo", parsed)]
+
+
+def test_refusals_stop_where_skipping_cannot_help() -> None:
+    sh = "#!/bin/sh\nset -e\n"
+    assert _refused(sh + "touch /a\nsed -i x /b\ntouch /a\n") == \
+        [(3, "command touch"), (4, "command sed")]  # the same text counts once
+    assert _refused("#!/usr/bin/perl\nprint 1;\n") == [(1, "interpreter perl")]
+    assert _refused(sh + "touch /a\nif then fi\n")[0] == (3, "command touch")
+    assert len(_refused(sh + "if then fi\n")) == 1  # a parse error, found once
+    many = sh + "".join(f"touch /f{i}\n" for i in range(80))
+    assert len(_refused(many)) == 50  # MAX_REFUSALS
+    # a skipped line that exits is the survey's own doing: not counted
+    assert _refused(sh + 'if [ -x /usr/bin/x ]; then\n  frob\n  exit 1\nfi\n') == \
+        [(5, "exit inside an if that tests the system")]
+    # the recipe's own mappings apply, as in the engine
+    assert _refused(sh + "touch /a\nsed -i x /b\n",
+                    '[[lines]]\nscript = "postinst"\nmatch = "touch /a"\nignore = "x"\n') == \
+        [(4, "command sed")]

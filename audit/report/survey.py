@@ -83,7 +83,7 @@ def survey_charts(page: SurveyPage) -> list[BarChart]:
         ("translated", t.translated, f"{t.translated:,}", "translated"),
         ("by a recipe", t.by_recipe, f"{t.by_recipe:,}", "recipe"),
         ("flagged", t.flagged, f"{t.flagged:,}", "flagged")])
-    idioms = bar_chart("Flagged lines, most frequent idioms", [
+    idioms = bar_chart("Refused lines, most frequent idioms", [
         (_short(g.idiom), g.count, f"{g.count:,}", "flagged") for g in page.idioms[:TOP_IDIOMS]])
     coverage = bar_chart("Coverage over time (translated + recipe, of all scripts)", [
         (f"#{row.id} {row.created_at:%Y-%m-%d}", round(1000 * (row.coverage or 0)),

@@ -36,11 +36,11 @@ from rewrite.translate.debconf import DEBCONF_REASON
 from rewrite.translate.dpkg import MAINTSCRIPT
 from rewrite.translate.script import translate
 from rewrite.translate.systemd import INIT_PATHS, INIT_REASON, INIT_TOOLS
-from rewrite.translate.walk import UNREACHABLE, Flow
+from rewrite.translate.walk import MAPPED_EXIT, UNREACHABLE, Flow
 
 __all__ = [
     "CACHE_TOOLS", "DEBCONF_REASON", "DROPPED_TOOLS", "GUARD_TOOLS", "HANDLERS",
-    "INIT_PATHS", "INIT_REASON", "INIT_TOOLS", "INSTALL_PHASES", "MAINTSCRIPT",
+    "INIT_PATHS", "INIT_REASON", "INIT_TOOLS", "INSTALL_PHASES", "MAINTSCRIPT", "MAPPED_EXIT",
     "MESSAGE_TOOLS", "NOOP", "SCRIPT_PHASES", "UNREACHABLE", "Cond", "Flow", "Handler",
     "Idiom", "Lookup", "Result", "Unmodelled", "Untranslatable", "translate",
 ]

@@ -7,7 +7,7 @@ import re
 
 from rewrite.shell import AndOr, Case, Command, For, Function, Group, If, Loop, Node, Pipeline
 from rewrite.translate.conditions import is_condition_cmd
-from rewrite.translate.context import Ctx, Result, Untranslatable
+from rewrite.translate.context import Ctx, Idiom, Result, Untranslatable
 
 
 def _simple_command(node: Node) -> bool:
@@ -71,7 +71,7 @@ def _is_exit(pipe: Pipeline) -> bool:
 
 
 def refuse_exit(nodes: list[Node], ctx: Ctx, why: str,
-                idiom: str = "exit the engine cannot model") -> None:
+                idiom: Idiom | str = "exit the engine cannot model") -> None:
     line = exit_line(nodes)
     if line:
         raise Untranslatable(line, ctx.source(line),

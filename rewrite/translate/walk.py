@@ -40,6 +40,7 @@ from rewrite.translate.exits import exit_command, exit_line, fail, refuse_exit
 from rewrite.translate.systemd import INIT_REASON
 
 UNREACHABLE = "unreachable: every script argument has exited before this line"
+MAPPED_EXIT = Idiom("recipe mapping over an exit")
 Flow = dict[str, str]  # script argument that goes on -> its status: T, F or U
 
 
@@ -91,7 +92,7 @@ def _mapped(node: Node, ctx: Ctx, out: Result) -> bool:
     if hit is None:
         return False
     refuse_exit([node], ctx, "a recipe mapping covers a line that exits: map the "
-                "lines after it instead", idiom="recipe mapping over an exit")
+                "lines after it instead", idiom=MAPPED_EXIT)
     actions, reason = hit
     for action in actions:
         on = tuple(p for p in action.on if p in ctx.phases)
