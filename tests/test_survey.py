@@ -112,7 +112,7 @@ def test_priority_classes_counts_idioms_and_examples(ws: Workspace, world: World
          "examples": ["svc-lib", "svc-touch", "svc-touch-too"],
          "example": {"package": "svc-lib", "script": "postinst", "line": 4,
                      "text": "touch /var/lib/svc/lib-stamp"}},
-        {"idiom": "command setup", "count": 1, "packages": 1, "examples": ["svc-func"],
+        {"idiom": "call of a function the script defines", "count": 1, "packages": 1, "examples": ["svc-func"],
          "example": {"package": "svc-func", "script": "postinst", "line": 6,
                      "text": "setup"}},
         {"idiom": "function definition", "count": 1, "packages": 1, "examples": ["svc-func"],
@@ -133,7 +133,7 @@ def test_priority_classes_counts_idioms_and_examples(ws: Workspace, world: World
     assert [(r["line"], r["idiom"]) for r in scripts["svc-lib", "postinst"]["refused"]] == \
         [(3, "sources /usr/share/svc/lib.sh"), (4, "command touch")]
     assert [(r["line"], r["idiom"]) for r in scripts["svc-func", "postinst"]["refused"]] == \
-        [(3, "function definition"), (6, "command setup")]
+        [(3, "function definition"), (6, "call of a function the script defines")]
     assert scripts["svc-base", "postinst"]["refused"] == []
 
 
@@ -160,7 +160,7 @@ def test_survey_is_recorded_in_the_catalog(ws: Workspace, world: World) -> None:
             lines = sorted((r.package, r.script, r.idiom, r.line)
                            for r in session.scalars(select(SurveyLine)))
             assert lines == [
-                ("svc-func", "postinst", "command setup", "6: setup"),
+                ("svc-func", "postinst", "call of a function the script defines", "6: setup"),
                 ("svc-func", "postinst", "function definition", "3: setup() {"),
                 ("svc-lib", "postinst", "command touch", "4: touch /var/lib/svc/lib-stamp"),
                 ("svc-lib", "postinst", "sources /usr/share/svc/lib.sh",

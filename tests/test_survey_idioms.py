@@ -47,3 +47,13 @@ def test_reason_is_the_idiom_when_none_is_named() -> None:
     exc = Untranslatable(4, "x", "some reason")
     assert exc.idiom == Idiom("some reason") and str(exc.idiom) == "some reason"
     assert str(Untranslatable(4, "x", "why", Idiom("command", "sed")).idiom) == "command sed"
+
+
+def test_a_call_of_a_function_of_the_script_is_its_own_idiom() -> None:
+    script = "#!/bin/sh\nset -e\nif true; then\n  setup() {\n    touch /x\n  }\nfi\nsetup\n"
+    with pytest.raises(Untranslatable) as caught:
+        translate(script, "postinst", package="demo",
+                  lookup=lambda name, line: ([], "skip") if line.startswith("if") else None)
+    assert (caught.value.line, str(caught.value.idiom)) == \
+        (8, "call of a function the script defines")
+    assert caught.value.reason == "command 'setup' is not in the vocabulary"  # as before

@@ -85,7 +85,8 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     handler = HANDLERS.get(name)
     if handler is None:
         raise Untranslatable(cmd.line, text, f"command {name!r} is not in the vocabulary",
-                             Idiom("command", name))
+                             Idiom("call of a function the script defines")
+                             if name in ctx.functions else Idiom("command", name))
     expanded = [a for a in argv[1:] if "$" in a and a not in ('$@', '"$@"')]
     if expanded or any("`" in a for a in argv):
         raise Untranslatable(cmd.line, text, "uses a shell variable or command substitution",

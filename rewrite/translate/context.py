@@ -95,6 +95,7 @@ class Ctx:
     errexit: bool = False  # set -e
     # $? of each argument at this point: T (0), F (1) or U (unknown)
     status: dict[str, str] = field(default_factory=dict)
+    functions: frozenset[str] = frozenset()  # names of the functions the script defines
 
     def narrowed(self, phases: set[str] | frozenset[str]) -> Ctx:
         return replace(self, phases=tuple(p for p in self.phases if p in phases))

@@ -6,7 +6,19 @@ from __future__ import annotations
 import re
 import shlex
 
-from rewrite.shell import ShellSyntaxError, parse
+from rewrite.shell import (
+    AndOr,
+    Case,
+    For,
+    Function,
+    Group,
+    If,
+    Loop,
+    Node,
+    Pipeline,
+    ShellSyntaxError,
+    parse,
+)
 from rewrite.translate.context import (
     INSTALL_PHASES,
     SCRIPT_PHASES,
@@ -51,7 +63,7 @@ def translate(
     errexit = bool(re.fullmatch(r"#!\s*\S+\s+-\w*e\w*\s*", first))  # #!/bin/sh -e
     ctx = Ctx(script=script, package=package, phases=phases, answers=dict(answers or {}),
                lines=text.split("\n"), lookup=lookup, errexit=errexit,
-               status={p: "T" for p in phases})
+               status={p: "T" for p in phases}, functions=frozenset(_functions(nodes)))
     out = Result()
     try:
         flow = walk(nodes, ctx, out)
@@ -72,3 +84,26 @@ def translate(
                                  f"the script fails (exit {code}) on {phase}: the package "
                                  "could never be installed", Idiom("script failing on", phase))
     return out
+
+
+def _functions(nodes: list[Node]) -> set[str]:
+    """Names of the functions defined anywhere in `nodes` (their calls name an idiom)."""
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, Function):
+            names.add(node.name)
+            names |= _functions([node.body])
+        elif isinstance(node, AndOr):
+            names |= _functions([node.first, *(pipe for _, pipe in node.rest)])
+        elif isinstance(node, Pipeline):
+            names |= _functions(node.commands)
+        elif isinstance(node, If):
+            names |= _functions([n for cond, body in node.branches for n in [*cond, *body]])
+            names |= _functions(node.orelse or [])
+        elif isinstance(node, Case):
+            names |= _functions([n for item in node.items for n in item.body])
+        elif isinstance(node, For | Group):
+            names |= _functions(node.body)
+        elif isinstance(node, Loop):
+            names |= _functions([*node.cond, *node.body])
+    return names
