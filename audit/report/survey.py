@@ -94,5 +94,5 @@ def survey_charts(page: SurveyPage) -> list[BarChart]:
     return [scripts, idioms, coverage] if page.idioms else [scripts, coverage]
 
 
-def _short(label: str, width: int = 20) -> str:
+def _short(label: str, width: int = 18) -> str:
     return label if len(label) <= width else label[:width - 1] + "…"
