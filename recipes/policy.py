@@ -31,6 +31,20 @@ PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 REASON_IMPLICIT = "implicit-essential"
 REASON_SCRIPT_ONLY = "script-only"
 REASON_RECIPE = "recipe"
+#: A Depends added because a file of the package runs a program of the essential set
+#: without a relation (a shebang, a shell run by an ELF program, an absolute path in a
+#: script) and the policy's [implicit-use] section says to declare it.
+REASON_IMPLICIT_USE = "implicit-use"
+
+#: Kinds of implicit run-time use (the catalog's implicit_use.kind check constraint).
+IMPLICIT_KINDS = ("shebang", "shell-exec", "essential-path")
+#: What the rewrite does with a use: add a Depends on the provider, or only report it.
+DECISIONS = ("declare", "report")
+#: Where a bare command name (`#!/usr/bin/env python3`) is looked for, in PATH order.
+COMMAND_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+#: Top-level directories that merged /usr turns into links into /usr.
+MERGED_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "libo32")
+PROGRAM_PATH = re.compile(r"/[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*")
 
 
 def check_package_name(name: str) -> str:
@@ -41,6 +55,14 @@ def check_package_name(name: str) -> str:
             "at least two characters)"
         )
     return name
+
+
+def canonical_path(path: str) -> str:
+    """`path` as merged /usr sees it: /bin/sed and /usr/bin/sed are one program."""
+    head, _, rest = path.lstrip("/").partition("/")
+    if head in MERGED_DIRS and rest:
+        return f"/usr/{head}/{rest}"
+    return path
 
 
 class _Strict(BaseModel):
@@ -110,6 +132,93 @@ class Keep(_Strict):
         return value
 
 
+class ImplicitProgram(_Strict):
+    """A program of the essential set that packages may run undeclared: who ships it,
+    and optionally a decision for it that overrides the decision of the use's kind."""
+
+    provider: str
+    decide: str | None = None
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        return check_package_name(value)
+
+    @field_validator("decide")
+    @classmethod
+    def _decide(cls, value: str | None) -> str | None:
+        if value is not None and value not in DECISIONS:
+            raise ValueError(f"unknown decision {value!r} (one of {', '.join(DECISIONS)})")
+        return value
+
+
+def _default_kinds() -> dict[str, str]:
+    return dict.fromkeys(IMPLICIT_KINDS, "report")
+
+
+class ImplicitUseRules(_Strict):
+    """Run-time uses of the essential set found in a package's files (`archive.implicit`):
+    what the rewrite does with each kind, and which package provides each program."""
+
+    description: str = Field(
+        default="Run-time uses of the essential set that Debian lets packages leave "
+        "undeclared.", min_length=1)
+    kinds: dict[str, str] = Field(default_factory=_default_kinds)
+    programs: dict[str, ImplicitProgram] = Field(default_factory=dict)
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind, decision in value.items():
+            if kind not in IMPLICIT_KINDS:
+                raise ValueError(f"unknown kind {kind!r} (one of {', '.join(IMPLICIT_KINDS)})")
+            if decision not in DECISIONS:
+                raise ValueError(f"{kind}: unknown decision {decision!r} "
+                                 f"(one of {', '.join(DECISIONS)})")
+        missing = [kind for kind in IMPLICIT_KINDS if kind not in value]
+        if missing:
+            raise ValueError(f"give a decision for every kind (missing: {', '.join(missing)})")
+        return value
+
+    @field_validator("programs")
+    @classmethod
+    def _programs(cls, value: dict[str, ImplicitProgram]) -> dict[str, ImplicitProgram]:
+        seen: dict[str, str] = {}
+        for path in value:
+            if not PROGRAM_PATH.fullmatch(path) or any(
+                    part in (".", "..") for part in path.split("/")):
+                raise ValueError(f"{path!r} is not an absolute program path (like /bin/sh)")
+            canonical = canonical_path(path)
+            if canonical in seen:
+                raise ValueError(f"{path!r} and {seen[canonical]!r} are one program with "
+                                 "merged /usr: list it once")
+            seen[canonical] = path
+        return value
+
+    def program(self, needs: str) -> ImplicitProgram | None:
+        """The entry for what a use needs: a path (merged /usr aliases are one), or a bare
+        command name, looked up in PATH order."""
+        if "/" in needs:
+            wanted = {canonical_path(needs)}
+        else:
+            wanted = {canonical_path(f"{folder}/{needs}") for folder in COMMAND_PATH}
+        for path, entry in self.programs.items():
+            if canonical_path(path) in wanted:
+                return entry
+        return None
+
+    def provider(self, needs: str) -> str | None:
+        entry = self.program(needs)
+        return entry.provider if entry is not None else None
+
+    def decision(self, kind: str, needs: str) -> str:
+        """"declare" or "report" for a use of `kind` that needs `needs`."""
+        entry = self.program(needs)
+        if entry is not None and entry.decide is not None:
+            return entry.decide
+        return self.kinds.get(kind, "report")
+
+
 class Policy(_Strict):
     """The whole policy file."""
 
@@ -118,6 +227,7 @@ class Policy(_Strict):
     script_only: ScriptOnly = Field(alias="script-only")
     recipe: RecipeClass
     keep: Keep
+    implicit_use: ImplicitUseRules = Field(default_factory=ImplicitUseRules, alias="implicit-use")
 
     @field_validator("fields")
     @classmethod
@@ -179,6 +289,17 @@ class Policy(_Strict):
                     "packages": list(self.keep.packages),
                 },
             ],
+            "implicit-use": {
+                "reason": REASON_IMPLICIT_USE,
+                "effect": "per kind (or per program): declare adds a Depends on the "
+                "program's provider, report only records the use",
+                "description": self.implicit_use.description,
+                "kinds": dict(self.implicit_use.kinds),
+                "programs": [
+                    {"path": path, "provider": entry.provider, "decide": entry.decide}
+                    for path, entry in sorted(self.implicit_use.programs.items())
+                ],
+            },
         }
 
 
