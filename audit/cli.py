@@ -23,9 +23,12 @@ from archive.cli import mirror_option, upstream_settings
 from audit import queries
 from audit.diff import BinaryDiff, binary_diff, render_text
 from audit.gate import (
+    GATE_IMPLICIT_USE,
     GATES,
     GateResult,
+    UsesResult,
     check_image,
+    check_implicit_uses,
     image_architecture,
     installed_packages,
 )
@@ -34,13 +37,20 @@ from audit.output import csv_text, table
 from base.console import print_json
 from base.context import AppContext, pass_app
 from base.errors import NotFoundError, PolicyGateFailed
-from recipes.policy import REASON_IMPLICIT, REASON_RECIPE, REASON_SCRIPT_ONLY, load_policy
+from recipes.policy import (
+    REASON_IMPLICIT,
+    REASON_IMPLICIT_USE,
+    REASON_RECIPE,
+    REASON_SCRIPT_ONLY,
+    load_policy,
+)
 
-REASONS = (REASON_IMPLICIT, REASON_SCRIPT_ONLY, REASON_RECIPE)
+REASONS = (REASON_IMPLICIT, REASON_SCRIPT_ONLY, REASON_RECIPE, REASON_IMPLICIT_USE)
 RELATION_COLUMNS = tuple(f.name for f in dataclasses.fields(queries.RelationRow))
 PACKAGE_COLUMNS = ("binary", "version", "architecture", "kind", "name", "value", "action",
                    "reason", "detail")
 GATE_COLUMNS = ("image", "package", "version", "architecture", "why")
+USE_COLUMNS = ("image", "package", "version", "kind", "needs", "path")
 
 
 @contextmanager
@@ -89,7 +99,9 @@ def _relation_tuple(row: queries.RelationRow) -> tuple[Any, ...]:
 @click.option("--summary", "show_summary", is_flag=True,
               help="Totals: binaries, relations by reason, scripts, sizes (the default).")
 @click.option("--fail-on", "gate", type=click.Choice(GATES),
-              help="Policy gate for CI: exit 18 if IMAGE holds an implicit-essential package.")
+              help="Policy gate for CI: exit 18 if IMAGE holds an implicit-essential package "
+              "(essential-in-image), or a file that runs a program the image lacks "
+              "(implicit-use, as bootstrap recorded it).")
 @click.argument("image", required=False, type=click.Path(path_type=Path))
 @click.option("--all-builds", is_flag=True,
               help="Every done build, not only the newest done build of each source.")
@@ -111,7 +123,9 @@ def audit_command(app: AppContext, dropped_name: str | None, package_name: str |
     docker-archive tar), never unpacking it, and fails (exit code 18) if it holds a
     package of the implicit-essential class: Essential: yes, or Priority: required,
     in the upstream index or in the image's own status, unless the policy keeps it
-    (libraries). One line per offending package, and why.
+    (libraries). One line per offending package, and why. `--fail-on implicit-use
+    IMAGE` fails if bootstrap recorded, in the image's status, a file that runs a
+    program of the essential set the image does not hold (one line per use).
 
     \b
     Example:
@@ -119,6 +133,7 @@ def audit_command(app: AppContext, dropped_name: str | None, package_name: str |
       unessential audit --package ca-certificates
       unessential audit --reason script-only --json
       unessential audit --fail-on essential-in-image python.oci.tar
+      unessential audit --fail-on implicit-use python.oci.tar
     """
     if as_json and as_csv:
         raise click.UsageError("give --json or --csv, not both")
@@ -127,10 +142,13 @@ def audit_command(app: AppContext, dropped_name: str | None, package_name: str |
             raise click.UsageError(f"--fail-on {gate} needs an IMAGE")
         if dropped_name or package_name or reason or show_summary or all_builds:
             raise click.UsageError("--fail-on takes only an IMAGE (and --no-upstream, --mirror)")
-        _gate(app, image, no_upstream, mirror_url, as_json, as_csv)
+        if gate == GATE_IMPLICIT_USE:
+            _uses_gate(image, as_json, as_csv)
+        else:
+            _gate(app, image, no_upstream, mirror_url, as_json, as_csv)
         return
     if image is not None:
-        raise click.UsageError("IMAGE is only for --fail-on essential-in-image")
+        raise click.UsageError(f"IMAGE is only for --fail-on ({', '.join(GATES)})")
     chosen = sum(bool(x) for x in (dropped_name, package_name, show_summary)) + \
         bool(reason and not dropped_name)
     if chosen > 1:
@@ -285,6 +303,34 @@ def _gate(app: AppContext, image: Path, no_upstream: bool, mirror_url: str | Non
         names = ", ".join(sorted({o.name for o in offenders}))
         raise PolicyGateFailed(str(image), f"{len(offenders)} package(s) of the "
                                f"implicit-essential class: {names}")
+
+
+def _uses_gate(image: Path, as_json: bool, as_csv: bool) -> None:
+    results = [check_implicit_uses(status) for status in read_statuses(image)]
+    uses = [use for result in results for use in result.uses]
+    if as_json:
+        print_json({"gate": GATE_IMPLICIT_USE, "passed": not uses,
+                    "images": [_uses_data(r) for r in results]})
+    elif as_csv:
+        click.echo(csv_text(USE_COLUMNS, [(u.image, u.package, u.version, u.kind, u.needs,
+                                           u.path) for u in uses]), nl=False)
+    else:
+        for use in uses:
+            click.echo(use.line())
+        if not uses:
+            for result in results:
+                click.echo(f"{result.image}: {result.packages} packages, no unsatisfied "
+                           "implicit use")
+    if uses:
+        needs = ", ".join(sorted({u.needs for u in uses}))
+        raise PolicyGateFailed(str(image), f"{len(uses)} unsatisfied implicit use(s) of "
+                               f"{needs}")
+
+
+def _uses_data(result: UsesResult) -> dict[str, Any]:
+    return {"image": result.image, "format": result.format, "packages": result.packages,
+            "uses": [{"package": u.package, "version": u.version, "kind": u.kind,
+                      "needs": u.needs, "path": u.path} for u in result.uses]}
 
 
 def _result_data(result: GateResult) -> dict[str, Any]:

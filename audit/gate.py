@@ -1,4 +1,5 @@
-"""The CI policy gate `essential-in-image`: no package of the implicit-essential class.
+"""The CI policy gates: `essential-in-image` (no package of the implicit-essential class)
+and `implicit-use` (no implicit run-time use of the essential set left unsatisfied).
 
 The class is the rewrite engine's own (`rewrite.relations.rewrite_relations`
 with the policy of `recipes/policy.toml`): a package is in it when a relation on it
@@ -12,6 +13,12 @@ rewritten packages lose `Essential` and their high `Priority`, so only upstream 
 says so) and from the image's own dpkg status stanzas (an image built from Debian
 keeps `Essential: yes`): either is enough to be in the class, which lets the gate run
 offline on such images.
+
+`implicit-use` reads what `bootstrap` found when it built the image: each package's
+dpkg status stanza lists, in `Unessential-Unsatisfied-Uses`, the files of the package
+that run a program the image does not hold (a shebang interpreter, the shell of
+system(), an absolute path of an essential program), one "KIND NEEDS PATH" per line.
+The gate fails on any such line; it needs neither the network nor the catalog.
 """
 
 from __future__ import annotations
@@ -24,10 +31,13 @@ from archive.upstream.index import BinaryRecord
 from audit.image import ImageStatus
 from base.deb822 import iter_stanzas
 from base.errors import FormatError
+from bootstrap.installer import UNSATISFIED_FIELD
 from recipes.policy import REASON_IMPLICIT, Policy
 from rewrite.relations import Universe, rewrite_relations
 
-GATES = ("essential-in-image",)
+GATE_ESSENTIAL = "essential-in-image"
+GATE_IMPLICIT_USE = "implicit-use"
+GATES = (GATE_ESSENTIAL, GATE_IMPLICIT_USE)
 _ABSENT = ("not-installed", "config-files")
 
 
@@ -139,3 +149,49 @@ def check_image(image: ImageStatus, policy: Policy,
                                   package.architecture, mark, where))
     return GateResult(image.label, image.format, len(packages), tuple(offenders),
                       upstream is not None)
+
+
+@dataclass(frozen=True)
+class UnsatisfiedUse:
+    """A file of an installed package that runs a program the image does not hold."""
+
+    image: str
+    package: str
+    version: str
+    kind: str
+    needs: str
+    path: str
+
+    def line(self) -> str:
+        return (f"{self.image}: {self.package} {self.version}: {self.path} needs "
+                f"{self.needs} ({self.kind}), not in the image")
+
+
+@dataclass(frozen=True)
+class UsesResult:
+    """The verdict of the implicit-use gate on one image."""
+
+    image: str
+    format: str
+    packages: int
+    uses: tuple[UnsatisfiedUse, ...]
+
+
+def check_implicit_uses(image: ImageStatus) -> UsesResult:
+    """The unsatisfied implicit uses bootstrap recorded in the image's dpkg status."""
+    packages = installed_packages(image.text, image.label)
+    uses = []
+    for package in packages:
+        for line in package.fields.get(UNSATISFIED_FIELD, "").split("\n"):
+            words = line.strip().split(" ", 2)
+            if not words[0]:
+                continue
+            kind, needs, path = words if len(words) == 3 else ("?", line.strip(), "?")
+            uses.append(UnsatisfiedUse(image.label, package.name, package.version,
+                                       _shown(kind), _shown(needs), _shown(path)))
+    return UsesResult(image.label, image.format, len(packages), tuple(uses))
+
+
+def _shown(text: str) -> str:
+    """Escape control characters: the status is untrusted input that reaches a terminal."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)

@@ -150,6 +150,8 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
                     raise StorageError(str(output), _os_error(exc)) from None
                 raise InstallError(str(output), _os_error(exc)) from None
             _report_unhandled(installed, reporter, strict)
+            if not as_json:
+                _warn_implicit_uses(installed)
             config = _image_config(request, installed, entrypoint, cmd, env, workdir, tag,
                                    image_name or "-".join(sorted(packages)))
             reporter.log(f"write {fmt} {output}")
@@ -261,6 +263,13 @@ def _report_unhandled(installed: Installed, reporter: Reporter, strict: bool) ->
                            "(--strict)")
 
 
+def _warn_implicit_uses(installed: Installed) -> None:
+    """One warning line per implicit use the image leaves unsatisfied (even with -q: a
+    program of the image will fail at run time). With --json they are in the output."""
+    for use in installed.implicit_uses:
+        click.echo(f"warning: implicit use: {use.line()}", err=True)
+
+
 def _summary(installed: Installed, output: Path, fmt: str, digest: str, sboms: list[str],
              as_json: bool, reporter: Reporter, image_id: int | None) -> None:
     size = sum(p.installed_size for p in installed.packages)
@@ -272,6 +281,7 @@ def _summary(installed: Installed, output: Path, fmt: str, digest: str, sboms: l
             "why": installed.resolution.why,
             "actions": [asdict(o) for o in installed.outcomes],
             "unhandled": [asdict(u) for u in installed.unhandled],
+            "implicit_uses": [asdict(u) for u in installed.implicit_uses],
         })
         return
     skipped = [o for o in installed.outcomes if o.status == "skipped"]
@@ -280,5 +290,9 @@ def _summary(installed: Installed, output: Path, fmt: str, digest: str, sboms: l
     applied = sum(1 for o in installed.outcomes if o.status == "applied")
     click.echo(f"actions: {applied} applied, {len(skipped)} skipped, "
                f"{len(installed.unhandled)} packages with scripts not run")
+    if installed.implicit_uses:
+        packages = len({u.package for u in installed.implicit_uses})
+        click.echo(f"implicit uses: {len(installed.implicit_uses)} unsatisfied in {packages} "
+                   "packages (listed above; `audit --fail-on implicit-use` gates on them)")
     for path in sboms:
         click.echo(f"sbom: {path}")

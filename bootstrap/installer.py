@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from archive.debfile import read_deb
+from archive.implicit import MEMBER as IMPLICIT_MEMBER
+from archive.implicit import Finding, parse_uses
 from archive.settings import UpstreamSettings
 from archive.upstream.index import BinaryRecord
 from archive.upstream.mirror import Suite, Upstream
@@ -26,14 +28,19 @@ from bootstrap.apply import ActionFailed, Applier, Outcome, parse_actions
 from bootstrap.confined import Confinement, ImageRoot
 from bootstrap.model import InstalledPackage
 from bootstrap.resolver import Resolution, resolve
+from bootstrap.rootpath import OutsideRoot, inside
 from bootstrap.status import ARCH_NAME, PACKAGE_NAME, DpkgEntry, md5_of, write_database
 from bootstrap.unpack import UnpackedFile, UnpackLimits, unpack_deb
 from recipes.actions import Action
+from recipes.policy import COMMAND_PATH
 
 MERGED_USR = ("bin", "sbin", "lib")
 MERGED_USR_ARCH = {"amd64": ("lib64",), "i386": (), "arm64": (), "armhf": ()}
 LIB_ALIASES = ("lib32", "lib64", "libx32", "libo32")
 INSTALL_SCRIPTS = ("preinst", "postinst", "config")
+#: The dpkg status field that lists a package's unsatisfied implicit uses, one per line:
+#: "KIND NEEDS PATH" (read by `audit --fail-on implicit-use`).
+UNSATISFIED_FIELD = "Unessential-Unsatisfied-Uses"
 
 
 @dataclass
@@ -62,6 +69,25 @@ class Unhandled:
     reason: str
 
 
+@dataclass(frozen=True)
+class UnsatisfiedUse:
+    """A file of an installed package that runs a program the image does not hold."""
+
+    package: str
+    path: str
+    kind: str  # shebang, shell-exec, essential-path
+    needs: str
+    evidence: str
+    provider: str | None  # the package that would provide it (policy), if known
+    declared: bool  # the package names the provider in its relations
+
+    def line(self) -> str:
+        """One warning line: package, file, what it needs and is missing."""
+        hint = f"; {self.provider} provides it" if self.provider else ""
+        return (f"{self.package}: {self.path} needs {self.needs}, which the image does not "
+                f"hold ({self.kind}: {self.evidence}{hint})")
+
+
 @dataclass
 class Installed:
     root: Path
@@ -72,6 +98,9 @@ class Installed:
     user: tuple[int, int] | None = None
     archive_url: str = ""
     owners: dict[str, tuple[int, int]] | None = None  # recorded owners (run without root)
+    #: implicit run-time uses (the packages' `implicit-uses` members) the image leaves
+    #: unsatisfied: the needed program is not in it
+    implicit_uses: list[UnsatisfiedUse] = field(default_factory=list)
 
 
 def archive_url(archive: str) -> str:
@@ -150,6 +179,7 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
     entries: list[DpkgEntry] = []
     configure: list[tuple[str, list[Action]]] = []
     interests: list[tuple[str, list[str], list[Action]]] = []
+    uses: list[tuple[str, list[Finding]]] = []
     aliases = _aliases(request) if request.merged_usr else None
     limits = UnpackLimits(allow_devices=request.allow_devices)
     with reporter.task("unpack", len(debs), unit="packages") as step:
@@ -157,6 +187,7 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
             deb = read_deb(deb_path)
             control = _control(deb.members, record)
             actions = _actions(deb.members, record.package)
+            uses.append((record.package, _implicit_uses(deb.members, record.package)))
             for action in actions:
                 if action.script == "preinst" and "install" in action.on:
                     applier.run(record.package, action)
@@ -191,8 +222,10 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
     applier.finish()
     installed.outcomes = applier.outcomes
     installed.owners = applier.owners
-    entries = [DpkgEntry(e.control, e.paths, e.md5sums, e.conffiles,
-                         {p: md5_of(fs, p) for p in e.conffiles}) for e in entries]
+    installed.implicit_uses = unsatisfied_uses(root, uses)
+    entries = [DpkgEntry(_with_unsatisfied(e.control, installed.implicit_uses), e.paths,
+                         e.md5sums, e.conffiles, {p: md5_of(fs, p) for p in e.conffiles})
+               for e in entries]
     write_database(fs, entries)
     return installed
 
@@ -275,6 +308,56 @@ def _actions(members: dict[str, Any], package: str) -> list[Action]:
         from base.errors import FormatError
 
         raise FormatError(package, f"bad actions control file: {exc}") from None
+
+
+def _implicit_uses(members: dict[str, Any], package: str) -> list[Finding]:
+    member = members.get(IMPLICIT_MEMBER)
+    if member is None:
+        return []
+    try:
+        return parse_uses(member.data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(package, f"bad {IMPLICIT_MEMBER} control file: {exc}") from None
+
+
+def present(root: Path, needs: str) -> bool:
+    """Whether the image below `root` holds an executable file `needs` (a path, through
+    the image's own symlinks, or a bare command found in PATH); never looks outside."""
+    paths = [needs] if "/" in needs else [f"{folder}/{needs}" for folder in COMMAND_PATH]
+    for path in paths:
+        try:
+            found = inside(root, path)
+            if found.is_file() and not found.is_symlink() and found.stat().st_mode & 0o111:
+                return True
+        except (OutsideRoot, OSError):
+            continue
+    return False
+
+
+def unsatisfied_uses(root: Path, uses: Sequence[tuple[str, Sequence[Finding]]]
+                     ) -> list[UnsatisfiedUse]:
+    """The uses whose needed program the installed image below `root` does not hold."""
+    cache: dict[str, bool] = {}
+    out = []
+    for package, found in uses:
+        for use in found:
+            if use.needs not in cache:
+                cache[use.needs] = present(root, use.needs)
+            if not cache[use.needs]:
+                out.append(UnsatisfiedUse(package, use.path, use.kind, use.needs,
+                                          use.evidence, use.provider, use.declared))
+    return out
+
+
+def _with_unsatisfied(control: dict[str, str] | Any,
+                      uses: Sequence[UnsatisfiedUse]) -> dict[str, str]:
+    """The status stanza's fields, with the package's unsatisfied uses listed."""
+    name = control.get("Package")
+    lines = [f"{u.kind} {u.needs} {u.path}" for u in uses if u.package == name]
+    fields = {k: v for k, v in control.items() if k != UNSATISFIED_FIELD}
+    if lines:
+        fields[UNSATISFIED_FIELD] = "\n" + "\n".join(lines)
+    return fields
 
 
 def _check_scripts(installed: Installed, package: str, members: dict[str, Any],

@@ -140,6 +140,18 @@ def _print_one(report: RewriteReport) -> None:
         names = ", ".join(a.name for a in script.actions) or "no actions"
         click.echo(f"  {script.script}: {script.status} ({names}; "
                    f"{len(script.dropped)} lines dropped with a reason)")
+    _print_uses(report)
+
+
+def _print_uses(report: RewriteReport) -> None:
+    """The implicit run-time uses of the essential set found in the package's files."""
+    for use in report.implicit_uses:
+        state = f"declared ({use.provider})" if use.declared else \
+            f"reported{f' (provider {use.provider})' if use.provider else ''}"
+        click.echo(printable(f"  implicit use: {use.path} needs {use.needs} [{use.kind}: "
+                             f"{use.evidence}] {state}"))
+    for note in report.unscanned:
+        click.echo(printable(f"  not scanned: {note}"))
 
 
 def _print_table(reports: list[RewriteReport]) -> None:
@@ -168,3 +180,15 @@ def _print_table(reports: list[RewriteReport]) -> None:
         click.echo("\nflagged (each needs a recipe):")
         for problem in problems:
             click.echo(f"  {problem}")
+    using = [r for r in reports if r.implicit_uses]
+    if using:
+        total = sum(len(r.implicit_uses) for r in using)
+        click.echo(f"\nimplicit run-time uses of the essential set ({total} in "
+                   f"{len(using)} packages):")
+        for r in using:
+            kinds: dict[str, int] = {}
+            for use in r.implicit_uses:
+                kinds[use.kind] = kinds.get(use.kind, 0) + 1
+            needs = ", ".join(sorted({use.needs for use in r.implicit_uses}))
+            shown = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+            click.echo(printable(f"  {r.package}: {shown}; needs {needs}"))

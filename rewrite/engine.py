@@ -13,16 +13,24 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from archive.debfile import ControlMember, DebFile, read_deb, write_deb
+from archive.implicit import MEMBER as IMPLICIT_MEMBER
+from archive.implicit import Finding, scan_deb, uses_text
 from base.deb822 import format_stanza, iter_stanzas, parse_one
 from base.errors import FormatError, RewriteError
 from recipes.actions import Action, Dropped, Ldconfig, ScriptReport, render_actions_file
 from recipes.policy import PACKAGE_NAME, Policy
 from recipes.recipe import Recipe
-from rewrite.relations import RelationChange, Universe, rewrite_relations
+from rewrite.relations import (
+    RelationChange,
+    Universe,
+    add_implicit_use,
+    names_in,
+    rewrite_relations,
+)
 from rewrite.render import render_script
 from rewrite.translate import Lookup, Untranslatable, translate
 
@@ -103,6 +111,10 @@ class RewriteReport:
     relations: list[RelationChange] = field(default_factory=list)
     scripts: list[ScriptReport] = field(default_factory=list)
     removed_members: list[str] = field(default_factory=list)
+    #: run-time uses of the essential set found in the package's files (archive.implicit)
+    implicit_uses: list[Finding] = field(default_factory=list)
+    #: files the scan did not read (too large), and why
+    unscanned: list[str] = field(default_factory=list)
     output: str = ""
     output_sha256: str = ""
 
@@ -133,6 +145,12 @@ class RewriteReport:
                 for s in self.scripts
             ],
             "removed_members": self.removed_members,
+            "implicit_uses": [
+                {"path": u.path, "kind": u.kind, "needs": u.needs, "evidence": u.evidence,
+                 "provider": u.provider, "declared": u.declared}
+                for u in self.implicit_uses
+            ],
+            "unscanned": self.unscanned,
         }
 
 
@@ -249,7 +267,37 @@ def analyse(
     fields, changes = rewrite_relations(control, universe, policy, override, translated,
                                         interpreters=interpreters)
     report.relations = changes
+    scan = scan_deb(deb, policy.implicit_use)
+    report.unscanned = scan.skipped
+    report.implicit_uses = _declare_uses(fields, scan.uses, package, policy, report.relations)
     return deb, fields, report
+
+
+#: Uses named in the detail of one added relation (the report and the catalog list all).
+_DETAIL_USES = 3
+
+
+def _declare_uses(fields: dict[str, str], uses: list[Finding], package: str, policy: Policy,
+                  changes: list[RelationChange]) -> list[Finding]:
+    """Add `Depends: provider` (reason implicit-use) for the uses the policy says to
+    declare; every use, marked declared when the package's relations name its provider
+    (or it provides the need itself)."""
+    rules = policy.implicit_use
+    wanted: dict[str, list[Finding]] = {}
+    for use in uses:
+        if (use.provider is not None and use.provider != package
+                and rules.decision(use.kind, use.needs) == "declare"):
+            wanted.setdefault(use.provider, []).append(use)
+    for provider, needing in wanted.items():
+        detail = "; ".join(f"{u.path} needs {u.needs} ({u.kind}: {u.evidence})"
+                           for u in needing[:_DETAIL_USES])
+        if len(needing) > _DETAIL_USES:
+            detail += f"; and {len(needing) - _DETAIL_USES} more"
+        change = add_implicit_use(fields, provider, detail)
+        if change is not None:
+            changes.append(change)
+    named = names_in(fields) | {package}
+    return [replace(u, declared=u.provider is not None and u.provider in named) for u in uses]
 
 
 def _control_text(fields: dict[str, str], report: RewriteReport) -> str:
@@ -315,6 +363,10 @@ def rewrite(
     if "config" in deb.members:
         report.removed_members.append("config")
     actions += _trigger_actions(deb)
+    members.pop(IMPLICIT_MEMBER, None)  # an earlier rewrite's list: this one replaces it
+    if report.implicit_uses:
+        members[IMPLICIT_MEMBER] = ControlMember(
+            IMPLICIT_MEMBER, uses_text(report.implicit_uses).encode(), 0o644)
     if actions:
         members["actions"] = ControlMember("actions", render_actions_file(actions).encode(),
                                            0o644)

@@ -17,7 +17,9 @@ OR-group (`a | b`) is decided as a whole, first rule that applies:
 6. kept otherwise (including anything not in the index, or not parseable).
 
 Then the recipe's `add-depends` (and the interpreters of kept scripts, if not already
-there) are added with reason `recipe`. A field that loses all its groups is removed;
+there) are added with reason `recipe`; the rewrite engine adds, with reason
+`implicit-use` (`add_implicit_use`), the providers of the implicit run-time uses the
+policy's [implicit-use] section says to declare. A field that loses all its groups is removed;
 an unchanged field keeps its exact text; other fields and their order are untouched.
 """
 
@@ -29,7 +31,13 @@ from dataclasses import dataclass, field
 from debian.deb822 import PkgRelation
 
 from archive.upstream.index import BinaryRecord
-from recipes.policy import REASON_IMPLICIT, REASON_RECIPE, REASON_SCRIPT_ONLY, Policy
+from recipes.policy import (
+    REASON_IMPLICIT,
+    REASON_IMPLICIT_USE,
+    REASON_RECIPE,
+    REASON_SCRIPT_ONLY,
+    Policy,
+)
 from recipes.recipe import BinaryOverride, Relation, split_relations
 
 # Where a new relation field goes: after the last of these that is present.
@@ -106,7 +114,7 @@ class RelationChange:
     field: str
     relation: str
     action: str  # "dropped" or "added"
-    reason: str  # "implicit-essential", "script-only" or "recipe"
+    reason: str  # "implicit-essential", "script-only", "recipe" or "implicit-use"
     detail: str
 
 
@@ -176,6 +184,22 @@ def rewrite_relations(
         for group in new:
             changes.append(RelationChange(name, _render([group]), "added", REASON_RECIPE, detail))
     return out, changes
+
+
+def names_in(control: Mapping[str, str]) -> set[str]:
+    """Every package named by Pre-Depends or Depends (any alternative)."""
+    return {alt["name"] for fname in ("Pre-Depends", "Depends")
+            for group in split_relations(control.get(fname, "")) for alt in group}
+
+
+def add_implicit_use(control: dict[str, str], provider: str, detail: str) -> RelationChange | None:
+    """Add `Depends: provider` (reason implicit-use) unless Pre-Depends or Depends
+    already name it; the change, or None."""
+    if provider in names_in(control):
+        return None
+    groups = split_relations(control.get("Depends", ""))
+    _set(control, "Depends", groups + split_relations(provider))
+    return RelationChange("Depends", provider, "added", REASON_IMPLICIT_USE, detail)
 
 
 class _Decider:

@@ -420,6 +420,8 @@ def _binary_result(report: RewriteReport, original: Path, sha: str, size: int,
         control=_text(after.get("control")),
         installed_size=_installed_size(_text(after.get("control"))),
         original_installed_size=_installed_size(_text(before.get("control"))),
+        implicit_uses=[(u.path, u.kind, u.needs, u.evidence, u.provider, u.declared)
+                       for u in report.implicit_uses],
     )
 
 

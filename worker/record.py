@@ -9,7 +9,7 @@ claim.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive.catalog.models import (
     BinaryPackage,
     Build,
+    ImplicitUse,
     RelationChange,
     ScriptRewrite,
     SourcePackage,
@@ -124,6 +125,9 @@ class BinaryResult:
     control: str | None = None
     installed_size: int | None = None  # KiB
     original_installed_size: int | None = None
+    #: path, kind, needs, evidence, provider, declared (rewrite.engine's implicit uses)
+    implicit_uses: list[tuple[str, str, str, str, str | None, bool]] = field(
+        default_factory=list)
 
 
 class LostClaim(Exception):
@@ -143,7 +147,8 @@ def _finish(session: Session, build_id: int, worker: str, status: str, **values:
 
 def record_success(sessions: sessionmaker[Session], build_id: int, worker: str,
                    binaries: list[BinaryResult], log: str) -> None:
-    """The binaries, their relation changes and script rewrites, and status done: at once."""
+    """The binaries, their relation changes, script rewrites and implicit uses, and status
+    done: at once."""
     with sessions.begin() as session:
         _finish(session, build_id, worker, "done", log=log)
         for item in binaries:
@@ -163,6 +168,11 @@ def record_success(sessions: sessionmaker[Session], build_id: int, worker: str,
                 ScriptRewrite(script=s, original_sha256=sha, original=text, actions=actions,
                               rendered=rendered)
                 for s, sha, text, actions, rendered in item.scripts
+            ]
+            binary.implicit_uses = [
+                ImplicitUse(path=path, kind=kind, needs=needs, evidence=evidence,
+                            provider=provider, declared=declared)
+                for path, kind, needs, evidence, provider, declared in item.implicit_uses
             ]
             session.add(binary)
 
