@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -53,9 +54,11 @@ def verify_command(app: AppContext, packages: tuple[str, ...], with_closure: boo
     by dpkg (rendered sh run); C, the rewritten packages installed as bootstrap does
     (actions applied, nothing executed). Files, accounts, alternatives, diversions,
     stat overrides and dpkg's status are compared after the install, and for B also
-    after remove, purge and an upgrade from the mirror's previous version. Each
-    difference is unexpected, or explained by a reason of recipes/expected.toml
-    (counted). Exit status 20 when any difference is unexpected. Needs root.
+    after remove, purge and an upgrade from the mirror's previous version; a
+    package the base already has (Priority required) is verified by a reinstall of
+    the same version, for B. Each difference is unexpected, or explained by a
+    reason of recipes/expected.toml (counted). Exit status 20 when any difference
+    is unexpected. Needs root.
 
     \b
     Example:
@@ -92,7 +95,12 @@ def verify_command(app: AppContext, packages: tuple[str, ...], with_closure: boo
                          if "reinstall" in chosen else f"{name}: in the base system: skipped")
         work_root = app.data_dir / "verify" / "work"
         work_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=work_root) as work:
+        with contextlib.ExitStack() as stack:
+            if keep:
+                work = tempfile.mkdtemp(dir=work_root)
+                reporter.log(f"systems kept under {work}")
+            else:
+                work = stack.enter_context(tempfile.TemporaryDirectory(dir=work_root))
             rewriter = Rewriter(universe, policy, recipes_dir, Path(work) / "rewritten")
             verifier = Verifier(base, rewriter, Path(work) / "systems",
                                 native=None if no_native else install_native,

@@ -36,7 +36,9 @@ STAGING = "var/cache/unessential-verify"  # where the .debs are copied in a syst
 POLICY_RC_D = "#!/bin/sh\n# unessential verify: no service is started in a chroot\nexit 101\n"
 APT = ["apt-get", "-q", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0",
        "-o", "APT::Color=0", "-o", "Debug::pkgProblemResolver=0",
-       "-o", "APT::Sandbox::User=root", "-o", "Acquire::Languages=none"]
+       "-o", "APT::Sandbox::User=root", "-o", "Acquire::Languages=none",
+       # a conffile question (an upgrade over a changed conffile) is never asked
+       "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
 
 Log = Callable[[str], None]
 
