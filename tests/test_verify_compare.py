@@ -82,3 +82,24 @@ def test_verify_help_has_an_example() -> None:
     result = CliRunner().invoke(cli, ["verify", "--help"])
     assert result.exit_code == 0
     assert "unessential verify --closure python3 --json" in result.output
+
+
+def test_overlay_whiteout_and_opaque_directories(tmp_path: Path) -> None:
+    """A whited-out directory takes its subtree with it; an opaque directory hides the
+    base's children but keeps its own."""
+    base_root = tmp_path / "base"
+    _tree(base_root, {"/a/one": "1", "/a/sub/two": "2", "/b/old": "o", "/c/x": "x"})
+    skip = lambda path: False  # noqa: E731
+    tree = walk(base_root, skip)
+    upper = tmp_path / "upper"
+    (upper / "b").mkdir(parents=True)
+    (upper / "b" / "new").write_text("n")
+    try:
+        os.setxattr(upper / "b", "trusted.overlay.opaque", b"y")
+    except OSError:
+        pytest.skip("no trusted.* extended attributes here (needs root)")
+    os.mknod(upper / "a", 0o600 | 0o020000, os.makedev(0, 0))
+    result = snapshot(base_root, tree, upper, skip).tree
+    assert not any(path == "/a" or path.startswith("/a/") for path in result)
+    assert "/b/new" in result and "/b/old" not in result
+    assert "/c/x" in result
