@@ -74,7 +74,7 @@ from recipes.actions import SCRIPTS, Action, ActionError, make_action
 from recipes.policy import PACKAGE_NAME, Policy, canonical_json, policy_digest
 
 RECIPES_DIR = Path(__file__).parent
-RESERVED = frozenset({"policy"})  # recipes/policy.toml is the policy, not a recipe
+RESERVED = frozenset({"policy", "expected"})  # the policy and the expected differences
 
 if TYPE_CHECKING:
     Relation = PkgRelation.ParsedRelation  # one alternative, as python-debian gives it

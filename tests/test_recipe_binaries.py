@@ -20,7 +20,14 @@ from archive.catalog.db import make_engine, session_factory
 from archive.catalog.models import Build
 from base.errors import EXIT_CODES, RecipeError
 from recipes.policy import PACKAGE_NAME, canonical_json, load_policy, policy_digest
-from recipes.recipe import RECIPES_DIR, load_closure, load_recipe, parse_recipe, recipe_digest
+from recipes.recipe import (
+    RECIPES_DIR,
+    RESERVED,
+    load_closure,
+    load_recipe,
+    parse_recipe,
+    recipe_digest,
+)
 from tests.conftest import Workspace
 from tests.fixtures.archive import FixtureArchive
 from tests.fixtures.debs import make_deb, make_source
@@ -98,7 +105,7 @@ def test_binaries_is_part_of_the_digest_and_absent_changes_nothing() -> None:
 
 
 def packaged() -> list[str]:
-    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml") if p.stem != "policy")
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml") if p.stem not in RESERVED)
 
 
 def test_every_packaged_recipe_loads_and_replacements_say_why() -> None:
