@@ -35,7 +35,7 @@ from base.errors import FormatError, UnessentialError
 from bootstrap.apply import Applier, parse_actions
 from bootstrap.confined import ImageRoot
 from bootstrap.installer import LIB_ALIASES, MERGED_USR, _interests, _run_triggers
-from bootstrap.status import ADMIN, DpkgEntry, list_text, md5_of, status_stanza
+from bootstrap.status import ADMIN, DpkgEntry, md5_of, status_stanza, write_info
 from bootstrap.unpack import UnpackLimits, unpack_deb
 from recipes.actions import Action
 from rewrite.closure import closure
@@ -100,15 +100,8 @@ def _extend_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
     stanzas = [block.strip("\n") + "\n" for block in kept]
     stanzas += [status_stanza(e) for e in entries]
     fs.write_text(f"{ADMIN}/status", "\n".join(stanzas), strict=True)
-    info = f"{ADMIN}/info"
     for entry in entries:
-        name = entry.info_name
-        fs.write_text(f"{info}/{name}.list", list_text(entry), strict=True)
-        if entry.md5sums:
-            fs.write_text(f"{info}/{name}.md5sums", entry.md5sums, strict=True)
-        if entry.conffiles:
-            fs.write_text(f"{info}/{name}.conffiles",
-                          "".join(f"{path}\n" for path in entry.conffiles), strict=True)
+        write_info(fs, entry.info_name, entry)
 
 
 # ----------------------------------------------------------------------- subjects

@@ -121,14 +121,20 @@ def write_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
     status = status_text(entries)
     for sub in ("info", "updates", "triggers", "alternatives"):
         fs.makedirs(f"{ADMIN}/{sub}", strict=True)
-    info = f"{ADMIN}/info"
-    fs.write_text(f"{info}/format", "1\n", strict=True)  # multiarch: name:arch for M-A: same
+    fs.write_text(f"{ADMIN}/info/format", "1\n", strict=True)  # multiarch: name:arch for M-A: same
     for name, entry in zip(names, entries, strict=True):
-        fs.write_text(f"{info}/{name}.list", list_text(entry), strict=True)
-        if entry.md5sums:
-            fs.write_text(f"{info}/{name}.md5sums", entry.md5sums, strict=True)
-        if entry.conffiles:
-            fs.write_text(f"{info}/{name}.conffiles",
-                          "".join(f"{path}\n" for path in entry.conffiles), strict=True)
+        write_info(fs, name, entry)
     fs.write_text(f"{ADMIN}/available", "", strict=True)
     fs.write_text(f"{ADMIN}/status", status, strict=True)
+
+
+def write_info(fs: ImageRoot, name: str, entry: DpkgEntry) -> None:
+    """dpkg's info files of one package (`name`: its info name): .list, .md5sums (when
+    the package ships them), .conffiles."""
+    info = f"{ADMIN}/info"
+    fs.write_text(f"{info}/{name}.list", list_text(entry), strict=True)
+    if entry.md5sums:
+        fs.write_text(f"{info}/{name}.md5sums", entry.md5sums, strict=True)
+    if entry.conffiles:
+        fs.write_text(f"{info}/{name}.conffiles",
+                      "".join(f"{path}\n" for path in entry.conffiles), strict=True)
