@@ -33,6 +33,7 @@ from recipes.actions import (
     AlternativeInstall,
     AlternativeRemove,
     CaBundle,
+    CreateFile,
     DirToSymlink,
     InfoDir,
     InstallConfig,
@@ -249,6 +250,18 @@ class Applier:
             return "not-needed", f"{path} exists"
         self.fs.symlink(path, action.target)
         return "applied", f"{path} -> {action.target}"
+
+    @applies(CreateFile)
+    def _create_file(self, package: str, action: CreateFile) -> tuple[str, str]:
+        path = _absolute(action.path, "Path")
+        if self.fs.lexists(path):
+            return "not-needed", f"{path} exists"
+        if action.mode and not _MODE.fullmatch(action.mode):
+            raise ValueError(f"Mode {action.mode!r} is not an octal mode")
+        mode = int(action.mode, 8) if action.mode else 0o644
+        self.fs.write_bytes(path, action.file_text().encode("utf-8"), mode=mode)
+        self._set(path, action.owner, action.group, action.mode)  # chown clears set-id bits
+        return "applied", path
 
     @applies(InstallConfig)
     def _install_config(self, package: str, action: InstallConfig) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from recipes.actions import (
     PHASES,
     SCRIPTS,
     Action,
+    CreateFile,
     MakeDir,
     RemoveGroup,
     RemoveUser,
@@ -55,7 +56,8 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "_ue_add_group": ("_ue_id", "_ue_free_id", "_ue_edit"),
     "_ue_chown": ("_ue_id",),
 }
-# The helpers each action model's template calls (make-dir and set-owner: to chown).
+# The helpers each action model's template calls (make-dir, set-owner and create-file:
+# to chown).
 HELPERS_OF: dict[type[Action], tuple[str, ...]] = {
     SystemGroup: ("_ue_add_group",),
     SystemUser: ("_ue_has", "_ue_add_group", "_ue_free_id", "_ue_edit"),
@@ -64,6 +66,7 @@ HELPERS_OF: dict[type[Action], tuple[str, ...]] = {
     RemoveGroup: ("_ue_edit",),
     MakeDir: ("_ue_chown",),
     SetOwner: ("_ue_chown",),
+    CreateFile: ("_ue_chown",),
 }
 
 
@@ -146,7 +149,7 @@ def _check(script: str, action: Action) -> None:
 
 
 def _helpers_of(action: Action) -> tuple[str, ...]:
-    if isinstance(action, MakeDir | SetOwner) and not (action.owner or action.group):
+    if isinstance(action, MakeDir | SetOwner | CreateFile) and not (action.owner or action.group):
         return ()
     return HELPERS_OF.get(type(action), ())
 

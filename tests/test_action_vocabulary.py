@@ -57,6 +57,7 @@ DOCUMENTED = {
     "remove-path": (("Path",), {"Recursive": "no"}),
     "set-owner": (("Path",), {"Owner": "", "Group": "", "Mode": ""}),
     "symlink": (("Path", "Target"), {}),
+    "create-file": (("Path",), {"Content": "", "Mode": "", "Owner": "", "Group": ""}),
     "install-config": (("Source", "Path"), {}),
     "trigger": (("Name",), {"Await": "no"}),
     "tmpfiles": ((), {"Config": ""}),

@@ -55,6 +55,7 @@ ACTIONS = {
     "remove-path": lambda p, q: {"path": p, "recursive": True},
     "symlink": lambda p, q: {"path": p, "target": q},
     "install-config": lambda p, q: {"source": q, "path": p},
+    "create-file": lambda p, q: {"path": p, "content": (q,), "mode": "4777", "owner": "nobody"},
     "alternative-install": lambda p, q: {"alternative": q.strip("/") or "n", "link": p,
                                          "path": q, "priority": 10,
                                          "slaves": ((p + "s", "s", q + "s"),)},

@@ -129,7 +129,8 @@ CASES: dict[str, Case] = {
     # --user app with /home/app a link to a host directory: resolved in the image
     "home-link": Case(lambda host: [*dirs("home"), link("./home/app", str(host / "dir"))],
                       extra=["--user", "app"]),
-    # make-dir, set-owner, remove-path, symlink, install-config, sysusers through links
+    # make-dir, set-owner, remove-path, symlink, create-file, install-config, sysusers
+    # through links
     "make-dir-link": Case(lambda host: [*dirs("var", "var/log"),
                                         link("./var/log/x", str(host / "dir"))],
                           "Action: make-dir\nScript: postinst\nOn: configure\n"
@@ -148,6 +149,10 @@ CASES: dict[str, Case] = {
     "symlink-link": Case(lambda host: [*dirs("etc"), link("./etc/x", str(host / "dir"))],
                          "Action: symlink\nScript: postinst\nOn: configure\n"
                          "Path: /etc/x/planted\nTarget: /nowhere\n"),
+    "create-file-link": Case(lambda host: [*dirs("var", "var/lib"),
+                                           link("./var/lib/x", str(host / "dir"))],
+                             "Action: create-file\nScript: postinst\nOn: configure\n"
+                             "Path: /var/lib/x/planted\nContent: x\nMode: 4777\n"),
     "install-config-source": Case(lambda host: [*dirs("usr", "etc"),
                                                 link("./usr/src", str(host / "secret"))],
                                   "Action: install-config\nScript: postinst\nOn: configure\n"

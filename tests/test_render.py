@@ -138,6 +138,12 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         "symlink", "postinst", ("configure",),
         {"path": "/etc/foo/default.conf", "target": "../../usr/share/foo/default.conf"},
     ),
+    "create-file": (
+        "create-file", "postinst", ("configure",),
+        {"path": "/etc/foo/config", "mode": "0640", "group": "adm",
+         "content": "\n[DEFAULT]\n.\n# it's $HOME `x`\n\tkey = value\n...dots"},
+    ),
+    "create-file-empty": ("create-file", "preinst", ("install",), {"path": "/var/lib/foo/marker"}),
     "install-config": (
         "install-config", "postinst", ("configure",),
         {"source": "/usr/share/foo/foo.conf.dist", "path": "/etc/foo/foo.conf"},
@@ -533,3 +539,61 @@ def test_optional_tools_are_guarded(root: Path, tmp_path: Path) -> None:
                           env={"PATH": str(bin_dir), "DPKG_ROOT": str(root)}, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def test_create_file(root: Path) -> None:
+    """Created with its lines, mode and parents; never overwritten; the same as the
+    bootstrap's native apply of the same actions."""
+    from bootstrap.apply import Applier
+
+    (root / "etc" / "kept").write_text("local\n")
+    (root / "etc" / "dangling").symlink_to("nowhere")
+    actions = [
+        act("create-file", {"path": "/var/lib/foo/marker"}),
+        act("create-file", {"path": "/etc/foo/config", "mode": "0600",
+                            "content": "\n[DEFAULT]\n.\n# it's $HOME `x`\n\tkey = value\n..x"}),
+        act("create-file", {"path": "/etc/kept", "content": "new"}),
+        act("create-file", {"path": "/etc/dangling", "content": "new"}),
+        act("create-file", {"path": "/etc/foo", "content": "a directory is there"}),
+    ]
+    native = root.parent / "native"
+    shutil.copytree(root, native, symlinks=True)
+    run(root, *actions)
+    applier = Applier(native)
+    assert [applier.run("foo", a).status for a in actions] == \
+        ["applied", "applied", "not-needed", "not-needed", "not-needed"]
+    for base in (root, native):
+        marker = base / "var" / "lib" / "foo" / "marker"
+        assert marker.read_bytes() == b"" and marker.stat().st_mode & 0o777 == 0o644
+        config = base / "etc" / "foo" / "config"
+        assert config.read_text() == "[DEFAULT]\n\n# it's $HOME `x`\n\tkey = value\n.x\n"
+        assert config.stat().st_mode & 0o7777 == 0o600
+        assert (base / "etc" / "kept").read_text() == "local\n"
+        assert os.readlink(base / "etc" / "dangling") == "nowhere"
+        assert not (base / "etc" / "nowhere").exists()
+    run(root, *actions)  # idempotent
+    assert (root / "etc" / "foo" / "config").read_text().startswith("[DEFAULT]\n")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("a\n\nb", "empty or blank line"),
+    ("a\nb\n", "empty or blank line"),
+    ("\na\x1bb", "control character"),
+])
+def test_create_file_refuses_malformed_content(content: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        act("create-file", {"path": "/etc/x", "content": content})
+
+
+def test_create_file_content_round_trips() -> None:
+    from recipes.actions import CreateFile, read_actions_file, render_actions_file
+
+    lines = ("first", "", " ", ".", "..x", "\tindented", "trailing  ")
+    made = CreateFile(script="postinst", on=("configure",), path="/etc/x", content=lines)
+    text = render_actions_file([made])
+    assert text == ("Action: create-file\nScript: postinst\nOn: configure\nPath: /etc/x\n"
+                    "Content:\n first\n .\n . \n ..\n ...x\n \tindented\n trailing  \n")
+    assert read_actions_file(text) == [made]
+    assert made.file_text() == "first\n\n \n.\n..x\n\tindented\ntrailing  \n"
+    single = act("create-file", {"path": "/etc/x", "content": "byte-compile = standard"})
+    assert isinstance(single, CreateFile) and single.content == ("byte-compile = standard",)

@@ -48,6 +48,7 @@ from recipes.actions.control import (
 )
 from recipes.actions.fields import CACHE_KINDS, PHASES, SCRIPTS, Slave
 from recipes.actions.files import (
+    CreateFile,
     DirToSymlink,
     InstallConfig,
     MakeDir,
@@ -76,8 +77,8 @@ from recipes.actions.vocabulary import ANY_ACTION, MODELS, VOCABULARY, AnyAction
 
 __all__ = [
     "ACCOUNT_NAME", "ACCOUNT_NAME_MAX", "ANY_ACTION", "CACHE_KINDS", "MODELS", "PHASES",
-    "SCRIPTS", "VOCABULARY", "Action", "ActionError", "AlternativeInstall",
-    "AlternativeRemove", "AnyAction", "CaBundle", "DirToSymlink", "Dropped", "InfoDir",
+    "SCRIPTS", "VOCABULARY", "Action", "ActionError", "AlternativeInstall", "AlternativeRemove",
+    "AnyAction", "CaBundle", "CreateFile", "DirToSymlink", "Dropped", "InfoDir",
     "InstallConfig", "Ldconfig", "MakeDir", "MvConffile", "PythonClean", "PythonCompile",
     "RemoveGroup", "RemovePath", "RemoveUser", "RmConffile", "ScriptReport", "SetOwner",
     "Slave", "Symlink", "SymlinkToDir", "SystemGroup", "SystemUser", "Sysusers", "Tmpfiles",

@@ -8,6 +8,7 @@ if it is unsafe or malformed; `text(value)` is the field's deb822 value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NamedTuple, get_args
@@ -132,6 +133,43 @@ def _one_of(choices: tuple[str, ...], message: str) -> Callable[[Any, str], str]
     return parse
 
 
+_CONTENT_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # a tab is text
+
+
+def _content_line(line: Any, what: str) -> str:
+    if not isinstance(line, str):
+        raise ValueError(f"{what}: line {line!r} is not text")
+    found = _CONTENT_CONTROL.search(line)
+    if found:
+        raise ValueError(f"{what}: line {line!r} contains the control character "
+                         f"{found.group()!r}")
+    return line
+
+
+def _content(value: Any, what: str) -> tuple[str, ...]:
+    """The lines of a file: a list of lines, or the deb822 text of `Content` (its first
+    line, then each continuation line; a line starting with '.' loses that '.', so an
+    empty line is written '.' and a line '.x' is written '..x')."""
+    if isinstance(value, list | tuple):
+        return tuple(_content_line(line, what) for line in value)
+    if not isinstance(value, str):
+        raise ValueError(f"{what} {value!r} is not text")
+    first, *rest = value.split("\n")
+    lines = [first.strip()] if first.strip() else []
+    for line in rest:
+        if not line.strip():
+            raise ValueError(f"{what}: an empty or blank line is written '.' (the file "
+                             "always ends with a newline)")
+        lines.append(line)
+    return tuple(_content_line(line[1:] if line.startswith(".") else line, what)
+                 for line in lines)
+
+
+def _content_text(lines: tuple[str, ...]) -> str:
+    return "".join("\n." + line if line.startswith(".") or not line.strip() else "\n" + line
+                   for line in lines)
+
+
 def _phases(value: Any, what: str) -> tuple[str, ...]:
     phases = tuple(value.split()) if isinstance(value, str) else tuple(value)
     bad = [str(phase) for phase in phases if phase not in PHASES]
@@ -160,6 +198,8 @@ YesNo = Annotated[bool, Value(_yes_no, text=lambda value: "yes" if value else "n
 Priority = Annotated[int, Value(_priority)]
 Slaves = Annotated[tuple[Slave, ...], Value(_slaves, text=_slaves_text)]
 Paths = Annotated[tuple[str, ...], Value(_words(check_paths), text=" ".join)]
+# the text of a file, line by line (each ends with a newline; no lines: an empty file)
+FileContent = Annotated[tuple[str, ...], Value(_content, text=_content_text)]
 ConfigFiles = Annotated[tuple[str, ...], Value(_words(check_files), text=" ".join)]
 Kind = Annotated[CacheKind, Value(_one_of(
     CACHE_KINDS, "{what} must be one of " + ", ".join(CACHE_KINDS)))]

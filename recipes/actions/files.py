@@ -9,6 +9,7 @@ from pydantic import Field
 from recipes.actions.fields import (
     AbsolutePath,
     ConfigFiles,
+    FileContent,
     OctalMode,
     OptionalPackageName,
     Owner,
@@ -53,6 +54,30 @@ class Symlink(Action):
     name: Literal["symlink"] = Field("symlink", alias="Action")
     path: AbsolutePath = Field(alias="Path")
     target: Target = Field(alias="Target")
+
+
+class CreateFile(Action):
+    """Create a regular file if nothing is at its path (touch; `[ -e F ] || echo ... > F`).
+
+    Never overwrites: a file, directory or symlink (dangling too) at `Path` is left as
+    it is, with its mode and owner. The file holds `Content`, line by line, each line
+    ending with a newline (no lines: an empty file; a last line without a newline
+    cannot be written); missing parent directories are created as `mkdir -p` would
+    (mode 0755, as install-config does). `Mode`, `Owner` and `Group` are set only on
+    the file this action creates; without `Mode` it gets 0644 (0666 less dpkg's umask
+    022 for the rendered sh).
+    """
+
+    name: Literal["create-file"] = Field("create-file", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    content: FileContent = Field((), alias="Content")
+    mode: OctalMode = Field("", alias="Mode")
+    owner: Owner = Field("", alias="Owner")
+    group: Owner = Field("", alias="Group")
+
+    def file_text(self) -> str:
+        """The file's text: each line of `Content` followed by a newline."""
+        return "".join(line + "\n" for line in self.content)
 
 
 class InstallConfig(Action):

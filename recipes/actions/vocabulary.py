@@ -15,6 +15,7 @@ from recipes.actions.accounts import (
     UserInGroup,
 )
 from recipes.actions.files import (
+    CreateFile,
     DirToSymlink,
     InstallConfig,
     MakeDir,
@@ -45,7 +46,7 @@ AnyAction = Annotated[
     | AlternativeInstall | AlternativeRemove | Ldconfig
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache
-    | MakeDir | RemovePath | SetOwner | Symlink | InstallConfig
+    | MakeDir | RemovePath | SetOwner | Symlink | CreateFile | InstallConfig
     | Trigger | Tmpfiles | Sysusers,
     Field(discriminator="name"),
 ]
