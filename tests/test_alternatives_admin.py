@@ -1,0 +1,79 @@
+"""update-alternatives' administrative files: read, merged, written back as dpkg does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bootstrap.alternatives import AdminFile, parse_admin, render_admin
+
+PAGER = """auto
+/usr/bin/pager
+pager.1.gz
+/usr/share/man/man1/pager.1.gz
+
+/bin/more
+50
+
+/usr/bin/less
+77
+/usr/share/man/man1/less.1.gz
+
+"""
+
+
+def test_a_file_dpkg_wrote_reads_and_renders_byte_identical() -> None:
+    admin = parse_admin(PAGER, "pager")
+    assert admin.mode == "auto" and admin.link == "/usr/bin/pager"
+    assert admin.slaves == [("pager.1.gz", "/usr/share/man/man1/pager.1.gz")]
+    assert admin.choices == [("/bin/more", 50, {}),
+                             ("/usr/bin/less", 77,
+                              {"pager.1.gz": "/usr/share/man/man1/less.1.gz"})]
+    assert render_admin(admin) == PAGER
+
+
+@pytest.mark.skipif(not Path("/var/lib/dpkg/alternatives").is_dir(),
+                    reason="no update-alternatives database on this host")
+def test_every_file_of_this_host_round_trips() -> None:
+    files = sorted(Path("/var/lib/dpkg/alternatives").iterdir())
+    for path in files:
+        text = path.read_text()
+        assert render_admin(parse_admin(text, path.name)) == text, path
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("", "mode '' is not auto or manual"),
+    ("sometimes\n/usr/bin/x\n\n\n", "mode 'sometimes'"),
+    ("auto\nrelative\n\n\n", "link 'relative' is not an absolute path"),
+    ("auto\n/usr/bin/x\nx.1\nrel\n\n\n", "slave 'x.1' link 'rel'"),
+    ("auto\n/usr/bin/x\n\n/usr/bin/y\nhigh\n\n", "priority 'high' of /usr/bin/y"),
+    ("auto\n/usr/bin/x\nx.1\n/usr/share/x.1\n\n/usr/bin/y\n5", "ends early"),
+])
+def test_a_malformed_file_is_refused_with_the_alternative_named(text: str,
+                                                                 problem: str) -> None:
+    with pytest.raises(ValueError, match="alternative x: ") as caught:
+        parse_admin(text, "x")
+    assert problem in str(caught.value)
+
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-", min_size=1, max_size=8)
+paths = names.map(lambda n: f"/usr/bin/{n}")
+
+
+@given(mode=st.sampled_from(["auto", "manual"]), link=paths,
+       slaves=st.dictionaries(names, paths, max_size=3),
+       choices=st.dictionaries(paths, st.integers(-1000, 1000), max_size=4),
+       data=st.data())
+def test_what_is_rendered_reads_back(mode: str, link: str, slaves: dict[str, str],
+                                     choices: dict[str, int], data: st.DataObject) -> None:
+    admin = AdminFile(mode, link, sorted(slaves.items()))
+    for path, priority in sorted(choices.items()):
+        given_slaves = data.draw(st.dictionaries(st.sampled_from(sorted(slaves)), paths,
+                                                 max_size=3)) if slaves else {}
+        admin.choices.append((path, priority, given_slaves))
+    text = render_admin(admin)
+    assert parse_admin(text, "x") == admin
+    assert render_admin(parse_admin(text, "x")) == text
