@@ -108,10 +108,10 @@ def test_priority_classes_counts_idioms_and_examples(ws: Workspace, world: World
         ("svc-touch", "postinst"): "flagged",
         ("svc-touch-too", "postinst"): "flagged", ("svc-touch-too", "prerm"): "translated"}
     assert data["idioms"] == [
-        {"idiom": "command touch", "count": 3, "packages": 3,
+        {"idiom": "command savelog", "count": 3, "packages": 3,
          "examples": ["svc-lib", "svc-touch", "svc-touch-too"],
          "example": {"package": "svc-lib", "script": "postinst", "line": 4,
-                     "text": "touch /var/lib/svc/lib-stamp"}},
+                     "text": "savelog /var/lib/svc/lib-stamp"}},
         {"idiom": "call of a function the script defines", "count": 1, "packages": 1,
          "examples": ["svc-func"],
          "example": {"package": "svc-func", "script": "postinst", "line": 6,
@@ -127,12 +127,12 @@ def test_priority_classes_counts_idioms_and_examples(ws: Workspace, world: World
     scripts = {(p["package"], s["script"]): s for p in data["packages"] for s in p["scripts"]}
     flagged = scripts["svc-touch-too", "postinst"]
     assert flagged["refused"] == [
-        {"idiom": "command touch", "line": 4, "text": "touch /var/log/svc.log"}]
-    assert flagged["problem"] == ("svc-touch-too: postinst:4: command 'touch' is not in the "
-                                  "vocabulary: touch /var/log/svc.log")
+        {"idiom": "command savelog", "line": 4, "text": "savelog /var/log/svc.log"}]
+    assert flagged["problem"] == ("svc-touch-too: postinst:4: command 'savelog' is not in the "
+                                  "vocabulary: savelog /var/log/svc.log")
     # the translator stops at the first refusal; the survey finds the lines after it
     assert [(r["line"], r["idiom"]) for r in scripts["svc-lib", "postinst"]["refused"]] == \
-        [(3, "sources /usr/share/svc/lib.sh"), (4, "command touch")]
+        [(3, "sources /usr/share/svc/lib.sh"), (4, "command savelog")]
     assert [(r["line"], r["idiom"]) for r in scripts["svc-func", "postinst"]["refused"]] == \
         [(3, "function definition"), (6, "call of a function the script defines")]
     assert scripts["svc-base", "postinst"]["refused"] == []
@@ -163,11 +163,11 @@ def test_survey_is_recorded_in_the_catalog(ws: Workspace, world: World) -> None:
             assert lines == [
                 ("svc-func", "postinst", "call of a function the script defines", "6: setup"),
                 ("svc-func", "postinst", "function definition", "3: setup() {"),
-                ("svc-lib", "postinst", "command touch", "4: touch /var/lib/svc/lib-stamp"),
+                ("svc-lib", "postinst", "command savelog", "4: savelog /var/lib/svc/lib-stamp"),
                 ("svc-lib", "postinst", "sources /usr/share/svc/lib.sh",
                  "3: . /usr/share/svc/lib.sh"),
-                ("svc-touch", "postinst", "command touch", "3: touch /var/lib/svc/stamp"),
-                ("svc-touch-too", "postinst", "command touch", "4: touch /var/log/svc.log")]
+                ("svc-touch", "postinst", "command savelog", "3: savelog /var/lib/svc/stamp"),
+                ("svc-touch-too", "postinst", "command savelog", "4: savelog /var/log/svc.log")]
     finally:
         engine.dispose()
 
@@ -192,7 +192,7 @@ def test_named_packages_and_the_packaged_recipes(ws: Workspace, world: World) ->
     data = json.loads(result.stdout)
     assert data["scope"] == "packages svc-edit svc-extra"
     assert [(g["idiom"], g["count"], g["examples"]) for g in data["idioms"]] == [
-        ("command sed", 1, ["svc-edit"]), ("command touch", 1, ["svc-extra"])]
+        ("command savelog", 1, ["svc-extra"]), ("command sed", 1, ["svc-edit"])]
     assert data["totals"]["by_recipe"] == 0 and data["totals"]["flagged"] == 2
 
 
@@ -200,7 +200,7 @@ def test_whole_suite(ws: Workspace, world: World) -> None:
     data = survey_json(ws, world, "--suite", "--no-record")
     assert data["scope"] == "suite"
     assert data["totals"]["packages"] == 8 and data["totals"]["with_scripts"] == 7
-    assert data["idioms"][0]["idiom"] == "command touch" and data["idioms"][0]["count"] == 4
+    assert data["idioms"][0]["idiom"] == "command savelog" and data["idioms"][0]["count"] == 4
 
 
 def test_table_and_progress(ws: Workspace, world: World) -> None:
@@ -213,9 +213,9 @@ def test_table_and_progress(ws: Workspace, world: World) -> None:
     assert re.search(r"^  handled by a recipe +1 +12\.5%$", out, re.M), out
     assert re.search(r"^  flagged +4 +50\.0%$", out, re.M), out
     assert re.search(r"^    lines refused in them +6$", out, re.M), out
-    assert re.search(r"^ +3 +3  command touch +svc-lib, svc-touch, svc-touch-too$", out,
+    assert re.search(r"^ +3 +3  command savelog +svc-lib, svc-touch, svc-touch-too$", out,
                      re.M), out
-    assert "e.g. svc-lib postinst:4: touch /var/lib/svc/lib-stamp" in out
+    assert "e.g. svc-lib postinst:4: savelog /var/lib/svc/lib-stamp" in out
     # not a terminal: plain progress lines on stderr
     assert "survey: 6/6 packages" in result.stderr
     assert "recorded as survey 1" in result.stderr
@@ -273,8 +273,8 @@ def test_report_page_latest_survey_and_coverage_over_time(ws: Workspace, world: 
     assert figures == {"packages": "4", "with-scripts": "3", "scripts": "4", "translated": "2",
                        "by-recipe": "1", "flagged": "1", "coverage": "75.0%"}
     assert "Latest survey: closure svc-edit" in page
-    assert re.findall(r'data-count="([^"]+)">(\d+)<', page) == [("command touch", "1")]
-    assert "svc-touch postinst:3: touch /var/lib/svc/stamp" in page
+    assert re.findall(r'data-count="([^"]+)">(\d+)<', page) == [("command savelog", "1")]
+    assert "svc-touch postinst:3: savelog /var/lib/svc/stamp" in page
     history = re.findall(r'<tr data-survey="(\d+)">', page)
     assert history == ["1", "2"]
     assert re.findall(r"<td class=\"n\">(\d+\.\d%)</td>", page) == ["50.0%", "75.0%"]
@@ -339,9 +339,9 @@ def test_totals_and_groups() -> None:
         return ScriptOutcome(script, "flagged", (Refusal(idiom, line, f"text {line}"),))
 
     outcomes = [
-        PackageOutcome("b", "1", "all", "b", (flagged("postinst", "command touch", 5),
+        PackageOutcome("b", "1", "all", "b", (flagged("postinst", "command savelog", 5),
                                               ScriptOutcome("postrm", "translated"))),
-        PackageOutcome("a", "1", "all", "a", (flagged("postinst", "command touch", 7),
+        PackageOutcome("a", "1", "all", "a", (flagged("postinst", "command savelog", 7),
                                               flagged("prerm", "while/until loop", 2))),
         PackageOutcome("c", "1", "all", "c", (ScriptOutcome("postinst", "recipe"),)),
         PackageOutcome("d", "1", "all", "d"),
@@ -353,7 +353,7 @@ def test_totals_and_groups() -> None:
     assert t.coverage == 0.4
     groups = group_idioms(outcomes, examples=1)
     assert [(g.idiom, g.count, g.packages, g.examples) for g in groups] == [
-        ("command touch", 2, 2, ("a",)),
+        ("command savelog", 2, 2, ("a",)),
         ("package the engine cannot read", 1, 1, ("e",)),
         ("while/until loop", 1, 1, ("a",))]
     assert str(groups[0].example) == "a postinst:7: text 7"
@@ -376,17 +376,17 @@ def _refused(script: str, recipe: str | None = None) -> list[tuple[int, str]]:
 
 def test_refusals_stop_where_skipping_cannot_help() -> None:
     sh = "#!/bin/sh\nset -e\n"
-    assert _refused(sh + "touch /a\nsed -i x /b\ntouch /a\n") == \
-        [(3, "command touch"), (4, "command sed")]  # the same text counts once
+    assert _refused(sh + "savelog /a\nsed -i x /b\nsavelog /a\n") == \
+        [(3, "command savelog"), (4, "command sed")]  # the same text counts once
     assert _refused("#!/usr/bin/perl\nprint 1;\n") == [(1, "interpreter perl")]
-    assert _refused(sh + "touch /a\nif then fi\n")[0] == (3, "command touch")
+    assert _refused(sh + "savelog /a\nif then fi\n")[0] == (3, "command savelog")
     assert len(_refused(sh + "if then fi\n")) == 1  # a parse error, found once
-    many = sh + "".join(f"touch /f{i}\n" for i in range(80))
+    many = sh + "".join(f"savelog /f{i}\n" for i in range(80))
     assert len(_refused(many)) == 50  # MAX_REFUSALS
     # a skipped line that exits is the survey's own doing: not counted
     assert _refused(sh + 'if [ -x /usr/bin/x ]; then\n  frob\n  exit 1\nfi\n') == \
         [(5, "exit inside an if that tests the system")]
     # the recipe's own mappings apply, as in the engine
-    assert _refused(sh + "touch /a\nsed -i x /b\n",
-                    '[[lines]]\nscript = "postinst"\nmatch = "touch /a"\nignore = "x"\n') == \
+    assert _refused(sh + "savelog /a\nsed -i x /b\n",
+                    '[[lines]]\nscript = "postinst"\nmatch = "savelog /a"\nignore = "x"\n') == \
         [(4, "command sed")]

@@ -8,7 +8,9 @@ import pytest
 from rewrite.translate import Idiom, Untranslatable, translate
 
 CASES = [
-    ("touch /var/lib/foo/stamp", "command touch"),
+    ("savelog /var/log/foo.log", "command savelog"),
+    ("touch -d yesterday /var/lib/foo/stamp", "unknown form of touch"),
+    ("touch stamp", "unknown form of touch"),
     ("/usr/sbin/frob --all", "command /usr/sbin/frob"),
     (". /usr/share/foo/lib.sh", "sources /usr/share/foo/lib.sh"),
     ("f() {\n  true\n}", "function definition"),

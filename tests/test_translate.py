@@ -76,6 +76,17 @@ def test_loop_is_unrolled_and_upgrade_only_blocks_are_explained() -> None:
     assert any("upgrade" in d["reason"] for d in result["dropped"])
 
 
+def test_touch_creates_missing_files() -> None:
+    actions = report("touch.preinst")["actions"]
+    assert [(a["Action"], a["Path"], a["On"]) for a in actions] == [
+        ("make-dir", "/var/lib/demo", "install"),
+        ("create-file", "/var/lib/demo/installed", "install"),
+        ("create-file", "/var/lib/demo/stamp", "install"),
+        ("create-file", "/var/lib/demo/upgraded", "upgrade abort-upgrade"),
+    ]
+    assert all("Content" not in a and "Mode" not in a for a in actions)  # empty files
+
+
 def test_unknown_line_names_script_and_line() -> None:
     with pytest.raises(Untranslatable) as info:
         translate((SCRIPTS / "unknown.postinst").read_text(), "postinst", package="demo")
@@ -108,6 +119,12 @@ def test_recipe_mapping_covers_an_unknown_line() -> None:
         ("#!/bin/sh\nrm -rf $DIR\n", "shell variable"),
         ("#!/bin/sh\nif [ \"$1\" = configure ; then\n", "syntax"),
         ("#!/bin/sh\ndpkg -L x | sed s/a/b/\n", "pipeline"),
+        ("#!/bin/sh\ntouch -r /etc/a /var/lib/b\n", "touch option -r"),
+        ("#!/bin/sh\ntouch --date=now /var/lib/b\n", "touch option --date"),
+        ("#!/bin/sh\ntouch /var/lib/demo/*.stamp\n", "touch of a pattern"),
+        ("#!/bin/sh\ntouch stamp\n", "touch of a relative path"),
+        ("#!/bin/sh\ntouch $STAMP\n", "shell variable"),
+        ("#!/bin/sh\ntouch\n", "touch without a path"),
     ],
 )
 def test_refuses_to_guess(text: str, needle: str) -> None:

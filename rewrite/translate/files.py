@@ -1,8 +1,19 @@
-"""Files: mkdir, rm, rmdir, chown, chmod, ln -s, and ucf (a default configuration file)."""
+"""Files: mkdir, rm, rmdir, chown, chmod, ln -s, touch, and ucf (a default
+configuration file)."""
 
 from __future__ import annotations
 
-from recipes.actions import Action, InstallConfig, MakeDir, RemovePath, SetOwner, Symlink
+import re
+
+from recipes.actions import (
+    Action,
+    CreateFile,
+    InstallConfig,
+    MakeDir,
+    RemovePath,
+    SetOwner,
+    Symlink,
+)
 from rewrite.translate.context import Ctx, Handler, parse_options
 
 
@@ -71,6 +82,44 @@ def _h_ln(argv: list[str], ctx: Ctx) -> list[Action]:
     return [Symlink(script=ctx.script, on=ctx.phases, target=rest[0], path=rest[1])]
 
 
+_GLOB = re.compile(r"[*?\[]")
+# touch's options that only choose which times change (-a, -m), or that make it create
+# nothing (-c/--no-create; -h, which implies -c)
+_TOUCH_FLAGS = frozenset("amch")
+
+
+def _h_touch(argv: list[str], ctx: Ctx) -> list[Action]:
+    """touch PATH...: create-file of each path (an empty file, when nothing is there).
+
+    On a path that exists, touch only sets its access and modification times to now.
+    In a package install that is not an observable effect worth keeping: nothing
+    compares a file's times with the install's, and dpkg itself gives the files it
+    unpacks the times of the archive. So the action leaves an existing path as it is.
+    Only literal absolute paths are modelled; options that set other times (-d, -r,
+    -t, --date, --reference, --time) or any other option are refused.
+    """
+    opts, rest = parse_options(argv[1:], set())
+    flags = ""
+    for option in opts:
+        if option == "--no-create":
+            flags += "c"
+        elif option != "--" and not (option.startswith("-") and not option.startswith("--")
+                                     and set(option[1:]) <= _TOUCH_FLAGS):
+            raise ValueError(f"touch option {option} is not modelled")
+        else:
+            flags += option.lstrip("-")
+    if not rest:
+        raise ValueError("touch without a path")
+    for path in rest:
+        if not path.startswith("/"):
+            raise ValueError(f"touch of a relative path {path!r}")
+        if _GLOB.search(path):
+            raise ValueError(f"touch of a pattern {path!r}")
+    if "c" in flags or "h" in flags:
+        return []  # creates nothing: only times would change
+    return [CreateFile(script=ctx.script, on=ctx.phases, path=p) for p in rest]
+
+
 def _h_ucf(argv: list[str], ctx: Ctx) -> list[Action]:
     opts, rest = parse_options(argv[1:], {"--debconf-ok", "--src-dir", "--sum-file"})
     if "--purge" in opts:
@@ -83,5 +132,5 @@ def _h_ucf(argv: list[str], ctx: Ctx) -> list[Action]:
 HANDLERS: dict[str, Handler] = {
     "mkdir": _h_mkdir, "rm": _h_rm, "rmdir": _h_rmdir,
     "chown": _h_chown, "chmod": _h_chmod,
-    "ln": _h_ln, "ucf": _h_ucf,
+    "ln": _h_ln, "touch": _h_touch, "ucf": _h_ucf,
 }
