@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bootstrap.accounts import AccountError, Accounts
+from bootstrap.alternatives import AdminFile, parse_admin, render_admin
 from bootstrap.confined import Confinement, ImageRoot
 from recipes.actions import (
     Action,
@@ -102,6 +103,7 @@ def parse_actions(text: str) -> list[Action]:
 class _Alternative:
     link: str
     choices: list[tuple[str, int, list[tuple[str, str, str]]]] = field(default_factory=list)
+    mode: str = "auto"  # "manual": an administrator's choice, kept while it exists
 
 
 class Applier:
@@ -281,7 +283,9 @@ class Applier:
         if isinstance(priority, bool) or not isinstance(priority, int) or \
                 not re.fullmatch(r"-?[0-9]{1,9}", str(priority)):
             raise ValueError(f"alternative {name}: Priority {priority!r} is not an integer")
-        entry = self.alternatives.setdefault(name, _Alternative(link))
+        entry = self.alternatives.get(name)
+        if entry is None:
+            entry = self.alternatives[name] = self._registered(name, link)
         if entry.link != link:
             raise ValueError(f"alternative {name}: link {link} differs from {entry.link}")
         slaves = []
@@ -291,14 +295,33 @@ class Applier:
             slave_link, slave_name, slave_path = slave
             slaves.append((_absolute(slave_link, "slave link"), _alternative_name(slave_name),
                            _absolute(slave_path, "slave path")))
+        entry.choices = [c for c in entry.choices if c[0] != path]  # registered again
         entry.choices.append((path, priority, slaves))
         return "applied", f"{name}: {action.path} ({action.priority})"
+
+    def _registered(self, name: str, link: str) -> _Alternative:
+        """The alternative as the system already has it (its administrative file), so
+        that registering a choice keeps the others; empty on a fresh image."""
+        admin_path = f"/var/lib/dpkg/alternatives/{name}"
+        if not self.fs.lexists(admin_path):
+            return _Alternative(link)
+        admin = parse_admin(self.fs.read_text(admin_path, strict=True), name)
+        links = dict(admin.slaves)
+        return _Alternative(admin.link, [
+            (path, priority, [(links[slave], slave, slave_path)
+                              for slave, slave_path in sorted(given.items())])
+            for path, priority, given in admin.choices], admin.mode)
 
     def _write_alternative(self, name: str, entry: _Alternative) -> None:
         present = [c for c in entry.choices if self.fs.lexists(c[0])]
         if not present:
             return
         path, _, slaves = max(present, key=lambda c: (c[1], c[0]))
+        if entry.mode == "manual":  # the administrator's choice stays while it exists
+            current = self.fs.readlink(f"/etc/alternatives/{name}")
+            chosen = [c for c in present if c[0] == current]
+            if chosen:
+                path, _, slaves = chosen[0]
         self._link(entry.link, f"/etc/alternatives/{name}")
         self._link(f"/etc/alternatives/{name}", path)
         slave_names: dict[str, str] = {}
@@ -310,16 +333,10 @@ class Applier:
                 self._link(link, f"/etc/alternatives/{slave}")
                 self._link(f"/etc/alternatives/{slave}", slave_path)
         # the administrative file of update-alternatives, so that it takes over later
-        lines = ["auto", entry.link]
-        for slave in sorted(slave_names):
-            lines += [slave, slave_names[slave]]
-        lines.append("")
-        for choice_path, priority, choice_slaves in sorted(entry.choices):
-            lines += [choice_path, str(priority)]
-            given = {slave: p for _, slave, p in choice_slaves}
-            lines += [given.get(slave, "") for slave in sorted(slave_names)]
-        lines.append("")
-        self.fs.write_text(f"/var/lib/dpkg/alternatives/{name}", "\n".join(lines) + "\n",
+        admin = AdminFile(entry.mode, entry.link, sorted(slave_names.items()), [
+            (choice_path, priority, {slave: p for _, slave, p in choice_slaves})
+            for choice_path, priority, choice_slaves in entry.choices])
+        self.fs.write_text(f"/var/lib/dpkg/alternatives/{name}", render_admin(admin),
                            strict=True)
 
     def _link(self, link: str, target: str) -> None:

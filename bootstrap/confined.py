@@ -182,6 +182,17 @@ class ImageRoot:
         status = self.lstat(path, follow=False)
         return status is not None and stat.S_ISLNK(status.st_mode)
 
+    def readlink(self, path: str) -> str | None:
+        """The target of symlink `path` (its parents resolved in the image); None when
+        `path` is not a symlink."""
+        try:
+            with self._at(path, follow_last=False) as where:
+                if not where.name:
+                    return None
+                return os.readlink(where.name, dir_fd=where.parent)
+        except (FileNotFoundError, NotADirectoryError, OSError, Confinement):
+            return None
+
     def listdir(self, path: str) -> list[str]:
         """The names in directory `path`, sorted; [] when it is not a directory."""
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,56 @@ def test_what_is_rendered_reads_back(mode: str, link: str, slaves: dict[str, str
     text = render_admin(admin)
     assert parse_admin(text, "x") == admin
     assert render_admin(parse_admin(text, "x")) == text
+
+
+def system_with_pager(tmp_path: Path, mode: str = "auto") -> Path:
+    """A system where dpkg registered /bin/more as the pager (priority 50)."""
+    root = tmp_path / "root"
+    for folder in ("bin", "usr/bin", "etc/alternatives", "var/lib/dpkg/alternatives",
+                   "usr/share/man/man1"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "bin" / "more").write_text("more\n")
+    (root / "usr" / "bin" / "less").write_text("less\n")
+    (root / "etc" / "alternatives" / "pager").symlink_to("/bin/more")
+    (root / "usr" / "bin" / "pager").symlink_to("/etc/alternatives/pager")
+    (root / "var/lib/dpkg/alternatives/pager").write_text(
+        f"{mode}\n/usr/bin/pager\n\n/bin/more\n50\n\n")
+    return root
+
+
+def register_less(root: Path) -> None:
+    from bootstrap.apply import Applier
+    from recipes.actions import make_action
+
+    applier = Applier(root)
+    applier.run("less", make_action(
+        "alternative-install", "postinst", ["configure"],
+        {"name": "pager", "link": "/usr/bin/pager", "path": "/usr/bin/less",
+         "priority": "77"}))
+    applier.finish()
+
+
+def test_registering_a_choice_keeps_the_ones_the_system_has(tmp_path: Path) -> None:
+    """Bootstrap's actions applied onto a system (verify's system C): the choices dpkg
+    registered before stay in the administrative file, as update-alternatives keeps them."""
+    root = system_with_pager(tmp_path)
+    register_less(root)
+    assert (root / "var/lib/dpkg/alternatives/pager").read_text() == \
+        "auto\n/usr/bin/pager\n\n/bin/more\n50\n/usr/bin/less\n77\n\n"
+    assert os.readlink(root / "etc/alternatives/pager") == "/usr/bin/less"  # the best
+
+
+def test_a_manual_choice_stays(tmp_path: Path) -> None:
+    root = system_with_pager(tmp_path, mode="manual")
+    register_less(root)
+    assert (root / "var/lib/dpkg/alternatives/pager").read_text().startswith("manual\n")
+    assert os.readlink(root / "etc/alternatives/pager") == "/bin/more"
+
+
+def test_a_malformed_administrative_file_fails_the_action(tmp_path: Path) -> None:
+    from bootstrap.apply import ActionFailed
+
+    root = system_with_pager(tmp_path)
+    (root / "var/lib/dpkg/alternatives/pager").write_text("auto\n/usr/bin/pager\n\n/x\nhi\n")
+    with pytest.raises(ActionFailed, match="alternative pager: priority 'hi'"):
+        register_less(root)
