@@ -151,13 +151,14 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
     (when `reinstall`), alone: its closure is in the base too."""
     pairs = upstream.packages()
     records = [record for _, record in pairs]
-    suites: dict[tuple[str, str, str], Suite] = {
-        (r.package, r.version, r.architecture): s for s, r in pairs}
+    # each record with the suite it came from (by identity: the same version may be in
+    # two suites, e.g. bookworm and bookworm-security, at other paths of other mirrors)
+    suites: dict[int, Suite] = {id(r): s for s, r in pairs}
     wanted = [r.package for r in closure(records, names)] if with_closure else list(names)
     out = Plan()
 
     def path_of(record: BinaryRecord) -> Path:
-        suite = suites[(record.package, record.version, record.architecture)]
+        suite = suites[id(record)]
         return upstream.deb_path(suite, record)
 
     for name in wanted:
