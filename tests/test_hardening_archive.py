@@ -145,7 +145,9 @@ def rebuilt_deb(home: Path, name: str, version: str, first: Path, same_size: boo
         deb = folder / first.name
         deb.write_bytes(bytes(blob))
     else:
-        deb = make_deb(folder, name, version, "all", extra=f"X-Rebuild: {'b' * 300}\n")
+        noise = "".join(hashlib.sha256(bytes([i])).hexdigest() for i in range(10))
+        deb = make_deb(folder, name, version, "all", extra=f"X-Rebuild: {noise}\n")  # 640
+        # hex characters: xz cannot shrink them back to the first .deb's size
     assert deb.read_bytes() != first.read_bytes()
     assert (deb.stat().st_size == first.stat().st_size) == same_size
     subprocess.run(["dpkg-deb", "--info", str(deb)], check=True, capture_output=True)
