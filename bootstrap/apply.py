@@ -16,6 +16,7 @@ registered by `@applies(Model)` in `APPLY` and found by the type of the action.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bootstrap import cabundle
 from bootstrap.accounts import AccountError, Accounts
 from bootstrap.alternatives import AdminFile, parse_admin, render_admin
 from bootstrap.confined import Confinement, ImageRoot
@@ -41,6 +43,7 @@ from recipes.actions import (
     Ldconfig,
     MakeDir,
     MvConffile,
+    PruneLinks,
     PythonClean,
     PythonCompile,
     RemoveGroup,
@@ -241,8 +244,13 @@ class Applier:
     @applies(RemovePath)
     def _remove_path(self, package: str, action: RemovePath) -> tuple[str, str]:
         path = _absolute(action.path, "Path")
-        if not self.fs.remove(path, recursive=action.recursive):
-            return "not-needed", f"{path} is absent"
+        try:
+            if not self.fs.remove(path, recursive=action.recursive):
+                return "not-needed", f"{path} is absent"
+        except OSError as error:
+            if error.errno != errno.ENOTEMPTY:
+                raise
+            return "not-needed", f"{path} is a directory that is not empty (rmdir)"
         return "applied", path
 
     @applies(Symlink)
@@ -367,24 +375,18 @@ class Applier:
 
     @applies(CaBundle)
     def _ca_bundle(self, package: str, action: CaBundle) -> tuple[str, str]:
-        certs: list[str] = []
-        for base in ("/usr/share/ca-certificates", "/usr/local/share/ca-certificates"):
-            found: list[str] = []
-            if base.startswith("/usr/share"):
-                for sub in self.fs.listdir(base):
-                    found += [f"{base}/{sub}/{name}" for name in self.fs.listdir(f"{base}/{sub}")
-                              if name.endswith(".crt")]
-            else:
-                found = [f"{base}/{name}" for name in self.fs.listdir(base)
-                         if name.endswith(".crt")]
-            certs += sorted(path for path in found if _regular(self.fs.lstat(path,
-                                                                             follow=False)))
-        data = bytearray()
-        for cert in certs:
-            text = self.fs.read_bytes(cert)
-            data += text if text.endswith(b"\n") else text + b"\n"
-        self.fs.write_bytes("/etc/ssl/certs/ca-certificates.crt", bytes(data), mode=0o644)
-        return "applied", f"{len(certs)} certificates in /etc/ssl/certs/ca-certificates.crt"
+        return "applied", cabundle.update(self.fs, trust_new=action.trust_new)
+
+    @applies(PruneLinks)
+    def _prune_links(self, package: str, action: PruneLinks) -> tuple[str, str]:
+        directory = _absolute(action.path, "Path")
+        pruned = [path for path in self.fs.symlinks_under(directory)
+                  if not _regular(self.fs.lstat(path, follow=True))]
+        for path in pruned:
+            self.fs.remove(path)
+        if not pruned:
+            return "not-needed", f"no dangling link under {directory}"
+        return "applied", f"{len(pruned)} dangling links under {directory} removed"
 
     @applies(Trigger)
     def _trigger(self, package: str, action: Trigger) -> tuple[str, str]:

@@ -204,6 +204,21 @@ class ImageRoot:
         finally:
             os.close(fd)
 
+    def symlinks_under(self, directory: str, *, depth: int = 32) -> list[str]:
+        """The symlinks under `directory` (real subdirectories walked, at most `depth`
+        deep), in name order."""
+        found: list[str] = []
+        for name in self.listdir(directory):
+            path = f"{directory.rstrip('/')}/{name}"
+            status = self.lstat(path, follow=False)
+            if status is None:
+                continue
+            if stat.S_ISLNK(status.st_mode):
+                found.append(path)
+            elif stat.S_ISDIR(status.st_mode) and depth > 0:
+                found += self.symlinks_under(path, depth=depth - 1)
+        return found
+
     def _open_dir(self, path: str, *, strict: bool = False) -> int:
         with self._at(path, follow_last=True, strict=strict) as where:
             if not where.name:

@@ -23,6 +23,7 @@ from recipes.actions import (
     PHASES,
     SCRIPTS,
     Action,
+    CaBundle,
     CreateFile,
     MakeDir,
     RemoveGroup,
@@ -55,6 +56,7 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "_ue_edit": (),
     "_ue_add_group": ("_ue_id", "_ue_free_id", "_ue_edit"),
     "_ue_chown": ("_ue_id",),
+    "_ue_ca_config": (),
 }
 # The helpers each action model's template calls (make-dir, set-owner and create-file:
 # to chown).
@@ -67,6 +69,7 @@ HELPERS_OF: dict[type[Action], tuple[str, ...]] = {
     MakeDir: ("_ue_chown",),
     SetOwner: ("_ue_chown",),
     CreateFile: ("_ue_chown",),
+    CaBundle: ("_ue_ca_config",),
 }
 
 
@@ -150,6 +153,8 @@ def _check(script: str, action: Action) -> None:
 
 def _helpers_of(action: Action) -> tuple[str, ...]:
     if isinstance(action, MakeDir | SetOwner | CreateFile) and not (action.owner or action.group):
+        return ()
+    if isinstance(action, CaBundle) and not action.trust_new:
         return ()
     return HELPERS_OF.get(type(action), ())
 

@@ -105,7 +105,12 @@ On: configure
 CERT_ACTIONS = """\
 Action: ca-bundle
 Script: postinst
-On: configure triggered
+On: configure
+Trust-New: yes
+
+Action: ca-bundle
+Script: postinst
+On: triggered
 """
 
 
@@ -186,6 +191,8 @@ def test_directory_image(published: Path, tmp_path: Path) -> None:
     assert admin[:4] == ["auto", "/usr/bin/foo-tool", "foo-tool.1.gz",
                          "/usr/share/man/man1/foo-tool.1.gz"]
     assert (out / "etc/ssl/certs/ca-certificates.crt").read_text() == "ONE\nTWO\n"
+    assert (out / "etc/ca-certificates.conf").read_text().endswith("\ntest/one.crt\ntest/two.crt\n")
+    assert os.readlink(out / "etc/ssl/certs/one.pem") == "/usr/share/ca-certificates/test/one.crt"
     # the package never rewritten is reported, not silently skipped
     assert info["unhandled"] == [{"package": "legacy", "scripts": ["postinst"],
                                   "reason": "not rewritten by unessential: its maintainer "

@@ -77,7 +77,7 @@ def _bundle_inside(image: Path, host: Path) -> None:
 
 
 ACCOUNT = "Action: system-user\nScript: postinst\nOn: configure\nName: svc\n"
-CA = "Action: ca-bundle\nScript: postinst\nOn: configure\n"
+CA = "Action: ca-bundle\nScript: postinst\nOn: configure\nTrust-New: yes\n"
 
 
 def _passwd_tmp(host: Path) -> list[Entry]:

@@ -118,7 +118,9 @@ def test_ca_certificates_recipe_loads() -> None:
     postinst = recipe.script_override("ca-certificates", "postinst")
     assert postinst is not None and postinst.replaces and postinst.reason
     assert [(a.name, a.on) for a in postinst.built_actions] == [
-        ("make-dir", ("configure",)), ("ca-bundle", ("configure", "triggered"))]
+        ("make-dir", ("configure",)), ("ca-bundle", ("configure",)),
+        ("ca-bundle", ("triggered",))]
+    assert [a.trust_new for a in postinst.built_actions[1:]] == [True, False]
     assert all(a.script == "postinst" and a.origin.startswith("recipe ca-certificates.toml:")
                for a in postinst.built_actions)
     postrm = recipe.script_override("ca-certificates", "postrm")

@@ -103,7 +103,8 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         {"pathname": "/usr/share/doc/foo", "new_target": "foo-common",
          "prior_version": "3.0-1~", "package": "foo"},
     ),
-    "ca-bundle": ("ca-bundle", "postinst", ("configure",), {}),
+    "ca-bundle": ("ca-bundle", "postinst", ("triggered",), {}),
+    "ca-bundle-trust-new": ("ca-bundle", "postinst", ("configure",), {"trust_new": "yes"}),
     "python-compile": (
         "python-compile", "postinst", ("configure",),
         {"package": "python3-foo", "dirs": "/usr/share/foo /usr/lib/foo"},
@@ -130,6 +131,7 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         "remove-path", "postrm", ("purge",), {"path": "/var/lib/foo", "recursive": "yes"},
     ),
     "remove-path-glob": ("remove-path", "postrm", ("purge",), {"path": "/var/log/foo/*.log"}),
+    "prune-links": ("prune-links", "postrm", ("remove", "purge"), {"path": "/etc/ssl/certs"}),
     "set-owner": (
         "set-owner", "postinst", ("configure",),
         {"path": "/var/log/foo", "group": "adm", "mode": "2750"},

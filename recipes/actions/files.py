@@ -38,6 +38,14 @@ class RemovePath(Action):
     recursive: YesNo = Field(False, alias="Recursive")
 
 
+class PruneLinks(Action):
+    """Remove the symbolic links under a directory that lead to no regular file
+    (`find DIR -type l | while read l; do test -f "$l" || rm -f "$l"; done`)."""
+
+    name: Literal["prune-links"] = Field("prune-links", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+
+
 class SetOwner(Action):
     """chown/chmod/dpkg-statoverride of one path."""
 

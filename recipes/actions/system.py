@@ -48,9 +48,13 @@ class Ldconfig(Action):
 
 
 class CaBundle(Action):
-    """Rebuild /etc/ssl/certs/ca-certificates.crt from the installed certificates."""
+    """Update /etc/ssl/certs as update-ca-certificates does: a `.pem` link per trusted
+    certificate, the subject-hash links of `openssl rehash`, the bundle
+    ca-certificates.crt. With Trust-New, first write or merge /etc/ca-certificates.conf
+    as ca-certificates' postinst does when every certificate is trusted."""
 
     name: Literal["ca-bundle"] = Field("ca-bundle", alias="Action")
+    trust_new: YesNo = Field(False, alias="Trust-New")
 
 
 class PythonCompile(Action):

@@ -20,6 +20,7 @@ from recipes.actions.files import (
     InstallConfig,
     MakeDir,
     MvConffile,
+    PruneLinks,
     RemovePath,
     RmConffile,
     SetOwner,
@@ -46,7 +47,7 @@ AnyAction = Annotated[
     | AlternativeInstall | AlternativeRemove | Ldconfig
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache
-    | MakeDir | RemovePath | SetOwner | Symlink | CreateFile | InstallConfig
+    | MakeDir | RemovePath | PruneLinks | SetOwner | Symlink | CreateFile | InstallConfig
     | Trigger | Tmpfiles | Sysusers,
     Field(discriminator="name"),
 ]
