@@ -23,7 +23,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from base.errors import EXIT_CODES
-from bootstrap.confined import ImageRoot
+from bootstrap.accounts import BASE_GROUP, BASE_PASSWD
+from bootstrap.apply import ActionFailed, Applier
+from bootstrap.confined import Confinement, ImageRoot
+from bootstrap.status import DpkgEntry, write_database
+from recipes.actions import SystemGroup, SystemUser
 from tests.fixtures.archive import SUITE, FixtureArchive
 from tests.fixtures.handdeb import Entry, directory, entry, hand_deb
 from tests.fixtures.keys import ArchiveKey
@@ -324,3 +328,50 @@ def test_disk_full_is_a_storage_error(hostile: tuple[FixtureArchive, Path],
         assert list(small.iterdir()) == []
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+# -- the writers themselves, with the action model's validation bypassed ----------------
+# (the cases above are refused by the actions parser before an action reaches a writer)
+INJECTED = "evil:x:0:0::/root:/bin/sh"
+WRITER_CASES = {
+    "gecos-newline": SystemUser.model_construct(script="postinst", on=("configure",),
+                                                user="svc", gecos=f"x\n{INJECTED}"),
+    "user-dotdot": SystemUser.model_construct(script="postinst", on=("configure",),
+                                              user="../../x"),
+    "group-colon": SystemGroup.model_construct(script="postinst", on=("configure",),
+                                               group="g:x:0:evil"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(WRITER_CASES))
+def test_account_writer_refuses_unvalidated_action(key: str, tmp_path: Path) -> None:
+    sentinel(tmp_path)
+    image = tmp_path / "out" / "rootfs"
+    image.mkdir(parents=True)
+    before = snapshot(tmp_path, skip=image)
+    applier = Applier(image)
+    with pytest.raises(ActionFailed) as refused:
+        applier.run("hostile", WRITER_CASES[key])
+    assert "\n" not in str(refused.value) and str(refused.value).startswith("hostile: ")
+    applier.finish()  # the account files are written: without the refused entry
+    assert snapshot(tmp_path, skip=image) == before
+    passwd = (image / "etc/passwd").read_text()
+    group = (image / "etc/group").read_text()
+    assert "evil" not in passwd + group and "../" not in passwd + group
+    assert passwd.splitlines() == BASE_PASSWD and group.splitlines() == BASE_GROUP
+
+
+@pytest.mark.parametrize("name", ["../../../x", "../../../../../x"])
+def test_database_writer_refuses_a_climbing_package_name(name: str, tmp_path: Path) -> None:
+    sentinel(tmp_path)
+    image = tmp_path / "out" / "rootfs"
+    image.mkdir(parents=True)
+    before = snapshot(tmp_path, skip=image)
+    record = DpkgEntry(control={"Package": name, "Version": "1", "Architecture": "all"},
+                       paths=("/usr",), md5sums="0  usr/x\n")
+    with pytest.raises(Confinement) as refused:
+        write_database(ImageRoot(image), [record])
+    assert "\n" not in str(refused.value) and name in str(refused.value)
+    assert snapshot(tmp_path, skip=image) == before
+    assert list(image.iterdir()) == []  # every name checked before any write
+    assert not list(tmp_path.rglob("x.*"))

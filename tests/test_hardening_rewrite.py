@@ -138,11 +138,16 @@ def test_rendered_purge_guard_behaves_like_the_original(text: str, tmp_path: Pat
     assert_same_behaviour(text, "postrm", tmp_path)
 
 
-def test_code_after_exit_0_is_dead_not_active(tmp_path: Path) -> None:
-    text = "#!/bin/sh\nexit 0\nrm -rf /usr/share/doc\n"
+@pytest.mark.parametrize(("text", "dropped"), [
+    ("#!/bin/sh\nexit 0\nrm -rf /usr/share/doc\n", ("rm -rf /usr/share/doc", "postrm:3")),
+    ("#!/bin/sh\nexit 0; rm -rf /usr/share/doc\n",
+     ("exit 0; rm -rf /usr/share/doc", "postrm:2")),
+], ids=["next-line", "same-line"])
+def test_code_after_exit_0_is_dead_not_active(tmp_path: Path, text: str,
+                                              dropped: tuple[str, str]) -> None:
     result = translate(text, "postrm", package="odd")
     assert result.actions == []
-    assert [(d.what, d.origin) for d in result.dropped] == [("rm -rf /usr/share/doc", "postrm:3")]
+    assert [(d.what, d.origin) for d in result.dropped] == [dropped]
     assert "unreachable" in result.dropped[0].reason
     report = engine(make_deb(tmp_path, {"postrm": text}), tmp_path / "out")
     (script,) = report.scripts
