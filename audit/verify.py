@@ -186,8 +186,29 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
                                key=lambda r: _by_version(r.version))
                 if older:
                     subject.previous = [path_of(older[-1])]
+                    subject.previous += [path_of(r) for r in _siblings(
+                        records, ordered, target, older[-1])]
         except UnessentialError as exc:  # one package's download, not the whole run
             out.unavailable[name] = str(exc)
             continue
         out.subjects.append(subject)
     return out
+
+
+def _siblings(records: list[BinaryRecord], members: list[BinaryRecord],
+              target: BinaryRecord, previous: BinaryRecord) -> list[BinaryRecord]:
+    """The previous release of the closure's other packages built from the target's
+    source (python3.11-minimal depends on libpython3.11-minimal (= its version)): their
+    records of the source version `previous` was built from, so the old release
+    installs as a whole."""
+    found: list[BinaryRecord] = []
+    for member in members:
+        if member.package == target.package or member.source != target.source:
+            continue
+        older = [r for r in records if r.package == member.package
+                 and r.architecture == member.architecture and r.source == previous.source
+                 and r.source_version == previous.source_version
+                 and version_compare(r.version, member.version) < 0]
+        if older:
+            found.append(max(older, key=lambda r: _by_version(r.version)))
+    return found

@@ -16,6 +16,8 @@ from base.errors import NotEquivalent
 from recipes.expected import load_expected
 from recipes.policy import load_policy
 from rewrite.relations import Universe
+from rewrite.survey import choose
+from rewrite.survey_cli import priority_classes
 from rewrite.verify.compare import Comparison
 from rewrite.verify.harness import SCENARIOS, Base, PackageResult, Rewriter, Verifier
 from rewrite.verify.systems import BaseSpec, MirrorEntry, ensure_base, ensure_unpacked
@@ -24,9 +26,11 @@ SHOWN = 25  # unexpected differences printed per comparison on the terminal
 
 
 @click.command("verify")
-@click.argument("packages", nargs=-1, required=True)
+@click.argument("packages", nargs=-1)
 @click.option("--closure", "with_closure", is_flag=True,
               help="Verify every package of the upstream dependency closure of PACKAGES.")
+@click.option("--priority", "priorities", metavar="CLASSES", callback=priority_classes,
+              help="Verify every package of these Priority classes (comma-separated).")
 @click.option("--no-native", is_flag=True,
               help="Skip system C (bootstrap's native install): compare A with B only.")
 @click.option("--scenario", "scenarios", multiple=True, type=click.Choice(SCENARIOS),
@@ -43,7 +47,8 @@ SHOWN = 25  # unexpected differences printed per comparison on the terminal
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @pass_app
 def verify_command(app: AppContext, packages: tuple[str, ...], with_closure: bool,
-                   no_native: bool, scenarios: tuple[str, ...], recipes_dir: Path | None,
+                   priorities: list[str], no_native: bool, scenarios: tuple[str, ...],
+                   recipes_dir: Path | None,
                    policy_file: Path | None, expected_file: Path | None, keep: bool,
                    mirror_url: str | None, as_json: bool) -> None:
     """Check that rewritten packages leave the system Debian's packages leave.
@@ -57,14 +62,20 @@ def verify_command(app: AppContext, packages: tuple[str, ...], with_closure: boo
     after remove, purge and an upgrade from the mirror's previous version; a
     package the base already has (Priority required) is verified by a reinstall of
     the same version, for B. Each difference is unexpected, or explained by a
-    reason of recipes/expected.toml (counted). Exit status 20 when any difference
-    is unexpected. Needs root.
+    reason of recipes/expected.toml (counted). A package the engine refuses to
+    rewrite (see `unessential survey`) is listed as not rewritten: an error when
+    named, counted only when it came with --closure or --priority. Exit status 20
+    when any difference is unexpected. Needs root.
 
     \b
     Example:
       unessential verify tzdata ca-certificates openssh-client
       unessential verify --closure python3 --json
+      unessential verify --priority required,important,standard
     """
+    if bool(packages) == bool(priorities) or (priorities and with_closure):
+        raise click.UsageError("give package names (with --closure or not) or "
+                               "--priority CLASSES")
     expected = load_expected(expected_file)
     policy = load_policy(policy_file)
     settings = upstream_settings(app, mirror_url)
@@ -84,7 +95,9 @@ def verify_command(app: AppContext, packages: tuple[str, ...], with_closure: boo
         installed = set(base.snapshot.state.status)
         records = [record for _, record in upstream.packages()]
         universe = Universe.from_records(records, policy.implicit_essential.priorities)
-        found = plan(upstream, list(packages), {n.split(":")[0] for n in installed},
+        names = list(packages) or [record.package for _, record in choose(
+            upstream.packages(), priorities=priorities)]
+        found = plan(upstream, names, {n.split(":")[0] for n in installed},
                      with_closure=with_closure, upgrade="upgrade" in chosen)
         in_base = found.in_base
         for name, why in found.unavailable.items():
@@ -109,14 +122,18 @@ def verify_command(app: AppContext, packages: tuple[str, ...], with_closure: boo
                 for subject in found.subjects:
                     result = verifier.verify(subject)
                     results.append(result)
-                    reporter.log(f"{subject.package}: "
-                                 f"{'equivalent' if result.equivalent else 'DIFFERENT'} "
-                                 f"({result.seconds:.1f} s)")
+                    shown = {"equivalent": "equivalent", "different": "DIFFERENT",
+                             "not-rewritten": "not rewritten"}[result.status]
+                    reporter.log(f"{subject.package}: {shown} ({result.seconds:.1f} s)")
                     step(1)
-    failed = [r for r in results if not r.equivalent]
+    named = set(packages)
+    refused = [r for r in results if r.status == "not-rewritten"]
+    failed = [r for r in results
+              if not r.equivalent and not (r.status == "not-rewritten" and r.package not in named)]
     if as_json:
         print_json({"packages": [r.as_dict() for r in results], "in_base": in_base,
-                    "equivalent": len(results) - len(failed), "different": len(failed)})
+                    "equivalent": sum(r.equivalent for r in results),
+                    "different": len(failed), "not_rewritten": len(refused)})
     else:
         for result in results:
             _print(result)
@@ -125,8 +142,10 @@ def verify_command(app: AppContext, packages: tuple[str, ...], with_closure: boo
             for comparison in result.comparisons:
                 for reason, count in comparison.expected.items():
                     totals[reason] = totals.get(reason, 0) + count
-        click.echo(f"\n{len(results)} packages: {len(results) - len(failed)} equivalent, "
-                   f"{len(failed)} with unexpected differences"
+        click.echo(f"\n{len(results)} packages: {sum(r.equivalent for r in results)} "
+                   f"equivalent, {len(failed)} with unexpected differences"
+                   + (f", {len(refused)} not rewritten (the engine refuses them)"
+                      if refused else "")
                    + (f" ({len(in_base)} of the base's packages: reinstall only)"
                       if in_base and "reinstall" in chosen else
                       f"; {len(in_base)} in the base, not verified" if in_base else ""))
@@ -143,6 +162,9 @@ def _print(result: PackageResult) -> None:
     if result.equivalent:
         counts = _counts(result.comparisons)
         click.echo(f"{result.package}{version}: equivalent" + (f" ({counts})" if counts else ""))
+        return
+    if result.status == "not-rewritten":
+        click.echo(f"{result.package}{version}: not rewritten: {result.refused}")
         return
     click.echo(f"{result.package}{version}: DIFFERENT")
     for error in result.errors:

@@ -27,7 +27,7 @@ from rewrite.survey import (
 )
 
 
-def _priorities(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
+def priority_classes(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
     if value is None:
         return []
     classes = [v.strip() for v in value.split(",") if v.strip()]
@@ -42,7 +42,7 @@ def _priorities(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.argument("names", nargs=-1)
 @click.option("--closure", "with_closure", is_flag=True,
               help="Survey the upstream dependency closure of the NAMES.")
-@click.option("--priority", "priorities", metavar="CLASSES", callback=_priorities,
+@click.option("--priority", "priorities", metavar="CLASSES", callback=priority_classes,
               help="Survey every package of these Priority classes (comma-separated).")
 @click.option("--suite", "whole_suite", is_flag=True,
               help="Survey every package of the upstream suites (downloads all of them).")

@@ -118,3 +118,15 @@ def test_dropped_conffile_removal_is_reported_on_upgrade(verifier: Verifier,
     assert found["/etc/ue-conf/old.conf"][0] == ""  # A removed it, B kept it
     assert found["/etc/ue-conf/old.conf"][1].startswith("file 0644 0:0 12 bytes")
     assert "/var/lib/dpkg/status:ue-conf:Conffiles:/etc/ue-conf/old.conf" in found
+
+
+def test_a_package_the_engine_refuses_is_not_rewritten(verifier: Verifier,
+                                                        tmp_path: Path) -> None:
+    """Not a difference and not equivalent: its own status, with the engine's reason."""
+    deb = verify_debs.build(tmp_path, "ue-sourced", "1.0", {"/usr/share/ue-sourced/x": "x\n"},
+                            {"postinst": ". /usr/share/ue-sourced/lib.sh\n"})
+    result = verifier.verify(Subject("ue-sourced", [deb]))
+    assert result.status == "not-rewritten" and not result.equivalent
+    assert "sources another shell file" in result.refused
+    assert result.comparisons == [] and result.errors == []
+    assert result.as_dict()["status"] == "not-rewritten"

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from archive.upstream.index import BinaryRecord
+from audit.verify import _siblings
 from base.errors import RecipeError
 from recipes.expected import load_expected
 from rewrite.verify.compare import classify, compare
@@ -103,3 +105,34 @@ def test_overlay_whiteout_and_opaque_directories(tmp_path: Path) -> None:
     assert not any(path == "/a" or path.startswith("/a/") for path in result)
     assert "/b/new" in result and "/b/old" not in result
     assert "/c/x" in result
+
+
+def _record(package: str, version: str, source: str, source_version: str = "") -> BinaryRecord:
+    return BinaryRecord(package, version, "amd64", source, source_version or version,
+                        f"pool/{package}_{version}.deb", 1, "0" * 64, False, "optional", {})
+
+
+def test_the_previous_release_brings_its_pinned_siblings() -> None:
+    """python3.11-minimal's previous version depends on libpython3.11-minimal of that
+    version: the upgrade's first install takes the siblings' previous versions too."""
+    records = [_record(p, v, "python3.11") for v in ("3.11.2-6+deb12u8", "3.11.2-6+deb12u9")
+               for p in ("python3.11-minimal", "libpython3.11-minimal")]
+    records += [_record("libc6", "2.36-9", "glibc"), _record("libc6", "2.36-8", "glibc"),
+                _record("libpython3.11-minimal", "3.11.2-6+deb12u7", "python3.11")]
+    new = [r for r in records if r.version.endswith("u9") or r.version == "2.36-9"]
+    target = next(r for r in new if r.package == "python3.11-minimal")
+    previous = next(r for r in records if r.package == "python3.11-minimal"
+                    and r.version.endswith("u8"))
+    siblings = _siblings(records, new, target, previous)
+    assert [(r.package, r.version) for r in siblings] == [
+        ("libpython3.11-minimal", "3.11.2-6+deb12u8")]  # not glibc's, not u7
+
+
+def test_verify_needs_names_or_a_priority() -> None:
+    runner = CliRunner()
+    for args in ([], ["--priority", "required", "python3"],
+                 ["--priority", "standard", "--closure"], ["--priority", "often"]):
+        result = runner.invoke(cli, ["verify", *args])
+        assert result.exit_code == 2, (args, result.output)
+    assert "--priority required,important,standard" in runner.invoke(
+        cli, ["verify", "--help"]).output

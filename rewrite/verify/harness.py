@@ -70,10 +70,19 @@ class PackageResult:
     errors: list[str] = field(default_factory=list)
     rewrites: list[RewriteReport] = field(default_factory=list)
     seconds: float = 0.0
+    refused: str = ""  # the engine refused to rewrite it (or a package of its closure)
 
     @property
     def equivalent(self) -> bool:
-        return not self.errors and all(not c.unexpected for c in self.comparisons)
+        return not self.errors and not self.refused \
+            and all(not c.unexpected for c in self.comparisons)
+
+    @property
+    def status(self) -> str:
+        """equivalent, different or not-rewritten."""
+        if self.refused and not self.errors:
+            return "not-rewritten"
+        return "equivalent" if self.equivalent else "different"
 
     def as_dict(self) -> dict[str, object]:
         expected: dict[str, int] = {}
@@ -81,7 +90,8 @@ class PackageResult:
             for reason, count in comparison.expected.items():
                 expected[reason] = expected.get(reason, 0) + count
         return {"package": self.package, "version": self.version,
-                "equivalent": self.equivalent, "errors": self.errors,
+                "status": self.status, "equivalent": self.equivalent,
+                "refused": self.refused, "errors": self.errors,
                 "expected": dict(sorted(expected.items())),
                 "comparisons": [c.as_dict() for c in self.comparisons],
                 "seconds": round(self.seconds, 2)}
@@ -206,7 +216,7 @@ class Verifier:
         try:
             pairs = [self.rewriter(deb) for deb in subject.debs]
         except UnessentialError as exc:  # the rewrite refused the package: verify says so
-            result.errors.append(f"rewrite: {exc.cause}")
+            result.refused = exc.cause
             return
         ours = [path for path, _ in pairs]
         result.rewrites = [report for _, report in pairs]
