@@ -127,16 +127,7 @@ def _is_file(fs: ImageRoot, path: str) -> bool:
     return status is not None and stat.S_ISREG(status.st_mode)
 
 
-def _walk(fs: ImageRoot, directory: str, *, follow: bool, depth: int = 0) -> list[str]:
+def _walk(fs: ImageRoot, directory: str, *, follow: bool) -> list[str]:
     """The regular `*.crt` files under `directory` (find [-L] DIR -type f -name '*.crt')."""
-    found: list[str] = []
-    for name in fs.listdir(directory):
-        path = f"{directory}/{name}"
-        status = fs.lstat(path, follow=follow)
-        if status is None:
-            continue
-        if stat.S_ISDIR(status.st_mode) and depth < _MAX_DEPTH:
-            found += _walk(fs, path, follow=follow, depth=depth + 1)
-        elif stat.S_ISREG(status.st_mode) and name.endswith(".crt"):
-            found.append(path)
-    return found
+    return [path for path, status in fs.tree(directory, follow=follow, depth=_MAX_DEPTH)
+            if stat.S_ISREG(status.st_mode) and path.endswith(".crt")]

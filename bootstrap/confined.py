@@ -204,20 +204,24 @@ class ImageRoot:
         finally:
             os.close(fd)
 
-    def symlinks_under(self, directory: str, *, depth: int = 32) -> list[str]:
-        """The symlinks under `directory` (real subdirectories walked, at most `depth`
-        deep), in name order."""
-        found: list[str] = []
+    def tree(self, directory: str, *, follow: bool = False,
+             depth: int = 32) -> list[tuple[str, os.stat_result]]:
+        """Every path under `directory` with its status, in name order, directories
+        walked (symlinked ones too when `follow`) at most `depth` deep."""
+        found: list[tuple[str, os.stat_result]] = []
         for name in self.listdir(directory):
             path = f"{directory.rstrip('/')}/{name}"
-            status = self.lstat(path, follow=False)
+            status = self.lstat(path, follow=follow)
             if status is None:
                 continue
-            if stat.S_ISLNK(status.st_mode):
-                found.append(path)
-            elif stat.S_ISDIR(status.st_mode) and depth > 0:
-                found += self.symlinks_under(path, depth=depth - 1)
+            found.append((path, status))
+            if stat.S_ISDIR(status.st_mode) and depth > 0:
+                found += self.tree(path, follow=follow, depth=depth - 1)
         return found
+
+    def symlinks_under(self, directory: str) -> list[str]:
+        """The symlinks under `directory` (real subdirectories walked), in name order."""
+        return [path for path, status in self.tree(directory) if stat.S_ISLNK(status.st_mode)]
 
     def _open_dir(self, path: str, *, strict: bool = False) -> int:
         with self._at(path, follow_last=True, strict=strict) as where:
