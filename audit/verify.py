@@ -188,6 +188,15 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
                     subject.previous = [path_of(older[-1])]
                     subject.previous += [path_of(r) for r in _siblings(
                         records, ordered, target, older[-1])]
+                    in_base = [max((r for r in records if r.package == p),
+                                   key=lambda r: _by_version(r.version))
+                               for p in sorted({r.package for r in records
+                                                if r.package in base_packages
+                                                and r.source == target.source})]
+                    for old in _siblings(records, in_base, target, older[-1]):
+                        subject.previous.append(path_of(old))
+                        subject.companions.append(path_of(next(
+                            r for r in in_base if r.package == old.package)))
         except UnessentialError as exc:  # one package's download, not the whole run
             out.unavailable[name] = str(exc)
             continue

@@ -60,6 +60,10 @@ class Subject:
     previous: list[Path] = field(default_factory=list)
     version: str = ""
     in_base: bool = False  # the base has it: verified by a reinstall
+    # Debian's packages of the base built from the package's source, whose previous
+    # version is in `previous` (a pinned sibling, e.g. perl-base for perl): installed
+    # again at the base's version with the upgrade, in A and in B
+    companions: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -297,7 +301,8 @@ class Verifier:
             first = [*subject.previous, *(p for p, k in zip(new, keep, strict=True) if k)]
             if not (self._step(result, system, "install of the previous version",
                                system.install(first))
-                    and self._step(result, system, "upgrade", system.install(new))):
+                    and self._step(result, system, "upgrade",
+                                   system.install([*new, *subject.companions]))):
                 return
         self._compare(result, a.snapshot(), b.snapshot(), "B", "upgrade", changes)
 

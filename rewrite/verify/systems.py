@@ -34,7 +34,10 @@ MERGED_USR_HOOKS = Path("/usr/share/mmdebstrap/hooks/merged-usr")
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STAGING = "var/cache/unessential-verify"  # where the .debs are copied in a system
 POLICY_RC_D = "#!/bin/sh\n# unessential verify: no service is started in a chroot\nexit 101\n"
-APT = ["apt-get", "-q", "-y", "--no-install-recommends", "-o", "Dpkg::Use-Pty=0",
+# --allow-downgrades: an upgrade's first step installs the previous release of the
+# package's source, base packages of it included (perl-base for perl)
+APT = ["apt-get", "-q", "-y", "--no-install-recommends", "--allow-downgrades",
+       "-o", "Dpkg::Use-Pty=0",
        "-o", "APT::Color=0", "-o", "Debug::pkgProblemResolver=0",
        "-o", "APT::Sandbox::User=root", "-o", "Acquire::Languages=none",
        # a conffile question (an upgrade over a changed conffile) is never asked
