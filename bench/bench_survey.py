@@ -13,6 +13,13 @@ the same cached .debs (sequential, no idioms, no catalog). The analysis alone is
 timed in-process (`rewrite.survey.survey_debs` on the cached .debs, one process and a
 pool), without the start-up of the command and the reading of the indices.
 
+The baseline a user without unessential has: extract every package's maintainer
+scripts with stock dpkg, `dpkg-deb -e DEB DIR` once per .deb (sequential, as a shell
+loop does) from the same verified cache, into a temporary directory (best of
+`--repeat`). It only gets the scripts out (no reading of them); the ratio survey /
+dpkg-deb -e says what the survey's analysis (and its command's fixed cost) costs on
+top of looking at the scripts at all.
+
     python bench/bench_survey.py [--packages 50] [--repeat 3] [--data-dir DIR]
 
 Prints seconds per package for each, and the ratios.
@@ -57,6 +64,23 @@ def best(repeat: int, data_dir: Path, *args: str) -> tuple[float, str]:
     return min(runs, key=lambda run: run[0])
 
 
+def extract_scripts(repeat: int, debs: list[Path]) -> float:
+    """`dpkg-deb -e` of each .deb into a fresh directory, one process each: best of
+    `repeat` (the directory's removal is not timed)."""
+    times = []
+    for _ in range(repeat):
+        target = Path(tempfile.mkdtemp(prefix="bench-survey-dpkg-deb-"))
+        try:
+            start = time.perf_counter()
+            for index, deb in enumerate(debs):
+                subprocess.run(["dpkg-deb", "-e", str(deb), str(target / f"{index:04d}")],
+                               check=True, capture_output=True)
+            times.append(time.perf_counter() - start)
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+    return min(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--packages", type=int, default=50)
@@ -97,6 +121,7 @@ def run(options: argparse.Namespace, data_dir: Path, fresh: bool) -> None:
     policy = load_policy()
     universe = Universe.from_records([r for _, r in pairs], policy.implicit_essential.priorities)
     report, _ = best(options.repeat, data_dir, "rewrite", *(str(p) for p, _ in debs), "--report")
+    stock = extract_scripts(options.repeat, [path for path, _ in debs])
     inproc: dict[int, float] = {}
     for jobs in sorted({1, cores}):
         times = []
@@ -115,12 +140,16 @@ def run(options: argparse.Namespace, data_dir: Path, fresh: bool) -> None:
             (f"survey command, warm, {cores} processes", warm, f"  (best of {options.repeat})"),
             ("survey command, warm, --jobs 1", warm_one, ""),
             ("rewrite DEBS --report, warm (before)", report, ""),
+            ("dpkg-deb -e of each .deb (baseline)", stock, ""),
             *((f"analysis in-process, {jobs} process(es)", took, "")
               for jobs, took in inproc.items())]
     for name, took, note in rows:
         print(f"{name + ':':44} {took:7.2f} s  {took / n:.4f} s/package{note}")
     print(f"ratios: warm / rewrite --report {warm / report:.2f}   warm {cores} processes / "
           f"--jobs 1 {warm / warm_one:.2f}   cold / warm {cold / warm:.2f}")
+    print(f"ratios to dpkg-deb -e (baseline): survey warm / dpkg-deb -e {warm / stock:.2f}   "
+          f"survey warm --jobs 1 / dpkg-deb -e {warm_one / stock:.2f}   analysis in-process, "
+          f"1 process / dpkg-deb -e {inproc[1] / stock:.2f}")
 
 
 if __name__ == "__main__":
