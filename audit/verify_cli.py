@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import queue
 import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import click
@@ -19,7 +22,14 @@ from rewrite.relations import Universe
 from rewrite.survey import choose
 from rewrite.survey_cli import priority_classes
 from rewrite.verify.compare import Comparison
-from rewrite.verify.harness import SCENARIOS, Base, PackageResult, Rewriter, Verifier
+from rewrite.verify.harness import (
+    SCENARIOS,
+    Base,
+    PackageResult,
+    Rewriter,
+    Subject,
+    Verifier,
+)
 from rewrite.verify.systems import BaseSpec, MirrorEntry, ensure_base, ensure_unpacked
 
 SHOWN = 25  # unexpected differences printed per comparison on the terminal
@@ -43,6 +53,9 @@ SHOWN = 25  # unexpected differences printed per comparison on the terminal
 @click.option("--expected", "expected_file", type=click.Path(dir_okay=False, path_type=Path),
               help="List of expected differences (default: recipes/expected.toml).")
 @click.option("--keep", is_flag=True, help="Keep the systems' trees (under the data dir).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Packages verified at once, each in its own systems (default: the cores "
+              "this process may use).")
 @mirror_option
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @pass_app
@@ -50,7 +63,7 @@ def verify_command(app: AppContext, packages: tuple[str, ...], with_closure: boo
                    priorities: list[str], no_native: bool, scenarios: tuple[str, ...],
                    recipes_dir: Path | None,
                    policy_file: Path | None, expected_file: Path | None, keep: bool,
-                   mirror_url: str | None, as_json: bool) -> None:
+                   jobs: int | None, mirror_url: str | None, as_json: bool) -> None:
     """Check that rewritten packages leave the system Debian's packages leave.
 
     For each package three systems are built on one base (mmdebstrap minbase, cached
@@ -114,18 +127,37 @@ def verify_command(app: AppContext, packages: tuple[str, ...], with_closure: boo
                 reporter.log(f"systems kept under {work}")
             else:
                 work = stack.enter_context(tempfile.TemporaryDirectory(dir=work_root))
-            rewriter = Rewriter(universe, policy, recipes_dir, Path(work) / "rewritten")
-            verifier = Verifier(base, rewriter, Path(work) / "systems",
-                                native=None if no_native else install_native,
-                                scenarios=chosen, log=lambda _: None, keep=keep)
-            with reporter.task("verify", len(found.subjects), unit="packages") as step:
-                for subject in found.subjects:
-                    result = verifier.verify(subject)
-                    results.append(result)
+            workers = min(jobs or len(os.sched_getaffinity(0)), max(1, len(found.subjects)))
+            # one verifier per worker: its own systems and rewrites (nothing shared but
+            # the read-only base and the download cache)
+            idle: queue.SimpleQueue[Verifier] = queue.SimpleQueue()
+            for index in range(workers):
+                own = Path(work) / f"worker-{index}"
+                idle.put(Verifier(base, Rewriter(universe, policy, recipes_dir,
+                                                 own / "rewritten"), own / "systems",
+                                  native=None if no_native else install_native,
+                                  scenarios=chosen, log=lambda _: None, keep=keep))
+
+            def verify_one(subject: Subject) -> PackageResult:
+                verifier = idle.get()
+                try:
+                    return verifier.verify(subject)
+                finally:
+                    idle.put(verifier)
+
+            done: dict[int, PackageResult] = {}
+            with reporter.task("verify", len(found.subjects), unit="packages") as step, \
+                    ThreadPoolExecutor(workers, thread_name_prefix="verify") as pool:
+                futures = {pool.submit(verify_one, subject): index
+                           for index, subject in enumerate(found.subjects)}
+                for future in as_completed(futures):
+                    result = future.result()
+                    done[futures[future]] = result
                     shown = {"equivalent": "equivalent", "different": "DIFFERENT",
                              "not-rewritten": "not rewritten"}[result.status]
-                    reporter.log(f"{subject.package}: {shown} ({result.seconds:.1f} s)")
+                    reporter.log(f"{result.package}: {shown} ({result.seconds:.1f} s)")
                     step(1)
+            results += [done[index] for index in sorted(done)]
     named = set(packages)
     refused = [r for r in results if r.status == "not-rewritten"]
     failed = [r for r in results

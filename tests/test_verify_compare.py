@@ -131,7 +131,8 @@ def test_the_previous_release_brings_its_pinned_siblings() -> None:
 def test_verify_needs_names_or_a_priority() -> None:
     runner = CliRunner()
     for args in ([], ["--priority", "required", "python3"],
-                 ["--priority", "standard", "--closure"], ["--priority", "often"]):
+                 ["--priority", "standard", "--closure"], ["--priority", "often"],
+                 ["-j", "0", "python3"]):
         result = runner.invoke(cli, ["verify", *args])
         assert result.exit_code == 2, (args, result.output)
     assert "--priority required,important,standard" in runner.invoke(

@@ -1,6 +1,7 @@
 """`unessential verify` on real packages from the host's mirror: the python3 closure and
 the Priority required/important/standard classes report no unexplained difference
 (issue 14's claim). One data dir for the module: one base chroot, one download cache.
+Packages are verified in parallel (one worker per core, each with its own systems).
 About five minutes with a warm mirror."""
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def test_ca_certificates_in_every_scenario(env: dict[str, str]) -> None:
 
 
 def test_the_priority_classes_are_equivalent_where_translated(env: dict[str, str]) -> None:
-    code, data, stderr = verify(env, "--priority", "required,important,standard")
+    code, data, stderr = verify(env, "--priority", "required,important,standard", "-j", "2")
     different = [p for p in data.get("packages", []) if p["status"] == "different"]
     assert code == 0 and not different, (json.dumps(different)[:4000], stderr[-3000:])
     status = by_status(data)
