@@ -299,3 +299,41 @@ def test_rendered_scripts_behave_like_the_original(generated: tuple[str, str]) -
         return  # refused (a subshell exit, a failure on install/configure ...): never guessed
     with tempfile.TemporaryDirectory() as folder:
         assert_same_behaviour(text, script, Path(folder), result)
+
+
+# -- functions: the body walked at each call, positional parameters bound ---------------
+def function_leaf() -> st.SearchStrategy[str]:
+    return st.one_of(exact_command(),
+                     st.builds(lambda c: f"return {c}".rstrip(), pick(["", "0", "1"])))
+
+
+FUNCTION_BODY = {script: statements(function_leaf(),
+                                    exact_condition(list(SCRIPT_PHASES[script])),
+                                    list(SCRIPT_PHASES[script]))
+                 for script in ("preinst", "postinst", "prerm", "postrm")}
+
+
+@st.composite
+def function_script(draw: st.DrawFn) -> tuple[str, str]:
+    script = draw(pick(sorted(EXACT)))
+    body = draw(st.lists(FUNCTION_BODY[script], min_size=1, max_size=4))
+    calls = draw(st.lists(pick(['f "$1"', 'f "$@"', 'f "$1" extra', "f",
+                                'true && f "$1"', 'f "$1" || exit 3']), min_size=1, max_size=2))
+    rest = draw(st.lists(EXACT[script], max_size=2))
+    errexit = draw(pick(["set -e\n", ""]))
+    return script, ("#!/bin/sh\n" + errexit + "f() {\n" + "\n".join(body) + "\n}\n"
+                    + "\n".join([*calls, *rest]) + "\n")
+
+
+@pytest.mark.skipif(DASH is None, reason="needs dash")
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(function_script())
+def test_rendered_functions_behave_like_the_original(generated: tuple[str, str]) -> None:
+    script, text = generated
+    try:
+        result = translate(text, script, package="odd")
+    except Untranslatable:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        assert_same_behaviour(text, script, Path(folder), result)

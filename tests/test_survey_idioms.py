@@ -13,7 +13,7 @@ CASES = [
     ("touch stamp", "unknown form of touch"),
     ("/usr/sbin/frob --all", "command /usr/sbin/frob"),
     (". /usr/share/foo/lib.sh", "sources /usr/share/foo/lib.sh"),
-    ("f() {\n  true\n}", "function definition"),
+    ('if [ "$1" = configure ]; then f() { true; }; fi', "function definition inside a block"),
     ("while read x; do true; done", "while/until loop"),
     ("for f in /etc/*.conf; do rm -f $f; done", "loop over computed values"),
     ("X=$(cat /etc/foo)", "variable assignment from a command substitution"),

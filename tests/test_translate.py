@@ -8,6 +8,7 @@ import pytest
 
 from base.deb822 import iter_stanzas
 from rewrite.translate import Untranslatable, translate
+from rewrite.translate.context import SCRIPT_PHASES
 from tests.fixtures.golden import assert_golden_json
 
 SCRIPTS = Path(__file__).parent / "golden" / "scripts"
@@ -112,7 +113,15 @@ def test_recipe_mapping_covers_an_unknown_line() -> None:
     ("text", "needle"),
     [
         ("#!/usr/bin/perl\nprint 1;\n", "not a shell script"),
-        ("#!/bin/sh\nfoo() { :; }\n", "function definition"),
+        ("#!/bin/sh\n[ \"$1\" = configure ] && foo() { :; }\n", "defined inside a && or"),
+        ("#!/bin/sh\nfoo() { :; }\nfoo() { :; }\n", "defined a second time"),
+        ("#!/bin/sh\nfoo() { foo; }\nfoo\n", "recursive call"),
+        ("#!/bin/sh\nfoo\nfoo() { :; }\n", "not in the vocabulary"),
+        ("#!/bin/sh\nreturn 0\n", "return outside a function"),
+        ("#!/bin/sh\nf() { return $X; }\nf\n", "return whose status"),
+        ("#!/bin/sh\nf() { mkdir -p \"$1\"; }\nf \"$(pwd)\"\n", "computed arguments"),
+        ("#!/bin/sh\nf() { mkdir -p \"${1:-/x}\"; }\nf\n", "shell variable"),
+        ("#!/bin/sh\nset -e\nf() { [ -d /x ]; }\nf\n", "set -e"),
         ("#!/bin/sh\nwhile true; do :; done\n", "while/until loop"),
         ("#!/bin/sh\necho x > /etc/motd\n", "redirected to a file"),
         ("#!/bin/sh\nrm -rf /etc\n", "refuses to remove"),
@@ -130,3 +139,41 @@ def test_recipe_mapping_covers_an_unknown_line() -> None:
 def test_refuses_to_guess(text: str, needle: str) -> None:
     with pytest.raises(Untranslatable, match=needle):
         translate(text, "postinst", package="demo")
+
+
+# -- shell functions: their body walked at each call ------------------------------------
+def _summary(text: str, script: str = "postinst") -> list[tuple[str, str, tuple[str, ...]]]:
+    result = translate(text, script, package="demo")
+    return [(a.name, str(a.get("Path") or a.get("Name") or ""), a.on) for a in result.actions]
+
+
+def test_function_body_is_translated_at_each_call_with_its_arguments() -> None:
+    text = ('#!/bin/sh\nset -e\nmk() {\n    mkdir -p "$1"\n    chmod "${2:-0755}" "$1" || true\n'
+            '}\nsetup() {\n    if [ "$1" = configure ]; then\n        mk /var/lib/demo\n'
+            '        mk /var/cache/demo\n    fi\n}\nsetup "$1"\n')
+    with pytest.raises(Untranslatable, match="shell variable"):  # ${2:-0755}: not bound
+        translate(text, "postinst", package="demo")
+    text = text.replace('    chmod "${2:-0755}" "$1" || true\n', "")
+    assert _summary(text) == [("make-dir", "/var/lib/demo", ("configure",)),
+                              ("make-dir", "/var/cache/demo", ("configure",))]
+
+
+def test_function_given_the_scripts_arguments_and_return() -> None:
+    text = ('#!/bin/sh\nset -e\ncleanup() {\n    [ "$1" = purge ] || return 0\n'
+            '    rm -rf /var/lib/demo\n}\nnever() {\n    rm -rf /\n}\ncleanup "$@"\n'
+            'rm -f /var/log/demo.log\n')
+    assert _summary(text, "postrm") == [
+        ("remove-path", "/var/lib/demo", ("purge",)),
+        ("remove-path", "/var/log/demo.log", SCRIPT_PHASES["postrm"])]
+
+
+def test_exit_inside_a_function_ends_the_script() -> None:
+    text = ('#!/bin/sh\nstop() {\n    echo "$1"\n    exit 0\n}\n'
+            '[ "$1" = purge ] || stop "nothing to do"\nrm -rf /var/lib/demo\n')
+    assert _summary(text, "postrm") == [("remove-path", "/var/lib/demo", ("purge",))]
+
+
+def test_a_failing_return_under_set_e_fails_the_script() -> None:
+    text = '#!/bin/sh\nset -e\ncheck() {\n    return 1\n}\n[ "$1" != remove ] || check\n'
+    result = translate(text, "prerm", package="demo")
+    assert set(result.fails) == {"remove"} and result.fails["remove"][0] == 1

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from recipes.actions import Action, Dropped
-from rewrite.shell import Command, Word
+from rewrite.shell import Command, Function, Word
 
 SCRIPT_PHASES: dict[str, tuple[str, ...]] = {
     "preinst": ("install", "upgrade", "abort-upgrade"),
@@ -96,6 +96,14 @@ class Ctx:
     # $? of each argument at this point: T (0), F (1) or U (unknown)
     status: dict[str, str] = field(default_factory=dict)
     functions: frozenset[str] = frozenset()  # names of the functions the script defines
+    # the functions defined so far (filled as the walk meets their definitions: shared
+    # by every context of one script)
+    defs: dict[str, Function] = field(default_factory=dict)
+    calls: tuple[str, ...] = ()  # the functions being called, innermost last
+    # inside a call: the values of $1, $2, ... (the caller's words, already substituted)
+    positional: tuple[str, ...] | None = None
+    # inside a call: script argument -> the status a `return` gave it (shared per call)
+    returned: dict[str, str] = field(default_factory=dict)
 
     def narrowed(self, phases: set[str] | frozenset[str]) -> Ctx:
         return replace(self, phases=tuple(p for p in self.phases if p in phases))
@@ -118,9 +126,30 @@ def _as_is(text: str) -> Callable[[re.Match[str]], str]:
     return lambda _match: text
 
 
+_POSITIONAL = re.compile(r"\$\{([0-9])(?::?-)?\}|\$([0-9])|\$\{#\}|\$#")
+
+
+def bind_positional(value: str, positional: tuple[str, ...]) -> str:
+    """`value` with a function's positional parameters replaced by the call's values:
+    `$N`, `${N}`, `${N-}`, `${N:-}` (empty when not given) and `$#`; `$@` and `$*` are
+    left for the caller to refuse or expand."""
+    def one(match: re.Match[str]) -> str:
+        digit = match.group(1) or match.group(2)
+        if digit is None:
+            return str(len(positional))
+        index = int(digit)
+        if index == 0:
+            return match.group(0)  # $0: the script's name, not a parameter
+        return positional[index - 1] if index <= len(positional) else ""
+    return _POSITIONAL.sub(one, value)
+
+
 def word_value(word: Word, ctx: Ctx) -> str:
-    """A word's value with known substitutions ($DPKG_ROOT → '', loop variables)."""
+    """A word's value with known substitutions ($DPKG_ROOT → '', loop variables, the
+    positional parameters of a function call)."""
     value = word.value
+    if ctx.positional is not None:
+        value = bind_positional(value, ctx.positional)
     value = re.sub(r"\$\{DPKG_ROOT(:-)?\}|\$DPKG_ROOT\b", "", value)
     for name, sub in ctx.subst.items():
         value = re.sub(rf"\$\{{{re.escape(name)}\}}|\${re.escape(name)}\b", _as_is(sub), value)

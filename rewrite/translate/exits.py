@@ -4,14 +4,19 @@ the engine refuses because it cannot tell which arguments reach them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from rewrite.shell import AndOr, Case, Command, For, Function, Group, If, Loop, Node, Pipeline
 from rewrite.translate.conditions import is_condition_cmd
 from rewrite.translate.context import Ctx, Idiom, Result, Untranslatable
 
+Defs = Mapping[str, Function]
+_ENDS = ("exit", "return")  # a return ends a function's body as an exit ends the script
 
-def _simple_command(node: Node) -> bool:
-    """One command that is not a test: its status is success in the engine's model."""
+
+def _simple_command(node: Node, defs: Defs) -> bool:
+    """One command that is not a test nor a function call: its status is success in the
+    engine's model."""
     if isinstance(node, AndOr):
         if node.rest:
             return False
@@ -20,48 +25,58 @@ def _simple_command(node: Node) -> bool:
         if node.negated or len(node.commands) != 1:
             return False
         node = node.commands[0]
-    return isinstance(node, Command) and node.name != "exit" and not is_condition_cmd(node)
+    return isinstance(node, Command) and node.name not in _ENDS and node.name not in defs \
+        and not is_condition_cmd(node)
 
 
-def exit_line(nodes: list[Node]) -> int:
+def exit_line(nodes: list[Node], defs: Defs | None = None,
+              seen: frozenset[str] = frozenset()) -> int:
     """The line of the first `exit` that decides where the script ends, or 0.
 
     `command || exit N` (a command, not a test) is an error path: the engine models
-    commands as succeeding (as `set -e` would stop the script where they fail)."""
+    commands as succeeding (as `set -e` would stop the script where they fail). A
+    `return` counts (it ends the function being walked), and so does a call of a
+    function of `defs` whose body exits."""
     for node in nodes:
-        line = _exit_line_of(node)
+        line = _exit_line_of(node, defs or {}, seen)
         if line:
             return line
     return 0
 
 
-def _exit_line_of(node: Node) -> int:
+def _exit_line_of(node: Node, defs: Defs, seen: frozenset[str]) -> int:
     if isinstance(node, Command):
-        return node.line if node.name == "exit" else 0
+        # a return ends the body being walked, not the caller of a function it calls
+        if node.name == "exit" or (node.name == "return" and not seen):
+            return node.line
+        if node.name in defs and node.name not in seen:
+            ends = exit_line([defs[node.name].body], defs, seen | {node.name})
+            return node.line if ends else 0
+        return 0
     if isinstance(node, AndOr):
         chain = [node.first, *(pipe for _, pipe in node.rest)]
         for index, pipe in enumerate(chain):
             if index and node.rest[index - 1][0] == "||" and _is_exit(pipe) and \
-                    all(_simple_command(p) for p in chain[:index]):
+                    all(_simple_command(p, defs) for p in chain[:index]):
                 continue
-            line = _exit_line_of(pipe)
+            line = _exit_line_of(pipe, defs, seen)
             if line:
                 return line
         return 0
     if isinstance(node, Pipeline):
-        return exit_line(list(node.commands))
+        return exit_line(list(node.commands), defs, seen)
     if isinstance(node, If):
         for cond, body in node.branches:
-            line = exit_line(list(cond)) or exit_line(body)
+            line = exit_line(list(cond), defs, seen) or exit_line(body, defs, seen)
             if line:
                 return line
-        return exit_line(node.orelse or [])
+        return exit_line(node.orelse or [], defs, seen)
     if isinstance(node, Case):
-        return exit_line([n for item in node.items for n in item.body])
+        return exit_line([n for item in node.items for n in item.body], defs, seen)
     if isinstance(node, For | Loop | Group):
-        return exit_line(node.body)
+        return exit_line(node.body, defs, seen)
     if isinstance(node, Function):
-        return _exit_line_of(node.body)
+        return 0  # a definition ends nothing; its calls do
     return 0  # pragma: no cover - the parser makes nothing else
 
 
@@ -72,7 +87,7 @@ def _is_exit(pipe: Pipeline) -> bool:
 
 def refuse_exit(nodes: list[Node], ctx: Ctx, why: str,
                 idiom: Idiom | str = "exit the engine cannot model") -> None:
-    line = exit_line(nodes)
+    line = exit_line(nodes, ctx.defs)
     if line:
         raise Untranslatable(line, ctx.source(line),
                              f"an exit the engine cannot model exactly ({why})", idiom)

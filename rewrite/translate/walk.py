@@ -132,9 +132,7 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
             return {p: "T" for p in ctx.phases}
         return walk(node.body, nested, out)
     if isinstance(node, Function):
-        raise Untranslatable(node.line, ctx.source(node.line),
-                             "a function definition (hand-written logic)",
-                             "function definition")
+        return _define(node, ctx)
     if isinstance(node, Loop):
         raise Untranslatable(node.line, ctx.source(node.line), "a while/until loop",
                              "while/until loop")
@@ -156,6 +154,9 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
     reading: actions are idempotent), but an exit there is refused. Under `set -e` a
     test that fails as the last of the chain ends the script."""
     chain = [("", node.first), *node.rest]
+    if node.rest and any(isinstance(c, Function) for _, pipe in chain for c in pipe.commands):
+        raise Untranslatable(node.line, ctx.source(node.line), "a function defined inside a "
+                             "&& or || list", "function definition inside a block")
     if node.rest and any(_set_e(AndOr(pipe, [], pipe.line)) is not None for _, pipe in chain):
         raise Untranslatable(node.line, ctx.source(node.line), "set -e or +e in a && or || list",
                              "set -e or +e in a && or || list")
@@ -245,7 +246,8 @@ def _pipeline(pipe: Pipeline, ctx: Ctx, out: Result) -> Flow:
 
 
 def _if(node: If, ctx: Ctx, out: Result) -> Flow:
-    exits = exit_line([n for _, body in node.branches for n in body] + (node.orelse or []))
+    exits = exit_line([n for _, body in node.branches for n in body] + (node.orelse or []),
+                      ctx.defs)
     remaining = set(ctx.phases)
     ends: dict[str, set[str]] = {}  # argument -> the statuses it may have after the if
     exact = True
@@ -392,8 +394,93 @@ def _for(node: For, ctx: Ctx, out: Result) -> Flow:
     return flow
 
 
+MAX_CALLS = 16  # functions calling functions: maintainer scripts use two or three
+
+
+def _define(node: Function, ctx: Ctx) -> Flow:
+    """A function definition: nothing to do but remember it (for the script's own list
+    only: a definition inside a block or a function depends on the path taken)."""
+    if ctx.nested or ctx.calls:
+        raise Untranslatable(node.line, ctx.source(node.line),
+                             "a function defined inside a block or a function",
+                             "function definition inside a block")
+    if node.name in ctx.defs:
+        raise Untranslatable(node.line, ctx.source(node.line),
+                             f"function {node.name} defined a second time",
+                             "function defined twice")
+    ctx.defs[node.name] = node
+    return {p: ctx.status.get(p, "U") for p in ctx.phases}
+
+
+def _call(cmd: Command, ctx: Ctx, out: Result) -> Flow:
+    """A call of a function the script defined: its body walked here, its positional
+    parameters bound to the call's words; `return` ends it for the arguments that
+    reach it (with its status), `exit` ends the script."""
+    name = cmd.name
+    text = ctx.source(cmd.line)
+    if name in ctx.calls or len(ctx.calls) >= MAX_CALLS:
+        raise Untranslatable(cmd.line, text, f"a recursive call of {name}",
+                             "recursive function call")
+    if not quiet(cmd):
+        raise Untranslatable(cmd.line, text, "output redirected to a file",
+                             Idiom("output redirected to a file by", "a function"))
+    positional: list[str] = []
+    for word in cmd.words[1:]:
+        if word.value in ("$@", "$*") or (word.value == "$@" and word.quoted):
+            if ctx.positional is None:
+                positional += ["$1", "$2", "$3", "$4"]  # the script's own arguments
+            else:
+                positional += list(ctx.positional)
+            continue
+        value = word_value(word, ctx)
+        if "`" in value or "$(" in value or "$@" in value or "$*" in value:
+            raise Untranslatable(cmd.line, text, "a function called with computed arguments",
+                                 "function called with computed arguments")
+        positional.append(value)
+    returned: dict[str, str] = {}
+    inner = replace(ctx, calls=(*ctx.calls, name), positional=tuple(positional),
+                    returned=returned, nested=True)
+    definition = ctx.defs[name]
+    body = definition.body.body if isinstance(definition.body, Group) and \
+        not definition.body.subshell else [definition.body]
+    after = walk(body, inner, out)
+    flow = {**after, **returned}
+    if ctx.errexit:  # a call that returns a failure ends the script, as a command would
+        if any(status == "U" for status in flow.values()):
+            raise Untranslatable(cmd.line, text, f"under set -e, {name} may return a "
+                                 "failure (the status of a test of the system) that would "
+                                 "end the script", "function failing under set -e")
+        failed = {p for p, status in flow.items() if status == "F"}
+        fail(failed, 1, cmd.line, ctx, out)
+        flow = {p: status for p, status in flow.items() if p not in failed}
+    return {p: flow[p] for p in ctx.phases if p in flow}
+
+
+def _return(cmd: Command, ctx: Ctx, out: Result) -> Flow:
+    """`return [N]`: the function ends here for the arguments that reach it."""
+    text = ctx.source(cmd.line)
+    args = cmd.words[1:]
+    if not ctx.calls:
+        raise Untranslatable(cmd.line, text, "a return outside a function",
+                             "return outside a function")
+    if len(args) > 1 or (args and (args[0].expands or not re.fullmatch(r"[0-9]{1,9}",
+                                                                        args[0].value))):
+        raise Untranslatable(cmd.line, text, "a return whose status is not a number",
+                             "return with a computed status")
+    for phase in ctx.phases:
+        if args:
+            ctx.returned[phase] = "F" if int(args[0].value) % 256 else "T"
+        else:
+            ctx.returned[phase] = ctx.status.get(phase, "U")
+    return {}
+
+
 def _command(cmd: Command, ctx: Ctx, out: Result) -> Flow:
     """Translate one simple command; return the arguments for which the script goes on."""
+    if cmd.words and cmd.words[0].value == "return":
+        return _return(cmd, ctx, out)
+    if cmd.name in ctx.defs and not cmd.words[0].quoted:
+        return _call(cmd, ctx, out)
     if cmd.words and cmd.words[0].value == "exit":
         if not quiet(cmd):
             raise Untranslatable(cmd.line, ctx.source(cmd.line), "output redirected to a file",
