@@ -337,3 +337,49 @@ def test_rendered_functions_behave_like_the_original(generated: tuple[str, str])
         return
     with tempfile.TemporaryDirectory() as folder:
         assert_same_behaviour(text, script, Path(folder), result)
+
+
+# -- variables: constants followed where they are known ----------------------------------
+def variable_leaf() -> st.SearchStrategy[str]:
+    return st.one_of(exact_command(), st.just('mkdir -p "$D"'), st.just("rm -rf $D/x"),
+                     st.builds(lambda v: f"D={v}", pick(["/d/a", "/d/b", "/d/c"])),
+                     st.just("unset D"), st.just("export D=/d/b"))
+
+
+def variable_condition(phases: list[str]) -> st.SearchStrategy[str]:
+    return st.one_of(exact_condition(phases),
+                     st.builds(lambda v: f'[ "$D" = {v} ]', pick(["/d/a", "/d/b"])),
+                     st.builds(lambda o: f'[ {o} "$D" ]', pick(["-z", "-n"])),
+                     st.just('[ "${D:-/d/a}" != /d/b ]'))
+
+
+VARIABLE = {script: statements(variable_leaf(), variable_condition(list(SCRIPT_PHASES[script])),
+                               list(SCRIPT_PHASES[script]))
+            for script in ("preinst", "postinst", "prerm", "postrm")}
+
+
+@st.composite
+def variable_script(draw: st.DrawFn) -> tuple[str, str]:
+    script = draw(pick(sorted(VARIABLE)))
+    first = draw(pick(["D=/d/a\n", "D=/d/c\n", ""]))
+    body = draw(st.lists(VARIABLE[script], min_size=1, max_size=5))
+    function = draw(pick(["", 'g() {\n  local D=/d/b\n  mkdir -p "$D"\n}\ng\n',
+                          'g() {\n  D=$1\n}\ng /d/b\n']))
+    tail = draw(st.lists(VARIABLE[script], max_size=2))
+    errexit = draw(pick(["set -e\n", ""]))
+    return script, ("#!/bin/sh\n" + errexit + first + "\n".join(body) + "\n" + function
+                    + "\n".join(tail) + "\n")
+
+
+@pytest.mark.skipif(DASH is None, reason="needs dash")
+@settings(max_examples=80, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(variable_script())
+def test_rendered_variables_behave_like_the_original(generated: tuple[str, str]) -> None:
+    script, text = generated
+    try:
+        result = translate(text, script, package="odd")
+    except Untranslatable:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        assert_same_behaviour(text, script, Path(folder), result)

@@ -24,7 +24,7 @@ CASES = [
     ('if [ "$X" = y ]; then true; fi',
      "condition: comparison of values other than $1, $2 or $RET"),
     ('if [ -f "$F" ]; then true; fi', "condition: test -f of a computed path"),
-    ("if [ 1 -gt 0 ]; then true; fi", "condition: test -gt"),
+    ("if [ \"$X\" -gt 0 ]; then true; fi", "condition: test -gt"),
     ("case $X in a) true;; esac", "case on something other than $1"),
     ("db_get foo/bar", "debconf question without an answer"),
     ("exit $RC", "exit with a computed status"),

@@ -177,3 +177,40 @@ def test_a_failing_return_under_set_e_fails_the_script() -> None:
     text = '#!/bin/sh\nset -e\ncheck() {\n    return 1\n}\n[ "$1" != remove ] || check\n'
     result = translate(text, "prerm", package="demo")
     assert set(result.fails) == {"remove"} and result.fails["remove"][0] == 1
+
+
+# -- values: constants and the script's arguments held in variables ---------------------
+def test_constant_variables_resolve_paths_and_conditions() -> None:
+    text = ('#!/bin/sh\nset -e\naction="$1"\noldversion=$2\nSTATE=/var/lib/demo\n'
+            'case "$action" in\n  configure)\n    mkdir -p "$STATE/cache"\n'
+            '    if [ "$oldversion" = "1.0-1" ]; then rm -rf "$STATE/old"; fi\n    ;;\nesac\n'
+            'if [ -z "$DEBCONF_RECONFIGURE" ] && [ "$STATE" != /tmp ]; then\n'
+            '  ln -sf "$DPKG_MAINTSCRIPT_PACKAGE" /var/lib/demo/owner\nfi\n')
+    result = translate(text, "postinst", package="demo")
+    summary = [(a.name, a.get("Path"), a.on) for a in result.actions]
+    assert summary[0] == ("make-dir", "/var/lib/demo/cache", ("configure",))
+    assert any("upgrade from version 1.0-1" in d.reason for d in result.dropped)
+    assert summary[1] == ("symlink", "/var/lib/demo/owner", SCRIPT_PHASES["postinst"])
+    assert result.actions[1].get("Target") == "demo"  # $DPKG_MAINTSCRIPT_PACKAGE
+
+
+def test_variables_in_branches_or_computed_are_unknown() -> None:
+    for text in ('#!/bin/sh\nD=/a\n[ -d /x ] && D=/b\nrm -rf "$D"\n',
+                 '#!/bin/sh\nif [ -e /x ]; then D=/a; fi\nrm -rf "$D"\n',
+                 '#!/bin/sh\nD=$(pwd)\nrm -rf "$D"\n',
+                 '#!/bin/sh\nfor D in /a /b; do :; done\nrm -rf "$D"\n',
+                 '#!/bin/sh\nD=/a\n( D=/b )\nrm -rf "$D"\n',
+                 '#!/bin/sh\nD=/a\nf() { local D=/b; }\nf\nrm -rf "$D"\n'):
+        if "local" in text:  # a local ends with its function: the outer value is back
+            assert [a.get("Path") for a in translate(text, "postrm", package="d").actions] \
+                == ["/a"]
+            continue
+        with pytest.raises(Untranslatable):
+            translate(text, "postrm", package="d")
+
+
+def test_a_variable_known_for_some_arguments_only() -> None:
+    text = ('#!/bin/sh\nif [ "$1" = purge ]; then D=/var/lib/a; fi\n'
+            'if [ "$1" = purge ]; then rm -rf "$D"; fi\nrm -rf "$D"\n')
+    with pytest.raises(Untranslatable, match="line 4"):  # remove etc.: $D is not set there
+        translate(text, "postrm", package="d")

@@ -16,6 +16,7 @@ from rewrite.translate.context import (
     Idiom,
     Result,
     Untranslatable,
+    assign,
     idiom_of,
     quiet,
     word_value,
@@ -29,7 +30,9 @@ DROPPED_TOOLS = {
     "ucfr": "ucf's registry of configuration files: not kept in images",
 }
 MESSAGE_TOOLS = {"echo", "printf"}
-NOOP = {"true", ":", "umask", "export", "unset"}
+NOOP = {"true", ":", "umask"}
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.S)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # tool -> its handler, from every tool family
 HANDLERS: dict[str, Handler] = {
@@ -51,12 +54,18 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     if not argv:
         raise Untranslatable(cmd.line, text, "a redirection without a command",
                              "redirection without a command")
-    if all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", a, re.S) for a in argv):
+    if all(_ASSIGNMENT.fullmatch(a) for a in argv):
         if any("$(" in w.raw or "`" in w.raw for w in cmd.words):
             raise Untranslatable(cmd.line, text, "an assignment from a command substitution",
                                  "variable assignment from a command substitution")
-        return  # plain assignments: values used later make those lines untranslatable
+        for arg in argv:  # a constant is known from here on; anything else is unknown
+            name, _, value = arg.partition("=")
+            assign(ctx, name, value, straight=True)
+        return
     name = argv[0]
+    if name in ("local", "export", "unset", "readonly"):
+        _declare(cmd, argv, ctx)
+        return
     if not quiet(cmd):
         raise Untranslatable(cmd.line, text, "output redirected to a file",
                              Idiom("output redirected to a file by", name))
@@ -100,3 +109,31 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         raise Untranslatable(cmd.line, text, str(exc),
                              idiom_of(exc, Idiom("unknown form of", name))) from exc
     out.actions += [a.model_copy(update={"origin": where}) for a in actions]
+
+
+def _declare(cmd: Command, argv: list[str], ctx: Ctx) -> None:
+    """local, export, unset, readonly: what each does to the variables the engine knows
+    (a `local` is restored when its function returns)."""
+    name = argv[0]
+    text = ctx.source(cmd.line)
+    if any("$(" in w.raw or "`" in w.raw for w in cmd.words):
+        raise Untranslatable(cmd.line, text, "an assignment from a command substitution",
+                             "variable assignment from a command substitution")
+    if name == "local" and ctx.saved is None:
+        raise Untranslatable(cmd.line, text, "local outside a function",
+                             "local outside a function")
+    for arg in argv[1:]:
+        if arg.startswith("-"):
+            raise Untranslatable(cmd.line, text, f"{name} with options", Idiom(name, "options"))
+        variable, equals, value = arg.partition("=")
+        if not _NAME.fullmatch(variable):
+            raise Untranslatable(cmd.line, text, f"{name} of something that is not a name",
+                                 Idiom(name, "of a computed name"))
+        if name == "local" and ctx.saved is not None and variable not in ctx.saved:
+            ctx.saved[variable] = ctx.vars.get(variable)
+        if equals:
+            assign(ctx, variable, value, straight=True)
+        elif name == "unset":
+            assign(ctx, variable, "", straight=True)
+        elif name == "local":
+            ctx.vars.pop(variable, None)  # dash keeps the outer value: not modelled

@@ -74,6 +74,15 @@ def is_exact(cond: Cond, phases: tuple[str, ...]) -> bool:
     return set(phases) <= cond.true | cond.false
 
 
+_NUMERIC = {"-eq": int.__eq__, "-ne": int.__ne__, "-lt": int.__lt__, "-le": int.__le__,
+            "-gt": int.__gt__, "-ge": int.__ge__}
+
+
+def constant(value: str) -> bool:
+    """A word whose value the engine knows (nothing left to expand)."""
+    return "$" not in value and "`" not in value
+
+
 def phase_word(value: str) -> bool:
     return value in ("$1", "${1}", "x$1", "x${1}")
 
@@ -106,6 +115,10 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             if other in ("", "x"):
                 return Cond(all_phases, "guard" if op != "!=" else "upgrade",
                             "fresh install" if op != "!=" else "upgrade from a previous version")
+            if constant(other):  # "$2" = 1.2-3: an upgrade from that version
+                return Cond(all_phases, "upgrade" if op != "!=" else "guard",
+                            f"upgrade from version {other.lstrip('x')}" if op != "!=" else
+                            f"not an upgrade from version {other.lstrip('x')}")
         if left in ("$RET", "${RET}") or right in ("$RET", "${RET}"):
             other = right if left.startswith("$") else left
             ret = ctx.ret.get("RET")
@@ -117,8 +130,22 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             if holds:
                 return _known(all_phases, all_phases)
             return Cond(frozenset(), "false", false=all_phases)
+        if constant(left) and constant(right):  # both known: the test's value too
+            return _known(all_phases if (left == right) != (op == "!=") else frozenset(),
+                          all_phases)
         raise Unmodelled(f"compares {left!r} {op} {right!r}",
                          Idiom("condition: comparison of values other than $1, $2 or $RET"))
+    if len(args) == 3 and args[1] in _NUMERIC and constant(args[0]) and constant(args[2]):
+        try:
+            holds = _NUMERIC[args[1]](int(args[0]), int(args[2]))
+        except ValueError:
+            raise Unmodelled(f"compares {args[0]!r} {args[1]} {args[2]!r} as numbers",
+                             Idiom("condition: numeric test of something not a number")) \
+                from None
+        return _known(all_phases if holds else frozenset(), all_phases)
+    if len(args) == 2 and args[0] in ("-z", "-n") and constant(args[1]):
+        return _known(all_phases if (args[1] == "") == (args[0] == "-z") else frozenset(),
+                      all_phases)
     if len(args) == 2 and args[0] in ("-z", "-n"):
         operand = args[1]
         if operand in ("$2", "${2}", "${2:-}"):

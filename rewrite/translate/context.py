@@ -104,6 +104,12 @@ class Ctx:
     positional: tuple[str, ...] | None = None
     # inside a call: script argument -> the status a `return` gave it (shared per call)
     returned: dict[str, str] = field(default_factory=dict)
+    # shell variables with a constant value: name -> (value, the arguments it is known
+    # for); shared by the contexts of one script, changed as the walk assigns them
+    vars: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    straight: bool = True  # this statement runs whenever its list does (no branch)
+    # inside a call: the variables made `local`, with what they were before the call
+    saved: dict[str, tuple[str, frozenset[str]] | None] | None = None
 
     def narrowed(self, phases: set[str] | frozenset[str]) -> Ctx:
         return replace(self, phases=tuple(p for p in self.phases if p in phases))
@@ -119,11 +125,6 @@ class Ctx:
 # A handler of one tool: (argv, context) -> the actions it stands for; ValueError (a
 # ValidationError of an action model too) if the call is not one the engine knows.
 Handler = Callable[[list[str], Ctx], list[Action]]
-
-
-def _as_is(text: str) -> Callable[[re.Match[str]], str]:
-    """A replacement function for re.sub: `text` as is (no \\1 group references)."""
-    return lambda _match: text
 
 
 _POSITIONAL = re.compile(r"\$\{([0-9])(?::?-)?\}|\$([0-9])|\$\{#\}|\$#")
@@ -144,16 +145,77 @@ def bind_positional(value: str, positional: tuple[str, ...]) -> str:
     return _POSITIONAL.sub(one, value)
 
 
+# the script's own arguments, as a variable or a function's parameter may hold them
+SCRIPT_ARGUMENTS = frozenset({"$1", "$2", "$3", "$4", "${1}", "${2}", "${3}", "${4}",
+                              "${1:-}", "${2:-}", "${3:-}", "${4:-}"})
+# $NAME, ${NAME}, ${NAME:-word}, ${NAME-word}, ${NAME:+word}, ${NAME+word} (word literal)
+_NAMED = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}$`]*))?\}"
+                    r"|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)")
+# what the environment of a maintainer script holds (dpkg's variables; DEBCONF_RECONFIGURE
+# is set only by dpkg-reconfigure, DEBIAN_SCRIPT_DEBUG only by a user debugging)
+ENVIRONMENT = {"DPKG_ROOT": "", "DEBCONF_RECONFIGURE": "", "DEBIAN_SCRIPT_DEBUG": ""}
+
+
+def known_value(name: str, ctx: Ctx) -> str | None:
+    """The value of shell variable `name` where the engine knows it for every argument
+    reaching this point (a loop variable, a constant assignment, the environment)."""
+    if name in ctx.subst:
+        return ctx.subst[name]
+    entry = ctx.vars.get(name)
+    if entry is not None:
+        value, phases = entry
+        return value if set(ctx.phases) <= phases else None
+    if name in ENVIRONMENT:
+        return ENVIRONMENT[name]
+    if name == "DPKG_MAINTSCRIPT_PACKAGE":
+        return ctx.package
+    if name == "DPKG_MAINTSCRIPT_NAME":
+        return ctx.script
+    return None
+
+
+def _named(ctx: Ctx) -> Callable[[re.Match[str]], str]:
+    def one(match: re.Match[str]) -> str:
+        name = match.group("braced") or match.group("plain")
+        value = known_value(name, ctx)
+        if value is None:
+            return match.group(0)
+        op, word = match.group("op"), match.group("word") or ""
+        if op in (":-",):
+            return value or word
+        if op == ":+":
+            return word if value else ""
+        if op == "+":
+            return word
+        return value  # no operator, or "-" (the variable is set)
+    return one
+
+
 def word_value(word: Word, ctx: Ctx) -> str:
-    """A word's value with known substitutions ($DPKG_ROOT → '', loop variables, the
-    positional parameters of a function call)."""
+    """A word's value with what the engine knows substituted: the positional parameters
+    of a function call (one pass: a value of the caller's may be the script's `$1`),
+    then loop variables, constant assignments and the environment ($DPKG_ROOT is '')."""
     value = word.value
     if ctx.positional is not None:
         value = bind_positional(value, ctx.positional)
-    value = re.sub(r"\$\{DPKG_ROOT(:-)?\}|\$DPKG_ROOT\b", "", value)
-    for name, sub in ctx.subst.items():
-        value = re.sub(rf"\$\{{{re.escape(name)}\}}|\${re.escape(name)}\b", _as_is(sub), value)
+    for _ in range(3):  # ${A:+--x=$A}: the inner one first
+        done = _NAMED.sub(_named(ctx), value)
+        if done == value:
+            break
+        value = done
     return value
+
+
+def assign(ctx: Ctx, name: str, value: str, *, straight: bool) -> None:
+    """`name=value` at this point: known from here on for the arguments reaching it
+    when the statement always runs for them and the value is a constant or one of the
+    script's arguments (`action=$1`, `oldversion=$2`); unknown otherwise (a branch, a
+    computed value)."""
+    if straight and ctx.straight and ("`" not in value and "$" not in value
+                                      or value in SCRIPT_ARGUMENTS):
+        ctx.vars[name] = (value, frozenset(ctx.phases))
+    else:
+        ctx.vars.pop(name, None)
 
 
 def parse_options(args: list[str], with_value: set[str]) -> tuple[dict[str, str], list[str]]:

@@ -14,6 +14,7 @@ fails (`Result.fails`).
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import replace
 
@@ -21,6 +22,7 @@ from recipes.actions import Dropped
 from rewrite.shell import AndOr, Case, Command, For, Function, Group, If, Loop, Node, Pipeline
 from rewrite.translate.commands import translate_command
 from rewrite.translate.conditions import (
+    constant,
     eval_list,
     eval_pipeline,
     is_condition_cmd,
@@ -28,6 +30,7 @@ from rewrite.translate.conditions import (
     phase_word,
 )
 from rewrite.translate.context import (
+    SCRIPT_ARGUMENTS,
     Ctx,
     Idiom,
     Result,
@@ -112,7 +115,7 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
         return _pipeline(node, ctx, out)
     if isinstance(node, Command):
         return _command(node, ctx, out)
-    nested = replace(ctx, nested=True)
+    nested = replace(ctx, nested=True)  # each block says whether it is straight
     if isinstance(node, If):
         return _if(node, nested, out)
     if isinstance(node, Case):
@@ -123,8 +126,8 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
         if node.heredoc is not None:
             raise Untranslatable(node.line, ctx.source(node.line), "a block fed by a here-document",
                                  "block fed by a here-document")
-        if node.subshell:
-            flow = walk(node.body, replace(nested, subshell=True), out)
+        if node.subshell:  # what it assigns stays in it
+            flow = walk(node.body, replace(nested, subshell=True, straight=False), out)
             if any(status != "T" for status in flow.values()):
                 raise Untranslatable(node.line, ctx.source(node.line),
                                      "a subshell ( ... ) whose status is not known",
@@ -182,7 +185,8 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
         skipped = "T" if op == "||" else "F"  # the status of a maybe-phase that skips it
         current = replace(ctx.narrowed(runs), status={p: "T" if op == "&&" else "F"
                                                       if op else status[p] for p in runs},
-                          errexit=ctx.errexit and final)
+                          errexit=ctx.errexit and final,
+                          straight=ctx.straight and not node.rest)
         if _is_condition(pipe, current):
             cond = eval_pipeline(pipe, current)
             if cond.kind in ("init", "upgrade") and following == "&&":
@@ -281,7 +285,8 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         branch_phases = remaining & cond.phases
         if branch_phases:
             after = walk(body, replace(ctx.narrowed(branch_phases),
-                                       status={p: "T" for p in branch_phases}), out)
+                                       status={p: "T" for p in branch_phases},
+                                       straight=ctx.straight and exact), out)
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in branch_phases - set(after):
@@ -292,7 +297,8 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
     else:
         if node.orelse and not all_guards and remaining:
             after = walk(node.orelse, replace(ctx.narrowed(remaining),
-                                              status={p: "F" for p in remaining}), out)
+                                              status={p: "F" for p in remaining},
+                                              straight=ctx.straight and exact), out)
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in remaining - set(after):
@@ -322,6 +328,8 @@ def _block_text(node: If | Case, ctx: Ctx) -> str:
 
 def _case(node: Case, ctx: Ctx, out: Result) -> Flow:
     subject = word_value(node.word, ctx)
+    if constant(subject):
+        return _constant_case(node, subject, ctx, out)
     if not phase_word(subject):
         raise Untranslatable(node.line, ctx.source(node.line), "a case on something other than $1",
                              "case on something other than $1")
@@ -356,6 +364,23 @@ def _case(node: Case, ctx: Ctx, out: Result) -> Flow:
     return {p: flow[p] for p in ctx.phases if p in flow}
 
 
+def _constant_case(node: Case, subject: str, ctx: Ctx, out: Result) -> Flow:
+    """A case on a value the engine knows: the first matching item runs, for every
+    argument."""
+    for item in node.items:
+        for pattern in item.patterns:
+            text = word_value(pattern, ctx)
+            if not constant(text):
+                raise Untranslatable(item.line, ctx.source(item.line),
+                                     "a case pattern built from a variable",
+                                     "case pattern built from a variable")
+            if text == subject if pattern.quoted else fnmatch.fnmatchcase(subject, text):
+                if not item.body:
+                    return {p: "T" for p in ctx.phases}
+                return walk(item.body, ctx, out)
+    return {p: "T" for p in ctx.phases}  # no pattern matched: status 0
+
+
 def _only_complains(body: list[Node]) -> bool:
     """A default branch that only prints a message and exits non-zero."""
     for node in body:
@@ -385,6 +410,7 @@ def _for(node: For, ctx: Ctx, out: Result) -> Flow:
     if not node.words:
         raise Untranslatable(node.line, ctx.source(node.line), "a loop over the arguments",
                              "loop over the arguments")
+    ctx.vars.pop(node.var, None)  # after the loop it holds the last value: not followed
     flow: Flow = {p: ctx.status.get(p, "U") for p in ctx.phases}
     for value in values:
         if not flow:
@@ -395,6 +421,7 @@ def _for(node: For, ctx: Ctx, out: Result) -> Flow:
 
 
 MAX_CALLS = 16  # functions calling functions: maintainer scripts use two or three
+
 
 
 def _define(node: Function, ctx: Ctx) -> Flow:
@@ -433,17 +460,23 @@ def _call(cmd: Command, ctx: Ctx, out: Result) -> Flow:
                 positional += list(ctx.positional)
             continue
         value = word_value(word, ctx)
-        if "`" in value or "$(" in value or "$@" in value or "$*" in value:
+        if "$" in value.replace("${", "$") and value not in SCRIPT_ARGUMENTS or "`" in value:
             raise Untranslatable(cmd.line, text, "a function called with computed arguments",
                                  "function called with computed arguments")
         positional.append(value)
     returned: dict[str, str] = {}
+    saved: dict[str, tuple[str, frozenset[str]] | None] = {}
     inner = replace(ctx, calls=(*ctx.calls, name), positional=tuple(positional),
-                    returned=returned, nested=True)
+                    returned=returned, nested=True, saved=saved)
     definition = ctx.defs[name]
     body = definition.body.body if isinstance(definition.body, Group) and \
         not definition.body.subshell else [definition.body]
     after = walk(body, inner, out)
+    for variable, before in saved.items():  # its locals end with it
+        if before is None:
+            ctx.vars.pop(variable, None)
+        else:
+            ctx.vars[variable] = before
     flow = {**after, **returned}
     if ctx.errexit:  # a call that returns a failure ends the script, as a command would
         if any(status == "U" for status in flow.values()):
@@ -463,6 +496,9 @@ def _return(cmd: Command, ctx: Ctx, out: Result) -> Flow:
     if not ctx.calls:
         raise Untranslatable(cmd.line, text, "a return outside a function",
                              "return outside a function")
+    if ctx.subshell:
+        raise Untranslatable(cmd.line, text, "a return inside a subshell ( ... )",
+                             "exit inside a subshell")
     if len(args) > 1 or (args and (args[0].expands or not re.fullmatch(r"[0-9]{1,9}",
                                                                         args[0].value))):
         raise Untranslatable(cmd.line, text, "a return whose status is not a number",
