@@ -110,6 +110,12 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         {"package": "python3-foo", "dirs": "/usr/share/foo /usr/lib/foo"},
     ),
     "python-clean": ("python-clean", "prerm", ("remove", "upgrade"), {"package": "python3-foo"}),
+    "python-compile-pypy3": (
+        "python-compile", "postinst", ("configure",),
+        {"package": "pypy3-foo", "dirs": "/usr/share/foo", "interpreter": "pypy3"},
+    ),
+    "python-clean-pypy3": ("python-clean", "prerm", ("remove",),
+                           {"package": "pypy3-foo", "interpreter": "pypy3"}),
     "info-dir": ("info-dir", "postinst", ("configure",), {"file": "/usr/share/info/foo.info.gz"}),
     "info-dir-remove": (
         "info-dir", "prerm", ("remove",), {"file": "/usr/share/info/foo.info.gz", "remove": "yes"},

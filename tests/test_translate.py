@@ -214,3 +214,15 @@ def test_a_variable_known_for_some_arguments_only() -> None:
             'if [ "$1" = purge ]; then rm -rf "$D"; fi\nrm -rf "$D"\n')
     with pytest.raises(Untranslatable, match="line 4"):  # remove etc.: $D is not set there
         translate(text, "postrm", package="d")
+
+
+def test_pypy3compile_as_dh_pypy_writes_it() -> None:
+    text = ('#!/bin/sh\nset -e\nif [ "$1" = configure ]; then\n'
+            '  if which pypy3compile >/dev/null 2>&1; then\n'
+            '    pypy3compile -p demo /usr/share/demo -V 3.7- || true\n  fi\nfi\n')
+    (action,) = translate(text, "postinst", package="demo").actions
+    assert (action.name, action.get("Interpreter"), action.get("Package"),
+            action.get("Dirs")) == ("python-compile", "pypy3", "demo", "/usr/share/demo")
+    text = '#!/bin/sh\nset -e\nif which pypy3clean >/dev/null 2>&1; then\n  pypy3clean -p demo\nfi\n'
+    (action,) = translate(text, "prerm", package="demo").actions
+    assert (action.name, action.get("Interpreter")) == ("python-clean", "pypy3")

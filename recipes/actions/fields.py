@@ -43,9 +43,11 @@ Phase = Literal[
     "triggered", "reconfigure",
 ]
 CacheKind = Literal["mime", "desktop", "icons", "glib-schemas", "fonts", "man"]
+PythonName = Literal["python3", "pypy3"]
 SCRIPTS: tuple[str, ...] = get_args(ScriptName)
 PHASES: tuple[str, ...] = get_args(Phase)
 CACHE_KINDS: tuple[str, ...] = get_args(CacheKind)
+PYTHONS: tuple[str, ...] = get_args(PythonName)
 
 
 @dataclass(frozen=True)
@@ -204,4 +206,6 @@ ConfigFiles = Annotated[tuple[str, ...], Value(_words(check_files), text=" ".joi
 Kind = Annotated[CacheKind, Value(_one_of(
     CACHE_KINDS, "{what} must be one of " + ", ".join(CACHE_KINDS)))]
 Script = Annotated[ScriptName, Value(_one_of(SCRIPTS, "unknown maintainer script {value!r}"))]
+Interpreter = Annotated[PythonName, Value(_one_of(
+    PYTHONS, "{what} must be one of " + ", ".join(PYTHONS)))]
 Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]

@@ -10,6 +10,7 @@ from recipes.actions.fields import (
     AbsolutePath,
     AlternativeName,
     AlternativePath,
+    Interpreter,
     Kind,
     OptionalPath,
     PackageName,
@@ -58,18 +59,20 @@ class CaBundle(Action):
 
 
 class PythonCompile(Action):
-    """Byte-compile a package's Python modules (py3compile)."""
+    """Byte-compile a package's Python modules (py3compile; pypy3compile for pypy3)."""
 
     name: Literal["python-compile"] = Field("python-compile", alias="Action")
     package: PackageName = Field(alias="Package")
     dirs: Paths = Field((), alias="Dirs")
+    interpreter: Interpreter = Field("python3", alias="Interpreter")
 
 
 class PythonClean(Action):
-    """Remove a package's byte-compiled files (py3clean, pyclean)."""
+    """Remove a package's byte-compiled files (py3clean, pyclean; pypy3clean)."""
 
     name: Literal["python-clean"] = Field("python-clean", alias="Action")
     package: PackageName = Field(alias="Package")
+    interpreter: Interpreter = Field("python3", alias="Interpreter")
 
 
 class InfoDir(Action):
