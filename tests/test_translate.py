@@ -223,6 +223,38 @@ def test_pypy3compile_as_dh_pypy_writes_it() -> None:
     (action,) = translate(text, "postinst", package="demo").actions
     assert (action.name, action.get("Interpreter"), action.get("Package"),
             action.get("Dirs")) == ("python-compile", "pypy3", "demo", "/usr/share/demo")
-    text = '#!/bin/sh\nset -e\nif which pypy3clean >/dev/null 2>&1; then\n  pypy3clean -p demo\nfi\n'
+    text = ('#!/bin/sh\nset -e\nif which pypy3clean >/dev/null 2>&1; then\n'
+            '  pypy3clean -p demo\nfi\n')
     (action,) = translate(text, "prerm", package="demo").actions
     assert (action.name, action.get("Interpreter")) == ("python-clean", "pypy3")
+
+
+# -- cp of a default file to a path a test found missing ---------------------------------
+@pytest.mark.parametrize("text", [
+    '#!/bin/sh\nif [ ! -f /etc/demo.conf ]; then\n'
+    '  cp -p /usr/share/demo/demo.conf /etc/demo.conf\nfi\n',
+    '#!/bin/sh\n[ -e /etc/demo.conf ] || cp /usr/share/demo/demo.conf /etc/demo.conf\n',
+    '#!/bin/sh\ninstall_from_default() {\n  if [ ! -f "$DPKG_ROOT$2" ]; then\n'
+    '    echo "installing $2"\n    cp -p "$DPKG_ROOT/usr/share/demo/$1" "$DPKG_ROOT$2"\n  fi\n}\n'
+    'install_from_default demo.conf /etc/demo.conf\n',
+])
+def test_cp_to_a_missing_file_installs_a_default(text: str) -> None:
+    (action,) = translate(text, "postinst", package="demo").actions
+    assert (action.name, action.get("Source"), action.get("Path")) == \
+        ("install-config", "/usr/share/demo/demo.conf", "/etc/demo.conf")
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("#!/bin/sh\ncp /usr/share/demo/a /etc/demo.conf\n", "may exist"),
+    ('#!/bin/sh\nif [ ! -f /etc/demo.conf ]; then\n  touch /etc/demo.conf\n'
+     '  cp /usr/share/demo/a /etc/demo.conf\nfi\n', "may exist"),
+    ('#!/bin/sh\nif [ ! -f /etc/demo.conf ]; then\n  cp /usr/share/demo/a /etc/demo.conf\n'
+     '  cp /usr/share/demo/b /etc/demo.conf\nfi\n', "may exist"),
+    ('#!/bin/sh\nif [ -f /etc/demo.conf ]; then\n  cp /usr/share/demo/a /etc/demo.conf\nfi\n',
+     "may exist"),
+    ('#!/bin/sh\n[ ! -e /etc/other ] && cp /usr/share/demo/a /etc/demo.conf\n', "may exist"),
+    ('#!/bin/sh\n[ -e /etc/demo.conf ] || cp -r /usr/share/demo /etc/demo.conf\n', "option -r"),
+])
+def test_cp_that_may_overwrite_is_refused(text: str, needle: str) -> None:
+    with pytest.raises(Untranslatable, match=needle):
+        translate(text, "postinst", package="demo")

@@ -102,6 +102,7 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                              Idiom("computed arguments to", name))
     try:
         actions = handler(argv, ctx)
+        ctx.effects[0] += 1  # what a test found missing may exist from now on
     except ValidationError as exc:  # a value an action refuses (not a name, not absolute)
         raise Untranslatable(cmd.line, text, str(action_error(exc)),
                              Idiom("value an action refuses, from", name)) from exc

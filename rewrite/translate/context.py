@@ -108,6 +108,19 @@ class Ctx:
     # for); shared by the contexts of one script, changed as the walk assigns them
     vars: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     straight: bool = True  # this statement runs whenever its list does (no branch)
+    # paths a test around this statement found missing (`if [ ! -f P ]`, `[ -e P ] ||`),
+    # each with the count of commands run when it was tested: still missing while no
+    # command has run since (`effects`, shared by the contexts of one script)
+    absent: frozenset[tuple[str, int]] = frozenset()
+    effects: list[int] = field(default_factory=lambda: [0])
+
+    def missing(self, path: str) -> bool:
+        """Whether a test found `path` missing and no command has run since."""
+        return (path, self.effects[0]) in self.absent
+
+    def tested_missing(self, paths: frozenset[str]) -> frozenset[tuple[str, int]]:
+        """`absent` with `paths` found missing now."""
+        return self.absent | {(path, self.effects[0]) for path in paths}
     # inside a call: the variables made `local`, with what they were before the call
     saved: dict[str, tuple[str, frozenset[str]] | None] | None = None
 

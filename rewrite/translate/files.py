@@ -14,7 +14,7 @@ from recipes.actions import (
     SetOwner,
     Symlink,
 )
-from rewrite.translate.context import Ctx, Handler, parse_options
+from rewrite.translate.context import Ctx, Handler, Idiom, Unmodelled, parse_options
 
 
 def _h_mkdir(argv: list[str], ctx: Ctx) -> list[Action]:
@@ -129,8 +129,28 @@ def _h_ucf(argv: list[str], ctx: Ctx) -> list[Action]:
     return [InstallConfig(script=ctx.script, on=ctx.phases, source=rest[0], path=rest[1])]
 
 
+def _h_cp(argv: list[str], ctx: Ctx) -> list[Action]:
+    """`cp [-p|-a] SOURCE DEST` where the walk knows DEST is missing (`if [ ! -f DEST ]`,
+    `[ -e DEST ] || cp ...`): a default file installed if missing. A cp that may
+    overwrite is not modelled."""
+    opts, rest = parse_options(argv[1:], set())
+    unknown = [o for o in opts if o not in ("-p", "-a", "--preserve", "--", "-f")]
+    if unknown:
+        raise Unmodelled(f"cp option {unknown[0]} is not modelled",
+                         Idiom("unknown form of", "cp"))
+    if len(rest) != 2 or not all(p.startswith("/") for p in rest):
+        raise Unmodelled("cp other than cp SOURCE DEST (absolute paths)",
+                         Idiom("unknown form of", "cp"))
+    source, dest = rest
+    if not ctx.missing(dest):
+        raise Unmodelled(f"cp to {dest}, which may exist (only a copy to a missing file, "
+                         "behind a test of it, is modelled)",
+                         Idiom("cp over a file that may exist"))
+    return [InstallConfig(script=ctx.script, on=ctx.phases, source=source, path=dest)]
+
+
 HANDLERS: dict[str, Handler] = {
     "mkdir": _h_mkdir, "rm": _h_rm, "rmdir": _h_rmdir,
     "chown": _h_chown, "chmod": _h_chmod,
-    "ln": _h_ln, "touch": _h_touch, "ucf": _h_ucf,
+    "ln": _h_ln, "touch": _h_touch, "ucf": _h_ucf, "cp": _h_cp,
 }

@@ -183,10 +183,12 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
         if not runs:
             continue
         skipped = "T" if op == "||" else "F"  # the status of a maybe-phase that skips it
+        missing = _missing_pipe(chain[index - 1][1], ctx, op) if op else frozenset()
         current = replace(ctx.narrowed(runs), status={p: "T" if op == "&&" else "F"
                                                       if op else status[p] for p in runs},
                           errexit=ctx.errexit and final,
-                          straight=ctx.straight and not node.rest)
+                          straight=ctx.straight and not node.rest,
+                          absent=ctx.tested_missing(missing))
         if _is_condition(pipe, current):
             cond = eval_pipeline(pipe, current)
             if cond.kind in ("init", "upgrade") and following == "&&":
@@ -224,6 +226,37 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
         for p, value in after.items():
             status[p] = _either(value, skipped) if p in maybe else value
     return {p: "U" if status[p] == "D" else status[p] for p in ctx.phases if p in live}
+
+
+_EXISTS = ("-e", "-f", "-h", "-L")
+
+
+def _missing_pipe(pipe: Pipeline, ctx: Ctx, op: str) -> frozenset[str]:
+    """The path a test pipeline finds missing for what runs after it with `op`
+    (`[ -e P ] || ...`, `[ ! -e P ] && ...`)."""
+    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        return frozenset()
+    argv = [word_value(w, ctx) for w in pipe.commands[0].words]
+    if argv[:1] == ["["] and argv[-1:] == ["]"]:
+        argv = argv[1:-1]
+    elif argv[:1] == ["test"]:
+        argv = argv[1:]
+    else:
+        return frozenset()
+    negated = pipe.negated
+    if argv[:1] == ["!"]:
+        negated, argv = not negated, argv[1:]
+    if len(argv) != 2 or argv[0] not in _EXISTS or not constant(argv[1]):
+        return frozenset()
+    # missing where the test fails (||) or where its negation holds (&&)
+    return frozenset({argv[1]}) if (op == "||") != negated else frozenset()
+
+
+def _missing(cond_nodes: list[AndOr], ctx: Ctx) -> frozenset[str]:
+    """The paths an if's condition finds missing where its branch runs."""
+    if len(cond_nodes) != 1 or cond_nodes[0].rest:
+        return frozenset()
+    return _missing_pipe(cond_nodes[0].first, ctx, "&&")
 
 
 def _is_trivial_fallback(pipe: Pipeline) -> bool:
@@ -286,7 +319,9 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         if branch_phases:
             after = walk(body, replace(ctx.narrowed(branch_phases),
                                        status={p: "T" for p in branch_phases},
-                                       straight=ctx.straight and exact), out)
+                                       straight=ctx.straight and exact,
+                                       absent=ctx.tested_missing(
+                                           _missing(cond_nodes, ctx))), out)
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in branch_phases - set(after):
