@@ -588,3 +588,12 @@ def parse(text: str) -> list[Node]:
     if lexer.pending_heredocs:
         lexer._read_heredocs()
     return _Parser(tokens, lexer.heredoc_bodies).program()
+
+
+def word_of(raw: str) -> Word:
+    """The word `raw` is (a redirection's target, kept as written): quotes removed."""
+    lexer = _Lexer(raw)
+    word = lexer._word()
+    if lexer.pos != len(raw):
+        raise ShellSyntaxError(1, f"not one word: {raw!r}")
+    return word

@@ -258,3 +258,34 @@ def test_cp_to_a_missing_file_installs_a_default(text: str) -> None:
 def test_cp_that_may_overwrite_is_refused(text: str, needle: str) -> None:
     with pytest.raises(Untranslatable, match=needle):
         translate(text, "postinst", package="demo")
+
+
+# -- a file written line by line where a test found it missing ---------------------------
+def test_echo_lines_to_a_missing_file_create_it() -> None:
+    text = ('#!/bin/sh\nset -e\nif [ "$1" = configure ]; then\n'
+            '  if [ ! -f /etc/demo/interfaces ]; then\n'
+            '    echo "Creating /etc/demo/interfaces."\n'
+            '    echo "# interfaces(5) file" > "$DPKG_ROOT/etc/demo/interfaces"\n'
+            '    echo >> /etc/demo/interfaces\n'
+            '    echo "source /etc/demo/interfaces.d/*" >> /etc/demo/interfaces\n  fi\nfi\n'
+            '[ -e /etc/demo/other ] || cat > /etc/demo/other <<EOF\nkey = value\n\nend\nEOF\n')
+    first, second = translate(text, "postinst", package="demo").actions
+    assert (first.name, first.get("Path"), first.on) == \
+        ("create-file", "/etc/demo/interfaces", ("configure",))
+    assert first.content == ("# interfaces(5) file", "", "source /etc/demo/interfaces.d/*")
+    assert (second.get("Path"), second.content) == ("/etc/demo/other", ("key = value", "", "end"))
+
+
+@pytest.mark.parametrize("text", [
+    "#!/bin/sh\necho hello > /etc/demo.conf\n",  # may exist: it would be overwritten
+    "#!/bin/sh\n[ -e /etc/d ] || echo a > /etc/d\nrm -f /var/x\necho b >> /etc/d\n",
+    "#!/bin/sh\n[ -e /etc/d ] || echo -n a > /etc/d\n",
+    "#!/bin/sh\n[ -e /etc/d ] || echo 'a\\tb' > /etc/d\n",
+    "#!/bin/sh\n[ -e /etc/d ] || echo $HOME > /etc/d\n",
+    "#!/bin/sh\n[ -e /etc/d ] || echo /etc/* > /etc/d\n",
+    "#!/bin/sh\n[ -e /etc/d ] || cat > /etc/d <<EOF\n$HOME\nEOF\n",
+    "#!/bin/sh\necho more >> /etc/d\n",
+])
+def test_writes_that_may_differ_are_refused(text: str) -> None:
+    with pytest.raises(Untranslatable, match="redirected to a file"):
+        translate(text, "postinst", package="demo")

@@ -113,6 +113,9 @@ class Ctx:
     # command has run since (`effects`, shared by the contexts of one script)
     absent: frozenset[tuple[str, int]] = frozenset()
     effects: list[int] = field(default_factory=lambda: [0])
+    # files a script is writing line by line (`echo a > F; echo b >> F`): path -> (index
+    # of its create-file action in the result, the count of commands run after it)
+    writing: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def missing(self, path: str) -> bool:
         """Whether a test found `path` missing and no command has run since."""

@@ -18,8 +18,21 @@ import fnmatch
 import re
 from dataclasses import replace
 
-from recipes.actions import Dropped
-from rewrite.shell import AndOr, Case, Command, For, Function, Group, If, Loop, Node, Pipeline
+from recipes.actions import CreateFile, Dropped
+from rewrite.shell import (
+    AndOr,
+    Case,
+    Command,
+    For,
+    Function,
+    Group,
+    If,
+    Loop,
+    Node,
+    Pipeline,
+    ShellSyntaxError,
+    word_of,
+)
 from rewrite.translate.commands import translate_command
 from rewrite.translate.conditions import (
     constant,
@@ -261,6 +274,8 @@ def _missing(cond_nodes: list[AndOr], ctx: Ctx) -> frozenset[str]:
 
 def _is_trivial_fallback(pipe: Pipeline) -> bool:
     if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        return False
+    if not quiet(pipe.commands[0]):  # `|| echo x > F` writes a file: not a fallback
         return False
     argv = pipe.commands[0].argv
     return argv[:1] in (["true"], [":"]) or (argv[:1] in (["echo"], ["printf"]))
@@ -524,6 +539,59 @@ def _call(cmd: Command, ctx: Ctx, out: Result) -> Flow:
     return {p: flow[p] for p in ctx.phases if p in flow}
 
 
+_WRITE = re.compile(r"1?(>>|>)(.+)", re.S)
+
+
+def _writes_file(cmd: Command, ctx: Ctx, out: Result) -> bool:
+    """`echo TEXT > F` or `cat > F <<EOF` where a test found F missing, and the lines
+    appended after it (`echo MORE >> F`) while nothing else runs: one create-file
+    action. False when the command is not such a write (the caller refuses it)."""
+    match = _WRITE.fullmatch(cmd.redirects[0]) if len(cmd.redirects) == 1 else None
+    if match is None or cmd.name not in ("echo", "cat"):
+        return False
+    try:
+        path = word_value(word_of(match.group(2)), ctx)
+    except ShellSyntaxError:
+        return False
+    lines = _written_lines(cmd, ctx)
+    if lines is None or not constant(path) or not path.startswith("/"):
+        return False
+    if match.group(1) == ">":
+        if not ctx.missing(path):
+            return False
+        out.actions.append(CreateFile(script=ctx.script, on=ctx.phases, path=path,
+                                      content=tuple(lines), origin=ctx.origin(cmd.line)))
+        ctx.effects[0] += 1
+        ctx.writing[path] = (len(out.actions) - 1, ctx.effects[0])
+        return True
+    index, count = ctx.writing.get(path, (-1, -1))
+    if count != ctx.effects[0] or not isinstance(out.actions[index], CreateFile):
+        return False
+    action = out.actions[index]
+    assert isinstance(action, CreateFile)
+    if action.on != ctx.phases:
+        return False  # appended for other arguments than it was created for
+    out.actions[index] = action.model_copy(update={"content": (*action.content, *lines)})
+    return True
+
+
+def _written_lines(cmd: Command, ctx: Ctx) -> list[str] | None:
+    """The lines an echo (no option, no backslash, no unquoted pattern) or a cat of a
+    here-document (no expansion, no backslash) writes; None for anything else."""
+    if cmd.name == "cat":
+        if len(cmd.words) != 1 or cmd.heredoc is None or any(
+                c in cmd.heredoc for c in "$`\\"):
+            return None
+        return cmd.heredoc.split("\n") if cmd.heredoc else []
+    words = cmd.words[1:]
+    values = [word_value(w, ctx) for w in words]
+    if values[:1] and values[0].startswith("-") or any(
+            not constant(v) or "\\" in v or "\n" in v or (not w.quoted and any(
+                c in v for c in "*?[")) for w, v in zip(words, values, strict=True)):
+        return None
+    return [" ".join(values)]
+
+
 def _return(cmd: Command, ctx: Ctx, out: Result) -> Flow:
     """`return [N]`: the function ends here for the arguments that reach it."""
     text = ctx.source(cmd.line)
@@ -552,6 +620,8 @@ def _command(cmd: Command, ctx: Ctx, out: Result) -> Flow:
         return _return(cmd, ctx, out)
     if cmd.name in ctx.defs and not cmd.words[0].quoted:
         return _call(cmd, ctx, out)
+    if not quiet(cmd) and _writes_file(cmd, ctx, out):
+        return {p: "T" for p in ctx.phases}
     if cmd.words and cmd.words[0].value == "exit":
         if not quiet(cmd):
             raise Untranslatable(cmd.line, ctx.source(cmd.line), "output redirected to a file",
