@@ -289,3 +289,54 @@ def test_echo_lines_to_a_missing_file_create_it() -> None:
 def test_writes_that_may_differ_are_refused(text: str) -> None:
     with pytest.raises(Untranslatable, match="redirected to a file"):
         translate(text, "postinst", package="demo")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('#!/bin/sh\nif [ ! -f /etc/demo/log ]; then\n  : > "$DPKG_ROOT/etc/demo/log"\nfi\n',
+     [("create-file", "/etc/demo/log", "", "", "")]),
+    ("#!/bin/sh\nchgrp _ssh /usr/bin/ssh-agent\n",
+     [("set-owner", "/usr/bin/ssh-agent", "", "_ssh", "")]),
+    ("#!/bin/sh\ninstall -d -o man -g man -m 0755 /var/cache/man\n",
+     [("make-dir", "/var/cache/man", "man", "man", "0755")]),
+    ('#!/bin/sh\nif [ "$(uname -s)" = Linux ]; then mkdir -p /var/lib/l; fi\n',
+     [("make-dir", "/var/lib/l", "", "", "")]),
+    ('#!/bin/sh\nif [ "${DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT:-1}" = 1 ]; then\n'
+     '  mkdir -p /var/lib/one\nfi\n', [("make-dir", "/var/lib/one", "", "", "")]),
+    ("#!/bin/sh\nupdate-initramfs -u\nupdate-grub || true\n", []),
+])
+def test_small_vocabulary(text: str, expected: list[tuple[str, ...]]) -> None:
+    actions = translate(text, "postinst", package="demo").actions
+    assert [(a.name, a.get("Path"), a.get("Owner") or "", a.get("Group") or "",
+             a.get("Mode") or "") for a in actions] == expected
+
+
+def test_compare_versions_with_a_double_dash() -> None:
+    text = ('#!/bin/sh\nif [ "$1" = configure ] && dpkg --compare-versions -- "$2" lt 1.1; then\n'
+            '  rm -f /etc/demo.old\nfi\n')
+    result = translate(text, "postinst", package="demo")
+    assert result.actions == [] and "upgrade" in result.dropped[0].reason
+
+
+# -- owner and mode changes behind a test of the system ----------------------------------
+def test_owner_change_behind_a_test_of_another_path_is_refused() -> None:
+    """base-files: `if [ -f /etc/staff-group-for-usr-local ]; then chown root:staff ...`
+    would be made whether or not the flag file exists (the widest reading)."""
+    text = ('#!/bin/sh\nif [ -f /etc/staff-flag ]; then\n'
+            '  chown root:staff /usr/local/share\nfi\n')
+    with pytest.raises(Untranslatable, match="owner or mode change behind a test"):
+        translate(text, "postinst", package="demo")
+    with pytest.raises(Untranslatable, match="owner or mode change behind a test"):
+        translate("#!/bin/sh\n[ -x /usr/bin/x ] && chmod 0700 /var/lib/y\n", "postinst",
+                  package="demo")
+
+
+@pytest.mark.parametrize("text", [
+    '#!/bin/sh\nif [ "$2" = "" ] && [ ! -f /var/log/faillog ]; then\n'
+    '  touch /var/log/faillog\n  chown 0:0 /var/log/faillog\n  chmod 644 /var/log/faillog\nfi\n',
+    '#!/bin/sh\nif ! dpkg-statoverride --list /usr/bin/agent >/dev/null; then\n'
+    '  chgrp _ssh /usr/bin/agent\n  chmod 2755 /usr/bin/agent\nfi\n',
+    "#!/bin/sh\n[ -e /var/log/demo.log ] && chmod 0640 /var/log/demo.log\nexit 0\n",
+])
+def test_owner_change_of_the_tested_path_is_translated(text: str) -> None:
+    actions = translate(text, "postinst", package="demo").actions
+    assert [a for a in actions if a.name == "set-owner"]

@@ -7,7 +7,7 @@ import re
 
 from pydantic import ValidationError
 
-from recipes.actions import Dropped, action_error
+from recipes.actions import Dropped, SetOwner, action_error
 from rewrite.shell import Command
 from rewrite.translate import accounts, alternatives, caches, dpkg, files, python, systemd
 from rewrite.translate.context import (
@@ -28,6 +28,8 @@ DROPPED_TOOLS = {
     "update-menus": "Debian menu system: no menus in a container",
     "update-binfmts": "binfmt registration belongs to the host kernel, not the image",
     "ucfr": "ucf's registry of configuration files: not kept in images",
+    "update-initramfs": "no initramfs in a container image (it boots no kernel)",
+    "update-grub": "no boot loader in a container image",
 }
 MESSAGE_TOOLS = {"echo", "printf"}
 NOOP = {"true", ":", "umask"}
@@ -109,6 +111,11 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     except ValueError as exc:
         raise Untranslatable(cmd.line, text, str(exc),
                              idiom_of(exc, Idiom("unknown form of", name))) from exc
+    if ctx.guarded and any(isinstance(a, SetOwner) and a.path not in ctx.guard_paths
+                           for a in actions):
+        raise Untranslatable(cmd.line, text, "an owner or mode change behind a test of the "
+                             "system (of another path): it would be made whether or not the "
+                             "test holds", "owner or mode change behind a test of the system")
     out.actions += [a.model_copy(update={"origin": where}) for a in actions]
 
 

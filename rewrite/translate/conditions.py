@@ -188,6 +188,8 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
     if name == "getent" or (name == "dpkg-statoverride" and "--list" in argv):
         return Cond(all_phases, "guard", " ".join(argv))
     if name == "dpkg" and argv[1:2] == ["--compare-versions"]:
+        if argv[2:3] == ["--"]:
+            argv = argv[:2] + argv[3:]
         if len(argv) == 5 and argv[2] in ("$2", "${2}", "${2:-}", "$oldversion"):
             return Cond(all_phases, "upgrade", f"upgrade from a version {argv[3]} {argv[4]}")
         raise Unmodelled("dpkg --compare-versions on something other than $2",

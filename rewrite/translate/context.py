@@ -108,6 +108,10 @@ class Ctx:
     # for); shared by the contexts of one script, changed as the walk assigns them
     vars: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     straight: bool = True  # this statement runs whenever its list does (no branch)
+    # behind a test of the system (the widest reading: the actions are taken as if it
+    # held), and the paths such tests found present
+    guarded: bool = False
+    guard_paths: frozenset[str] = frozenset()
     # paths a test around this statement found missing (`if [ ! -f P ]`, `[ -e P ] ||`),
     # each with the count of commands run when it was tested: still missing while no
     # command has run since (`effects`, shared by the contexts of one script)
@@ -169,7 +173,12 @@ _NAMED = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P
                     r"|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)")
 # what the environment of a maintainer script holds (dpkg's variables; DEBCONF_RECONFIGURE
 # is set only by dpkg-reconfigure, DEBIAN_SCRIPT_DEBUG only by a user debugging)
-ENVIRONMENT = {"DPKG_ROOT": "", "DEBCONF_RECONFIGURE": "", "DEBIAN_SCRIPT_DEBUG": ""}
+# (one instance of each package: images are built for one architecture)
+ENVIRONMENT = {"DPKG_ROOT": "", "DEBCONF_RECONFIGURE": "", "DEBIAN_SCRIPT_DEBUG": "",
+               "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT": "1"}
+# command substitutions whose output the engine knows (the distribution runs on Linux)
+KNOWN_OUTPUT = {"$(uname -s)": "Linux", "`uname -s`": "Linux", "$(uname)": "Linux",
+                "`uname`": "Linux"}
 
 
 def known_value(name: str, ctx: Ctx) -> str | None:
@@ -212,6 +221,8 @@ def word_value(word: Word, ctx: Ctx) -> str:
     of a function call (one pass: a value of the caller's may be the script's `$1`),
     then loop variables, constant assignments and the environment ($DPKG_ROOT is '')."""
     value = word.value
+    for command, output in KNOWN_OUTPUT.items():
+        value = value.replace(command, output)
     if ctx.positional is not None:
         value = bind_positional(value, ctx.positional)
     for _ in range(3):  # ${A:+--x=$A}: the inner one first

@@ -53,6 +53,31 @@ def _h_chown(argv: list[str], ctx: Ctx) -> list[Action]:
             for p in rest[1:]]
 
 
+def _h_chgrp(argv: list[str], ctx: Ctx) -> list[Action]:
+    opts, rest = parse_options(argv[1:], set())
+    if len(rest) < 2 or opts:
+        raise ValueError("chgrp with options")
+    return [SetOwner(script=ctx.script, on=ctx.phases, path=p, group=rest[0])
+            for p in rest[1:]]
+
+
+def _h_install(argv: list[str], ctx: Ctx) -> list[Action]:
+    """`install -d [-o OWNER] [-g GROUP] [-m MODE] DIR...`: directories (installing
+    files is not modelled)."""
+    opts, rest = parse_options(argv[1:], {"-o", "-g", "-m", "--owner", "--group", "--mode"})
+    if "-d" not in opts and "--directory" not in opts:
+        raise ValueError("install of files (only install -d is modelled)")
+    unknown = [o for o in opts if o not in ("-d", "--directory", "-o", "-g", "-m", "--owner",
+                                            "--group", "--mode")]
+    if unknown or not rest:
+        raise ValueError(f"install -d with {unknown[0] if unknown else 'no directory'}")
+    owner = opts.get("-o", opts.get("--owner", ""))
+    group = opts.get("-g", opts.get("--group", ""))
+    mode = opts.get("-m", opts.get("--mode", "0755"))
+    return [MakeDir(script=ctx.script, on=ctx.phases, path=p, owner=owner, group=group,
+                    mode=mode) for p in rest]
+
+
 def _owner_group(spec: str) -> tuple[str, str]:
     """chown's OWNER[:GROUP] (the legacy OWNER.GROUP only when there is no ':')."""
     separator = ":" if ":" in spec else "." if "." in spec else ""
@@ -153,4 +178,5 @@ HANDLERS: dict[str, Handler] = {
     "mkdir": _h_mkdir, "rm": _h_rm, "rmdir": _h_rmdir,
     "chown": _h_chown, "chmod": _h_chmod,
     "ln": _h_ln, "touch": _h_touch, "ucf": _h_ucf, "cp": _h_cp,
+    "chgrp": _h_chgrp, "install": _h_install,
 }

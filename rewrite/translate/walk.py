@@ -201,6 +201,9 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
                                                       if op else status[p] for p in runs},
                           errexit=ctx.errexit and final,
                           straight=ctx.straight and not node.rest,
+                          guarded=ctx.guarded or bool(maybe),
+                          guard_paths=ctx.guard_paths | _tested(
+                              [pipe for _, pipe in chain[:index]], ctx),
                           absent=ctx.tested_missing(missing))
         if _is_condition(pipe, current):
             cond = eval_pipeline(pipe, current)
@@ -241,7 +244,7 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
     return {p: "U" if status[p] == "D" else status[p] for p in ctx.phases if p in live}
 
 
-_EXISTS = ("-e", "-f", "-h", "-L")
+_EXISTS = ("-e", "-f", "-d", "-h", "-L")
 
 
 def _missing_pipe(pipe: Pipeline, ctx: Ctx, op: str) -> frozenset[str]:
@@ -263,6 +266,26 @@ def _missing_pipe(pipe: Pipeline, ctx: Ctx, op: str) -> frozenset[str]:
         return frozenset()
     # missing where the test fails (||) or where its negation holds (&&)
     return frozenset({argv[1]}) if (op == "||") != negated else frozenset()
+
+
+def _tested(nodes: list[AndOr] | list[Pipeline], ctx: Ctx) -> frozenset[str]:
+    """The paths a condition is about: those of its existence tests (`[ -e P ]`,
+    `[ ! -f P ]` ...) and of `dpkg-statoverride --list P` (an owner or mode change of
+    such a path is what the test guards)."""
+    pipes: list[Pipeline] = []
+    for node in nodes:
+        if isinstance(node, AndOr):
+            pipes += [node.first, *(pipe for _, pipe in node.rest)]
+        else:
+            pipes.append(node)
+    found: set[str] = set()
+    for pipe in pipes:
+        found |= _missing_pipe(pipe, ctx, "||") | _missing_pipe(pipe, ctx, "&&")
+        if len(pipe.commands) == 1 and isinstance(pipe.commands[0], Command):
+            argv = [word_value(w, ctx) for w in pipe.commands[0].words]
+            if argv[:2] == ["dpkg-statoverride", "--list"] and len(argv) == 3:
+                found.add(argv[2])
+    return frozenset(p for p in found if constant(p))
 
 
 def _missing(cond_nodes: list[AndOr], ctx: Ctx) -> frozenset[str]:
@@ -335,6 +358,9 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
             after = walk(body, replace(ctx.narrowed(branch_phases),
                                        status={p: "T" for p in branch_phases},
                                        straight=ctx.straight and exact,
+                                       guarded=ctx.guarded or not exact,
+                                       guard_paths=ctx.guard_paths
+                                       | _tested(cond_nodes, ctx),
                                        absent=ctx.tested_missing(
                                            _missing(cond_nodes, ctx))), out)
             for p, value in after.items():
@@ -348,7 +374,8 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         if node.orelse and not all_guards and remaining:
             after = walk(node.orelse, replace(ctx.narrowed(remaining),
                                               status={p: "F" for p in remaining},
-                                              straight=ctx.straight and exact), out)
+                                              straight=ctx.straight and exact,
+                                              guarded=ctx.guarded or not exact), out)
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in remaining - set(after):
@@ -543,11 +570,11 @@ _WRITE = re.compile(r"1?(>>|>)(.+)", re.S)
 
 
 def _writes_file(cmd: Command, ctx: Ctx, out: Result) -> bool:
-    """`echo TEXT > F` or `cat > F <<EOF` where a test found F missing, and the lines
+    """`echo TEXT > F`, `cat > F <<EOF` or `: > F` where a test found F missing, and the lines
     appended after it (`echo MORE >> F`) while nothing else runs: one create-file
     action. False when the command is not such a write (the caller refuses it)."""
     match = _WRITE.fullmatch(cmd.redirects[0]) if len(cmd.redirects) == 1 else None
-    if match is None or cmd.name not in ("echo", "cat"):
+    if match is None or cmd.name not in ("echo", "cat", ":", "true"):
         return False
     try:
         path = word_value(word_of(match.group(2)), ctx)
@@ -578,6 +605,8 @@ def _writes_file(cmd: Command, ctx: Ctx, out: Result) -> bool:
 def _written_lines(cmd: Command, ctx: Ctx) -> list[str] | None:
     """The lines an echo (no option, no backslash, no unquoted pattern) or a cat of a
     here-document (no expansion, no backslash) writes; None for anything else."""
+    if cmd.name in (":", "true"):
+        return [] if len(cmd.words) == 1 else None  # `: > F`: an empty file
     if cmd.name == "cat":
         if len(cmd.words) != 1 or cmd.heredoc is None or any(
                 c in cmd.heredoc for c in "$`\\"):
