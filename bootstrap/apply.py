@@ -51,6 +51,7 @@ from recipes.actions import (
     RemoveUser,
     RmConffile,
     SetOwner,
+    StatOverride,
     Symlink,
     SymlinkToDir,
     SystemGroup,
@@ -241,6 +242,43 @@ class Applier:
                 raise ValueError(f"Mode {mode!r} is not an octal mode")
             self.fs.chmod(path, int(mode, 8))
 
+    @applies(StatOverride)
+    def _stat_override(self, package: str, action: StatOverride) -> tuple[str, str]:
+        path = _absolute(action.path, "Path")
+        table = self._statoverrides()
+        if action.remove:
+            if table.pop(path, None) is None:
+                return "not-needed", f"{path} has no stat override"
+            self._write_statoverrides(table)
+            return "applied", f"stat override of {path} removed"
+        if path in table:
+            return "not-needed", f"{path} has a stat override already"
+        if not (action.owner and action.group and action.mode):
+            raise ValueError(f"stat override of {path} without an owner, a group and a mode")
+        if not _MODE.fullmatch(action.mode):
+            raise ValueError(f"Mode {action.mode!r} is not an octal mode")
+        table[path] = f"{action.owner} {action.group} {int(action.mode, 8):o}"
+        self._write_statoverrides(table)
+        if self.fs.exists(path):  # --update
+            self._set(path, action.owner, action.group, action.mode)
+        return "applied", f"{path}: {table[path]}"
+
+    def _statoverrides(self) -> dict[str, str]:
+        """dpkg's stat override database: path -> "owner group mode"."""
+        if not self.fs.lexists(_STATOVERRIDE):
+            return {}
+        table: dict[str, str] = {}
+        for line in self.fs.read_text(_STATOVERRIDE, strict=True).splitlines():
+            fields = line.split()
+            if len(fields) != 4:
+                raise ValueError(f"{_STATOVERRIDE}: not 'owner group mode path': {line!r}")
+            table[fields[3]] = " ".join(fields[:3])
+        return table
+
+    def _write_statoverrides(self, table: dict[str, str]) -> None:
+        self.fs.write_text(_STATOVERRIDE, "".join(f"{table[p]} {p}\n" for p in sorted(table)),
+                           mode=0o644, strict=True)
+
     @applies(RemovePath)
     def _remove_path(self, package: str, action: RemovePath) -> tuple[str, str]:
         path = _absolute(action.path, "Path")
@@ -420,6 +458,7 @@ class Applier:
         return "not-needed", "only acts on removal or purge"
 
 _MODE = re.compile(r"0?[0-7]{3,4}")
+_STATOVERRIDE = "/var/lib/dpkg/statoverride"
 #: update-alternatives' names: no slash, no blanks, not '.' or '..'
 _ALTERNATIVE = re.compile(r"[^/\s\x00-\x1f\x7f]{1,255}")
 

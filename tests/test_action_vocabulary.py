@@ -57,6 +57,7 @@ DOCUMENTED = {
     "remove-path": (("Path",), {"Recursive": "no"}),
     "prune-links": (("Path",), {}),
     "set-owner": (("Path",), {"Owner": "", "Group": "", "Mode": ""}),
+    "stat-override": (("Path",), {"Owner": "", "Group": "", "Mode": "", "Remove": "no"}),
     "symlink": (("Path", "Target"), {}),
     "create-file": (("Path",), {"Content": "", "Mode": "", "Owner": "", "Group": ""}),
     "install-config": (("Source", "Path"), {}),

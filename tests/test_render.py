@@ -142,6 +142,13 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         "set-owner", "postinst", ("configure",),
         {"path": "/var/log/foo", "group": "adm", "mode": "2750"},
     ),
+    "stat-override": (
+        "stat-override", "postinst", ("configure",),
+        {"path": "/usr/bin/foo-helper", "owner": "root", "group": "foo", "mode": "2755"},
+    ),
+    "stat-override-remove": (
+        "stat-override", "postrm", ("purge",), {"path": "/usr/bin/foo-helper", "remove": "yes"},
+    ),
     "symlink": (
         "symlink", "postinst", ("configure",),
         {"path": "/etc/foo/default.conf", "target": "../../usr/share/foo/default.conf"},
@@ -605,3 +612,36 @@ def test_create_file_content_round_trips() -> None:
     assert made.file_text() == "first\n\n \n.\n..x\n\tindented\ntrailing  \n"
     single = act("create-file", {"path": "/etc/x", "content": "byte-compile = standard"})
     assert isinstance(single, CreateFile) and single.content == ("byte-compile = standard",)
+
+
+def test_stat_override_like_dpkg_statoverride(root: Path) -> None:
+    """The rendered script runs the real dpkg-statoverride (--root); bootstrap writes the
+    same database entry natively and sets the same mode; an existing override is kept;
+    Remove drops it."""
+    from bootstrap.apply import Applier
+
+    if shutil.which("dpkg-statoverride") is None:
+        pytest.skip("needs dpkg-statoverride")
+    (root / "var" / "lib" / "dpkg").mkdir(parents=True, exist_ok=True)
+    (root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
+    for name in ("helper", "kept"):
+        (root / "usr" / "bin" / name).write_text("#!/bin/sh\n")
+        (root / "usr" / "bin" / name).chmod(0o755)
+    (root / "var" / "lib" / "dpkg" / "statoverride").write_text("root root 700 /usr/bin/kept\n")
+    native = root.parent / "native"
+    shutil.copytree(root, native, symlinks=True)
+    add = [act("stat-override", {"path": p, "owner": "root", "group": "root", "mode": "4750"})
+           for p in ("/usr/bin/helper", "/usr/bin/kept")]
+    run(root, *add)
+    applier = Applier(native)
+    assert [applier.run("foo", a).status for a in add] == ["applied", "not-needed"]
+    for base in (root, native):
+        table = sorted((base / "var/lib/dpkg/statoverride").read_text().splitlines())
+        assert table == ["root root 4750 /usr/bin/helper", "root root 700 /usr/bin/kept"]
+        assert (base / "usr/bin/helper").stat().st_mode & 0o7777 == 0o4750
+    remove = act("stat-override", {"path": "/usr/bin/helper", "remove": "yes"},
+                 script="postrm", on=("purge",))
+    run(root, remove, script="postrm", arg="purge")
+    assert applier.run("foo", remove).status == "applied"
+    for base in (root, native):
+        assert (base / "var/lib/dpkg/statoverride").read_text() == "root root 700 /usr/bin/kept\n"

@@ -49,7 +49,7 @@ def test_users_shape() -> None:
     assert names == [
         ("system-group", "_demo"), ("system-user", "_demo"), ("system-group", "demo-readers"),
         ("user-in-group", "_demo"), ("system-group", "legacy"), ("system-user", "legacy"),
-        ("set-owner", "/var/lib/demo"),
+        ("stat-override", "/var/lib/demo"),
     ]
     assert all(a["On"] == "configure" for a in actions)
     user = actions[1]

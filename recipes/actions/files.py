@@ -56,6 +56,19 @@ class SetOwner(Action):
     mode: OctalMode = Field("", alias="Mode")
 
 
+class StatOverride(Action):
+    """A path's owner and mode recorded in dpkg's stat override database and set
+    (dpkg-statoverride --update --add), unless the path has an override already; with
+    Remove, the path's override dropped (dpkg-statoverride --remove)."""
+
+    name: Literal["stat-override"] = Field("stat-override", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    owner: Owner = Field("", alias="Owner")
+    group: Owner = Field("", alias="Group")
+    mode: OctalMode = Field("", alias="Mode")
+    remove: YesNo = Field(False, alias="Remove")
+
+
 class Symlink(Action):
     """Create a symbolic link if missing (ln -s)."""
 

@@ -24,6 +24,7 @@ from recipes.actions.files import (
     RemovePath,
     RmConffile,
     SetOwner,
+    StatOverride,
     Symlink,
     SymlinkToDir,
     Tmpfiles,
@@ -47,7 +48,8 @@ AnyAction = Annotated[
     | AlternativeInstall | AlternativeRemove | Ldconfig
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache
-    | MakeDir | RemovePath | PruneLinks | SetOwner | Symlink | CreateFile | InstallConfig
+    | MakeDir | RemovePath | PruneLinks | SetOwner | StatOverride | Symlink | CreateFile
+    | InstallConfig
     | Trigger | Tmpfiles | Sysusers,
     Field(discriminator="name"),
 ]

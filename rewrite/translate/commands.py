@@ -7,7 +7,7 @@ import re
 
 from pydantic import ValidationError
 
-from recipes.actions import Dropped, SetOwner, action_error
+from recipes.actions import Dropped, SetOwner, StatOverride, action_error
 from rewrite.shell import Command
 from rewrite.translate import accounts, alternatives, caches, dpkg, files, python, systemd
 from rewrite.translate.context import (
@@ -111,7 +111,9 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     except ValueError as exc:
         raise Untranslatable(cmd.line, text, str(exc),
                              idiom_of(exc, Idiom("unknown form of", name))) from exc
-    if ctx.guarded and any(isinstance(a, SetOwner) and a.path not in ctx.guard_paths
+    if ctx.guarded and any(isinstance(a, SetOwner | StatOverride)
+                           and not getattr(a, "remove", False)
+                           and a.path not in ctx.guard_paths
                            for a in actions):
         raise Untranslatable(cmd.line, text, "an owner or mode change behind a test of the "
                              "system (of another path): it would be made whether or not the "

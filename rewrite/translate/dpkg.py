@@ -7,7 +7,7 @@ from recipes.actions import (
     DirToSymlink,
     MvConffile,
     RmConffile,
-    SetOwner,
+    StatOverride,
     SymlinkToDir,
     Trigger,
 )
@@ -42,10 +42,20 @@ def _h_maintscript(argv: list[str], ctx: Ctx) -> list[Action]:
 
 def _h_statoverride(argv: list[str], ctx: Ctx) -> list[Action]:
     opts, rest = parse_options(argv[1:], set())
+    unknown = [o for o in opts if o not in ("--add", "--remove", "--update", "--quiet",
+                                            "--force", "--force-all", "--force-statoverride-add",
+                                            "--force-statoverride-remove")]
+    if unknown:
+        raise ValueError(f"dpkg-statoverride option {unknown[0]} is not modelled")
     if "--add" in opts and len(rest) == 4:
+        if "--update" not in opts:
+            raise ValueError("dpkg-statoverride --add without --update (the override would "
+                             "apply at the next unpack only) is not modelled")
         owner, group, mode, path = rest
-        return [SetOwner(script=ctx.script, on=ctx.phases, path=path, owner=owner,
-                         group=group, mode=mode)]
+        return [StatOverride(script=ctx.script, on=ctx.phases, path=path, owner=owner,
+                             group=group, mode=mode)]
+    if "--remove" in opts and len(rest) == 1:
+        return [StatOverride(script=ctx.script, on=ctx.phases, path=rest[0], remove=True)]
     raise ValueError("a dpkg-statoverride call the engine does not know")
 
 
