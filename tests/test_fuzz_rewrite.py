@@ -292,11 +292,17 @@ def exact_script(draw: st.DrawFn) -> tuple[str, str]:
           suppress_health_check=[HealthCheck.too_slow])
 @given(exact_script())
 def test_rendered_scripts_behave_like_the_original(generated: tuple[str, str]) -> None:
+    behaves_like_the_original(generated)  # or refused (a subshell exit, a failure ...)
+
+
+def behaves_like_the_original(generated: tuple[str, str]) -> None:
+    """The rendered script does what the original does (run by dash), or the engine
+    refuses the script (never guessed)."""
     script, text = generated
     try:
         result = translate(text, script, package="odd")
     except Untranslatable:
-        return  # refused (a subshell exit, a failure on install/configure ...): never guessed
+        return
     with tempfile.TemporaryDirectory() as folder:
         assert_same_behaviour(text, script, Path(folder), result)
 
@@ -330,13 +336,7 @@ def function_script(draw: st.DrawFn) -> tuple[str, str]:
           suppress_health_check=[HealthCheck.too_slow])
 @given(function_script())
 def test_rendered_functions_behave_like_the_original(generated: tuple[str, str]) -> None:
-    script, text = generated
-    try:
-        result = translate(text, script, package="odd")
-    except Untranslatable:
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        assert_same_behaviour(text, script, Path(folder), result)
+    behaves_like_the_original(generated)
 
 
 # -- variables: constants followed where they are known ----------------------------------
@@ -376,10 +376,4 @@ def variable_script(draw: st.DrawFn) -> tuple[str, str]:
           suppress_health_check=[HealthCheck.too_slow])
 @given(variable_script())
 def test_rendered_variables_behave_like_the_original(generated: tuple[str, str]) -> None:
-    script, text = generated
-    try:
-        result = translate(text, script, package="odd")
-    except Untranslatable:
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        assert_same_behaviour(text, script, Path(folder), result)
+    behaves_like_the_original(generated)

@@ -105,19 +105,28 @@ def fail(phases: set[str] | frozenset[str], code: int, line: int, ctx: Ctx,
                 out.fails.setdefault(phase, (code, ctx.origin(line)))
 
 
-def exit_command(cmd: Command, ctx: Ctx, out: Result) -> None:
-    """`exit [N]`: the script ends here for the arguments that reach it."""
+def status_argument(cmd: Command, ctx: Ctx) -> int | None:
+    """The status `exit N` / `return N` gives (None: no N, the status of the last
+    command); refused in a subshell ( ... ) or when N is not a number."""
+    word = cmd.name
     text = ctx.source(cmd.line)
     args = cmd.words[1:]
     if ctx.subshell:
-        raise Untranslatable(cmd.line, text, "an exit inside a subshell ( ... )",
+        raise Untranslatable(cmd.line, text, f"a {word} inside a subshell ( ... )",
                              "exit inside a subshell")
     if len(args) > 1 or (args and (args[0].expands or not re.fullmatch(r"[0-9]{1,9}",
                                                                         args[0].value))):
-        raise Untranslatable(cmd.line, text, "an exit whose status is not a number",
-                             "exit with a computed status")
-    if args:
-        fail(set(ctx.phases), int(args[0].value) % 256, cmd.line, ctx, out)
+        raise Untranslatable(cmd.line, text, f"a {word} whose status is not a number",
+                             f"{word} with a computed status")
+    return int(args[0].value) % 256 if args else None
+
+
+def exit_command(cmd: Command, ctx: Ctx, out: Result) -> None:
+    """`exit [N]`: the script ends here for the arguments that reach it."""
+    text = ctx.source(cmd.line)
+    code = status_argument(cmd, ctx)
+    if code is not None:
+        fail(set(ctx.phases), code, cmd.line, ctx, out)
         return
     statuses = {ctx.status.get(p, "U") for p in ctx.phases}
     if "U" in statuses:

@@ -52,7 +52,13 @@ from rewrite.translate.context import (
     quiet,
     word_value,
 )
-from rewrite.translate.exits import exit_command, exit_line, fail, refuse_exit
+from rewrite.translate.exits import (
+    exit_command,
+    exit_line,
+    fail,
+    refuse_exit,
+    status_argument,
+)
 from rewrite.translate.systemd import INIT_REASON
 
 UNREACHABLE = "unreachable: every script argument has exited before this line"
@@ -623,21 +629,13 @@ def _written_lines(cmd: Command, ctx: Ctx) -> list[str] | None:
 
 def _return(cmd: Command, ctx: Ctx, out: Result) -> Flow:
     """`return [N]`: the function ends here for the arguments that reach it."""
-    text = ctx.source(cmd.line)
-    args = cmd.words[1:]
     if not ctx.calls:
-        raise Untranslatable(cmd.line, text, "a return outside a function",
+        raise Untranslatable(cmd.line, ctx.source(cmd.line), "a return outside a function",
                              "return outside a function")
-    if ctx.subshell:
-        raise Untranslatable(cmd.line, text, "a return inside a subshell ( ... )",
-                             "exit inside a subshell")
-    if len(args) > 1 or (args and (args[0].expands or not re.fullmatch(r"[0-9]{1,9}",
-                                                                        args[0].value))):
-        raise Untranslatable(cmd.line, text, "a return whose status is not a number",
-                             "return with a computed status")
+    code = status_argument(cmd, ctx)
     for phase in ctx.phases:
-        if args:
-            ctx.returned[phase] = "F" if int(args[0].value) % 256 else "T"
+        if code is not None:
+            ctx.returned[phase] = "F" if code else "T"
         else:
             ctx.returned[phase] = ctx.status.get(phase, "U")
     return {}
