@@ -340,3 +340,13 @@ def test_owner_change_behind_a_test_of_another_path_is_refused() -> None:
 def test_owner_change_of_the_tested_path_is_translated(text: str) -> None:
     actions = translate(text, "postinst", package="demo").actions
     assert [a for a in actions if a.name == "set-owner"]
+
+
+def test_case_on_a_known_value() -> None:
+    text = ('#!/bin/sh\nkind=server\ncase "$kind" in\n  client|desk*) mkdir -p /var/lib/c ;;\n'
+            '  serv[a-z]r) mkdir -p /var/lib/s ;;\n  *) mkdir -p /var/lib/other ;;\nesac\n')
+    assert [a.get("Path") for a in translate(text, "postinst", package="d").actions] == \
+        ["/var/lib/s"]
+    with pytest.raises(Untranslatable, match="partly quoted"):
+        translate('#!/bin/sh\nk=ab\ncase "$k" in\n  "a"*) mkdir -p /x ;;\nesac\n', "postinst",
+                  package="d")

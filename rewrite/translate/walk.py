@@ -429,7 +429,11 @@ def _case(node: Case, ctx: Ctx, out: Result) -> Flow:
             if text == "*" and not pattern.quoted:
                 matched |= remaining
                 continue
-            if any(ch in text for ch in "*?[") and not pattern.quoted:
+            if any(ch in text for ch in "*?[") and pattern.quoted:
+                raise Untranslatable(item.line, ctx.source(item.line),
+                                     "a case pattern partly quoted around a wildcard",
+                                     "case pattern partly quoted around a wildcard")
+            if any(ch in text for ch in "*?["):
                 matched |= {p for p in remaining if re.fullmatch(_glob(text), p)}
                 continue
             matched |= {p for p in remaining if p == text}
@@ -457,6 +461,10 @@ def _constant_case(node: Case, subject: str, ctx: Ctx, out: Result) -> Flow:
                 raise Untranslatable(item.line, ctx.source(item.line),
                                      "a case pattern built from a variable",
                                      "case pattern built from a variable")
+            if pattern.quoted and any(c in text for c in "*?["):
+                raise Untranslatable(item.line, ctx.source(item.line),
+                                     "a case pattern partly quoted around a wildcard",
+                                     "case pattern partly quoted around a wildcard")
             if text == subject if pattern.quoted else fnmatch.fnmatchcase(subject, text):
                 if not item.body:
                     return {p: "T" for p in ctx.phases}
