@@ -72,3 +72,10 @@ def test_the_priority_classes_are_equivalent_where_translated(env: dict[str, str
     assert data["not_rewritten"] == len(status.get("not-rewritten", ()))
     assert all(p["refused"] for p in data["packages"] if p["status"] == "not-rewritten")
     print(json.dumps({k: v for k, v in data.items() if k != "packages"}))
+
+
+def test_a_named_package_the_engine_refuses_fails_as_not_rewritten(env: dict[str, str]) -> None:
+    code, data, stderr = verify(env, "systemd-sysv")
+    assert code == 20, stderr[-2000:]
+    assert (data["different"], data["not_rewritten"]) == (0, 1)
+    assert "not rewritten: the engine refuses it" in stderr
