@@ -155,6 +155,11 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
     # two suites, e.g. bookworm and bookworm-security, at other paths of other mirrors)
     suites: dict[int, Suite] = {id(r): s for s, r in pairs}
     wanted = [r.package for r in closure(records, names)] if with_closure else list(names)
+    by_package: dict[str, list[BinaryRecord]] = {}
+    by_source: dict[str, list[BinaryRecord]] = {}
+    for record in records:
+        by_package.setdefault(record.package, []).append(record)
+        by_source.setdefault(record.source, []).append(record)
     out = Plan()
 
     def path_of(record: BinaryRecord) -> Path:
@@ -166,8 +171,7 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
             out.in_base.append(name)
             if not reinstall:
                 continue
-            record = max((r for r in records if r.package == name),
-                         key=lambda r: _by_version(r.version))
+            record = max(by_package.get(name, []), key=lambda r: _by_version(r.version))
             try:
                 out.subjects.append(Subject(name, [path_of(record)], version=record.version,
                                             in_base=True))
@@ -180,20 +184,18 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
         try:
             subject = Subject(name, [path_of(r) for r in ordered], version=target.version)
             if upgrade:
-                older = sorted((r for r in records if r.package == name
-                                and r.architecture == target.architecture
+                older = sorted((r for r in by_package[name]
+                                if r.architecture == target.architecture
                                 and version_compare(r.version, target.version) < 0),
                                key=lambda r: _by_version(r.version))
                 if older:
                     subject.previous = [path_of(older[-1])]
                     subject.previous += [path_of(r) for r in _siblings(
-                        records, ordered, target, older[-1])]
-                    in_base = [max((r for r in records if r.package == p),
-                                   key=lambda r: _by_version(r.version))
-                               for p in sorted({r.package for r in records
-                                                if r.package in base_packages
-                                                and r.source == target.source})]
-                    for old in _siblings(records, in_base, target, older[-1]):
+                        by_package, ordered, target, older[-1])]
+                    in_base = [max(by_package[p], key=lambda r: _by_version(r.version))
+                               for p in sorted({r.package for r in by_source[target.source]
+                                                if r.package in base_packages})]
+                    for old in _siblings(by_package, in_base, target, older[-1]):
                         subject.previous.append(path_of(old))
                         subject.companions.append(path_of(next(
                             r for r in in_base if r.package == old.package)))
@@ -204,7 +206,7 @@ def plan(upstream: Upstream, names: list[str], base_packages: set[str], *,
     return out
 
 
-def _siblings(records: list[BinaryRecord], members: list[BinaryRecord],
+def _siblings(by_package: dict[str, list[BinaryRecord]], members: list[BinaryRecord],
               target: BinaryRecord, previous: BinaryRecord) -> list[BinaryRecord]:
     """The previous release of the closure's other packages built from the target's
     source (python3.11-minimal depends on libpython3.11-minimal (= its version)): their
@@ -214,8 +216,8 @@ def _siblings(records: list[BinaryRecord], members: list[BinaryRecord],
     for member in members:
         if member.package == target.package or member.source != target.source:
             continue
-        older = [r for r in records if r.package == member.package
-                 and r.architecture == member.architecture and r.source == previous.source
+        older = [r for r in by_package.get(member.package, [])
+                 if r.architecture == member.architecture and r.source == previous.source
                  and r.source_version == previous.source_version
                  and version_compare(r.version, member.version) < 0]
         if older:

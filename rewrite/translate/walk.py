@@ -18,7 +18,7 @@ import fnmatch
 import re
 from dataclasses import replace
 
-from recipes.actions import CreateFile, Dropped
+from recipes.actions import Dropped
 from rewrite.shell import (
     AndOr,
     Case,
@@ -30,8 +30,6 @@ from rewrite.shell import (
     Loop,
     Node,
     Pipeline,
-    ShellSyntaxError,
-    word_of,
 )
 from rewrite.translate.commands import translate_command
 from rewrite.translate.conditions import (
@@ -43,7 +41,6 @@ from rewrite.translate.conditions import (
     phase_word,
 )
 from rewrite.translate.context import (
-    SCRIPT_ARGUMENTS,
     Ctx,
     Idiom,
     Result,
@@ -57,9 +54,11 @@ from rewrite.translate.exits import (
     exit_line,
     fail,
     refuse_exit,
-    status_argument,
 )
+from rewrite.translate.functions import call, define, do_return
 from rewrite.translate.systemd import INIT_REASON
+from rewrite.translate.tested import missing_after, missing_where_true, tested
+from rewrite.translate.writes import writes_file
 
 UNREACHABLE = "unreachable: every script argument has exited before this line"
 MAPPED_EXIT = Idiom("recipe mapping over an exit")
@@ -154,7 +153,7 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
             return {p: "T" for p in ctx.phases}
         return walk(node.body, nested, out)
     if isinstance(node, Function):
-        return _define(node, ctx)
+        return define(node, ctx)
     if isinstance(node, Loop):
         raise Untranslatable(node.line, ctx.source(node.line), "a while/until loop",
                              "while/until loop")
@@ -202,13 +201,13 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
         if not runs:
             continue
         skipped = "T" if op == "||" else "F"  # the status of a maybe-phase that skips it
-        missing = _missing_pipe(chain[index - 1][1], ctx, op) if op else frozenset()
+        missing = missing_after(chain[index - 1][1], ctx, op) if op else frozenset()
         current = replace(ctx.narrowed(runs), status={p: "T" if op == "&&" else "F"
                                                       if op else status[p] for p in runs},
                           errexit=ctx.errexit and final,
                           straight=ctx.straight and not node.rest,
                           guarded=ctx.guarded or bool(maybe),
-                          guard_paths=ctx.guard_paths | _tested(
+                          guard_paths=ctx.guard_paths | tested(
                               [pipe for _, pipe in chain[:index]], ctx),
                           absent=ctx.tested_missing(missing))
         if _is_condition(pipe, current):
@@ -248,57 +247,6 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
         for p, value in after.items():
             status[p] = _either(value, skipped) if p in maybe else value
     return {p: "U" if status[p] == "D" else status[p] for p in ctx.phases if p in live}
-
-
-_EXISTS = ("-e", "-f", "-d", "-h", "-L")
-
-
-def _missing_pipe(pipe: Pipeline, ctx: Ctx, op: str) -> frozenset[str]:
-    """The path a test pipeline finds missing for what runs after it with `op`
-    (`[ -e P ] || ...`, `[ ! -e P ] && ...`)."""
-    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
-        return frozenset()
-    argv = [word_value(w, ctx) for w in pipe.commands[0].words]
-    if argv[:1] == ["["] and argv[-1:] == ["]"]:
-        argv = argv[1:-1]
-    elif argv[:1] == ["test"]:
-        argv = argv[1:]
-    else:
-        return frozenset()
-    negated = pipe.negated
-    if argv[:1] == ["!"]:
-        negated, argv = not negated, argv[1:]
-    if len(argv) != 2 or argv[0] not in _EXISTS or not constant(argv[1]):
-        return frozenset()
-    # missing where the test fails (||) or where its negation holds (&&)
-    return frozenset({argv[1]}) if (op == "||") != negated else frozenset()
-
-
-def _tested(nodes: list[AndOr] | list[Pipeline], ctx: Ctx) -> frozenset[str]:
-    """The paths a condition is about: those of its existence tests (`[ -e P ]`,
-    `[ ! -f P ]` ...) and of `dpkg-statoverride --list P` (an owner or mode change of
-    such a path is what the test guards)."""
-    pipes: list[Pipeline] = []
-    for node in nodes:
-        if isinstance(node, AndOr):
-            pipes += [node.first, *(pipe for _, pipe in node.rest)]
-        else:
-            pipes.append(node)
-    found: set[str] = set()
-    for pipe in pipes:
-        found |= _missing_pipe(pipe, ctx, "||") | _missing_pipe(pipe, ctx, "&&")
-        if len(pipe.commands) == 1 and isinstance(pipe.commands[0], Command):
-            argv = [word_value(w, ctx) for w in pipe.commands[0].words]
-            if argv[:2] == ["dpkg-statoverride", "--list"] and len(argv) == 3:
-                found.add(argv[2])
-    return frozenset(p for p in found if constant(p))
-
-
-def _missing(cond_nodes: list[AndOr], ctx: Ctx) -> frozenset[str]:
-    """The paths an if's condition finds missing where its branch runs."""
-    if len(cond_nodes) != 1 or cond_nodes[0].rest:
-        return frozenset()
-    return _missing_pipe(cond_nodes[0].first, ctx, "&&")
 
 
 def _is_trivial_fallback(pipe: Pipeline) -> bool:
@@ -366,9 +314,9 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
                                        straight=ctx.straight and exact,
                                        guarded=ctx.guarded or not exact,
                                        guard_paths=ctx.guard_paths
-                                       | _tested(cond_nodes, ctx),
+                                       | tested(cond_nodes, ctx),
                                        absent=ctx.tested_missing(
-                                           _missing(cond_nodes, ctx))), out)
+                                           missing_where_true(cond_nodes, ctx))), out)
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in branch_phases - set(after):
@@ -511,151 +459,13 @@ def _for(node: For, ctx: Ctx, out: Result) -> Flow:
     return flow
 
 
-MAX_CALLS = 16  # functions calling functions: maintainer scripts use two or three
-
-
-
-def _define(node: Function, ctx: Ctx) -> Flow:
-    """A function definition: nothing to do but remember it (for the script's own list
-    only: a definition inside a block or a function depends on the path taken)."""
-    if ctx.nested or ctx.calls:
-        raise Untranslatable(node.line, ctx.source(node.line),
-                             "a function defined inside a block or a function",
-                             "function definition inside a block")
-    if node.name in ctx.defs:
-        raise Untranslatable(node.line, ctx.source(node.line),
-                             f"function {node.name} defined a second time",
-                             "function defined twice")
-    ctx.defs[node.name] = node
-    return {p: ctx.status.get(p, "U") for p in ctx.phases}
-
-
-def _call(cmd: Command, ctx: Ctx, out: Result) -> Flow:
-    """A call of a function the script defined: its body walked here, its positional
-    parameters bound to the call's words; `return` ends it for the arguments that
-    reach it (with its status), `exit` ends the script."""
-    name = cmd.name
-    text = ctx.source(cmd.line)
-    if name in ctx.calls or len(ctx.calls) >= MAX_CALLS:
-        raise Untranslatable(cmd.line, text, f"a recursive call of {name}",
-                             "recursive function call")
-    if not quiet(cmd):
-        raise Untranslatable(cmd.line, text, "output redirected to a file",
-                             Idiom("output redirected to a file by", "a function"))
-    positional: list[str] = []
-    for word in cmd.words[1:]:
-        if word.value in ("$@", "$*") or (word.value == "$@" and word.quoted):
-            if ctx.positional is None:
-                positional += ["$1", "$2", "$3", "$4"]  # the script's own arguments
-            else:
-                positional += list(ctx.positional)
-            continue
-        value = word_value(word, ctx)
-        if "$" in value.replace("${", "$") and value not in SCRIPT_ARGUMENTS or "`" in value:
-            raise Untranslatable(cmd.line, text, "a function called with computed arguments",
-                                 "function called with computed arguments")
-        positional.append(value)
-    returned: dict[str, str] = {}
-    saved: dict[str, tuple[str, frozenset[str]] | None] = {}
-    inner = replace(ctx, calls=(*ctx.calls, name), positional=tuple(positional),
-                    returned=returned, nested=True, saved=saved)
-    definition = ctx.defs[name]
-    body = definition.body.body if isinstance(definition.body, Group) and \
-        not definition.body.subshell else [definition.body]
-    after = walk(body, inner, out)
-    for variable, before in saved.items():  # its locals end with it
-        if before is None:
-            ctx.vars.pop(variable, None)
-        else:
-            ctx.vars[variable] = before
-    flow = {**after, **returned}
-    if ctx.errexit:  # a call that returns a failure ends the script, as a command would
-        if any(status == "U" for status in flow.values()):
-            raise Untranslatable(cmd.line, text, f"under set -e, {name} may return a "
-                                 "failure (the status of a test of the system) that would "
-                                 "end the script", "function failing under set -e")
-        failed = {p for p, status in flow.items() if status == "F"}
-        fail(failed, 1, cmd.line, ctx, out)
-        flow = {p: status for p, status in flow.items() if p not in failed}
-    return {p: flow[p] for p in ctx.phases if p in flow}
-
-
-_WRITE = re.compile(r"1?(>>|>)(.+)", re.S)
-
-
-def _writes_file(cmd: Command, ctx: Ctx, out: Result) -> bool:
-    """`echo TEXT > F`, `cat > F <<EOF` or `: > F` where a test found F missing, and the lines
-    appended after it (`echo MORE >> F`) while nothing else runs: one create-file
-    action. False when the command is not such a write (the caller refuses it)."""
-    match = _WRITE.fullmatch(cmd.redirects[0]) if len(cmd.redirects) == 1 else None
-    if match is None or cmd.name not in ("echo", "cat", ":", "true"):
-        return False
-    try:
-        path = word_value(word_of(match.group(2)), ctx)
-    except ShellSyntaxError:
-        return False
-    lines = _written_lines(cmd, ctx)
-    if lines is None or not constant(path) or not path.startswith("/"):
-        return False
-    if match.group(1) == ">":
-        if not ctx.missing(path):
-            return False
-        out.actions.append(CreateFile(script=ctx.script, on=ctx.phases, path=path,
-                                      content=tuple(lines), origin=ctx.origin(cmd.line)))
-        ctx.effects[0] += 1
-        ctx.writing[path] = (len(out.actions) - 1, ctx.effects[0])
-        return True
-    index, count = ctx.writing.get(path, (-1, -1))
-    if count != ctx.effects[0] or not isinstance(out.actions[index], CreateFile):
-        return False
-    action = out.actions[index]
-    assert isinstance(action, CreateFile)
-    if action.on != ctx.phases:
-        return False  # appended for other arguments than it was created for
-    out.actions[index] = action.model_copy(update={"content": (*action.content, *lines)})
-    return True
-
-
-def _written_lines(cmd: Command, ctx: Ctx) -> list[str] | None:
-    """The lines an echo (no option, no backslash, no unquoted pattern) or a cat of a
-    here-document (no expansion, no backslash) writes; None for anything else."""
-    if cmd.name in (":", "true"):
-        return [] if len(cmd.words) == 1 else None  # `: > F`: an empty file
-    if cmd.name == "cat":
-        if len(cmd.words) != 1 or cmd.heredoc is None or any(
-                c in cmd.heredoc for c in "$`\\"):
-            return None
-        return cmd.heredoc.split("\n") if cmd.heredoc else []
-    words = cmd.words[1:]
-    values = [word_value(w, ctx) for w in words]
-    if values[:1] and values[0].startswith("-") or any(
-            not constant(v) or "\\" in v or "\n" in v or (not w.quoted and any(
-                c in v for c in "*?[")) for w, v in zip(words, values, strict=True)):
-        return None
-    return [" ".join(values)]
-
-
-def _return(cmd: Command, ctx: Ctx, out: Result) -> Flow:
-    """`return [N]`: the function ends here for the arguments that reach it."""
-    if not ctx.calls:
-        raise Untranslatable(cmd.line, ctx.source(cmd.line), "a return outside a function",
-                             "return outside a function")
-    code = status_argument(cmd, ctx)
-    for phase in ctx.phases:
-        if code is not None:
-            ctx.returned[phase] = "F" if code else "T"
-        else:
-            ctx.returned[phase] = ctx.status.get(phase, "U")
-    return {}
-
-
 def _command(cmd: Command, ctx: Ctx, out: Result) -> Flow:
     """Translate one simple command; return the arguments for which the script goes on."""
     if cmd.words and cmd.words[0].value == "return":
-        return _return(cmd, ctx, out)
+        return do_return(cmd, ctx, out)
     if cmd.name in ctx.defs and not cmd.words[0].quoted:
-        return _call(cmd, ctx, out)
-    if not quiet(cmd) and _writes_file(cmd, ctx, out):
+        return call(cmd, ctx, out, walk)
+    if not quiet(cmd) and writes_file(cmd, ctx, out):
         return {p: "T" for p in ctx.phases}
     if cmd.words and cmd.words[0].value == "exit":
         if not quiet(cmd):

@@ -1,0 +1,59 @@
+"""The paths a test is about: what a condition finds missing (so that a write behind it
+creates a file) and what it tests (so that an owner or mode change behind it is known
+to be guarded by a test of that path, not of the system)."""
+
+from __future__ import annotations
+
+from rewrite.shell import AndOr, Command, Pipeline
+from rewrite.translate.conditions import constant
+from rewrite.translate.context import Ctx, word_value
+
+_EXISTS = ("-e", "-f", "-d", "-h", "-L")
+
+
+def missing_after(pipe: Pipeline, ctx: Ctx, op: str) -> frozenset[str]:
+    """The path a test pipeline finds missing for what runs after it with `op`
+    (`[ -e P ] || ...`, `[ ! -e P ] && ...`)."""
+    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        return frozenset()
+    argv = [word_value(w, ctx) for w in pipe.commands[0].words]
+    if argv[:1] == ["["] and argv[-1:] == ["]"]:
+        argv = argv[1:-1]
+    elif argv[:1] == ["test"]:
+        argv = argv[1:]
+    else:
+        return frozenset()
+    negated = pipe.negated
+    if argv[:1] == ["!"]:
+        negated, argv = not negated, argv[1:]
+    if len(argv) != 2 or argv[0] not in _EXISTS or not constant(argv[1]):
+        return frozenset()
+    # missing where the test fails (||) or where its negation holds (&&)
+    return frozenset({argv[1]}) if (op == "||") != negated else frozenset()
+
+
+def tested(nodes: list[AndOr] | list[Pipeline], ctx: Ctx) -> frozenset[str]:
+    """The paths a condition is about: those of its existence tests (`[ -e P ]`,
+    `[ ! -f P ]` ...) and of `dpkg-statoverride --list P` (an owner or mode change of
+    such a path is what the test guards)."""
+    pipes: list[Pipeline] = []
+    for node in nodes:
+        if isinstance(node, AndOr):
+            pipes += [node.first, *(pipe for _, pipe in node.rest)]
+        else:
+            pipes.append(node)
+    found: set[str] = set()
+    for pipe in pipes:
+        found |= missing_after(pipe, ctx, "||") | missing_after(pipe, ctx, "&&")
+        if len(pipe.commands) == 1 and isinstance(pipe.commands[0], Command):
+            argv = [word_value(w, ctx) for w in pipe.commands[0].words]
+            if argv[:2] == ["dpkg-statoverride", "--list"] and len(argv) == 3:
+                found.add(argv[2])
+    return frozenset(p for p in found if constant(p))
+
+
+def missing_where_true(cond_nodes: list[AndOr], ctx: Ctx) -> frozenset[str]:
+    """The paths an if's condition finds missing where its branch runs."""
+    if len(cond_nodes) != 1 or cond_nodes[0].rest:
+        return frozenset()
+    return missing_after(cond_nodes[0].first, ctx, "&&")
