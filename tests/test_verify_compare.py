@@ -123,7 +123,10 @@ def test_the_previous_release_brings_its_pinned_siblings() -> None:
     target = next(r for r in new if r.package == "python3.11-minimal")
     previous = next(r for r in records if r.package == "python3.11-minimal"
                     and r.version.endswith("u8"))
-    siblings = _siblings(records, new, target, previous)
+    by_package: dict[str, list[BinaryRecord]] = {}
+    for record in records:
+        by_package.setdefault(record.package, []).append(record)
+    siblings = _siblings(by_package, new, target, previous)
     assert [(r.package, r.version) for r in siblings] == [
         ("libpython3.11-minimal", "3.11.2-6+deb12u8")]  # not glibc's, not u7
 
