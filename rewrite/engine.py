@@ -20,7 +20,7 @@ from archive.debfile import ControlMember, DebFile, read_deb, write_deb
 from archive.implicit import MEMBER as IMPLICIT_MEMBER
 from archive.implicit import Finding, scan_deb, uses_text
 from base.deb822 import format_stanza, iter_stanzas, parse_one
-from base.errors import FormatError, RewriteError
+from base.errors import FlaggedScript, FormatError, RewriteError
 from recipes.actions import Action, Dropped, Ldconfig, ScriptReport, render_actions_file
 from recipes.policy import PACKAGE_NAME, Policy
 from recipes.recipe import Recipe
@@ -338,7 +338,8 @@ def rewrite(
                                   recipe_digest=recipe_digest)
     flagged = report.flagged
     if flagged:
-        raise RewriteError(subject, flagged[0].problem)
+        raise FlaggedScript(subject, flagged[0].problem, package=report.package,
+                            version=report.version, architecture=report.architecture)
     members = dict(deb.members)
     actions: list[Action] = []
     for script in report.scripts:

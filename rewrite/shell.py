@@ -308,6 +308,29 @@ class _Lexer:
         self.pos = end + 1
         return chunk
 
+    def _skip_double_quoted(self) -> None:
+        """Past a double-quoted string inside a command substitution."""
+        text = self.text
+        self.pos += 1
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char == "\\":
+                self.pos += 2
+                continue
+            if char == '"':
+                self.pos += 1
+                return
+            if char == "`":
+                self._until_backquote()
+                continue
+            if text.startswith("$(", self.pos):
+                self._balanced("(", ")")
+                continue
+            if char == "\n":
+                self.line += 1
+            self.pos += 1
+        raise self.error("unterminated double quote")
+
     def _balanced(self, open_: str, close: str) -> str:
         text = self.text
         start = self.pos
@@ -320,7 +343,11 @@ class _Lexer:
                 continue
             if char == "'" and open_ == "(":
                 end = text.find("'", self.pos + 1)
+                self.line += text.count("\n", self.pos, max(end, self.pos))
                 self.pos = (end if end != -1 else len(text)) + 1
+                continue
+            if char == '"' and open_ == "(":  # a ' or ) inside "..." is a character
+                self._skip_double_quoted()
                 continue
             if char == "\n":
                 self.line += 1

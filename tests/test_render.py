@@ -645,3 +645,14 @@ def test_stat_override_like_dpkg_statoverride(root: Path) -> None:
     assert applier.run("foo", remove).status == "applied"
     for base in (root, native):
         assert (base / "var/lib/dpkg/statoverride").read_text() == "root root 700 /usr/bin/kept\n"
+
+
+def test_removing_every_choice_of_an_unknown_alternative_succeeds(root: Path) -> None:
+    """`update-alternatives --remove-all NAME || true` (libnewt0.52's preinst): the name
+    has no alternatives on a fresh system; update-alternatives itself fails there."""
+    (root / "var/lib/dpkg/alternatives").mkdir(parents=True)
+    (root / "etc/alternatives").mkdir(parents=True)
+    action = act("alternative-remove", {"Name": "newt-palette", "Path": "*"},
+                 script="preinst", on=("install",))
+    done = run(root, action, arg="install", script="preinst")
+    assert done.returncode == 0

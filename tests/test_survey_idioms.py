@@ -20,7 +20,7 @@ CASES = [
     ("echo hello > /etc/foo", "output redirected to a file by echo"),
     ("find /var -name x | xargs rm", "pipeline find | xargs"),
     ("chown $USER /var/lib/foo", "computed arguments to chown"),
-    ("if grep -q x /etc/foo; then true; fi", "condition: command grep"),
+    ("if setcap x /bin/ping; then true; fi", "condition: command setcap"),
     ('if [ "$X" = y ]; then true; fi',
      "condition: comparison of values other than $1, $2 or $RET"),
     ('if [ -f "$F" ]; then true; fi', "condition: test -f of a computed path"),

@@ -10,13 +10,23 @@ from recipes.actions import (
     SystemUser,
     UserInGroup,
 )
-from rewrite.translate.context import Ctx, Handler, parse_options
+from rewrite.translate.context import Ctx, Handler, Idiom, Unmodelled, parse_options
+
+
+def _fixed_ids(opts: dict[str, str], *options: str) -> None:
+    """A fixed uid or gid (groupadd -g 42): not modelled (the actions choose a free id;
+    dropping the number would make another account than the original)."""
+    for option in options:
+        if option in opts:
+            raise Unmodelled(f"a fixed id ({option} {opts[option]}) is not modelled",
+                             Idiom("account with a fixed id"))
 
 
 def _h_adduser(argv: list[str], ctx: Ctx) -> list[Action]:
     opts, rest = parse_options(argv[1:], {"--home", "--shell", "--ingroup", "--gecos", "--uid",
                                           "--gid", "--firstuid", "--lastuid", "--comment"})
     name = argv[0]
+    _fixed_ids(opts, "--uid", "--gid")
     system = "--system" in opts
     if name in ("addgroup",) or (name == "adduser" and "--group" in opts and not system):
         if len(rest) != 1:
@@ -45,6 +55,7 @@ def _h_adduser(argv: list[str], ctx: Ctx) -> list[Action]:
 def _h_useradd(argv: list[str], ctx: Ctx) -> list[Action]:
     opts, rest = parse_options(argv[1:], {"-d", "--home-dir", "-s", "--shell", "-g", "--gid",
                                           "-c", "--comment", "-u", "--uid", "-G", "--groups"})
+    _fixed_ids(opts, "-u", "--uid")
     if "-r" not in opts and "--system" not in opts:
         raise ValueError("useradd of a non-system user")
     if len(rest) != 1:
@@ -59,6 +70,7 @@ def _h_useradd(argv: list[str], ctx: Ctx) -> list[Action]:
 
 def _h_groupadd(argv: list[str], ctx: Ctx) -> list[Action]:
     opts, rest = parse_options(argv[1:], {"-g", "--gid"})
+    _fixed_ids(opts, "-g", "--gid")
     if len(rest) != 1:
         raise ValueError("groupadd needs one group name")
     return [SystemGroup(script=ctx.script, on=ctx.phases, group=rest[0])]

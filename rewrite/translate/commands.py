@@ -7,7 +7,19 @@ import re
 
 from pydantic import ValidationError
 
-from recipes.actions import Dropped, SetOwner, StatOverride, action_error
+from recipes.actions import (
+    Action,
+    CreateFile,
+    Dropped,
+    InstallConfig,
+    MakeDir,
+    SetOwner,
+    StatOverride,
+    SystemGroup,
+    SystemUser,
+    UserInGroup,
+    action_error,
+)
 from rewrite.shell import Command
 from rewrite.translate import accounts, alternatives, caches, dpkg, files, python, systemd
 from rewrite.translate.context import (
@@ -23,6 +35,7 @@ from rewrite.translate.context import (
 )
 from rewrite.translate.debconf import DEBCONF_REASON, db_get
 from rewrite.translate.systemd import INIT_REASON, INIT_TOOLS
+from rewrite.translate.writes import fold_owner
 
 DROPPED_TOOLS = {
     "update-menus": "Debian menu system: no menus in a container",
@@ -30,7 +43,12 @@ DROPPED_TOOLS = {
     "ucfr": "ucf's registry of configuration files: not kept in images",
     "update-initramfs": "no initramfs in a container image (it boots no kernel)",
     "update-grub": "no boot loader in a container image",
+    "dbus-send": "a message to the running D-Bus daemon: none runs while an image is built",
+    "apparmor_parser": "loads an AppArmor profile into the running kernel (the host's)",
 }
+# actions that only add what is missing: taken behind a test that reads the system, they
+# change nothing where the test would have skipped them
+ADDITIVE = (CreateFile, InstallConfig, MakeDir, SystemGroup, SystemUser, UserInGroup)
 MESSAGE_TOOLS = {"echo", "printf"}
 NOOP = {"true", ":", "umask"}
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.S)
@@ -57,7 +75,7 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         raise Untranslatable(cmd.line, text, "a redirection without a command",
                              "redirection without a command")
     if all(_ASSIGNMENT.fullmatch(a) for a in argv):
-        if any("$(" in w.raw or "`" in w.raw for w in cmd.words):
+        if any("$(" in a or "`" in a for a in argv):
             raise Untranslatable(cmd.line, text, "an assignment from a command substitution",
                                  "variable assignment from a command substitution")
         for arg in argv:  # a constant is known from here on; anything else is unknown
@@ -104,13 +122,20 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                              Idiom("computed arguments to", name))
     try:
         actions = handler(argv, ctx)
-        ctx.effects[0] += 1  # what a test found missing may exist from now on
+        if fold_owner(actions, ctx, out):
+            return
+        ctx.ran(created_by(actions))  # what a test found missing may exist from now on
     except ValidationError as exc:  # a value an action refuses (not a name, not absolute)
         raise Untranslatable(cmd.line, text, str(action_error(exc)),
                              Idiom("value an action refuses, from", name)) from exc
     except ValueError as exc:
         raise Untranslatable(cmd.line, text, str(exc),
                              idiom_of(exc, Idiom("unknown form of", name))) from exc
+    if ctx.reads and not all(isinstance(a, ADDITIVE) for a in actions):
+        raise Untranslatable(cmd.line, text, "a change behind a test that reads the system "
+                             "(grep, getent ...): it would be made whether or not the test "
+                             "holds (only what adds a missing file, directory or account is)",
+                             "change behind a test that reads the system")
     if ctx.guarded and any(isinstance(a, SetOwner | StatOverride)
                            and not getattr(a, "remove", False)
                            and a.path not in ctx.guard_paths
@@ -121,12 +146,26 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     out.actions += [a.model_copy(update={"origin": where}) for a in actions]
 
 
+def created_by(actions: list[Action]) -> frozenset[str] | None:
+    """The paths these actions may create: a directory and its parents for make-dir
+    (mkdir -p), None (any path) for every other action."""
+    made: set[str] = set()
+    for action in actions:
+        if not isinstance(action, MakeDir):
+            return None
+        path = action.path.rstrip("/") or "/"
+        while path not in made and path != "/":
+            made.add(path)
+            path = path.rsplit("/", 1)[0] or "/"
+    return frozenset(made)
+
+
 def _declare(cmd: Command, argv: list[str], ctx: Ctx) -> None:
     """local, export, unset, readonly: what each does to the variables the engine knows
     (a `local` is restored when its function returns)."""
     name = argv[0]
     text = ctx.source(cmd.line)
-    if any("$(" in w.raw or "`" in w.raw for w in cmd.words):
+    if any("$(" in a or "`" in a for a in argv):
         raise Untranslatable(cmd.line, text, "an assignment from a command substitution",
                              "variable assignment from a command substitution")
     if name == "local" and ctx.saved is None:

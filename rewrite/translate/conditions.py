@@ -10,11 +10,35 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from rewrite.shell import AndOr, Command, Pipeline
-from rewrite.translate.context import Ctx, Idiom, Unmodelled, Untranslatable, idiom_of, word_value
+from rewrite.translate.context import (
+    Ctx,
+    Idiom,
+    Unmodelled,
+    Untranslatable,
+    idiom_of,
+    quiet,
+    word_value,
+)
 from rewrite.translate.debconf import db_get
 from rewrite.translate.systemd import INIT_PATHS, INIT_REASON, INIT_TOOLS
 
 GUARD_TOOLS = {"which", "type"}
+# commands that only read the system: as a condition (alone or piped into each other,
+# `getent group shadow | grep -q ...`), a test of the system whose value is not known
+QUERY_TOOLS = {"grep", "egrep", "fgrep", "cmp", "getcap", "aa-enabled", "ischroot",
+               "pidof", "id", "dpkg-divert", "dpkg-query", "getent", "dpkg-statoverride"}
+_QUERY_OPTIONS = {"dpkg-divert": {"--list", "--listpackage", "--truename"},
+                  "dpkg-query": {"-W", "--show", "-s", "--status", "-L", "--listfiles"},
+                  "dpkg-statoverride": {"--list"}}
+
+
+def is_query(cmd: Command) -> bool:
+    """A command that only reads the system (and writes no file)."""
+    if cmd.name not in QUERY_TOOLS or not quiet(cmd):
+        return False
+    wanted = _QUERY_OPTIONS.get(cmd.name)
+    return wanted is None or any(a in wanted or a.split("=")[0] in wanted
+                                 for a in cmd.argv[1:])
 
 
 @dataclass(frozen=True)
@@ -31,6 +55,7 @@ class Cond:
     why: str = ""
     true: frozenset[str] = frozenset()
     false: frozenset[str] = frozenset()
+    reads: bool = False  # it reads the system's files or databases (grep, getent | grep)
 
 
 def _known(phases: frozenset[str], all_phases: frozenset[str]) -> Cond:
@@ -40,9 +65,10 @@ def _known(phases: frozenset[str], all_phases: frozenset[str]) -> Cond:
 
 def _negated(cond: Cond, all_phases: frozenset[str]) -> Cond:
     if cond.kind in ("plain", "false"):
-        return Cond(all_phases - cond.phases, "plain", true=cond.false, false=cond.true)
+        return Cond(all_phases - cond.phases, "plain", true=cond.false, false=cond.true,
+                    reads=cond.reads)
     if cond.kind == "upgrade":
-        return Cond(all_phases, "guard")
+        return Cond(all_phases, "guard", reads=cond.reads)
     return replace(cond, true=cond.false, false=cond.true)
 
 
@@ -50,23 +76,25 @@ def _and(a: Cond, b: Cond) -> Cond:
     rank = {"false": 4, "init": 3, "upgrade": 2, "plain": 1, "guard": 0}
     kind = a.kind if rank[a.kind] >= rank[b.kind] else b.kind
     why = a.why if kind == a.kind else b.why
-    return Cond(a.phases & b.phases, kind, why, a.true & b.true, a.false | b.false)
+    return Cond(a.phases & b.phases, kind, why, a.true & b.true, a.false | b.false,
+                a.reads or b.reads)
 
 
 def _or(a: Cond, b: Cond) -> Cond:
     true, false = a.true | b.true, a.false & b.false
+    reads = a.reads or b.reads
     if a.kind == "false":
-        return replace(b, true=true, false=false)
+        return replace(b, true=true, false=false, reads=reads)
     if b.kind == "false":
-        return replace(a, true=true, false=false)
+        return replace(a, true=true, false=false, reads=reads)
     if a.kind == b.kind:
-        return Cond(a.phases | b.phases, a.kind, a.why or b.why, true, false)
+        return Cond(a.phases | b.phases, a.kind, a.why or b.why, true, false, reads)
     # a phase test or'ed with anything else: keep the widest reading
     kinds = {a.kind, b.kind}
     if "init" in kinds and kinds <= {"init", "guard"}:
-        return Cond(a.phases | b.phases, "init", a.why or b.why, true, false)
+        return Cond(a.phases | b.phases, "init", a.why or b.why, true, false, reads)
     return Cond(a.phases | b.phases, "guard" if "guard" in kinds else "plain", a.why or b.why,
-                true, false)
+                true, false, reads)
 
 
 def is_exact(cond: Cond, phases: tuple[str, ...]) -> bool:
@@ -156,7 +184,8 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             return Cond(all_phases, "guard")
         raise Unmodelled(f"tests the variable {operand!r}",
                          Idiom(f"condition: test {args[0]} of a variable"))
-    if len(args) == 2 and args[0] in ("-x", "-e", "-f", "-d", "-L", "-h", "-s", "-r", "-w"):
+    if len(args) == 2 and args[0] in ("-x", "-e", "-f", "-d", "-L", "-h", "-s", "-r", "-w",
+                                      "-S", "-p", "-b", "-c", "-g", "-u", "-k", "-O", "-G"):
         path = args[1]
         if any(p in path for p in INIT_PATHS):
             return Cond(all_phases, "init", INIT_REASON)
@@ -201,6 +230,10 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
 
 
 def eval_pipeline(pipe: Pipeline, ctx: Ctx) -> Cond:
+    if len(pipe.commands) > 1 and all(isinstance(c, Command) and is_query(c)
+                                      for c in pipe.commands):
+        names = " | ".join(c.name for c in pipe.commands if isinstance(c, Command))
+        return Cond(frozenset(ctx.phases), "guard", f"reads the system: {names}", reads=True)
     if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
         raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline or compound condition",
                              Idiom("condition: pipeline", " | ".join(
@@ -212,6 +245,9 @@ def eval_pipeline(pipe: Pipeline, ctx: Ctx) -> Cond:
     except ValueError as exc:
         raise Untranslatable(cmd.line, ctx.source(cmd.line), f"condition {exc}",
                              idiom_of(exc, Idiom(f"condition: {exc}"))) from exc
+    if cond is None and is_query(cmd):
+        cond = Cond(frozenset(ctx.phases), "guard", f"reads the system: {cmd.name}",
+                    reads=True)
     if cond is None:
         raise Untranslatable(cmd.line, ctx.source(cmd.line), "a condition the engine does not know",
                              Idiom("condition: command", cmd.name))
@@ -239,7 +275,7 @@ def eval_list(nodes: list[AndOr], ctx: Ctx) -> Cond:
 
 def is_condition_cmd(cmd: Command) -> bool:
     name = cmd.name
-    return name in ("[", "test", "which", "type", "getent") or \
+    return is_query(cmd) or name in ("[", "test", "which", "type", "getent") or \
         (name == "command" and cmd.argv[1:2] == ["-v"]) or \
         (name == "dpkg" and cmd.argv[1:2] == ["--compare-versions"]) or \
         (name == "dpkg-statoverride" and "--list" in cmd.argv)

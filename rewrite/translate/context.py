@@ -5,6 +5,7 @@ debconf answers, the recipe's mappings; what it produces (`Result`); what it ref
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -92,6 +93,9 @@ class Ctx:
     ret: dict[str, str | None] = field(default_factory=lambda: {"RET": None})
     subshell: bool = False  # inside ( ... ): an exit there leaves only the subshell
     nested: bool = False  # inside a compound command (not the script's own list)
+    top: bool = True  # in the script's own list or a function's body (not in a block)
+    # in a block that does not always run: the variables it assigned, unknown after it
+    scope: list[str] | None = None
     errexit: bool = False  # set -e
     # $? of each argument at this point: T (0), F (1) or U (unknown)
     status: dict[str, str] = field(default_factory=dict)
@@ -112,22 +116,33 @@ class Ctx:
     # held), and the paths such tests found present
     guarded: bool = False
     guard_paths: frozenset[str] = frozenset()
+    # behind a test that reads the system's files or databases (grep, getent | grep):
+    # only actions that add what is missing are taken (they change nothing where it is)
+    reads: bool = False
     # paths a test around this statement found missing (`if [ ! -f P ]`, `[ -e P ] ||`),
-    # each with the count of commands run when it was tested: still missing while no
-    # command has run since (`effects`, shared by the contexts of one script)
+    # each with the number of commands run when it was tested: still missing while no
+    # command run since may have made it (`effects`, shared by the contexts of one
+    # script: for each command run, the paths it may create, None for any)
     absent: frozenset[tuple[str, int]] = frozenset()
-    effects: list[int] = field(default_factory=lambda: [0])
+    effects: list[frozenset[str] | None] = field(default_factory=list)
     # files a script is writing line by line (`echo a > F; echo b >> F`): path -> (index
-    # of its create-file action in the result, the count of commands run after it)
+    # of its create-file action in the result, the number of commands run after it)
     writing: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def missing(self, path: str) -> bool:
-        """Whether a test found `path` missing and no command has run since."""
-        return (path, self.effects[0]) in self.absent
+        """Whether a test found `path` missing and no command has run since that may
+        have made it."""
+        return any(tested == path and all(made is not None and path.rstrip("/") not in made
+                                          for made in self.effects[count:])
+                   for tested, count in self.absent)
 
     def tested_missing(self, paths: frozenset[str]) -> frozenset[tuple[str, int]]:
         """`absent` with `paths` found missing now."""
-        return self.absent | {(path, self.effects[0]) for path in paths}
+        return self.absent | {(path, len(self.effects)) for path in paths}
+
+    def ran(self, creates: frozenset[str] | None) -> None:
+        """A command ran that may create `creates` (None: anything)."""
+        self.effects.append(creates)
     # inside a call: the variables made `local`, with what they were before the call
     saved: dict[str, tuple[str, frozenset[str]] | None] | None = None
 
@@ -230,17 +245,39 @@ def word_value(word: Word, ctx: Ctx) -> str:
         if done == value:
             break
         value = done
-    return value
+    return _PATH_PART.sub(_path_part, value) if "name" in value else value
+
+
+# `$(dirname /a/b)`, `` `basename "/a/b.c" .c` ``: computed as the tools do, on a constant
+_PATH_PART = re.compile(
+    r"""(?:(?P<paren>\$\()|`)[ \t]*(?P<tool>dirname|basename)[ \t]+(?P<q>"?)"""
+    r"""(?P<path>[^"'`$()\s\\*?\[]+)(?P=q)(?:[ \t]+(?P<suffix>[^"'`$()\s\\]+))?"""
+    r"""[ \t]*(?(paren)\)|`)""")
+
+
+def _path_part(match: re.Match[str]) -> str:
+    path, suffix = match.group("path"), match.group("suffix")
+    if match.group("tool") == "dirname":
+        if suffix is not None:
+            return match.group(0)  # dirname of several paths: not computed
+        return posixpath.dirname(path.rstrip("/")) or ("/" if path.startswith("/") else ".")
+    base = path.rstrip("/").rsplit("/", 1)[-1] or "/"
+    if suffix and base.endswith(suffix) and base != suffix:
+        base = base[:-len(suffix)]
+    return base
 
 
 def assign(ctx: Ctx, name: str, value: str, *, straight: bool) -> None:
     """`name=value` at this point: known from here on for the arguments reaching it
     when the statement always runs for them and the value is a constant or one of the
     script's arguments (`action=$1`, `oldversion=$2`); unknown otherwise (a branch, a
-    computed value)."""
-    if straight and ctx.straight and ("`" not in value and "$" not in value
-                                      or value in SCRIPT_ARGUMENTS):
+    computed value). In a block that does not always run (behind a test of the system),
+    the value is known until the block ends."""
+    known = "`" not in value and "$" not in value or value in SCRIPT_ARGUMENTS
+    if straight and known and (ctx.straight or ctx.scope is not None):
         ctx.vars[name] = (value, frozenset(ctx.phases))
+        if not ctx.straight and ctx.scope is not None:
+            ctx.scope.append(name)
     else:
         ctx.vars.pop(name, None)
 

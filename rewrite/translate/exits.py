@@ -81,8 +81,27 @@ def _exit_line_of(node: Node, defs: Defs, seen: frozenset[str]) -> int:
 
 
 def _is_exit(pipe: Pipeline) -> bool:
-    return len(pipe.commands) == 1 and isinstance(pipe.commands[0], Command) and \
-        pipe.commands[0].name == "exit"
+    """`exit N`, or a block that prints a message and exits (`|| ( cat <<EOF ...; exit 1 )`,
+    `|| { echo ... >&2; exit 1; }`)."""
+    if len(pipe.commands) != 1 or pipe.negated:
+        return False
+    node = pipe.commands[0]
+    if isinstance(node, Command):
+        return node.name == "exit"
+    if not isinstance(node, Group) or node.heredoc is not None or not node.body:
+        return False
+    *messages, last = node.body
+    return all(_message(n) for n in messages) and isinstance(last, AndOr) and \
+        not last.rest and _is_exit(last.first)
+
+
+def _message(node: Node) -> bool:
+    if not isinstance(node, AndOr) or node.rest or len(node.first.commands) != 1:
+        return False
+    cmd = node.first.commands[0]
+    return isinstance(cmd, Command) and (cmd.name in ("echo", "printf") or (
+        cmd.name == "cat" and len(cmd.words) == 1 and cmd.heredoc is not None)) and \
+        all(r.endswith(("&2", "&1")) or r.endswith("/dev/null") for r in cmd.redirects)
 
 
 def refuse_exit(nodes: list[Node], ctx: Ctx, why: str,

@@ -66,7 +66,7 @@ def _h_install(argv: list[str], ctx: Ctx) -> list[Action]:
     files is not modelled)."""
     opts, rest = parse_options(argv[1:], {"-o", "-g", "-m", "--owner", "--group", "--mode"})
     if "-d" not in opts and "--directory" not in opts:
-        raise ValueError("install of files (only install -d is modelled)")
+        return _install_empty(opts, rest, ctx)
     unknown = [o for o in opts if o not in ("-d", "--directory", "-o", "-g", "-m", "--owner",
                                             "--group", "--mode")]
     if unknown or not rest:
@@ -76,6 +76,24 @@ def _h_install(argv: list[str], ctx: Ctx) -> list[Action]:
     mode = opts.get("-m", opts.get("--mode", "0755"))
     return [MakeDir(script=ctx.script, on=ctx.phases, path=p, owner=owner, group=group,
                     mode=mode) for p in rest]
+
+
+def _install_empty(opts: dict[str, str], rest: list[str], ctx: Ctx) -> list[Action]:
+    """`install [-m MODE] [-o OWNER] [-g GROUP] /dev/null FILE` where the walk knows FILE
+    is missing: an empty file created (install would replace an existing one)."""
+    unknown = [o for o in opts if o not in ("-o", "-g", "-m", "--owner", "--group",
+                                            "--mode")]
+    if unknown or len(rest) != 2 or rest[0] != "/dev/null":
+        raise ValueError("install of files (only install -d and install /dev/null FILE "
+                         "are modelled)")
+    if not ctx.missing(rest[1]):
+        raise Unmodelled(f"install over {rest[1]}, which may exist (only an empty file "
+                         "made where a test found it missing is modelled)",
+                         Idiom("install over a file that may exist"))
+    return [CreateFile(script=ctx.script, on=ctx.phases, path=rest[1],
+                       mode=opts.get("-m", opts.get("--mode", "0755")),
+                       owner=opts.get("-o", opts.get("--owner", "")),
+                       group=opts.get("-g", opts.get("--group", "")))]
 
 
 def _owner_group(spec: str) -> tuple[str, str]:

@@ -69,7 +69,7 @@ def call(cmd: Command, ctx: Ctx, out: Result, walk: Walk) -> Flow:
     returned: dict[str, str] = {}
     saved: dict[str, tuple[str, frozenset[str]] | None] = {}
     inner = replace(ctx, calls=(*ctx.calls, name), positional=tuple(positional),
-                    returned=returned, nested=True, saved=saved)
+                    returned=returned, nested=True, top=True, saved=saved)
     definition = ctx.defs[name]
     body = definition.body.body if isinstance(definition.body, Group) and \
         not definition.body.subshell else [definition.body]

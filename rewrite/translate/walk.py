@@ -49,6 +49,7 @@ from rewrite.translate.context import (
     quiet,
     word_value,
 )
+from rewrite.translate.early import early_exit, guarded_rest
 from rewrite.translate.exits import (
     exit_command,
     exit_line,
@@ -71,6 +72,17 @@ def _either(a: str, b: str) -> str:
 
 def walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
     """Translate a list of statements into `out`; the arguments that go on after it."""
+    if ctx.straight:
+        return _walk(nodes, ctx, out)
+    scope: list[str] = []  # what the block assigns is known in it, not after it
+    try:
+        return _walk(nodes, replace(ctx, scope=scope), out)
+    finally:
+        for name in scope:
+            ctx.vars.pop(name, None)
+
+
+def _walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
     flow = {p: ctx.status.get(p, "U") for p in ctx.phases}
     errexit = ctx.errexit
     for index, node in enumerate(nodes):
@@ -81,6 +93,9 @@ def walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
                                                ctx.origin(dead.line)))
             return flow
         current = replace(ctx.narrowed(set(flow)), status=flow, errexit=errexit)
+        early = None if _is_mapped(node, current) else early_exit(node, current)
+        if early is not None:
+            return guarded_rest(early, nodes[index + 1:], current, out, walk)
         flow = _statement(node, current, out)
         switch = _set_e(node)
         if switch is not None and switch != errexit:
@@ -103,6 +118,11 @@ def _set_e(node: Node) -> bool | None:
                     setting = flag[0] == "-"
             return setting
     return None
+
+
+def _is_mapped(node: Node, ctx: Ctx) -> bool:
+    return ctx.lookup is not None and \
+        ctx.lookup(ctx.script, ctx.source(getattr(node, "line", 0))) is not None
 
 
 def _mapped(node: Node, ctx: Ctx, out: Result) -> bool:
@@ -133,7 +153,7 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
         return _pipeline(node, ctx, out)
     if isinstance(node, Command):
         return _command(node, ctx, out)
-    nested = replace(ctx, nested=True)  # each block says whether it is straight
+    nested = replace(ctx, nested=True, top=False)  # each block says whether it is straight
     if isinstance(node, If):
         return _if(node, nested, out)
     if isinstance(node, Case):
@@ -183,6 +203,7 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
                              "set -e or +e in a && or || list")
     live = set(ctx.phases)
     status: dict[str, str] = {p: ctx.status.get(p, "U") for p in live}
+    reads = ctx.reads
     for index, (op, pipe) in enumerate(chain):
         final = index == len(chain) - 1
         following = chain[index + 1][0] if not final else ""
@@ -209,9 +230,10 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
                           guarded=ctx.guarded or bool(maybe),
                           guard_paths=ctx.guard_paths | tested(
                               [pipe for _, pipe in chain[:index]], ctx),
-                          absent=ctx.tested_missing(missing))
+                          absent=ctx.tested_missing(missing), reads=reads)
         if _is_condition(pipe, current):
             cond = eval_pipeline(pipe, current)
+            reads = reads or cond.reads
             if cond.kind in ("init", "upgrade") and following == "&&":
                 reason = INIT_REASON if cond.kind == "init" else \
                     f"only on {cond.why or 'upgrades'}: images are installed fresh"
@@ -281,6 +303,7 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
     ends: dict[str, set[str]] = {}  # argument -> the statuses it may have after the if
     exact = True
     all_guards = True
+    reads = ctx.reads  # the else branch runs where the tests failed
     for cond_nodes, body in node.branches:
         current = ctx.narrowed(remaining)
         try:
@@ -316,7 +339,8 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
                                        guard_paths=ctx.guard_paths
                                        | tested(cond_nodes, ctx),
                                        absent=ctx.tested_missing(
-                                           missing_where_true(cond_nodes, ctx))), out)
+                                           missing_where_true(cond_nodes, ctx)),
+                                       reads=ctx.reads or cond.reads), out)
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in branch_phases - set(after):
@@ -324,12 +348,14 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         if cond.kind == "plain":
             all_guards = False
             remaining -= cond.phases
+        reads = reads or cond.reads
     else:
         if node.orelse and not all_guards and remaining:
             after = walk(node.orelse, replace(ctx.narrowed(remaining),
                                               status={p: "F" for p in remaining},
                                               straight=ctx.straight and exact,
-                                              guarded=ctx.guarded or not exact), out)
+                                              guarded=ctx.guarded or not exact,
+                                              reads=reads), out)
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in remaining - set(after):

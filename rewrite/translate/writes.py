@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from recipes.actions import CreateFile
+from recipes.actions import Action, CreateFile, SetOwner
 from rewrite.shell import Command, ShellSyntaxError, word_of
 from rewrite.translate.conditions import constant
 from rewrite.translate.context import Ctx, Result, word_value
@@ -32,11 +32,11 @@ def writes_file(cmd: Command, ctx: Ctx, out: Result) -> bool:
             return False
         out.actions.append(CreateFile(script=ctx.script, on=ctx.phases, path=path,
                                       content=tuple(lines), origin=ctx.origin(cmd.line)))
-        ctx.effects[0] += 1
-        ctx.writing[path] = (len(out.actions) - 1, ctx.effects[0])
+        ctx.ran(frozenset({path}))
+        ctx.writing[path] = (len(out.actions) - 1, len(ctx.effects))
         return True
     index, count = ctx.writing.get(path, (-1, -1))
-    if count != ctx.effects[0] or not isinstance(out.actions[index], CreateFile):
+    if count != len(ctx.effects) or not isinstance(out.actions[index], CreateFile):
         return False
     action = out.actions[index]
     assert isinstance(action, CreateFile)
@@ -63,3 +63,26 @@ def written_lines(cmd: Command, ctx: Ctx) -> list[str] | None:
                 c in v for c in "*?[")) for w, v in zip(words, values, strict=True)):
         return None
     return [" ".join(values)]
+
+
+def fold_owner(actions: list[Action], ctx: Ctx, out: Result) -> bool:
+    """`chmod 644 F` / `chown U:G F` right after the write that created F (nothing else
+    run since, the same script arguments): the mode and owner of the create-file action,
+    set only on the file it creates, as the original set them only on the file its
+    write had just made. False when the actions are not such a change."""
+    if not actions or not all(isinstance(a, SetOwner) for a in actions):
+        return False
+    updates: list[tuple[int, dict[str, str]]] = []
+    for action in actions:
+        assert isinstance(action, SetOwner)
+        index, count = ctx.writing.get(action.path, (-1, -1))
+        created = out.actions[index] if index >= 0 else None
+        if count != len(ctx.effects) or not isinstance(created, CreateFile) or \
+                created.on != ctx.phases:
+            return False
+        update = {k: v for k, v in (("mode", action.mode), ("owner", action.owner),
+                                    ("group", action.group)) if v}
+        updates.append((index, update))
+    for index, update in updates:
+        out.actions[index] = out.actions[index].model_copy(update=update)
+    return True

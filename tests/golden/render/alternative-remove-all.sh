@@ -4,7 +4,9 @@ set -e
 
 case "$1" in
     purge)
-        update-alternatives --remove-all 'editor'
+        if update-alternatives --query 'editor' >/dev/null 2>&1; then
+            update-alternatives --remove-all 'editor'
+        fi
         ;;
 esac
 

@@ -1,0 +1,143 @@
+"""Tests of the system the engine cannot decide, translated only where that is sound:
+early exits whose continuation does nothing where they are taken, conditions that read
+the system (grep, getent | grep), values known inside a block, paths that a test found
+missing and that only a parent directory was made since."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewrite.translate import Idiom, Untranslatable, translate
+
+
+def actions(text: str, script: str = "postinst") -> list[dict[str, str]]:
+    return [a.stanza() for a in translate(text, script, package="demo").actions]
+
+
+def refusal(text: str, script: str = "postinst") -> Untranslatable:
+    with pytest.raises(Untranslatable) as caught:
+        translate(text, script, package="demo")
+    return caught.value
+
+
+HOSTS = """#!/bin/sh -e
+create_hosts_file() {
+  if [ -e /etc/hosts ]; then return 0; fi
+  cat > /etc/hosts <<-EOF
+	127.0.0.1	localhost
+	EOF
+}
+case "$1" in
+    configure)
+    if [ -z "$2" ]; then
+        create_hosts_file
+    fi
+    ;;
+esac
+"""
+
+
+def test_an_early_return_where_the_file_exists_then_a_write_is_a_create_file() -> None:
+    result = translate(HOSTS, "postinst", package="demo")
+    (action,) = result.actions
+    assert action.stanza()["Action"] == "create-file"
+    assert action.stanza()["Path"] == "/etc/hosts"
+    assert action.content == ("127.0.0.1\tlocalhost",)
+    assert any("early exit" in d.reason and "/etc/hosts exists" in d.reason
+               for d in result.dropped)
+
+
+def test_a_mode_set_right_after_the_write_is_the_created_files_mode() -> None:
+    text = ("#!/bin/sh -e\nf() {\n  [ -e /etc/modules ] && return 0\n"
+            "  echo '# modules' > /etc/modules\n  chmod 644 /etc/modules\n}\n"
+            'case "$1" in configure) f ;; esac\n')
+    (action,) = actions(text)
+    assert (action["Action"], action["Path"], action["Mode"]) == \
+        ("create-file", "/etc/modules", "644")
+
+
+@pytest.mark.parametrize("after", [
+    "rm -f /etc/other",  # something else: would run where the exit is taken
+    "chmod 600 /etc/modules",  # the file may exist: its mode would change
+    "mkdir -m 700 /etc",  # a parent's mode would change
+])
+def test_an_early_exit_followed_by_another_change_is_refused(after: str) -> None:
+    text = ("#!/bin/sh -e\nf() {\n  [ -e /etc/modules ] && return 0\n"
+            f"  {after}\n}}\n" 'case "$1" in configure) f ;; esac\n')
+    assert refusal(text).idiom == Idiom("exit inside an if that tests the system")
+
+
+def test_an_early_exit_before_a_dropped_command_only_is_dropped() -> None:
+    text = ("#!/bin/sh\nset -e\nreload() {\n  [ -S /run/dbus/system_bus_socket ] || return 0\n"
+            "  dbus-send --system / org.freedesktop.DBus.ReloadConfig > /dev/null || true\n}\n"
+            'if [ "$1" = triggered ]; then reload; exit 0; fi\nmkdir -p /var/lib/demo\n')
+    result = translate(text, "postinst", package="demo")
+    assert [(a.stanza()["Action"], a.on) for a in result.actions] == [
+        ("make-dir", tuple(p for p in result.actions[0].on))]
+    assert "triggered" not in result.actions[0].on
+    assert any("D-Bus" in d.reason for d in result.dropped)
+
+
+def test_an_exit_at_the_top_of_the_script_before_debconf_calls_only() -> None:
+    text = ("#!/bin/sh\nset -e\nif [ ! -e /usr/share/debconf/confmodule ]; then\n\texit\nfi\n"
+            ". /usr/share/debconf/confmodule\ndb_input medium demo/q || true\ndb_go || true\n")
+    assert actions(text, "config") == []
+
+
+@pytest.mark.parametrize("text", [
+    # a failing exit behind a test of the system
+    "#!/bin/sh\n[ -e /etc/demo ] || exit\nmkdir /var/lib/demo\n",
+    "#!/bin/sh\nif [ -e /etc/demo ]; then exit 1; fi\n",
+    # an exit inside a block: it ends more than the block's list
+    '#!/bin/sh\nif [ "$1" = configure ]; then\n  [ -e /etc/demo ] && exit 0\nfi\n'
+    "mkdir /var/lib/demo\n",
+    # a return inside a block of a function
+    "#!/bin/sh\nf() {\n  if true; then\n    [ -e /etc/demo ] && return 0\n  fi\n"
+    "  rm -rf /var/lib/demo\n}\nf\n",
+])
+def test_exits_the_continuation_cannot_account_for_are_refused(text: str) -> None:
+    refusal(text)
+
+
+def test_conditions_that_read_the_system_guard_only_additions() -> None:
+    text = ("#!/bin/sh\nset -e\ncase \"$1\" in\nconfigure)\n"
+            "  if ! getent group shadow | grep -q '^shadow:[^:]*:42'\n  then\n"
+            "    groupadd -g 42 shadow || (\n      cat <<EOF\nGroup ID 42 is taken.\nEOF\n"
+            "      exit 1\n    )\n  fi\n  ;;\nesac\n")
+    assert refusal(text).idiom == Idiom("account with a fixed id")  # not dropped: refused
+    (group,) = actions(text.replace("-g 42 ", ""))
+    assert (group["Action"], group["Name"]) == ("system-group", "shadow")
+    removal = "#!/bin/sh\nif grep -q '^old' /etc/demo.conf; then rm -f /etc/demo.conf; fi\n"
+    assert refusal(removal).idiom == Idiom("change behind a test that reads the system")
+    adding = "#!/bin/sh\nif ! grep -qs demo /etc/demo.conf; then mkdir -p /etc/demo; fi\n"
+    assert [a["Action"] for a in actions(adding)] == ["make-dir"]
+
+
+def test_a_value_assigned_behind_a_test_is_known_in_its_block_only() -> None:
+    text = ('#!/bin/sh\nif [ "$1" = configure ]; then\n  if [ -f /etc/apparmor.d/demo ]; then\n'
+            '    LOCAL=/etc/apparmor.d/local/demo\n    test -e "$LOCAL" || {\n'
+            '      mkdir -p `dirname "$LOCAL"`\n      install --mode 644 /dev/null "$LOCAL"\n'
+            "    }\n  fi\nfi\n")
+    assert [(a["Action"], a["Path"], a.get("Mode")) for a in actions(text)] == [
+        ("make-dir", "/etc/apparmor.d/local", None),
+        ("create-file", "/etc/apparmor.d/local/demo", "644")]
+    after = text + 'rm -f "$LOCAL"\n'
+    assert refusal(after).idiom == Idiom("computed arguments to", "rm")
+
+
+def test_making_a_parent_directory_keeps_what_a_test_found_missing() -> None:
+    text = ('#!/bin/sh\nset -e\nif [ ! -e /etc/demo.conf ]; then\n  mkdir -p /etc\n'
+            "  cp /usr/share/demo/demo.conf /etc/demo.conf\nfi\n")
+    assert [a["Action"] for a in actions(text)] == ["make-dir", "install-config"]
+    other = text.replace("mkdir -p /etc", "mkdir -p /etc/demo.conf")
+    assert refusal(other).idiom == Idiom("cp over a file that may exist")
+
+
+@pytest.mark.parametrize(("word", "value"), [
+    ("$(dirname /etc/a/b)", "/etc/a"), ('`dirname "/etc/a/b/"`', "/etc/a"),
+    ("$(basename /usr/lib/demo.so .so)/x", "demo/x"), ("$(dirname /etc)", "/"),
+])
+def test_dirname_and_basename_of_a_constant_are_computed(word: str, value: str) -> None:
+    text = f"#!/bin/sh\nD={word}\nmkdir -p /srv/\"$D\"\n"
+    (action,) = actions(text)
+    assert action["Path"] == "/srv/" + value
