@@ -88,6 +88,16 @@ class RewriteError(UnessentialError):
     kind = "rewrite"
 
 
+class FlaggedScript(RewriteError):
+    """A maintainer script the engine flagged (a line it cannot translate): the package
+    is not rewritten; `package`, `version` and `architecture` name it."""
+
+    def __init__(self, subject: str, message: str, *, package: str = "", version: str = "",
+                 architecture: str = "") -> None:
+        super().__init__(subject, message)
+        self.package, self.version, self.architecture = package, version, architecture
+
+
 class BuildFailed(UnessentialError):
     """A source package that did not build; `log_tail` holds the end of its build log.
 

@@ -38,6 +38,7 @@ TABLES = {
     "image",
     "image_package",
     "implicit_use",
+    "flagged_binary",
     "survey",
     "survey_package",
     "survey_line",
@@ -121,7 +122,7 @@ def _binary(build: Build, name: str, version: str = "1.0-1", arch: str = "amd64"
 # -- migrations -----------------------------------------------------------------------
 
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def test_upgrade_from_empty_creates_every_table(url: str) -> None:

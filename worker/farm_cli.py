@@ -217,6 +217,7 @@ def _states(sessions: sessionmaker[Session], ids: list[int]) -> dict[int, Build]
         builds = {b.id: b for b in session.query(Build).filter(Build.id.in_(ids))}
         for build in builds.values():
             _ = build.source_package.name  # loaded: read after the session ends
+            _ = list(build.flagged)
             session.expunge(build)
         return builds
 
@@ -247,6 +248,13 @@ def _follow(sessions: sessionmaker[Session], ids: list[int], reporter: Reporter,
             time.sleep(1)
 
 
+def _flagged(build: Build | None) -> list[dict[str, str]]:
+    """The binaries of a build not produced (a flagged maintainer script), by name."""
+    return [{"package": f.name, "version": f.version, "architecture": f.architecture,
+             "problem": f.problem}
+            for f in sorted(build.flagged if build else [], key=lambda f: f.name)]
+
+
 def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_json: bool,
             waited: bool, problem: str | None = None,
             incidents: list[str] | None = None) -> None:
@@ -255,7 +263,8 @@ def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_
         build = states.get(item.build_id)
         rows.append({"source": item.source, "version": item.version, "suite": item.suite,
                      "build_id": item.build_id, "status": build.status if build else "?",
-                     "note": item.note, "error": build.error if build else None})
+                     "note": item.note, "error": build.error if build else None,
+                     "flagged": _flagged(build)})
     if as_json:
         print_json({"campaign": campaign, "builds": rows})
     else:
@@ -263,6 +272,9 @@ def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_
         for row in rows:
             click.echo(f"  {row['source']} {row['version']}: build {row['build_id']} "
                        f"{row['status']}" + (f" - {row['error']}" if row["error"] else ""))
+            for flagged in row["flagged"]:
+                click.echo(f"    not produced: {flagged['package']} (flagged: "
+                           f"{flagged['problem']})")
     failed = [r["source"] for r in rows if r["status"] == "failed"]
     if waited and (failed or problem):
         from base.errors import BuildFailed
@@ -293,13 +305,14 @@ def status_command(app: AppContext, sources: tuple[str, ...], campaign: str | No
     try:
         with session_factory(engine).begin() as session:
             builds = latest_builds(session, list(sources) or None, campaign)
-            rows = [{
+            rows: list[dict[str, Any]] = [{
                 "build_id": b.id, "source": b.source_package.name,
                 "version": b.source_package.version, "origin": b.origin, "status": b.status,
                 "worker": b.worker, "campaign": b.campaign,
                 "started_at": b.started_at.isoformat() if b.started_at else None,
                 "finished_at": b.finished_at.isoformat() if b.finished_at else None,
                 "binaries": len(b.binaries), "error": b.error,
+                "flagged": _flagged(b),
             } for b in builds]
     finally:
         engine.dispose()
@@ -314,6 +327,9 @@ def status_command(app: AppContext, sources: tuple[str, ...], campaign: str | No
         click.echo(f"{row['build_id']:>6}  {row['source']:24} {row['version']:20} "
                    f"{row['origin']:12} {row['status']:9} {row['binaries']}"
                    + (f"  {row['error']}" if row["error"] else ""))
+        for flagged in row["flagged"]:
+            click.echo(f"{'':8}not produced: {flagged['package']} (flagged: "
+                       f"{flagged['problem']})")
 
 
 @click.command("logs")

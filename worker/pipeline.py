@@ -34,6 +34,7 @@ from archive.debfile import ControlMember, read_deb
 from archive.upstream.mirror import Upstream, host_architecture
 from base.console import Reporter
 from base.errors import (
+    FlaggedScript,
     MirrorUnreachable,
     RecipeError,
     TruncatedDownload,
@@ -48,6 +49,7 @@ from worker.environment import build_env, campaign_recipe
 from worker.record import (
     BinaryResult,
     Claimed,
+    Flagged,
     Heartbeat,
     LostClaim,
     NotClaimed,
@@ -256,9 +258,10 @@ def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: FarmSe
     log(f"build {build_id}: {got.source} {got.version} ({got.origin}) on {worker}")
     try:
         with Heartbeat(sessions, build_id, worker, settings.worker.heartbeat):
-            binaries = _produce(got, settings, work, log)
-        record_success(sessions, build_id, worker, binaries, log.text())
-        return Outcome(build_id, "done", f"{len(binaries)} binaries")
+            binaries, flagged = _produce(got, settings, work, log)
+        record_success(sessions, build_id, worker, binaries, log.text(), flagged=flagged)
+        return Outcome(build_id, "done", f"{len(binaries)} binaries"
+                       + (f", {len(flagged)} flagged" if flagged else ""))
     except RETRYABLE as exc:
         log(f"network error, handing the build back: {exc}")
         release(sessions, build_id, worker, str(exc))
@@ -295,7 +298,8 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _produce(got: Claimed, settings: FarmSettings, work: Path, log: BuildLog) -> list[BinaryResult]:
+def _produce(got: Claimed, settings: FarmSettings, work: Path,
+             log: BuildLog) -> tuple[list[BinaryResult], list[Flagged]]:
     policy = load_policy()
     recipe, digest, error = campaign_recipe(policy, got.source, settings.worker.recipes_dir)
     if error is not None:
@@ -383,19 +387,32 @@ def _build(files: list[Path], settings: FarmSettings, arch: str, work: Path,
 
 def _rewrite_all(debs: list[Path], got: Claimed, universe: Universe, policy: Policy,
                  recipe: Recipe | None, digest: str, settings: FarmSettings, work: Path,
-                 log: BuildLog) -> list[BinaryResult]:
+                 log: BuildLog) -> tuple[list[BinaryResult], list[Flagged]]:
+    """Rewrite each .deb; a binary whose scripts the engine flags is not produced (and
+    listed), unless the recipe names its binaries (it asked for that one)."""
     store = ArtifactStore(settings.data_dir / "artifacts")
     out_dir = work / "out"
     results = []
+    flagged: list[Flagged] = []
     for deb in sorted(debs):
         log(f"rewrite {deb.name}")
-        report = rewrite(deb, out_dir, universe=universe, policy=policy, recipe=recipe,
-                         recipe_digest=digest)
+        try:
+            report = rewrite(deb, out_dir, universe=universe, policy=policy, recipe=recipe,
+                             recipe_digest=digest)
+        except FlaggedScript as exc:
+            if recipe is not None and recipe.binaries is not None:
+                raise  # the recipe asks for this binary: the build fails with it
+            log(f"  not produced (flagged): {exc.cause}")
+            flagged.append(Flagged(exc.package, exc.version, exc.architecture, exc.cause))
+            continue
         sha, size = store.store(Path(report.output))
         results.append(_binary_result(report, deb, sha, size, got.source))
         for change in report.relations:
             log(f"  {change.action} {change.field}: {change.relation} [{change.reason}]")
-    return results
+    if flagged and not results:  # nothing of the source translates: the build fails
+        raise FlaggedScript(got.source, "every binary has a flagged maintainer script: "
+                            + "; ".join(f.problem for f in flagged))
+    return results, flagged
 
 
 def _binary_result(report: RewriteReport, original: Path, sha: str, size: int,

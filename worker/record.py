@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive.catalog.models import (
     BinaryPackage,
     Build,
+    FlaggedBinary,
     ImplicitUse,
     RelationChange,
     ScriptRewrite,
@@ -130,6 +131,16 @@ class BinaryResult:
         default_factory=list)
 
 
+@dataclass(frozen=True)
+class Flagged:
+    """A binary not produced: the engine flagged one of its maintainer scripts."""
+
+    name: str
+    version: str
+    architecture: str
+    problem: str
+
+
 class LostClaim(Exception):
     """Another worker took the build over: our results must not be written."""
 
@@ -146,11 +157,17 @@ def _finish(session: Session, build_id: int, worker: str, status: str, **values:
 
 
 def record_success(sessions: sessionmaker[Session], build_id: int, worker: str,
-                   binaries: list[BinaryResult], log: str) -> None:
-    """The binaries, their relation changes, script rewrites and implicit uses, and status
-    done: at once."""
+                   binaries: list[BinaryResult], log: str, *,
+                   flagged: list[Flagged] | None = None) -> None:
+    """The binaries, their relation changes, script rewrites and implicit uses, the
+    binaries not produced (flagged), and status done: at once."""
     with sessions.begin() as session:
         _finish(session, build_id, worker, "done", log=log)
+        for skipped in flagged or []:
+            session.add(FlaggedBinary(build_id=build_id, name=skipped.name,
+                                      version=skipped.version,
+                                      architecture=skipped.architecture,
+                                      problem=skipped.problem))
         for item in binaries:
             binary = BinaryPackage(build_id=build_id, name=item.name, version=item.version,
                                    architecture=item.architecture, sha256=item.sha256,

@@ -147,6 +147,9 @@ class Build(Base):
     binaries: Mapped[list[BinaryPackage]] = relationship(
         back_populates="build", cascade="all, delete-orphan", passive_deletes=True
     )
+    flagged: Mapped[list[FlaggedBinary]] = relationship(
+        back_populates="build", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def __repr__(self) -> str:
         return f"<Build {self.id} {self.status}>"
@@ -312,6 +315,26 @@ class ImagePackage(Base):
 
     def __repr__(self) -> str:
         return f"<ImagePackage {self.name} {self.version}>"
+
+
+class FlaggedBinary(Base):
+    """A binary of a build that was not produced: the engine flagged one of its
+    maintainer scripts (the build's other binaries are published) (0005)."""
+
+    __tablename__ = "flagged_binary"
+    __table_args__ = (
+        UniqueConstraint("build_id", "name", "architecture"),
+        Index("ix_flagged_binary_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    build_id: Mapped[int] = mapped_column(ForeignKey("build.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    version: Mapped[str] = mapped_column(String(NAME_LEN))
+    architecture: Mapped[str] = mapped_column(String(32))
+    problem: Mapped[str] = mapped_column(Text)  # the engine's one-line reason
+
+    build: Mapped[Build] = relationship(back_populates="flagged")
 
 
 class ImplicitUse(Base):
