@@ -8,6 +8,7 @@
 # APT archive (a signing key is created on first use); finally bootstrap, from that
 # archive, a python3 image with no shell, bash or perl: the sources of python3's
 # dependency closure (recipes/closures/python3.txt) are repacked with their recipes first;
+# and a haproxy image (the closure computed by `rebuild --closure`), its config checked;
 # then audit what was removed and why, and write the HTML report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,9 @@ $u rebuild --repack tar lz4 zlib openssl --wait --concurrency 2
 # shellcheck disable=SC2046
 $u rebuild --repack $(sed -e 's/#.*//' recipes/closures/python3.txt) ca-certificates \
     --wait --concurrency 2
+# a workload image: the sources of haproxy's dependency closure as the engine rewrites
+# it (computed, no list by hand); binaries whose scripts stay flagged are left out
+$u rebuild --repack --closure haproxy --wait --concurrency 2
 $u rebuild hello --wait
 $u status
 # publish the rebuilt packages as a signed archive; prints the sources.list stanza
@@ -44,6 +48,16 @@ for shell in bin/sh bin/bash usr/bin/perl; do
     if [ -e "./python-rootfs/$shell" ]; then echo "unexpected /$shell in the image" >&2; exit 1; fi
 done
 echo "no /bin/sh, bash or perl in ./python-rootfs"
+
+# haproxy from the same archive: its postinst's system user applied natively, no shell
+$u bootstrap haproxy --output ./haproxy-rootfs --force --strict
+grep '^haproxy:' ./haproxy-rootfs/etc/passwd
+for shell in bin/sh bin/bash usr/bin/perl; do
+    if [ -e "./haproxy-rootfs/$shell" ]; then echo "unexpected /$shell in the image" >&2; exit 1; fi
+done
+if [ "$(id -u)" -eq 0 ]; then
+    chroot ./haproxy-rootfs /usr/sbin/haproxy -c -f /etc/haproxy/haproxy.cfg
+fi
 
 # audit: what the rebuilds removed and why, one package's changes, upstream vs ours, a
 # CI gate on the image (fails if it holds bash, dpkg, perl-base, ...) and an HTML report

@@ -117,3 +117,18 @@ def test_a_binary_the_recipe_asks_for_fails_the_build(farm: tuple[Workspace, Pat
     assert result.returncode == EXIT_CODES["build"], result.stderr
     ((status, binaries, flagged),) = builds(ws)
     assert (status, binaries, flagged) == ("failed", [], [])
+
+
+def test_rebuild_of_a_closure_queues_its_sources(farm: tuple[Workspace, Path]) -> None:
+    ws, _ = farm
+    result = run(ws, "rebuild", "--repack", "--closure", "split-tools", "--wait", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [(b["source"], b["version"], b["status"]) for b in
+            json.loads(result.stdout)["builds"]] == [("split", "1.0-1", "done")]
+    assert "closure of split-tools: 1 binaries from 1 sources" in result.stderr
+    assert "flagged (its build will leave it out): split-tools: " in result.stderr
+    missing = run(ws, "rebuild", "--repack", "--closure", "no-such-package")
+    assert missing.returncode == EXIT_CODES["not-found"], missing.stderr
+    lines = [line for line in missing.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("unessential: not-found error: no-such-package")
+    assert "Traceback" not in missing.stderr

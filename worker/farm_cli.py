@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive.catalog.db import make_engine, session_factory, upgrade
 from archive.catalog.models import Build
 from archive.settings import UpstreamSettings
-from archive.upstream.mirror import host_architecture
+from archive.upstream.mirror import Upstream, host_architecture
 from base.console import Reporter, print_json
 from base.context import AppContext, pass_app
 from base.errors import NotFoundError
@@ -109,10 +109,13 @@ def worker_command(app: AppContext, concurrency: int | None, pool: str, loglevel
               help="Follow the campaign until every build is done or failed.")
 @click.option("--concurrency", type=int,
               help="With --wait and no worker running: builds at once in the local worker.")
+@click.option("--closure", is_flag=True,
+              help="The arguments are binary packages: rebuild the sources of their "
+                   "dependency closure, as rewritten (what an image of them needs).")
 @click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
 @pass_app
 def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wait: bool,
-                    concurrency: int | None, as_json: bool) -> None:
+                    concurrency: int | None, closure: bool, as_json: bool) -> None:
     """Queue a campaign: one build per source package (a Celery group).
 
     A build already done with the same source version, recipe and build environment is
@@ -123,10 +126,16 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
     consumed the queue for max(30 s, 2 x lease). Either way it ends with the build
     error (exit 14) naming what happened.
 
+    With --closure the arguments are binary packages: the sources queued are those of
+    their dependency closure once the engine has rewritten it (implicit-essential and
+    script-only relations dropped), each at the version of the closure's binaries;
+    binaries whose scripts the engine flags are listed (their builds leave them out).
+
     \b
     Example:
       unessential rebuild hello tzdata --wait
       unessential rebuild --repack python3-defaults openssl --wait --json
+      unessential rebuild --repack --closure haproxy --wait
     """
     settings = farm_settings(app)
     url = settings.database_url
@@ -138,8 +147,10 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
     arch = (settings.upstream.architectures or [host_architecture()])[0]
     origin = "repack" if repack else "source-build"
     clean_stale_work(settings.data_dir, reporter.log)
+    specs = _closure_specs(settings, list(sources), arch, reporter) if closure \
+        else list(sources)
     try:
-        planned = plan(settings, sessions, list(sources), origin, campaign, arch, reporter)
+        planned = plan(settings, sessions, specs, origin, campaign, arch, reporter)
         fresh = [p for p in planned if p.state in ("queued", "requeued")]
         celery = configure(settings)
         if fresh:
@@ -172,6 +183,23 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
         engine.dispose()
     _report(planned, states, campaign, as_json, wait, problem,
             watch.incidents if watch is not None else [])
+
+
+def _closure_specs(settings: FarmSettings, names: list[str], arch: str,
+                   reporter: Reporter) -> list[str]:
+    """SOURCE=VERSION of every source of the rewritten closure of binaries `names`."""
+    from recipes.policy import load_policy
+    from rewrite.workload import rewritten_closure
+
+    with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
+        workload = rewritten_closure(upstream, arch, names, policy=load_policy(),
+                                     recipes_dir=settings.worker.recipes_dir,
+                                     progress=reporter.log)
+    reporter.log(f"closure of {' '.join(names)}: {len(workload.binaries)} binaries from "
+                 f"{len(workload.sources)} sources")
+    for package, problem in workload.flagged.items():
+        reporter.log(f"flagged (its build will leave it out): {package}: {problem}")
+    return [f"{source}={version}" for source, version in workload.sources]
 
 
 def _send(sessions: sessionmaker[Session], ids: list[int]) -> None:

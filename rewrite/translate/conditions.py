@@ -259,6 +259,8 @@ def eval_pipeline(pipe: Pipeline, ctx: Ctx) -> Cond:
 def _eval_andor(node: AndOr, ctx: Ctx) -> Cond:
     cond = eval_pipeline(node.first, ctx)
     for op, pipe in node.rest:
+        if op == "&&" and cond.kind == "upgrade":
+            continue  # `[ -n "$2" ] && cleanup`: it runs only on upgrades, which are dropped
         other = eval_pipeline(pipe, ctx)
         cond = _and(cond, other) if op == "&&" else _or(cond, other)
     return cond
