@@ -141,3 +141,15 @@ def test_dirname_and_basename_of_a_constant_are_computed(word: str, value: str) 
     text = f"#!/bin/sh\nD={word}\nmkdir -p /srv/\"$D\"\n"
     (action,) = actions(text)
     assert action["Path"] == "/srv/" + value
+
+
+def test_an_exit_behind_an_init_system_test_is_dropped_with_its_branch() -> None:
+    """systemd's prerm refuses removal while systemd runs: no init system runs in a
+    container, the branch never runs there."""
+    text = ('#!/bin/sh\nset -e\nif [ "$1" = "remove" ] && [ -d /run/systemd/system ]; then\n'
+            '    echo "systemd is the active init system" >&2\n    exit 1\nfi\n'
+            'rm -f /var/lib/demo/state\n')
+    result = translate(text, "prerm", package="demo")
+    assert [a.stanza()["Action"] for a in result.actions] == ["remove-path"]
+    assert "remove" in result.actions[0].on and result.fails == {}
+    assert any("init" in d.reason for d in result.dropped)
