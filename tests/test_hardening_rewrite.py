@@ -218,7 +218,7 @@ def test_failing_on_triggered_is_refused_only_with_trigger_interests(tmp_path: P
     ('#!/bin/sh\n[ -x /usr/bin/foo ] || exit 0\nrm -rf /var/lib/xx\n', 2),
     ('#!/bin/sh\nif which foo >/dev/null; then\n    exit 0\nfi\nrm -rf /var/lib/xx\n', 3),
     ('#!/bin/sh\n[ -n "$2" ] && exit 0\nrm -rf /var/lib/xx\n', 2),
-    ('#!/bin/sh\nif [ -d /run/systemd/system ]; then\n    exit 0\nfi\n', 3),
+    ('#!/bin/sh\nif [ -d /etc/xx ]; then\n    exit 0\nfi\nrm -rf /var/lib/xx\n', 3),
     ('#!/bin/sh\nif dpkg --compare-versions "$2" lt 2; then\n  rm -rf /a\nelse\n  exit 0\nfi\n', 5),
     ('#!/bin/sh\n[ "$1" = purge ] && [ -e /etc/x ] && exit 0\nrm -rf /var/lib/xx\n', 2),
     ('#!/bin/sh\n( exit 0 )\nrm -rf /var/lib/xx\n', 2),
