@@ -4,6 +4,7 @@ actions of its tool's handler (one module per tool family)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from pydantic import ValidationError
 
@@ -49,6 +50,10 @@ DROPPED_TOOLS = {
 # actions that only add what is missing: taken behind a test that reads the system, they
 # change nothing where the test would have skipped them
 ADDITIVE = (CreateFile, InstallConfig, MakeDir, SystemGroup, SystemUser, UserInGroup)
+# `setpriv --reuid man ... -- mandb -pq`, `runuser -u man -- mandb`: the command after
+# `--`, run as another user (the actions do what it does, as root)
+RUN_AS = {"setpriv", "runuser"}
+SCRIPT_POSITIONAL = ("$1", "$2", "$3", "$4")  # a function called with the script's "$@"
 MESSAGE_TOOLS = {"echo", "printf"}
 NOOP = {"true", ":", "umask"}
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.S)
@@ -82,13 +87,21 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
             name, _, value = arg.partition("=")
             assign(ctx, name, value, straight=True)
         return
-    name = argv[0]
+    name = written = argv[0]
+    if re.fullmatch(r"/(usr/)?s?bin/[A-Za-z0-9_.+-]+", name):  # /usr/bin/mandb: the tool
+        name = argv[0] = name.rsplit("/", 1)[1]
     if name in ("local", "export", "unset", "readonly"):
         _declare(cmd, argv, ctx)
         return
     if not quiet(cmd):
         raise Untranslatable(cmd.line, text, "output redirected to a file",
                              Idiom("output redirected to a file by", name))
+    if name == "shift":
+        _shift(cmd, argv, ctx)
+        return
+    if name in RUN_AS and "--" in argv[1:-1]:  # another user runs it: the same effect here
+        translate_command(replace(cmd, words=cmd.words[argv.index("--") + 1:]), ctx, out)
+        return
     if name in NOOP or (name == "set" and all(re.fullmatch(r"[-+][euxv]+", a) for a in argv[1:])):
         return
     if name in MESSAGE_TOOLS or (name == "cat" and cmd.heredoc is not None and not cmd.redirects):
@@ -111,11 +124,15 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     if name in DROPPED_TOOLS:
         out.dropped.append(Dropped(text, DROPPED_TOOLS[name], where))
         return
+    if ctx.positional is not None and ctx.positional != list(SCRIPT_POSITIONAL):
+        # "$@" in a function: the call's parameters
+        argv = [argv[0], *(item for arg in argv[1:] for item in (
+            ctx.positional if arg in ("$@", '"$@"') else [arg]))]
     handler = HANDLERS.get(name)
     if handler is None:
-        raise Untranslatable(cmd.line, text, f"command {name!r} is not in the vocabulary",
+        raise Untranslatable(cmd.line, text, f"command {written!r} is not in the vocabulary",
                              Idiom("call of a function the script defines")
-                             if name in ctx.functions else Idiom("command", name))
+                             if name in ctx.functions else Idiom("command", written))
     expanded = [a for a in argv[1:] if "$" in a and a not in ('$@', '"$@"')]
     if expanded or any("`" in a for a in argv):
         raise Untranslatable(cmd.line, text, "uses a shell variable or command substitution",
@@ -144,6 +161,24 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                              "system (of another path): it would be made whether or not the "
                              "test holds", "owner or mode change behind a test of the system")
     out.actions += [a.model_copy(update={"origin": where}) for a in actions]
+
+
+def _shift(cmd: Command, argv: list[str], ctx: Ctx) -> None:
+    """`shift [N]` in a function's body (its own list, in a call that always runs): the call's
+    positional parameters lose their first N."""
+    text = ctx.source(cmd.line)
+    if ctx.positional is None:
+        raise Untranslatable(cmd.line, text, "shift of the script's own arguments",
+                             Idiom("command", "shift"))
+    if not ctx.top or not ctx.straight or len(argv) > 2 or not re.fullmatch(r"[0-9]*", "".join(
+            argv[1:])):
+        raise Untranslatable(cmd.line, text, "shift inside a block or of a computed count",
+                             Idiom("command", "shift"))
+    count = int(argv[1]) if len(argv) == 2 else 1
+    if count > len(ctx.positional):
+        raise Untranslatable(cmd.line, text, "shift of more parameters than the call has "
+                             "(the shell stops the script)", Idiom("command", "shift"))
+    del ctx.positional[:count]
 
 
 def created_by(actions: list[Action]) -> frozenset[str] | None:

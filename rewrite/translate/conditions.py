@@ -128,8 +128,10 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
     if "-a" in args:
         i = args.index("-a")
         return _and(_test_cond(args[:i], ctx), _test_cond(args[i + 1:], ctx))
-    if args and args[0] == "!":
+    if args and args[0] == "!" and len(args) > 1:
         return _negated(_test_cond(args[1:], ctx), all_phases)
+    if len(args) == 1:  # `[ STRING ]`: true when it is not empty, as -n
+        return _test_cond(["-n", args[0]], ctx)
     if len(args) == 3 and args[1] in ("=", "!=", "=="):
         left, op, right = args
         if phase_word(right) and not phase_word(left):

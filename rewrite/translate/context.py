@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from recipes.actions import Action, Dropped
@@ -105,7 +105,7 @@ class Ctx:
     defs: dict[str, Function] = field(default_factory=dict)
     calls: tuple[str, ...] = ()  # the functions being called, innermost last
     # inside a call: the values of $1, $2, ... (the caller's words, already substituted)
-    positional: tuple[str, ...] | None = None
+    positional: list[str] | None = None  # (shared by the contexts of one call: `shift`)
     # inside a call: script argument -> the status a `return` gave it (shared per call)
     returned: dict[str, str] = field(default_factory=dict)
     # shell variables with a constant value: name -> (value, the arguments it is known
@@ -165,7 +165,7 @@ Handler = Callable[[list[str], Ctx], list[Action]]
 _POSITIONAL = re.compile(r"\$\{([0-9])(?::?-)?\}|\$([0-9])|\$\{#\}|\$#")
 
 
-def bind_positional(value: str, positional: tuple[str, ...]) -> str:
+def bind_positional(value: str, positional: Sequence[str]) -> str:
     """`value` with a function's positional parameters replaced by the call's values:
     `$N`, `${N}`, `${N-}`, `${N:-}` (empty when not given) and `$#`; `$@` and `$*` are
     left for the caller to refuse or expand."""

@@ -68,7 +68,7 @@ def call(cmd: Command, ctx: Ctx, out: Result, walk: Walk) -> Flow:
         positional.append(value)
     returned: dict[str, str] = {}
     saved: dict[str, tuple[str, frozenset[str]] | None] = {}
-    inner = replace(ctx, calls=(*ctx.calls, name), positional=tuple(positional),
+    inner = replace(ctx, calls=(*ctx.calls, name), positional=positional,
                     returned=returned, nested=True, top=True, saved=saved)
     definition = ctx.defs[name]
     body = definition.body.body if isinstance(definition.body, Group) and \

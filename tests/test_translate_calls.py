@@ -1,0 +1,60 @@
+"""Calls the engine follows: `shift` in a function, "$@" of a call, a command run as
+another user (setpriv, runuser), a tool named by its absolute path, `[ STRING ]`."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewrite.translate import Idiom, Untranslatable, translate
+
+
+def actions(text: str, script: str = "postinst") -> list[dict[str, str]]:
+    return [a.stanza() for a in translate(text, script, package="demo").actions]
+
+
+MANDB = """#!/bin/sh
+set -e
+run_mandb () {
+    local message="$1"
+    shift
+    [ "$message" ] && echo "$message" >&2
+    setpriv --reuid man --regid man --init-groups -- /usr/bin/mandb "$@" || true
+}
+if [ "$1" = triggered ]; then
+    run_mandb "" -pq /usr/share/man
+    exit 0
+fi
+"""
+
+
+def test_shift_and_the_calls_parameters_reach_a_command_run_as_another_user() -> None:
+    (cache,) = actions(MANDB)
+    assert (cache["Action"], cache["Kind"], cache["Path"], cache["On"]) == (
+        "update-cache", "man", "/usr/share/man", "triggered")
+    runuser = MANDB.replace("setpriv --reuid man --regid man --init-groups --",
+                            "runuser -u man --")
+    assert actions(runuser) == actions(MANDB)
+
+
+@pytest.mark.parametrize("text", [
+    "#!/bin/sh\nshift\nmkdir /x\n",  # the script's own arguments
+    "#!/bin/sh\nf() {\n  if [ -e /etc/x ]; then shift; fi\n  mkdir \"/v/$1\"\n}\nf a b\n",
+    "#!/bin/sh\nf() {\n  shift 3\n}\nf a b\n",  # more than the call has: dash stops
+])
+def test_shifts_the_engine_cannot_follow_are_refused(text: str) -> None:
+    with pytest.raises(Untranslatable) as caught:
+        translate(text, "postinst", package="demo")
+    assert caught.value.idiom == Idiom("command", "shift")
+
+
+def test_a_single_string_test_is_true_when_not_empty() -> None:
+    text = ('#!/bin/sh\nf() {\n  [ "$1" ] && mkdir -p /var/lib/with\n'
+            '  [ "$2" ] || mkdir -p /var/lib/without\n}\nf yes ""\n')
+    assert [a["Path"] for a in actions(text)] == ["/var/lib/with", "/var/lib/without"]
+
+
+def test_a_tool_named_by_its_path_is_the_tool_and_an_unknown_one_keeps_its_path() -> None:
+    assert actions("#!/bin/sh\n/sbin/ldconfig\n") == actions("#!/bin/sh\nldconfig\n")
+    with pytest.raises(Untranslatable) as caught:
+        translate("#!/bin/sh\n/usr/sbin/frob --all\n", "postinst", package="demo")
+    assert caught.value.idiom == Idiom("command", "/usr/sbin/frob")
