@@ -26,7 +26,8 @@ def test_survey_of_the_priority_classes(tmp_path: Path) -> None:
     print(json.dumps(t))  # the figures for the README (pytest -s)
     assert t["packages"] > 50 and t["scripts"] > 0 and t["with_scripts"] > 0
     assert t["translated"] + t["by_recipe"] + t["flagged"] == t["scripts"]
-    assert t["translated"] > 0
+    # measured 2026-11-28: 135 of 181 (the goal of issue 15 is 95%); a floor, not the goal
+    assert t["translated"] >= 135, t
     assert t["flagged_lines"] >= t["flagged"]
     assert sum(g["count"] for g in data["idioms"]) == t["flagged_lines"] + t["errors"]
     counts = [g["count"] for g in data["idioms"]]
@@ -38,6 +39,25 @@ def test_survey_of_the_priority_classes(tmp_path: Path) -> None:
     table = subprocess.run([*CLI, "-q", "survey", "dpkg", "--no-record"], env=env,
                            capture_output=True, text=True, timeout=600, check=True).stdout
     assert table.startswith("packages dpkg (") and "scripts" in table
+
+
+def test_survey_of_a_server_closure(tmp_path: Path) -> None:
+    """The closure of five servers: what a maintainer selecting them gets translated."""
+    env = dict(os.environ, UNESSENTIAL_DATA_DIR=str(tmp_path / "data"))
+    done = subprocess.run([*CLI, "survey", "--closure", "postfix", "haproxy", "bind9",
+                           "memcached", "varnish", "--json", "--no-record"], env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(done.stdout)
+    t = data["totals"]
+    print(json.dumps(t))
+    # measured 2026-11-28: 63 of 81 (the goal of issue 15 is 90%); a floor, not the goal
+    assert t["translated"] >= 63, t
+    status = {(p["package"], s["script"]): s["status"] for p in data["packages"]
+              for s in p["scripts"]}
+    for script in (("haproxy", "postinst"), ("memcached", "postinst"),
+                   ("netbase", "postinst"), ("kmod", "postinst"), ("dbus", "postinst")):
+        assert status.get(script, "translated") == "translated", script
 
 
 def test_bench_survey_runs(tmp_path: Path) -> None:
