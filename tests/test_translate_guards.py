@@ -153,3 +153,20 @@ def test_an_exit_behind_an_init_system_test_is_dropped_with_its_branch() -> None
     assert [a.stanza()["Action"] for a in result.actions] == ["remove-path"]
     assert "remove" in result.actions[0].on and result.fails == {}
     assert any("init" in d.reason for d in result.dropped)
+
+
+def test_a_loop_of_conffile_helpers_over_computed_names_acts_only_on_old_upgrades() -> None:
+    """bash-completion: `for f in $(find ...); do dpkg-maintscript-helper rm_conffile $f
+    1:1.3-1 -- "$@"; done` does something only where an upgrade from 1:1.3-1 or older
+    left conffiles behind."""
+    text = ('#!/bin/sh\nset -e\ncase "$1" in\n  purge)\n    rm -f /etc/demo\n'
+            '    for f in $(find /etc/demo.d/ -type f -name "*.dpkg-*"); do\n'
+            '      dpkg-maintscript-helper rm_conffile ${f%.dpkg-*} 1:1.3-1 -- "$@"\n'
+            "    done\n  ;;\nesac\n")
+    result = translate(text, "postrm", package="demo")
+    assert [(a.stanza()["Action"], a.stanza()["Path"]) for a in result.actions] == [
+        ("remove-path", "/etc/demo")]
+    assert any("version 1:1.3-1 or older" in d.reason for d in result.dropped)
+    other = text.replace("dpkg-maintscript-helper rm_conffile ${f%.dpkg-*} 1:1.3-1 -- \"$@\"",
+                         'rm -f "$f"')
+    assert refusal(other, "postrm").idiom == Idiom("loop over computed values")

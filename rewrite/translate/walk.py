@@ -378,6 +378,30 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
     return flow
 
 
+def _upgrade_only_conffiles(body: list[Node], ctx: Ctx) -> str:
+    """The prior versions when every statement of a loop's body is `dpkg-maintscript-helper
+    rm_conffile|mv_conffile ... PRIOR-VERSION ...` with constant versions ("" otherwise):
+    what those do depends on an upgrade from PRIOR-VERSION or older having happened (on
+    a fresh install, its remove and its purge, they do nothing)."""
+    priors: list[str] = []
+    for node in body:
+        cmd = node.first.commands[0] if isinstance(node, AndOr) and not node.rest and \
+            len(node.first.commands) == 1 else None
+        if not isinstance(cmd, Command) or not quiet(cmd):
+            return ""
+        argv = [word_value(w, ctx) for w in cmd.words]
+        if "--" in argv:
+            argv = argv[:argv.index("--")]
+        fields = {"rm_conffile": 3, "mv_conffile": 4}.get(argv[1] if len(argv) > 1 else "")
+        if argv[0] != "dpkg-maintscript-helper" or fields is None or len(argv) < fields + 1:
+            return ""
+        prior = argv[fields]
+        if not constant(prior) or not re.fullmatch(r"[0-9][A-Za-z0-9.+:~-]*", prior):
+            return ""
+        priors.append(prior)
+    return ", ".join(dict.fromkeys(priors))
+
+
 def _block_text(node: If | Case, ctx: Ctx) -> str:
     end = node.end or node.line
     return "\n".join(ctx.lines[node.line - 1:end]).strip()
@@ -469,6 +493,13 @@ def _for(node: For, ctx: Ctx, out: Result) -> Flow:
     for word in node.words:
         value = word_value(word, ctx)
         if "$" in value or "`" in value or any(c in value for c in "*?["):
+            prior = _upgrade_only_conffiles(node.body, ctx)
+            if prior:
+                out.dropped.append(Dropped(ctx.source(node.line), "dpkg-maintscript-helper "
+                                           "over computed conffiles: it acts only on systems "
+                                           f"upgraded from version {prior} or older: images "
+                                           "are installed fresh", ctx.origin(node.line)))
+                return {p: ctx.status.get(p, "U") for p in ctx.phases}
             raise Untranslatable(node.line, ctx.source(node.line), "a loop over computed values",
                                  "loop over computed values")
         values.append(value)
