@@ -42,6 +42,7 @@ from recipes.actions import (
     InstallConfig,
     Ldconfig,
     MakeDir,
+    MovePath,
     MvConffile,
     PruneLinks,
     PythonClean,
@@ -290,6 +291,14 @@ class Applier:
                 raise
             return "not-needed", f"{path} is a directory that is not empty (rmdir)"
         return "applied", path
+
+    @applies(MovePath)
+    def _move_path(self, package: str, action: MovePath) -> tuple[str, str]:
+        source = _absolute(action.source, "Source")
+        path = _absolute(action.path, "Path")
+        if not self.fs.rename(source, path):
+            return "not-needed", f"{source} is absent"
+        return "applied", f"{source} -> {path}"
 
     @applies(Symlink)
     def _symlink(self, package: str, action: Symlink) -> tuple[str, str]:

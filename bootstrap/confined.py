@@ -352,6 +352,27 @@ class ImageRoot:
                 os.unlink(where.name, dir_fd=where.parent)
             return True
 
+    def rename(self, source: str, target: str) -> bool:
+        """mv SOURCE TARGET, neither followed (into TARGET when it is a directory, as mv
+        does); False when SOURCE is absent."""
+        if self.is_dir(target) and not self.is_symlink(target):
+            target = target.rstrip("/") + "/" + source.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            where = self._locate(source, follow_last=False, make=False, strict=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        with contextlib.closing(_Fd(where.parent)):
+            if not where.name:
+                raise Confinement("refusing to move the image root")
+            if _lstat_at(where.parent, where.name) is None:
+                return False
+            with self._at(target, follow_last=False) as to:
+                if not to.name:
+                    raise Confinement("refusing to replace the image root")
+                os.replace(where.name, to.name, src_dir_fd=where.parent,
+                           dst_dir_fd=to.parent)
+        return True
+
     def chmod(self, path: str, mode: int) -> None:
         """Set the permission bits of `path` (its symlinks resolved in the image)."""
         with self._opened(path) as (fd, _):

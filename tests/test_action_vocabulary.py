@@ -56,6 +56,7 @@ DOCUMENTED = {
     "make-dir": (("Path",), {"Mode": "", "Owner": "", "Group": ""}),
     "remove-path": (("Path",), {"Recursive": "no"}),
     "prune-links": (("Path",), {}),
+    "move-path": (("Source", "Path"), {}),
     "set-owner": (("Path",), {"Owner": "", "Group": "", "Mode": ""}),
     "stat-override": (("Path",), {"Owner": "", "Group": "", "Mode": "", "Remove": "no"}),
     "symlink": (("Path", "Target"), {}),

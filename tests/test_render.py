@@ -138,6 +138,8 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
     ),
     "remove-path-glob": ("remove-path", "postrm", ("purge",), {"path": "/var/log/foo/*.log"}),
     "prune-links": ("prune-links", "postrm", ("remove", "purge"), {"path": "/etc/ssl/certs"}),
+    "move-path": ("move-path", "postrm", ("remove",),
+                  {"source": "/etc/apt/apt.conf.d/20foo", "path": "/etc/apt/apt.conf.d/20foo.off"}),
     "set-owner": (
         "set-owner", "postinst", ("configure",),
         {"path": "/var/log/foo", "group": "adm", "mode": "2750"},
@@ -656,3 +658,35 @@ def test_removing_every_choice_of_an_unknown_alternative_succeeds(root: Path) ->
                  script="preinst", on=("install",))
     done = run(root, action, arg="install", script="preinst")
     assert done.returncode == 0
+
+
+def test_move_path_rendered_and_native_agree(tmp_path: Path) -> None:
+    """move-path: a file renamed, an absent source left alone (no failure), a file moved
+    into a directory, a symlink moved as a link (not followed); the rendered sh (dash)
+    and bootstrap's native apply leave the same tree."""
+    from bootstrap.apply import Applier
+
+    shell = tmp_path / "sh" / "root"
+    etc = shell / "etc"
+    (etc / "hooks").mkdir(parents=True)
+    (etc / "20hook").write_text("hook\n")
+    (etc / "old.conf").write_text("conf\n")
+    (etc / "link").symlink_to("/nowhere")
+    native = tmp_path / "native"
+    shutil.copytree(shell, native, symlinks=True)
+    moves = [act("move-path", {"source": source, "path": path}, script="postrm",
+                 on=("remove",))
+             for source, path in (("/etc/20hook", "/etc/20hook.disabled"),
+                                  ("/etc/missing", "/etc/missing.disabled"),
+                                  ("/etc/old.conf", "/etc/hooks"),
+                                  ("/etc/link", "/etc/link.off"))]
+    run(shell, *moves, script="postrm", arg="remove")
+    applier = Applier(native)
+    assert [applier.run("demo", m).status for m in moves] == [
+        "applied", "not-needed", "applied", "applied"]
+    for root in (shell, native):
+        tree = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+        assert tree == ["etc", "etc/20hook.disabled", "etc/hooks", "etc/hooks/old.conf",
+                        "etc/link.off"], root
+        assert os.readlink(root / "etc/link.off") == "/nowhere"
+        assert (root / "etc/20hook.disabled").read_text() == "hook\n"

@@ -170,3 +170,13 @@ def test_a_loop_of_conffile_helpers_over_computed_names_acts_only_on_old_upgrade
     other = text.replace("dpkg-maintscript-helper rm_conffile ${f%.dpkg-*} 1:1.3-1 -- \"$@\"",
                          'rm -f "$f"')
     assert refusal(other, "postrm").idiom == Idiom("loop over computed values")
+
+
+def test_mv_behind_a_test_of_its_source_is_a_move_path() -> None:
+    text = ("#!/bin/sh\nset -e\nhook=/etc/apt/apt.conf.d/20demo\n"
+            "test -f $hook.disabled && mv $hook.disabled $hook\nexit 0\n")
+    (move,) = actions(text, "preinst")
+    assert (move["Action"], move["Source"], move["Path"]) == (
+        "move-path", "/etc/apt/apt.conf.d/20demo.disabled", "/etc/apt/apt.conf.d/20demo")
+    bare = "#!/bin/sh\nset -e\nmv /etc/demo /etc/demo.old\n"  # fails where /etc/demo is missing
+    assert refusal(bare).idiom == Idiom("mv of a path no test found present")

@@ -46,6 +46,16 @@ class PruneLinks(Action):
     path: AbsolutePath = Field(alias="Path")
 
 
+class MovePath(Action):
+    """Rename a path if it exists (mv SOURCE PATH behind a test of SOURCE): a file or
+    link at `Path` is replaced, a directory at `Path` receives it (as mv does); nothing
+    happens when `Source` is absent."""
+
+    name: Literal["move-path"] = Field("move-path", alias="Action")
+    source: AbsolutePath = Field(alias="Source")
+    path: AbsolutePath = Field(alias="Path")
+
+
 class SetOwner(Action):
     """chown/chmod/dpkg-statoverride of one path."""
 

@@ -19,6 +19,7 @@ from recipes.actions.files import (
     DirToSymlink,
     InstallConfig,
     MakeDir,
+    MovePath,
     MvConffile,
     PruneLinks,
     RemovePath,
@@ -48,7 +49,7 @@ AnyAction = Annotated[
     | AlternativeInstall | AlternativeRemove | Ldconfig
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache
-    | MakeDir | RemovePath | PruneLinks | SetOwner | StatOverride | Symlink | CreateFile
+    | MakeDir | RemovePath | PruneLinks | MovePath | SetOwner | StatOverride | Symlink | CreateFile
     | InstallConfig
     | Trigger | Tmpfiles | Sysusers,
     Field(discriminator="name"),

@@ -10,6 +10,7 @@ from recipes.actions import (
     CreateFile,
     InstallConfig,
     MakeDir,
+    MovePath,
     RemovePath,
     SetOwner,
     Symlink,
@@ -165,7 +166,7 @@ def _h_touch(argv: list[str], ctx: Ctx) -> list[Action]:
 
 def _h_ucf(argv: list[str], ctx: Ctx) -> list[Action]:
     opts, rest = parse_options(argv[1:], {"--debconf-ok", "--src-dir", "--sum-file"})
-    if "--purge" in opts:
+    if "--purge" in opts or "-p" in opts:
         return []
     if len(rest) != 2:
         raise ValueError("ucf other than ucf SOURCE DEST")
@@ -192,9 +193,25 @@ def _h_cp(argv: list[str], ctx: Ctx) -> list[Action]:
     return [InstallConfig(script=ctx.script, on=ctx.phases, source=source, path=dest)]
 
 
+def _h_mv(argv: list[str], ctx: Ctx) -> list[Action]:
+    """`mv [-f] SOURCE DEST` behind a test of SOURCE (`[ -e F ] && mv F F.disabled`):
+    move-path, which moves only what exists. A mv no test guards is not modelled (where
+    SOURCE is missing it fails, and the script with it)."""
+    opts, rest = parse_options(argv[1:], set())
+    unknown = [o for o in opts if o not in ("-f", "--force", "--")]
+    if unknown or len(rest) != 2 or not all(p.startswith("/") for p in rest):
+        raise Unmodelled("mv other than mv [-f] SOURCE DEST (absolute paths)",
+                         Idiom("unknown form of", "mv"))
+    source, dest = rest
+    if source not in ctx.guard_paths:
+        raise Unmodelled(f"mv of {source}, which no test around it found present",
+                         Idiom("mv of a path no test found present"))
+    return [MovePath(script=ctx.script, on=ctx.phases, source=source, path=dest)]
+
+
 HANDLERS: dict[str, Handler] = {
     "mkdir": _h_mkdir, "rm": _h_rm, "rmdir": _h_rmdir,
     "chown": _h_chown, "chmod": _h_chmod,
     "ln": _h_ln, "touch": _h_touch, "ucf": _h_ucf, "cp": _h_cp,
-    "chgrp": _h_chgrp, "install": _h_install,
+    "chgrp": _h_chgrp, "install": _h_install, "mv": _h_mv,
 }
