@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from bootstrap import cabundle
 from bootstrap.accounts import AccountError, Accounts
 from bootstrap.alternatives import AdminFile, parse_admin, render_admin
+from bootstrap.conditions import holds
 from bootstrap.confined import Confinement, ImageRoot
 from recipes.actions import (
     Action,
@@ -140,7 +141,10 @@ class Applier:
     def run(self, package: str, action: Action) -> Outcome:
         apply = APPLY.get(type(action))
         try:
-            if apply is None:  # pragma: no cover - test_action_vocabulary: every model has one
+            failing = next((c for c in action.only_if if not holds(self.fs, c)), None)
+            if failing is not None:
+                status, detail = "not-needed", f"Only-If {failing!r} does not hold"
+            elif apply is None:  # pragma: no cover - every model has one (test_action_vocabulary)
                 status, detail = "skipped", "no installer support"
             else:
                 status, detail = apply(self, package, action)

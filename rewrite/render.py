@@ -94,6 +94,16 @@ def sh_quote(value: object) -> str:
     return literal(text)
 
 
+def only_if_test(conditions: tuple[str, ...]) -> str:
+    """The sh condition of an action's `Only-If` (paths under "$DPKG_ROOT", no glob)."""
+    tests = []
+    for item in conditions:
+        negated = item.startswith("! ")
+        test, _, path = (item[2:] if negated else item).partition(" ")
+        tests.append(("! " if negated else "") + f"[ {test} {_root(path, glob=False)} ]")
+    return " && ".join(tests)
+
+
 def _root(path: object, glob: bool = True) -> str:
     """An absolute path under "$DPKG_ROOT", as shell words."""
     text = _single(path)
@@ -202,8 +212,11 @@ def render_script(
         _check(script, action)
         body = env.get_template(TEMPLATE_OF[type(action)]).render(
             a=action, package=package, script=script
-        )
-        groups.setdefault(action.on, []).append(body.strip("\n"))
+        ).strip("\n")
+        if action.only_if:
+            body = f"if {only_if_test(action.only_if)}; then\n" + "\n".join(
+                f"    {line}" if line else line for line in body.split("\n")) + "\nfi"
+        groups.setdefault(action.on, []).append(body)
     return env.get_template("script.sh.j2").render(
         package=package,
         script=script,

@@ -215,10 +215,10 @@ def test_failing_on_triggered_is_refused_only_with_trigger_interests(tmp_path: P
 
 
 @pytest.mark.parametrize(("text", "line"), [
-    ('#!/bin/sh\n[ -x /usr/bin/foo ] || exit 0\nrm -rf /var/lib/xx\n', 2),
+    ('#!/bin/sh\ncommand -v foo >/dev/null || exit 0\nrm -rf /var/lib/xx\n', 2),
     ('#!/bin/sh\nif which foo >/dev/null; then\n    exit 0\nfi\nrm -rf /var/lib/xx\n', 3),
     ('#!/bin/sh\n[ -n "$2" ] && exit 0\nrm -rf /var/lib/xx\n', 2),
-    ('#!/bin/sh\nif [ -d /etc/xx ]; then\n    exit 0\nfi\nrm -rf /var/lib/xx\n', 3),
+    ('#!/bin/sh\nif [ -d /var/lib/xx/keep ]; then\n    exit 0\nfi\nrm -rf /var/lib/xx\n', 3),
     ('#!/bin/sh\nif dpkg --compare-versions "$2" lt 2; then\n  rm -rf /a\nelse\n  exit 0\nfi\n', 5),
     ('#!/bin/sh\n[ "$1" = purge ] && [ -e /etc/x ] && exit 0\nrm -rf /var/lib/xx\n', 2),
     ('#!/bin/sh\n( exit 0 )\nrm -rf /var/lib/xx\n', 2),

@@ -318,16 +318,23 @@ def test_compare_versions_with_a_double_dash() -> None:
 
 
 # -- owner and mode changes behind a test of the system ----------------------------------
-def test_owner_change_behind_a_test_of_another_path_is_refused() -> None:
-    """base-files: `if [ -f /etc/staff-group-for-usr-local ]; then chown root:staff ...`
-    would be made whether or not the flag file exists (the widest reading)."""
+def test_owner_change_behind_a_test_of_another_path_carries_the_test() -> None:
+    """base-files: `if [ -f /etc/staff-group-for-usr-local ]; then chown root:staff ...`:
+    the change is made only where the flag file exists (Only-If), not in every case (the
+    widest reading); behind a test that is not one of a path it stays refused."""
     text = ('#!/bin/sh\nif [ -f /etc/staff-flag ]; then\n'
             '  chown root:staff /usr/local/share\nfi\n')
+    (owner,) = translate(text, "postinst", package="demo").actions
+    assert (owner.name, owner.only_if) == ("set-owner", ("-f /etc/staff-flag",))
+    (mode,) = translate("#!/bin/sh\n[ -x /usr/bin/x ] && chmod 0700 /var/lib/y\nexit 0\n",
+                        "postinst", package="demo").actions
+    assert mode.only_if == ("-x /usr/bin/x",)
     with pytest.raises(Untranslatable, match="owner or mode change behind a test"):
-        translate(text, "postinst", package="demo")
+        translate("#!/bin/sh\ncommand -v x >/dev/null && chmod 0700 /var/lib/y\nexit 0\n",
+                  "postinst", package="demo")
     with pytest.raises(Untranslatable, match="owner or mode change behind a test"):
-        translate("#!/bin/sh\n[ -x /usr/bin/x ] && chmod 0700 /var/lib/y\n", "postinst",
-                  package="demo")
+        translate("#!/bin/sh\nif [ ! -f /etc/flag ]; then\n  touch /etc/flag\n"
+                  "  chmod 0700 /var/lib/y\nfi\n", "postinst", package="demo")
 
 
 @pytest.mark.parametrize("text", [

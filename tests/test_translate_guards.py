@@ -5,6 +5,11 @@ missing and that only a parent directory was made since."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from rewrite.translate import Idiom, Untranslatable, translate
@@ -56,14 +61,28 @@ def test_a_mode_set_right_after_the_write_is_the_created_files_mode() -> None:
         ("create-file", "/etc/modules", "644")
 
 
-@pytest.mark.parametrize("after", [
-    "rm -f /etc/other",  # something else: would run where the exit is taken
-    "chmod 600 /etc/modules",  # the file may exist: its mode would change
-    "mkdir -m 700 /etc",  # a parent's mode would change
+@pytest.mark.parametrize(("after", "taken"), [
+    ("rm -f /etc/other", ("remove-path", "/etc/other")),
+    ("mkdir -m 700 /etc", ("make-dir", "/etc")),
 ])
-def test_an_early_exit_followed_by_another_change_is_refused(after: str) -> None:
+def test_an_early_exit_followed_by_another_change_makes_it_conditional(
+        after: str, taken: tuple[str, str]) -> None:
+    """What follows runs only where the test failed: its actions carry the test."""
     text = ("#!/bin/sh -e\nf() {\n  [ -e /etc/modules ] && return 0\n"
             f"  {after}\n}}\n" 'case "$1" in configure) f ;; esac\n')
+    (action,) = actions(text)
+    assert (action["Action"], action["Path"]) == taken
+    assert action["Only-If"] == "! -e /etc/modules"
+
+
+@pytest.mark.parametrize("text", [
+    # what follows changes the tested path: the test would not see what the exit saw
+    "#!/bin/sh -e\nf() {\n  [ -e /etc/modules ] && return 0\n  chmod 600 /etc/modules\n"
+    "  rm -f /etc/other\n}\nf\n",
+    # the exit's test is not one of a path
+    "#!/bin/sh -e\nf() {\n  command -v foo >/dev/null || return 0\n  rm -f /etc/other\n}\nf\n",
+])
+def test_an_early_exit_followed_by_a_change_it_cannot_condition_is_refused(text: str) -> None:
     assert refusal(text).idiom == Idiom("exit inside an if that tests the system")
 
 
@@ -180,3 +199,79 @@ def test_mv_behind_a_test_of_its_source_is_a_move_path() -> None:
         "move-path", "/etc/apt/apt.conf.d/20demo.disabled", "/etc/apt/apt.conf.d/20demo")
     bare = "#!/bin/sh\nset -e\nmv /etc/demo /etc/demo.old\n"  # fails where /etc/demo is missing
     assert refusal(bare).idiom == Idiom("mv of a path no test found present")
+
+
+# -- Only-If against dash: the original and the rendered script, on the same trees ----------
+ONLY_IF_ORIGINAL = """#!/bin/sh
+set -e
+f() {
+  if [ ! -d "$DPKG_ROOT/srv/$1" ]; then
+    mkdir -p "$DPKG_ROOT/srv/$1"
+  fi
+  if [ -f "$DPKG_ROOT/etc/staff-flag" ]; then
+    chmod 2775 "$DPKG_ROOT/srv/$1" 2>/dev/null || true
+  fi
+}
+keep() {
+  [ -e "$DPKG_ROOT/etc/keep-$1" ] && return 0
+  rm -f "$DPKG_ROOT/srv/$1.old"
+}
+if [ "$1" = configure ]; then
+  f a
+  f b
+  keep a
+  keep b
+fi
+exit 0
+"""
+
+
+def _tree(root: Path) -> list[tuple[str, str]]:
+    return sorted((str(p.relative_to(root)), oct(p.lstat().st_mode)) for p in root.rglob("*"))
+
+
+@pytest.mark.skipif(shutil.which("dash") is None, reason="needs dash")
+@pytest.mark.parametrize("present", [(), ("etc/staff-flag",), ("etc/keep-a",),
+                                     ("etc/staff-flag", "etc/keep-b", "srv/a")])
+def test_only_if_behaves_like_the_original_tests(tmp_path: Path,
+                                                  present: tuple[str, ...]) -> None:
+    from rewrite.render import render_script
+
+    result = translate(ONLY_IF_ORIGINAL, "postinst", package="demo")
+    assert {a.only_if for a in result.actions} >= {("-f /etc/staff-flag",),
+                                                   ("! -e /etc/keep-a",)}
+    rendered = render_script("postinst", result.actions, package="demo")
+    assert rendered is not None
+    trees = []
+    for name, text in (("original", ONLY_IF_ORIGINAL), ("rendered", rendered)):
+        root = tmp_path / name / "root"
+        for entry in ("etc", "srv"):
+            (root / entry).mkdir(parents=True)
+        for entry in present:
+            (root / entry).mkdir(parents=True) if entry.startswith("srv/") \
+                else (root / entry).write_text("")
+        for old in ("a.old", "b.old"):
+            (root / "srv" / old).write_text("")
+        script = tmp_path / name / "script"
+        script.write_text(text)
+        done = subprocess.run(["dash", str(script), "configure"], capture_output=True,
+                              text=True, env={"PATH": os.environ["PATH"],
+                                              "DPKG_ROOT": str(root)}, timeout=60)
+        assert done.returncode == 0, (name, done.stderr)
+        trees.append(_tree(root))
+    assert trees[0] == trees[1], rendered
+    from bootstrap.apply import Applier
+
+    native = tmp_path / "native"  # bootstrap applies the actions, nothing executed
+    for entry in ("etc", "srv"):
+        (native / entry).mkdir(parents=True)
+    for entry in present:
+        (native / entry).mkdir(parents=True) if entry.startswith("srv/") \
+            else (native / entry).write_text("")
+    for old in ("a.old", "b.old"):
+        (native / "srv" / old).write_text("")
+    applier = Applier(native)
+    for action in result.actions:
+        if "configure" in action.on:
+            applier.run("demo", action)
+    assert _tree(native) == trees[0]

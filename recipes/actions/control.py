@@ -36,6 +36,7 @@ def make_action(
         raise ActionError(f"unknown script argument(s) {', '.join(bad)}")
     required, optional = VOCABULARY[name]
     given = {_canonical(k): str(v) for k, v in (values or {}).items()}
+    conditions = given.pop("Only-If", "")
     unknown = sorted(set(given) - set(required) - set(optional))
     if unknown:
         raise ActionError(f"action {name}: unknown field(s) {', '.join(unknown)}")
@@ -44,7 +45,7 @@ def make_action(
         raise ActionError(f"action {name}: missing field(s) {', '.join(missing)}")
     try:
         return model.model_validate({"Script": script, "On": tuple(on), **given,
-                                     "origin": origin})
+                                     "Only-If": conditions, "origin": origin})
     except ValidationError as exc:
         raise action_error(exc) from None
 

@@ -209,3 +209,24 @@ Script = Annotated[ScriptName, Value(_one_of(SCRIPTS, "unknown maintainer script
 Interpreter = Annotated[PythonName, Value(_one_of(
     PYTHONS, "{what} must be one of " + ", ".join(PYTHONS)))]
 Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]
+
+# `Only-If`: tests of paths in the image that must all hold for the action to be taken,
+# as test(1) has them: "-f /etc/x", "! -e /etc/y" ("-L" does not follow a last symlink,
+# the others do; "-x" is any execute bit, "-s" a size above zero)
+FILE_TESTS = ("-e", "-f", "-d", "-L", "-x", "-s")
+
+
+def _conditions(value: Any, what: str) -> tuple[str, ...]:
+    items = tuple(value) if isinstance(value, (tuple, list)) else tuple(
+        part.strip() for part in str(value).split(",") if part.strip())
+    for item in items:
+        negated = item.startswith("! ")
+        test, _, path = item[2:].partition(" ") if negated else item.partition(" ")
+        if test not in FILE_TESTS or "," in path:
+            raise ValueError(f"{what} {item!r} is not a test such as '-f /path' or "
+                             "'! -e /path'")
+        check_path(path, what)
+    return items
+
+
+Conditions = Annotated[tuple[str, ...], Value(_conditions, text=", ".join)]

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from recipes.actions.fields import Phases, Script, Value
+from recipes.actions.fields import Conditions, Phases, Script, Value
 
-COMMON = ("name", "script", "on", "origin")
-_UNPREFIXED = ("script", "on")  # their messages name no action (as make_action's checks)
+COMMON = ("name", "script", "on", "origin", "only_if")
+_UNPREFIXED = ("script", "on", "only_if")  # their messages name no action (as make_action's checks)
 
 
 class ActionError(ValueError):
@@ -35,6 +35,8 @@ class Action(BaseModel):
     name: str = Field(alias="Action")
     script: Script = Field(alias="Script")
     on: Phases = Field(alias="On")
+    # tests of paths that must all hold when the script runs for the action to be taken
+    only_if: Conditions = Field(default=(), alias="Only-If")
     origin: str = Field(default="", exclude=True)  # "postinst:12": for the report
 
     @model_validator(mode="before")
@@ -84,6 +86,8 @@ class Action(BaseModel):
     def stanza(self) -> dict[str, str]:
         """The deb822 stanza: Action, Script, On, then the fields given (not empty)."""
         out = {"Action": self.name, "Script": self.script, "On": " ".join(self.on)}
+        if self.only_if:
+            out["Only-If"] = ", ".join(self.only_if)
         for field, alias, value in _values(type(self)):
             if field not in COMMON and field in self.model_fields_set:
                 text = value.text(getattr(self, field))

@@ -9,7 +9,6 @@ from dataclasses import replace
 from pydantic import ValidationError
 
 from recipes.actions import (
-    Action,
     CreateFile,
     Dropped,
     InstallConfig,
@@ -22,7 +21,16 @@ from recipes.actions import (
     action_error,
 )
 from rewrite.shell import Command
-from rewrite.translate import accounts, alternatives, caches, dpkg, files, python, systemd
+from rewrite.translate import (
+    accounts,
+    alternatives,
+    caches,
+    dpkg,
+    effects,
+    files,
+    python,
+    systemd,
+)
 from rewrite.translate.context import (
     Ctx,
     Handler,
@@ -141,7 +149,6 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         actions = handler(argv, ctx)
         if fold_owner(actions, ctx, out):
             return
-        ctx.ran(created_by(actions))  # what a test found missing may exist from now on
     except ValidationError as exc:  # a value an action refuses (not a name, not absolute)
         raise Untranslatable(cmd.line, text, str(action_error(exc)),
                              Idiom("value an action refuses, from", name)) from exc
@@ -157,9 +164,16 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                            and not getattr(a, "remove", False)
                            and a.path not in ctx.guard_paths
                            for a in actions):
+        holding = ctx.holding()
+        if holding is not None:  # taken where the same tests hold
+            actions = [a.model_copy(update={"only_if": holding}) for a in actions]
+            out.actions += [a.model_copy(update={"origin": where}) for a in actions]
+            ctx.ran(effects.of_all(actions))
+            return
         raise Untranslatable(cmd.line, text, "an owner or mode change behind a test of the "
                              "system (of another path): it would be made whether or not the "
                              "test holds", "owner or mode change behind a test of the system")
+    ctx.ran(effects.of_all(actions))  # what a test found missing may exist from now on
     out.actions += [a.model_copy(update={"origin": where}) for a in actions]
 
 
@@ -179,20 +193,6 @@ def _shift(cmd: Command, argv: list[str], ctx: Ctx) -> None:
         raise Untranslatable(cmd.line, text, "shift of more parameters than the call has "
                              "(the shell stops the script)", Idiom("command", "shift"))
     del ctx.positional[:count]
-
-
-def created_by(actions: list[Action]) -> frozenset[str] | None:
-    """The paths these actions may create: a directory and its parents for make-dir
-    (mkdir -p), None (any path) for every other action."""
-    made: set[str] = set()
-    for action in actions:
-        if not isinstance(action, MakeDir):
-            return None
-        path = action.path.rstrip("/") or "/"
-        while path not in made and path != "/":
-            made.add(path)
-            path = path.rsplit("/", 1)[0] or "/"
-    return frozenset(made)
 
 
 def _declare(cmd: Command, argv: list[str], ctx: Ctx) -> None:

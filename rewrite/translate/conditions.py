@@ -23,6 +23,7 @@ from rewrite.translate.debconf import db_get
 from rewrite.translate.systemd import INIT_PATHS, INIT_REASON, INIT_TOOLS
 
 GUARD_TOOLS = {"which", "type"}
+FRESH_INSTALL = "fresh install"  # the reason of a test that holds on a fresh install
 # commands that only read the system: as a condition (alone or piped into each other,
 # `getent group shadow | grep -q ...`), a test of the system whose value is not known
 QUERY_TOOLS = {"grep", "egrep", "fgrep", "cmp", "getcap", "aa-enabled", "ischroot",
@@ -56,17 +57,20 @@ class Cond:
     true: frozenset[str] = frozenset()
     false: frozenset[str] = frozenset()
     reads: bool = False  # it reads the system's files or databases (grep, getent | grep)
+    # it depends on the system otherwise than through $1, debconf answers, known values
+    # and a fresh install (a file, a tool, an init system, an upgrade)
+    system: bool = True
 
 
 def _known(phases: frozenset[str], all_phases: frozenset[str]) -> Cond:
     """A test whose value is known: true for `phases`, false for the others."""
-    return Cond(phases, "plain", true=phases, false=all_phases - phases)
+    return Cond(phases, "plain", true=phases, false=all_phases - phases, system=False)
 
 
 def _negated(cond: Cond, all_phases: frozenset[str]) -> Cond:
     if cond.kind in ("plain", "false"):
         return Cond(all_phases - cond.phases, "plain", true=cond.false, false=cond.true,
-                    reads=cond.reads)
+                    reads=cond.reads, system=cond.system)
     if cond.kind == "upgrade":
         return Cond(all_phases, "guard", reads=cond.reads)
     return replace(cond, true=cond.false, false=cond.true)
@@ -77,24 +81,25 @@ def _and(a: Cond, b: Cond) -> Cond:
     kind = a.kind if rank[a.kind] >= rank[b.kind] else b.kind
     why = a.why if kind == a.kind else b.why
     return Cond(a.phases & b.phases, kind, why, a.true & b.true, a.false | b.false,
-                a.reads or b.reads)
+                a.reads or b.reads, a.system or b.system)
 
 
 def _or(a: Cond, b: Cond) -> Cond:
     true, false = a.true | b.true, a.false & b.false
     reads = a.reads or b.reads
+    system = a.system or b.system
     if a.kind == "false":
-        return replace(b, true=true, false=false, reads=reads)
+        return replace(b, true=true, false=false, reads=reads, system=system)
     if b.kind == "false":
-        return replace(a, true=true, false=false, reads=reads)
+        return replace(a, true=true, false=false, reads=reads, system=system)
     if a.kind == b.kind:
-        return Cond(a.phases | b.phases, a.kind, a.why or b.why, true, false, reads)
+        return Cond(a.phases | b.phases, a.kind, a.why or b.why, true, false, reads, system)
     # a phase test or'ed with anything else: keep the widest reading
     kinds = {a.kind, b.kind}
     if "init" in kinds and kinds <= {"init", "guard"}:
-        return Cond(a.phases | b.phases, "init", a.why or b.why, true, false, reads)
+        return Cond(a.phases | b.phases, "init", a.why or b.why, true, false, reads, system)
     return Cond(a.phases | b.phases, "guard" if "guard" in kinds else "plain", a.why or b.why,
-                true, false, reads)
+                true, false, reads, system)
 
 
 def is_exact(cond: Cond, phases: tuple[str, ...]) -> bool:
@@ -144,7 +149,8 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             other = right if _version_word(left) else left
             if other in ("", "x"):
                 return Cond(all_phases, "guard" if op != "!=" else "upgrade",
-                            "fresh install" if op != "!=" else "upgrade from a previous version")
+                            FRESH_INSTALL if op != "!=" else "upgrade from a previous version",
+                            system=op == "!=")
             if constant(other):  # "$2" = 1.2-3: an upgrade from that version
                 return Cond(all_phases, "upgrade" if op != "!=" else "guard",
                             f"upgrade from version {other.lstrip('x')}" if op != "!=" else
@@ -159,7 +165,7 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             holds = equal if op != "!=" else not equal
             if holds:
                 return _known(all_phases, all_phases)
-            return Cond(frozenset(), "false", false=all_phases)
+            return Cond(frozenset(), "false", false=all_phases, system=False)
         if constant(left) and constant(right):  # both known: the test's value too
             return _known(all_phases if (left == right) != (op == "!=") else frozenset(),
                           all_phases)
@@ -180,7 +186,7 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
         operand = args[1]
         if operand in ("$2", "${2}", "${2:-}"):
             if args[0] == "-z":
-                return Cond(all_phases, "guard", "fresh install")
+                return Cond(all_phases, "guard", FRESH_INSTALL, system=False)
             return Cond(all_phases, "upgrade", "upgrade from a previous version")
         if operand in ("${DPKG_ROOT:-}", "$DPKG_ROOT", "${DPKG_ROOT}", ""):
             return Cond(all_phases, "guard")

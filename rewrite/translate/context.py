@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from recipes.actions import Action, Dropped
 from rewrite.shell import Command, Function, Word
+from rewrite.translate.effects import affects
 
 SCRIPT_PHASES: dict[str, tuple[str, ...]] = {
     "preinst": ("install", "upgrade", "abort-upgrade"),
@@ -116,6 +117,12 @@ class Ctx:
     # held), and the paths such tests found present
     guarded: bool = False
     guard_paths: frozenset[str] = frozenset()
+    # the tests of paths that hold where this statement runs, when they are all the tests
+    # of the system around it (`Only-If` of an action the widest reading cannot take);
+    # `unlisted`: a test of the system around it is not one of them
+    # (each with the number of commands run when it was tested)
+    conditions: tuple[tuple[str, int], ...] = ()
+    unlisted: bool = False
     # behind a test that reads the system's files or databases (grep, getent | grep):
     # only actions that add what is missing are taken (they change nothing where it is)
     reads: bool = False
@@ -132,9 +139,22 @@ class Ctx:
     def missing(self, path: str) -> bool:
         """Whether a test found `path` missing and no command has run since that may
         have made it."""
-        return any(tested == path and all(made is not None and path.rstrip("/") not in made
-                                          for made in self.effects[count:])
+        return any(tested == path and not any(affects(made, path)
+                                              for made in self.effects[count:])
                    for tested, count in self.absent)
+
+    def holding(self) -> tuple[str, ...] | None:
+        """The tests of `conditions` when they are all the tests of the system around
+        this statement and no command run since may have changed what they test (an
+        action's `Only-If`, evaluated when it is taken; none behind a fresh-install test
+        only); None otherwise."""
+        if self.unlisted:
+            return None
+        for test, count in self.conditions:
+            path = test.rsplit(" ", 1)[1]
+            if any(affects(made, path) for made in self.effects[count:]):
+                return None
+        return tuple(dict.fromkeys(test for test, _ in self.conditions))
 
     def tested_missing(self, paths: frozenset[str]) -> frozenset[tuple[str, int]]:
         """`absent` with `paths` found missing now."""

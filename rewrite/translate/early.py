@@ -29,8 +29,9 @@ from recipes.actions import Action, CreateFile, Dropped, InstallConfig, MakeDir
 from rewrite.shell import AndOr, Command, If, Node, Pipeline
 from rewrite.translate.conditions import eval_list, eval_pipeline
 from rewrite.translate.context import Ctx, Result, Untranslatable, quiet
+from rewrite.translate.effects import affects, of_all
 from rewrite.translate.exits import status_argument
-from rewrite.translate.tested import missing_after, tested
+from rewrite.translate.tested import file_test, missing_after, tested
 
 Flow = dict[str, str]
 Walk = Callable[[list[Node], Ctx, Result], Flow]
@@ -49,6 +50,7 @@ class EarlyExit:
     status: str  # $? where the walk goes on: T or F
     at_exit: str  # $? where the exit is taken: T or F
     reads: bool  # the test reads the system's files or databases
+    goes_on: str | None  # the test of a path that holds where the walk goes on, if it is one
 
 
 def _unwrap(node: Node) -> Node:
@@ -94,6 +96,7 @@ def early_exit(node: Node, ctx: Ctx) -> EarlyExit | None:
         except (ValueError, Untranslatable):
             return None
         op, after, at_exit = "||", "T", "T"  # goes on where the condition fails; $? is 0
+        holds = False
     elif isinstance(node, AndOr) and len(node.rest) == 1:
         op, last = node.rest[0]
         end = _single(last)
@@ -107,13 +110,14 @@ def early_exit(node: Node, ctx: Ctx) -> EarlyExit | None:
             return None
         # `C && exit`: goes on where C fails ($? 1); `C || exit`: where C holds ($? 0)
         op, after, at_exit = ("||", "F", "T") if op == "&&" else ("&&", "T", "F")
+        holds = op == "&&"
     else:
         return None
     assert end is not None
     if cond.kind not in ("plain", "guard") or cond.true or cond.false:
         return None  # known for some argument, or an init/upgrade test: the walk's own
     return EarlyExit(end, missing_after(pipe, ctx, op), tested([pipe], ctx), after, at_exit,
-                     cond.reads)
+                     cond.reads, file_test(pipe, ctx, holds))
 
 
 def _void(action: Action, missing: frozenset[str]) -> bool:
@@ -125,6 +129,13 @@ def _void(action: Action, missing: frozenset[str]) -> bool:
         return not (action.mode or action.owner or action.group) and any(
             path.startswith(directory + "/") for path in missing)
     return False
+
+
+def _untouched(test: str, actions: list[Action]) -> bool:
+    """Whether none of `actions` may create or change the path `test` is about (so that
+    it has, when each is taken, the value it had at the exit)."""
+    path = test.rsplit(" ", 1)[1]
+    return not affects(of_all(actions), path)
 
 
 def guarded_rest(early: EarlyExit, rest: list[Node], ctx: Ctx, out: Result,
@@ -148,6 +159,12 @@ def guarded_rest(early: EarlyExit, rest: list[Node], ctx: Ctx, out: Result,
                                absent=ctx.tested_missing(early.missing),
                                reads=ctx.reads or early.reads), part)
     loud = [a for a in part.actions if not _void(a, early.missing)]
+    if loud and not part.fails and early.goes_on is not None and \
+            _untouched(early.goes_on, part.actions):
+        # taken only where the walk goes on: where the test holds when the script runs
+        part.actions = [a.model_copy(update={"only_if": (*a.only_if, early.goes_on)})
+                        for a in part.actions]
+        loud = []
     if loud or part.fails:
         what = f"{loud[0].name} {getattr(loud[0], 'path', '')}".strip() if loud else \
             "a failure"

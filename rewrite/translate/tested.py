@@ -57,3 +57,30 @@ def missing_where_true(cond_nodes: list[AndOr], ctx: Ctx) -> frozenset[str]:
     if len(cond_nodes) != 1 or cond_nodes[0].rest:
         return frozenset()
     return missing_after(cond_nodes[0].first, ctx, "&&")
+
+
+_FILE_TESTS = {"-e": "-e", "-f": "-f", "-d": "-d", "-L": "-L", "-h": "-L", "-x": "-x",
+               "-s": "-s"}
+
+
+def file_test(pipe: Pipeline, ctx: Ctx, holds: bool) -> str | None:
+    """The `Only-If` test ("-f /etc/x", "! -e /etc/y") that says where `pipe`, a test of
+    one constant path, succeeds (`holds`) or fails; None for any other pipeline."""
+    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        return None
+    argv = [word_value(w, ctx) for w in pipe.commands[0].words]
+    if argv[:1] == ["["] and argv[-1:] == ["]"]:
+        argv = argv[1:-1]
+    elif argv[:1] == ["test"]:
+        argv = argv[1:]
+    else:
+        return None
+    negated = pipe.negated
+    if argv[:1] == ["!"]:
+        negated, argv = not negated, argv[1:]
+    if len(argv) != 2 or argv[0] not in _FILE_TESTS or not constant(argv[1]) or \
+            not argv[1].startswith("/") or any(c in argv[1] for c in "*?[,") or \
+            ".." in argv[1].split("/"):
+        return None
+    test = f"{_FILE_TESTS[argv[0]]} {argv[1]}"
+    return test if holds != negated else f"! {test}"

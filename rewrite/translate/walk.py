@@ -58,7 +58,7 @@ from rewrite.translate.exits import (
 )
 from rewrite.translate.functions import call, define, do_return
 from rewrite.translate.systemd import INIT_REASON
-from rewrite.translate.tested import missing_after, missing_where_true, tested
+from rewrite.translate.tested import file_test, missing_after, missing_where_true, tested
 from rewrite.translate.writes import writes_file
 
 UNREACHABLE = "unreachable: every script argument has exited before this line"
@@ -204,6 +204,12 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
     live = set(ctx.phases)
     status: dict[str, str] = {p: ctx.status.get(p, "U") for p in live}
     reads = ctx.reads
+    # the tests of paths that hold after each pipeline (`[ -f F ] && cmd`: "-f F"), while
+    # the list is one `&&` chain or `test || cmd`; `unlisted`: a test of the system that
+    # is not one of them came before
+    simple = all(o == "&&" for o, _ in node.rest) or len(node.rest) == 1
+    tests: list[tuple[str, int]] = []
+    unlisted = False
     for index, (op, pipe) in enumerate(chain):
         final = index == len(chain) - 1
         following = chain[index + 1][0] if not final else ""
@@ -230,10 +236,19 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
                           guarded=ctx.guarded or bool(maybe),
                           guard_paths=ctx.guard_paths | tested(
                               [pipe for _, pipe in chain[:index]], ctx),
-                          absent=ctx.tested_missing(missing), reads=reads)
+                          absent=ctx.tested_missing(missing), reads=reads,
+                          conditions=ctx.conditions + tuple(tests),
+                          unlisted=ctx.unlisted or unlisted)
         if _is_condition(pipe, current):
             cond = eval_pipeline(pipe, current)
             reads = reads or cond.reads
+            if not is_exact(cond, current.phases):
+                test = file_test(pipe, ctx, following == "&&") if simple and following \
+                    else None
+                if test is None and cond.system:
+                    unlisted = True
+                elif test is not None:
+                    tests.append((test, len(ctx.effects)))
             if cond.kind in ("init", "upgrade") and following == "&&":
                 reason = INIT_REASON if cond.kind == "init" else \
                     f"only on {cond.why or 'upgrades'}: images are installed fresh"
@@ -304,6 +319,9 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
     exact = True
     all_guards = True
     reads = ctx.reads  # the else branch runs where the tests failed
+    # the tests of paths that failed where the next branch runs
+    failed: list[tuple[str, int]] = []
+    unlisted = ctx.unlisted
     for cond_nodes, body in node.branches:
         current = ctx.narrowed(remaining)
         try:
@@ -331,6 +349,15 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
             all_guards = False
             continue
         branch_phases = remaining & cond.phases
+        holding: list[tuple[str, int]] = []
+        if current.phases and not is_exact(cond, current.phases) and cond.system:
+            single = cond_nodes[0].first if len(cond_nodes) == 1 and \
+                not cond_nodes[0].rest else None
+            held = file_test(single, ctx, True) if single is not None else None
+            if held is None:
+                unlisted = True
+            else:
+                holding = [(held, len(ctx.effects))]
         if branch_phases:
             after = walk(body, replace(ctx.narrowed(branch_phases),
                                        status={p: "T" for p in branch_phases},
@@ -340,7 +367,9 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
                                        | tested(cond_nodes, ctx),
                                        absent=ctx.tested_missing(
                                            missing_where_true(cond_nodes, ctx)),
-                                       reads=ctx.reads or cond.reads), out)
+                                       reads=ctx.reads or cond.reads,
+                                       conditions=(*ctx.conditions, *failed, *holding),
+                                       unlisted=unlisted), out)
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in branch_phases - set(after):
@@ -349,13 +378,18 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
             all_guards = False
             remaining -= cond.phases
         reads = reads or cond.reads
+        if holding:
+            test, count = holding[0]
+            failed.append((test[2:] if test.startswith("! ") else f"! {test}", count))
     else:
         if node.orelse and not all_guards and remaining:
             after = walk(node.orelse, replace(ctx.narrowed(remaining),
                                               status={p: "F" for p in remaining},
                                               straight=ctx.straight and exact,
                                               guarded=ctx.guarded or not exact,
-                                              reads=reads), out)
+                                              reads=reads,
+                                              conditions=(*ctx.conditions, *failed),
+                                              unlisted=unlisted), out)
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in remaining - set(after):

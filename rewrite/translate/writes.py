@@ -32,7 +32,7 @@ def writes_file(cmd: Command, ctx: Ctx, out: Result) -> bool:
             return False
         out.actions.append(CreateFile(script=ctx.script, on=ctx.phases, path=path,
                                       content=tuple(lines), origin=ctx.origin(cmd.line)))
-        ctx.ran(frozenset({path}))
+        ctx.ran(frozenset({path}))  # (its parents exist: the write did not fail)
         ctx.writing[path] = (len(out.actions) - 1, len(ctx.effects))
         return True
     index, count = ctx.writing.get(path, (-1, -1))
@@ -78,8 +78,9 @@ def fold_owner(actions: list[Action], ctx: Ctx, out: Result) -> bool:
         index, count = ctx.writing.get(action.path, (-1, -1))
         created = out.actions[index] if index >= 0 else None
         if count != len(ctx.effects) or not isinstance(created, CreateFile) or \
-                created.on != ctx.phases:
-            return False
+                created.on != ctx.phases or not any(path == action.path
+                                                    for path, _ in ctx.absent):
+            return False  # (outside the test's block, the change is made in every case)
         update = {k: v for k, v in (("mode", action.mode), ("owner", action.owner),
                                     ("group", action.group)) if v}
         updates.append((index, update))

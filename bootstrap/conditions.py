@@ -1,0 +1,37 @@
+"""An action's `Only-If` tests, evaluated in the image as test(1) evaluates them on a
+system: `-e` exists, `-f` regular file, `-d` directory, `-L` symbolic link (the last
+component not followed), `-x` any execute bit (root's view), `-s` size above zero;
+`! ` negates. Paths resolve inside the image root (ImageRoot)."""
+
+from __future__ import annotations
+
+import stat
+
+from bootstrap.confined import Confinement, ImageRoot
+
+
+def holds(fs: ImageRoot, condition: str) -> bool:
+    """Whether one test such as "-f /etc/x" or "! -e /etc/y" holds in the image."""
+    negated = condition.startswith("! ")
+    test, _, path = (condition[2:] if negated else condition).partition(" ")
+    try:
+        status = fs.lstat(path, follow=test != "-L")
+    except (Confinement, OSError):
+        status = None
+    if status is None:
+        result = False
+    elif test == "-e":
+        result = True
+    elif test == "-f":
+        result = stat.S_ISREG(status.st_mode)
+    elif test == "-d":
+        result = stat.S_ISDIR(status.st_mode)
+    elif test == "-L":
+        result = stat.S_ISLNK(status.st_mode)
+    elif test == "-x":
+        result = bool(status.st_mode & 0o111)
+    elif test == "-s":
+        result = status.st_size > 0
+    else:
+        raise ValueError(f"Only-If {condition!r}: unknown test {test}")
+    return result != negated
