@@ -58,3 +58,24 @@ def test_a_tool_named_by_its_path_is_the_tool_and_an_unknown_one_keeps_its_path(
     with pytest.raises(Untranslatable) as caught:
         translate("#!/bin/sh\n/usr/sbin/frob --all\n", "postinst", package="demo")
     assert caught.value.idiom == Idiom("command", "/usr/sbin/frob")
+
+
+def test_unquoted_values_are_split_into_fields_as_the_shell_does() -> None:
+    text = ("#!/bin/sh\nset -e\nlist='man mandb'\nfor x in $list; do\n"
+            '  mkdir -p "/var/lib/$x"\ndone\nboth="/srv/a /srv/b"\nempty=\n'
+            "mkdir -p $both $empty\nmkdir -p \"/srv/$list\"\n")
+    assert [a["Path"] for a in actions(text)] == [
+        "/var/lib/man", "/var/lib/mandb", "/srv/a", "/srv/b", "/srv/man mandb"]
+
+
+def test_a_value_set_behind_a_test_makes_each_branch_possible() -> None:
+    """man-db: build_db=1 only where index.db is missing; `if [ $build_db -eq 1 ]` may
+    take either branch: both are translated, and only what adds or refreshes is taken."""
+    text = ("#!/bin/sh\nset -e\nbuild_db=0\nif [ ! -f /var/cache/man/index.db ]; then\n"
+            "  build_db=1\nfi\nif [ $build_db -eq 1 ]; then\n  mandb -cq\nelse\n"
+            "  mkdir -p /var/cache/man\nfi\n")
+    assert [a["Action"] for a in actions(text)] == ["update-cache", "make-dir"]
+    removal = text.replace("mkdir -p /var/cache/man", "rm -f /var/cache/man/index.db")
+    with pytest.raises(Untranslatable) as caught:
+        translate(removal, "postinst", package="demo")
+    assert caught.value.idiom == Idiom("change behind a test that reads the system")

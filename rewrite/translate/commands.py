@@ -12,11 +12,13 @@ from recipes.actions import (
     CreateFile,
     Dropped,
     InstallConfig,
+    Ldconfig,
     MakeDir,
     SetOwner,
     StatOverride,
     SystemGroup,
     SystemUser,
+    UpdateCache,
     UserInGroup,
     action_error,
 )
@@ -55,9 +57,11 @@ DROPPED_TOOLS = {
     "dbus-send": "a message to the running D-Bus daemon: none runs while an image is built",
     "apparmor_parser": "loads an AppArmor profile into the running kernel (the host's)",
 }
-# actions that only add what is missing: taken behind a test that reads the system, they
-# change nothing where the test would have skipped them
-ADDITIVE = (CreateFile, InstallConfig, MakeDir, SystemGroup, SystemUser, UserInGroup)
+# actions that only add what is missing, or refresh a cache from the files installed:
+# taken behind a test that reads the system, they change nothing where the test would
+# have skipped them (a cache is derived data: refreshed, it says what the files say)
+ADDITIVE = (CreateFile, InstallConfig, MakeDir, SystemGroup, SystemUser, UserInGroup,
+            Ldconfig, UpdateCache)
 # `setpriv --reuid man ... -- mandb -pq`, `runuser -u man -- mandb`: the command after
 # `--`, run as another user (the actions do what it does, as root)
 RUN_AS = {"setpriv", "runuser"}
@@ -81,7 +85,7 @@ HANDLERS: dict[str, Handler] = {
 
 def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     """The actions (or the dropped line) of one simple command; Untranslatable if none."""
-    argv = [word_value(w, ctx) for w in cmd.words]
+    argv = fields(cmd, ctx)
     where = ctx.origin(cmd.line)
     text = ctx.source(cmd.line)
     if not argv:
@@ -107,8 +111,10 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     if name == "shift":
         _shift(cmd, argv, ctx)
         return
-    if name in RUN_AS and "--" in argv[1:-1]:  # another user runs it: the same effect here
-        translate_command(replace(cmd, words=cmd.words[argv.index("--") + 1:]), ctx, out)
+    dashes = [i for i, w in enumerate(cmd.words) if w.value == "--" and not w.expands]
+    if name in RUN_AS and dashes and dashes[0] + 1 < len(cmd.words):
+        # another user runs it: the same effect here
+        translate_command(replace(cmd, words=cmd.words[dashes[0] + 1:]), ctx, out)
         return
     if name in NOOP or (name == "set" and all(re.fullmatch(r"[-+][euxv]+", a) for a in argv[1:])):
         return
@@ -177,14 +183,29 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     out.actions += [a.model_copy(update={"origin": where}) for a in actions]
 
 
+def fields(cmd: Command, ctx: Ctx) -> list[str]:
+    """The command's arguments as the shell passes them: an unquoted expansion with a
+    known value is split at blanks (and gives no argument when empty); an assignment
+    word is not split."""
+    argv: list[str] = []
+    for word in cmd.words:
+        value = word_value(word, ctx)
+        if word.expands and not word.quoted and "$" not in value and "`" not in value \
+                and not _ASSIGNMENT.fullmatch(value):
+            argv += value.split()
+        else:
+            argv.append(value)
+    return argv
+
+
 def _shift(cmd: Command, argv: list[str], ctx: Ctx) -> None:
-    """`shift [N]` in a function's body (its own list, in a call that always runs): the call's
+    """`shift [N]` in a function's body (its own list, not in a block): the call's
     positional parameters lose their first N."""
     text = ctx.source(cmd.line)
     if ctx.positional is None:
         raise Untranslatable(cmd.line, text, "shift of the script's own arguments",
                              Idiom("command", "shift"))
-    if not ctx.top or not ctx.straight or len(argv) > 2 or not re.fullmatch(r"[0-9]*", "".join(
+    if not ctx.top or len(argv) > 2 or not re.fullmatch(r"[0-9]*", "".join(
             argv[1:])):
         raise Untranslatable(cmd.line, text, "shift inside a block or of a computed count",
                              Idiom("command", "shift"))

@@ -17,6 +17,7 @@ from rewrite.translate.context import (
     Untranslatable,
     idiom_of,
     quiet,
+    system_value,
     word_value,
 )
 from rewrite.translate.debconf import db_get
@@ -52,7 +53,9 @@ class Cond:
     """
 
     phases: frozenset[str]
-    kind: str = "plain"  # plain | guard | init | upgrade | false
+    # plain | guard | init | upgrade | false | either (a value the system decides: each
+    # branch may run)
+    kind: str = "plain"
     why: str = ""
     true: frozenset[str] = frozenset()
     false: frozenset[str] = frozenset()
@@ -77,7 +80,7 @@ def _negated(cond: Cond, all_phases: frozenset[str]) -> Cond:
 
 
 def _and(a: Cond, b: Cond) -> Cond:
-    rank = {"false": 4, "init": 3, "upgrade": 2, "plain": 1, "guard": 0}
+    rank = {"false": 5, "init": 4, "upgrade": 3, "either": 2, "plain": 1, "guard": 0}
     kind = a.kind if rank[a.kind] >= rank[b.kind] else b.kind
     why = a.why if kind == a.kind else b.why
     return Cond(a.phases & b.phases, kind, why, a.true & b.true, a.false | b.false,
@@ -96,6 +99,8 @@ def _or(a: Cond, b: Cond) -> Cond:
         return Cond(a.phases | b.phases, a.kind, a.why or b.why, true, false, reads, system)
     # a phase test or'ed with anything else: keep the widest reading
     kinds = {a.kind, b.kind}
+    if "either" in kinds:
+        return Cond(a.phases | b.phases, "either", a.why or b.why, true, false, reads, system)
     if "init" in kinds and kinds <= {"init", "guard"}:
         return Cond(a.phases | b.phases, "init", a.why or b.why, true, false, reads, system)
     return Cond(a.phases | b.phases, "guard" if "guard" in kinds else "plain", a.why or b.why,
@@ -127,6 +132,14 @@ def _version_word(value: str) -> bool:
 def _test_cond(args: list[str], ctx: Ctx) -> Cond:
     """`[ ... ]` / `test ...` as a condition."""
     all_phases = frozenset(ctx.phases)
+    operands = [a for a in args if a not in ("!", "-a", "-o") and not (
+        a.startswith("-") and len(a) <= 3)]
+    if "-a" not in args and "-o" not in args and operands and \
+            any(system_value(a, ctx) for a in operands) and \
+            all(constant(a) or system_value(a, ctx) for a in operands):
+        # (each branch may run: only what adds or refreshes is taken, as behind a read)
+        return Cond(all_phases, "either", "tests a value set behind a test of the system",
+                    reads=True)
     if "-o" in args:
         i = args.index("-o")
         return _or(_test_cond(args[:i], ctx), _test_cond(args[i + 1:], ctx))

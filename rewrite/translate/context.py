@@ -97,6 +97,9 @@ class Ctx:
     top: bool = True  # in the script's own list or a function's body (not in a block)
     # in a block that does not always run: the variables it assigned, unknown after it
     scope: list[str] | None = None
+    # variables that a block behind a test of the system assigned constants to: their
+    # value depends on the system (shared by the contexts of one script)
+    unknown: set[str] = field(default_factory=set)
     errexit: bool = False  # set -e
     # $? of each argument at this point: T (0), F (1) or U (unknown)
     status: dict[str, str] = field(default_factory=dict)
@@ -296,10 +299,21 @@ def assign(ctx: Ctx, name: str, value: str, *, straight: bool) -> None:
     known = "`" not in value and "$" not in value or value in SCRIPT_ARGUMENTS
     if straight and known and (ctx.straight or ctx.scope is not None):
         ctx.vars[name] = (value, frozenset(ctx.phases))
+        if ctx.straight:
+            ctx.unknown.discard(name)
         if not ctx.straight and ctx.scope is not None:
             ctx.scope.append(name)
     else:
         ctx.vars.pop(name, None)
+
+
+def system_value(text: str, ctx: Ctx) -> bool:
+    """Whether `text` (a word's value) is built of constants and variables whose value
+    depends on the system (`build_db=1` behind `if [ ! -f ... ]`) and nothing else."""
+    names = [m.group("braced") or m.group("plain") for m in _NAMED.finditer(text)]
+    rest = _NAMED.sub("", text)
+    return bool(names) and all(n in ctx.unknown for n in names) and "$" not in rest and \
+        "`" not in rest
 
 
 def parse_options(args: list[str], with_value: set[str]) -> tuple[dict[str, str], list[str]]:

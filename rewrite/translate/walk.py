@@ -80,6 +80,7 @@ def walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
     finally:
         for name in scope:
             ctx.vars.pop(name, None)
+            ctx.unknown.add(name)
 
 
 def _walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
@@ -377,6 +378,8 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         if cond.kind == "plain":
             all_guards = False
             remaining -= cond.phases
+        elif cond.kind == "either":
+            all_guards = False  # the next branches may run too
         reads = reads or cond.reads
         if holding:
             test, count = holding[0]
@@ -536,7 +539,10 @@ def _for(node: For, ctx: Ctx, out: Result) -> Flow:
                 return {p: ctx.status.get(p, "U") for p in ctx.phases}
             raise Untranslatable(node.line, ctx.source(node.line), "a loop over computed values",
                                  "loop over computed values")
-        values.append(value)
+        if word.expands and not word.quoted:  # `for x in $list`: split into fields
+            values += value.split()
+        else:
+            values.append(value)
     if not node.words:
         raise Untranslatable(node.line, ctx.source(node.line), "a loop over the arguments",
                              "loop over the arguments")
