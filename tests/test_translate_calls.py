@@ -79,3 +79,34 @@ def test_a_value_set_behind_a_test_makes_each_branch_possible() -> None:
     with pytest.raises(Untranslatable) as caught:
         translate(removal, "postinst", package="demo")
     assert caught.value.idiom == Idiom("change behind a test that reads the system")
+
+
+CHROOTED = """#!/bin/sh
+set -e
+chrooted() {
+  if [ "$(stat -c %d/%i /)" = "$(stat -Lc %d/%i /proc/1/root 2>/dev/null)" ];
+  then
+    return 1
+  fi
+  echo "A chroot environment has been detected."
+  return 0
+}
+case "$1" in
+    remove)
+    if ! chrooted; then
+      mkdir -p /var/lib/demo
+    fi
+    ;;
+esac
+"""
+
+
+def test_a_function_that_only_reads_the_system_is_a_condition() -> None:
+    """udev's `chrooted`: tests, read-only command substitutions, messages, returns."""
+    (action,) = actions(CHROOTED, "prerm")
+    assert (action["Action"], action["On"]) == ("make-dir", "remove")
+    for writes in ('  touch /var/lib/flag\n', '  x=1\n', '  [ "$(rm -f /x)" ]\n',
+                   "  exit 0\n"):
+        text = CHROOTED.replace("  return 0\n}", f"{writes}  return 0\n}}")
+        with pytest.raises(Untranslatable):
+            translate(text, "prerm", package="demo")

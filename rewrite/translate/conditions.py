@@ -7,9 +7,20 @@ of each kind (`Cond.kind`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from rewrite.shell import AndOr, Command, Pipeline
+from rewrite.shell import (
+    AndOr,
+    Command,
+    Function,
+    Group,
+    If,
+    Node,
+    Pipeline,
+    ShellSyntaxError,
+    parse,
+)
 from rewrite.translate.context import (
     Ctx,
     Idiom,
@@ -32,6 +43,79 @@ QUERY_TOOLS = {"grep", "egrep", "fgrep", "cmp", "getcap", "aa-enabled", "ischroo
 _QUERY_OPTIONS = {"dpkg-divert": {"--list", "--listpackage", "--truename"},
                   "dpkg-query": {"-W", "--show", "-s", "--status", "-L", "--listfiles"},
                   "dpkg-statoverride": {"--list"}}
+
+
+# what a command substitution in a predicate may run (read, print, compute)
+READERS = QUERY_TOOLS | {"stat", "readlink", "realpath", "md5sum", "sha1sum", "sha256sum",
+                         "cut", "head", "tail", "tr", "wc", "sort", "uniq", "basename",
+                         "dirname", "uname", "cat", "ls", "mountpoint", "date", "whoami",
+                         "printf", "echo", "test", "[", "true", "false", "ischroot",
+                         "systemd-detect-virt"}
+_STATUS = {"[", "test", "echo", "printf", "return", "true", "false", ":"}
+
+
+def is_predicate(name: str, defs: Mapping[str, Function],
+                 seen: frozenset[str] = frozenset()) -> bool:
+    """Whether the function `name` only reads the system and returns a status (udev's
+    `chrooted`, usrmerge's `is_mountpoint`): tests, queries, messages, returns, calls of
+    such functions, command substitutions of commands that only read; no exit, no
+    assignment, no file written."""
+    if name in seen or name not in defs:
+        return False
+    return _reads_only(defs[name].body, defs, seen | {name})
+
+
+def _reads_only(node: Node, defs: Mapping[str, Function], seen: frozenset[str]) -> bool:
+    if isinstance(node, Command):
+        if not node.words or not quiet(node) or node.heredoc is not None:
+            return False
+        if not all(_substitutions_read(w.raw) for w in node.words):
+            return False
+        if node.name in defs:
+            return is_predicate(node.name, defs, seen)
+        return node.name in _STATUS or is_query(node)
+    if isinstance(node, AndOr):
+        return all(_reads_only(p, defs, seen) for p in (node.first, *(p for _, p in node.rest)))
+    if isinstance(node, Pipeline):
+        return all(_reads_only(c, defs, seen) for c in node.commands)
+    if isinstance(node, If):
+        return all(_reads_only(n, defs, seen) for cond, body in node.branches
+                   for n in (*cond, *body)) and \
+            all(_reads_only(n, defs, seen) for n in node.orelse or [])
+    if isinstance(node, Group):
+        return node.heredoc is None and all(_reads_only(n, defs, seen) for n in node.body)
+    return False
+
+
+def _substitutions_read(raw: str) -> bool:
+    """Every `$( ... )` of a word runs only commands that read (no backquotes)."""
+    if "`" in raw:
+        return False
+    start = raw.find("$(")
+    while start != -1:
+        depth, end = 0, start + 1
+        while end < len(raw):
+            depth += {"(": 1, ")": -1}.get(raw[end], 0)
+            if depth == 0:
+                break
+            end += 1
+        try:
+            inner = parse(raw[start + 2:end])
+        except ShellSyntaxError:
+            return False
+        if not all(_reads_text(n) for n in inner):
+            return False
+        start = raw.find("$(", end)
+    return True
+
+
+def _reads_text(node: Node) -> bool:
+    if isinstance(node, AndOr):
+        return all(_reads_text(p) for p in (node.first, *(p for _, p in node.rest)))
+    if isinstance(node, Pipeline):
+        return all(isinstance(c, Command) and c.name in READERS and quiet(c)
+                   and "$(" not in c.text() and "`" not in c.text() for c in node.commands)
+    return False
 
 
 def is_query(cmd: Command) -> bool:
@@ -247,6 +331,8 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
     if name == "db_get" and len(argv) == 2:
         db_get(argv[1], ctx, cmd.line)
         return Cond(all_phases, "guard")
+    if name in ctx.defs and not cmd.words[0].quoted and is_predicate(name, ctx.defs):
+        return Cond(all_phases, "guard", f"reads the system: function {name}", reads=True)
     return None
 
 

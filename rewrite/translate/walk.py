@@ -38,6 +38,7 @@ from rewrite.translate.conditions import (
     eval_pipeline,
     is_condition_cmd,
     is_exact,
+    is_predicate,
     phase_word,
 )
 from rewrite.translate.context import (
@@ -184,7 +185,9 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
 def _is_condition(pipe: Pipeline, ctx: Ctx) -> bool:
     if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
         return False
-    return is_condition_cmd(pipe.commands[0])
+    cmd = pipe.commands[0]
+    return is_condition_cmd(cmd) or (cmd.name in ctx.defs and not cmd.words[0].quoted
+                                     and is_predicate(cmd.name, ctx.defs))
 
 
 def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
