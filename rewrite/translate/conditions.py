@@ -62,7 +62,27 @@ def is_predicate(name: str, defs: Mapping[str, Function],
     assignment, no file written."""
     if name in seen or name not in defs:
         return False
-    return _reads_only(defs[name].body, defs, seen | {name})
+    body = defs[name].body
+    return _reads_only(body, defs, seen | {name}) and _asks(body, defs)
+
+
+def _asks(node: Node, defs: Mapping[str, Function]) -> bool:
+    """Whether a body that only reads asks the system something (a test, a query, a
+    command substitution, a call): one that only returns has a known status (walked as
+    a call)."""
+    if isinstance(node, Command):
+        return node.name in ("[", "test") or is_query(node) or node.name in defs or \
+            any("$(" in w.raw for w in node.words)
+    if isinstance(node, AndOr):
+        return any(_asks(p, defs) for p in (node.first, *(p for _, p in node.rest)))
+    if isinstance(node, Pipeline):
+        return any(_asks(c, defs) for c in node.commands)
+    if isinstance(node, If):
+        return any(_asks(n, defs) for cond, body in node.branches for n in (*cond, *body)) \
+            or any(_asks(n, defs) for n in node.orelse or [])
+    if isinstance(node, Group):
+        return any(_asks(n, defs) for n in node.body)
+    return False
 
 
 def _reads_only(node: Node, defs: Mapping[str, Function], seen: frozenset[str]) -> bool:
