@@ -35,7 +35,14 @@ from base.errors import FormatError, UnessentialError
 from bootstrap.apply import Applier, parse_actions
 from bootstrap.confined import ImageRoot
 from bootstrap.installer import LIB_ALIASES, MERGED_USR, _interests, _run_triggers
-from bootstrap.status import ADMIN, DpkgEntry, md5_of, status_stanza, write_info
+from bootstrap.status import (
+    ADMIN,
+    DpkgEntry,
+    md5_of,
+    status_stanza,
+    write_info,
+    write_interests,
+)
 from bootstrap.unpack import UnpackLimits, unpack_deb
 from recipes.actions import Action
 from rewrite.closure import closure
@@ -77,7 +84,8 @@ def install_native(root: Path, debs: Sequence[Path], log: Log) -> None:
             md5sums=md5sums.data.decode("utf-8", "replace") if md5sums else "",
             conffiles=tuple(line.strip() for line in
                             (conffiles.data.decode("utf-8", "replace") if conffiles else "")
-                            .splitlines() if line.strip())))
+                            .splitlines() if line.strip()),
+            triggers=triggers.data.decode("utf-8", "replace") if triggers else ""))
     for package, actions in configure:
         for action in actions:
             if action.script in ("config", "postinst") and "configure" in action.on:
@@ -90,7 +98,7 @@ def install_native(root: Path, debs: Sequence[Path], log: Log) -> None:
 def _extend_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
     """Add `entries` to the system's dpkg database (status stanzas, info files)."""
     entries = [DpkgEntry(e.control, e.paths, e.md5sums, e.conffiles,
-                         {p: md5_of(fs, p) for p in e.conffiles}) for e in entries]
+                         {p: md5_of(fs, p) for p in e.conffiles}, e.triggers) for e in entries]
     names = {e.name for e in entries}
     status = fs.read_text(f"{ADMIN}/status", strict=True) if fs.lexists(f"{ADMIN}/status") \
         else ""
@@ -102,6 +110,7 @@ def _extend_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
     fs.write_text(f"{ADMIN}/status", "\n".join(stanzas), strict=True)
     for entry in entries:
         write_info(fs, entry.info_name, entry)
+    write_interests(fs, entries)
 
 
 # ----------------------------------------------------------------------- subjects

@@ -206,7 +206,8 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
             conffiles = _lines(deb.members.get("conffiles"))
             entries.append(DpkgEntry(
                 control=control, paths=tuple(f.path for f in files),
-                md5sums=_text(deb.members.get("md5sums")), conffiles=tuple(conffiles)))
+                md5sums=_text(deb.members.get("md5sums")), conffiles=tuple(conffiles),
+                triggers=_text(triggers)))
             installed.packages.append(_installed(record, control, url,
                                                  suites[record.package].entry.suite))
             step(1)
@@ -224,7 +225,8 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
     installed.owners = applier.owners
     installed.implicit_uses = unsatisfied_uses(root, uses)
     entries = [DpkgEntry(_with_unsatisfied(e.control, installed.implicit_uses), e.paths,
-                         e.md5sums, e.conffiles, {p: md5_of(fs, p) for p in e.conffiles})
+                         e.md5sums, e.conffiles, {p: md5_of(fs, p) for p in e.conffiles},
+                         e.triggers)
                for e in entries]
     write_database(fs, entries)
     return installed

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from base.deb822 import format_stanza
@@ -34,6 +34,7 @@ class DpkgEntry:
     md5sums: str = ""  # the control member, as is
     conffiles: tuple[str, ...] = ()  # image paths
     conffile_md5: Mapping[str, str] | None = None  # path -> md5 of the installed file
+    triggers: str = ""  # the package's triggers control member, as is
 
     @property
     def name(self) -> str:
@@ -113,6 +114,54 @@ def md5_of(fs: ImageRoot, image_path: str) -> str:
         return ""
 
 
+_TRIGGER_NAME = re.compile(r"[!-~]+")  # a trigger name: printable, no blank
+
+
+def interests(entries: list[DpkgEntry]) -> tuple[list[str], dict[str, list[str]]]:
+    """dpkg's records of the triggers `entries` are interested in: the lines of
+    triggers/File ("PATH PACKAGE[/noawait]") and, per explicit trigger name, the lines of
+    triggers/NAME ("PACKAGE[/noawait]"), in the order the packages declare them."""
+    files: list[str] = []
+    explicit: dict[str, list[str]] = {}
+    for entry in entries:
+        for line in entry.triggers.splitlines():
+            words = line.split("#", 1)[0].split()
+            if len(words) != 2 or words[0] not in ("interest", "interest-await",
+                                                   "interest-noawait"):
+                continue
+            name = words[1]
+            if not _TRIGGER_NAME.fullmatch(name) or name.startswith(".") or "/" in name \
+                    and not name.startswith("/") or name in ("File", "Lock", "Unincorp"):
+                raise Confinement(f"{entry.name}: trigger name {name!r} is not valid")
+            who = entry.info_name + ("/noawait" if words[0] == "interest-noawait" else "")
+            if name.startswith("/"):
+                files.append(f"{name} {who}")
+            else:
+                explicit.setdefault(name, []).append(who)
+    return files, explicit
+
+
+def write_interests(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
+    """Add the trigger interests of `entries` to triggers/File and triggers/NAME, in
+    place of any the same packages had (as dpkg records them when it unpacks)."""
+    files, explicit = interests(entries)
+    owners = {entry.info_name for entry in entries}
+
+    def kept(path: str, owner_of: Callable[[str], str]) -> list[str]:
+        text = fs.read_text(path, strict=True) if fs.lexists(path) else ""
+        return [line for line in text.splitlines()
+                if line.strip() and owner_of(line).split("/")[0] not in owners]
+
+    if files or fs.lexists(f"{ADMIN}/triggers/File"):
+        lines = kept(f"{ADMIN}/triggers/File", lambda line: line.rsplit(" ", 1)[-1]) + files
+        fs.write_text(f"{ADMIN}/triggers/File", "".join(f"{line}\n" for line in lines),
+                      strict=True)
+    for name, who in explicit.items():
+        path = f"{ADMIN}/triggers/{name}"
+        lines = kept(path, lambda line: line.strip()) + who
+        fs.write_text(path, "".join(f"{line}\n" for line in lines), strict=True)
+
+
 def write_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
     """Write status and the info files of `entries` under /var/lib/dpkg of the image.
 
@@ -126,6 +175,7 @@ def write_database(fs: ImageRoot, entries: list[DpkgEntry]) -> None:
         write_info(fs, name, entry)
     fs.write_text(f"{ADMIN}/available", "", strict=True)
     fs.write_text(f"{ADMIN}/status", status, strict=True)
+    write_interests(fs, entries)
 
 
 def write_info(fs: ImageRoot, name: str, entry: DpkgEntry) -> None:

@@ -180,7 +180,11 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                              "system (of another path): it would be made whether or not the "
                              "test holds", "owner or mode change behind a test of the system")
     ctx.ran(effects.of_all(actions))  # what a test found missing may exist from now on
-    out.actions += [a.model_copy(update={"origin": where}) for a in actions]
+    for action in actions:
+        if isinstance(action, Ldconfig | UpdateCache) and out.actions and \
+                out.actions[-1].stanza() == action.stanza():
+            continue  # the same refresh right after itself (both branches of an if)
+        out.actions.append(action.model_copy(update={"origin": where}))
 
 
 def fields(cmd: Command, ctx: Ctx) -> list[str]:
