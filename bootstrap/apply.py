@@ -32,6 +32,7 @@ from bootstrap.accounts import AccountError, Accounts
 from bootstrap.alternatives import AdminFile, parse_admin, render_admin
 from bootstrap.conditions import holds
 from bootstrap.confined import Confinement, ImageRoot
+from bootstrap.shells import update_shells
 from recipes.actions import (
     Action,
     AlternativeInstall,
@@ -62,6 +63,7 @@ from recipes.actions import (
     Tmpfiles,
     Trigger,
     UpdateCache,
+    UpdateShells,
     UserInGroup,
     read_actions_file,
 )
@@ -452,6 +454,36 @@ class Applier:
     @applies(UpdateCache)
     def _update_cache(self, package: str, action: UpdateCache) -> tuple[str, str]:
         return "skipped", f"{action.kind} cache: built by its own tool when present"
+
+    @applies(UpdateShells)
+    def _update_shells(self, package: str, action: UpdateShells) -> tuple[str, str]:
+        template, declared = "/usr/share/debianutils/shells", "/usr/share/debianutils/shells.d"
+        etc, state = "/etc/shells", "/var/lib/shells.state"
+        current = self.fs.read_text(etc) if self.fs.exists(etc) else None
+        if current is None and not self.fs.is_file(template):
+            raise ValueError(f"neither {etc} nor {template} exists")
+        packaged = [self.fs.read_text(f"{declared}/{name}")
+                    for name in sorted(self.fs.listdir(declared))
+                    if self.fs.is_file(f"{declared}/{name}")] if self.fs.is_dir(declared) else []
+        source = etc if current is not None else template
+        source_status = self.fs.lstat(source)
+        mode = stat.S_IMODE(source_status.st_mode) if source_status is not None else 0o644
+        old_state = self.fs.read_text(state) if self.fs.exists(state) else None
+        state_status = self.fs.lstat(state) if old_state is not None else None
+
+        def resolve(directory: str) -> str:
+            try:
+                return self.fs.canonical(directory)
+            except (OSError, Confinement):
+                return directory
+
+        shells, recorded = update_shells(
+            current, self.fs.read_text(template) if self.fs.is_file(template) else "",
+            packaged, old_state, resolve)
+        self.fs.write_text(etc, shells, mode=mode)
+        self.fs.write_text(state, recorded, mode=stat.S_IMODE(state_status.st_mode)
+                           if state_status is not None else 0o644)
+        return "applied", f"{etc}: {len(shells.splitlines())} lines"
 
     @applies(InfoDir)
     def _info_dir(self, package: str, action: InfoDir) -> tuple[str, str]:

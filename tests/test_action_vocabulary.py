@@ -53,6 +53,7 @@ DOCUMENTED = {
     "python-clean": (("Package",), {"Interpreter": "python3"}),
     "info-dir": (("File",), {"Remove": "no"}),
     "update-cache": (("Kind",), {"Path": ""}),
+    "update-shells": ((), {}),
     "make-dir": (("Path",), {"Mode": "", "Owner": "", "Group": ""}),
     "remove-path": (("Path",), {"Recursive": "no"}),
     "prune-links": (("Path",), {}),

@@ -121,6 +121,7 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         "info-dir", "prerm", ("remove",), {"file": "/usr/share/info/foo.info.gz", "remove": "yes"},
     ),
     "update-cache": ("update-cache", "postinst", ("configure",), {"kind": "mime"}),
+    "update-shells": ("update-shells", "postinst", ("configure", "triggered"), {}),
     "update-cache-desktop": ("update-cache", "postinst", ("configure",), {"kind": "desktop"}),
     "update-cache-icons": ("update-cache", "postinst", ("configure",), {"kind": "icons"}),
     "update-cache-glib-schemas": (

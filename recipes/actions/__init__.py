@@ -75,6 +75,7 @@ from recipes.actions.system import (
     PythonCompile,
     Trigger,
     UpdateCache,
+    UpdateShells,
 )
 from recipes.actions.vocabulary import ANY_ACTION, MODELS, VOCABULARY, AnyAction
 
@@ -87,7 +88,7 @@ __all__ = [
     "RemoveGroup", "RemovePath", "RemoveUser", "RmConffile", "ScriptReport", "SetOwner",
     "Slave", "StatOverride", "Symlink", "SymlinkToDir", "SystemGroup", "SystemUser",
     "Sysusers", "Tmpfiles",
-    "Trigger", "UpdateCache", "UserInGroup", "action_error", "action_from_stanza",
+    "Trigger", "UpdateCache", "UpdateShells", "UserInGroup", "action_error", "action_from_stanza",
     "check_account_name", "check_account_path", "check_alternative_name", "check_gecos",
     "check_owner", "check_path", "check_slaves", "make_action", "read_actions_file",
     "render_actions_file",

@@ -91,6 +91,13 @@ class UpdateCache(Action):
     path: OptionalPath = Field("", alias="Path")
 
 
+class UpdateShells(Action):
+    """Bring /etc/shells up to date with the shells packages declare in
+    /usr/share/debianutils/shells.d (update-shells)."""
+
+    name: Literal["update-shells"] = Field("update-shells", alias="Action")
+
+
 class Trigger(Action):
     """Activate a dpkg trigger (dpkg-trigger)."""
 

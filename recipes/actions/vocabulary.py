@@ -41,6 +41,7 @@ from recipes.actions.system import (
     PythonCompile,
     Trigger,
     UpdateCache,
+    UpdateShells,
 )
 
 # Any action, told apart by its name (`Action:` in deb822).
@@ -48,7 +49,7 @@ AnyAction = Annotated[
     SystemGroup | SystemUser | UserInGroup | RemoveUser | RemoveGroup
     | AlternativeInstall | AlternativeRemove | Ldconfig
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
-    | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache
+    | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache | UpdateShells
     | MakeDir | RemovePath | PruneLinks | MovePath | SetOwner | StatOverride | Symlink | CreateFile
     | InstallConfig
     | Trigger | Tmpfiles | Sysusers,

@@ -32,6 +32,7 @@ from recipes.actions import (
     SystemGroup,
     SystemUser,
     UpdateCache,
+    UpdateShells,
     UserInGroup,
 )
 
@@ -74,6 +75,8 @@ def roots(action: Action) -> frozenset[str] | None:
         return frozenset({"/etc/ld.so.cache"})
     if isinstance(action, CaBundle):
         return frozenset({"/etc/ssl/certs/", "/etc/ca-certificates.conf"})
+    if isinstance(action, UpdateShells):
+        return frozenset({"/etc/shells", "/var/lib/shells.state"})
     if isinstance(action, InfoDir):
         return frozenset({"/usr/share/info/dir"})
     if isinstance(action, UpdateCache):

@@ -178,7 +178,9 @@ def _h_cp(argv: list[str], ctx: Ctx) -> list[Action]:
     `[ -e DEST ] || cp ...`): a default file installed if missing. A cp that may
     overwrite is not modelled."""
     opts, rest = parse_options(argv[1:], set())
-    unknown = [o for o in opts if o not in ("-p", "-a", "--preserve", "--", "-f")]
+    # (-Z: the SELinux context of the destination, which images do not label)
+    unknown = [o for o in opts if o not in ("-p", "-a", "--preserve", "--", "-f", "-Z",
+                                            "-pZ")]
     if unknown:
         raise Unmodelled(f"cp option {unknown[0]} is not modelled",
                          Idiom("unknown form of", "cp"))

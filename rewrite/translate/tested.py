@@ -53,10 +53,14 @@ def tested(nodes: list[AndOr] | list[Pipeline], ctx: Ctx) -> frozenset[str]:
 
 
 def missing_where_true(cond_nodes: list[AndOr], ctx: Ctx) -> frozenset[str]:
-    """The paths an if's condition finds missing where its branch runs."""
-    if len(cond_nodes) != 1 or cond_nodes[0].rest:
+    """The paths an if's condition finds missing where its branch runs (every test of an
+    `&&` list holds there)."""
+    if len(cond_nodes) != 1 or any(op != "&&" for op, _ in cond_nodes[0].rest):
         return frozenset()
-    return missing_after(cond_nodes[0].first, ctx, "&&")
+    found: frozenset[str] = frozenset()
+    for pipe in (cond_nodes[0].first, *(pipe for _, pipe in cond_nodes[0].rest)):
+        found |= missing_after(pipe, ctx, "&&")
+    return found
 
 
 _FILE_TESTS = {"-e": "-e", "-f": "-f", "-d": "-d", "-L": "-L", "-h": "-L", "-x": "-x",
