@@ -19,7 +19,7 @@ from archive.upstream.mirror import Suite, Upstream
 from recipes.policy import Policy
 from recipes.recipe import load_recipe, recipe_digest
 from rewrite.closure import closure
-from rewrite.engine import analyse
+from rewrite.engine import RewriteReport, analyse
 from rewrite.relations import Universe
 
 
@@ -31,6 +31,10 @@ class Workload:
     roots: list[str]
     binaries: list[BinaryRecord]
     flagged: dict[str, str]  # binary -> the engine's reason
+    # binary -> its analysis and rewritten control fields (also of binaries that an
+    # earlier round reached and a rewritten relation then left out)
+    reports: dict[str, RewriteReport] = dataclasses.field(default_factory=dict, repr=False)
+    fields: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def sources(self) -> list[tuple[str, str]]:
@@ -51,13 +55,17 @@ def rewritten_closure(upstream: Upstream, architecture: str, roots: list[str], *
     universe = Universe.from_records(records, policy.implicit_essential.priorities)
     rewritten: dict[tuple[str, str], BinaryRecord] = {}
     flagged: dict[str, str] = {}
+    reports: dict[str, RewriteReport] = {}
+    fields_of: dict[str, dict[str, str]] = {}
     while True:
         current = [rewritten.get((r.package, r.version), r) for r in records]
         wanted = closure(current, roots)
         new = [r for r in wanted if (r.package, r.version) not in rewritten]
         if not new:
-            return Workload(list(roots), wanted, {p: flagged[p] for p in sorted(flagged)
-                                                  if any(r.package == p for r in wanted)})
+            names = {r.package for r in wanted}
+            return Workload(list(roots), wanted,
+                            {p: flagged[p] for p in sorted(flagged) if p in names},
+                            reports, fields_of)
         for record in new:
             if progress is not None:
                 progress(f"analyse {record.package} {record.version}")
@@ -66,6 +74,7 @@ def rewritten_closure(upstream: Upstream, architecture: str, roots: list[str], *
             recipe = load_recipe(record.source, recipes_dir)
             _, fields, report = analyse(deb, universe=universe, policy=policy, recipe=recipe,
                                         recipe_digest=recipe_digest(policy, recipe))
+            reports[record.package], fields_of[record.package] = report, fields
             if report.flagged:
                 flagged[record.package] = report.flagged[0].problem
             changed = dict(record.fields)

@@ -6,9 +6,6 @@ on 127.0.0.1, repacked through the embedded farm."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +18,8 @@ from archive.catalog.models import Build
 from base.errors import EXIT_CODES
 from tests.conftest import Workspace
 from tests.fixtures.archive import FixtureArchive
-from tests.fixtures.debs import make_deb, make_source
 from tests.fixtures.keys import ArchiveKey
-from tests.fixtures.server import ArchiveServer
+from tests.fixtures.source_farm import farm_on, run, source_archive
 
 CLI = [sys.executable, "-m", "unessential.cli"]
 FLAGGED = "#!/bin/sh\nset -e\nperl -e 'print 1'\n"  # perl: not in the vocabulary
@@ -35,42 +31,14 @@ def split_archive(tmp_path_factory: pytest.TempPathFactory,
                   keys: dict[str, ArchiveKey]) -> FixtureArchive:
     """One source, `split` 1.0-1: libsplit1 (its postinst translates) and split-tools
     (its postinst runs perl)."""
-    root = tmp_path_factory.mktemp("split-archive")
-    archive = FixtureArchive(root=root / "www", key=keys["archive"])
-    work = root / "work"
-    (work / "debs").mkdir(parents=True)
-    pool = archive.repo / "pool" / "main" / "s" / "split"
-    pool.mkdir(parents=True)
-    for name, script in (("libsplit1", PLAIN), ("split-tools", FLAGGED)):
-        deb = make_deb(work / "debs", name, "1.0-1", "all",
-                       extra="Source: split\nPriority: optional\nSection: misc\n",
-                       scripts={"postinst": script})
-        shutil.copy(deb, pool / deb.name)
-    dsc = make_source(work, "split", "1.0")
-    for produced in dsc.parent.iterdir():
-        if produced.is_file() and produced.name.startswith("split_"):
-            shutil.copy(produced, pool / produced.name)
-    archive.write_indices()
-    archive.write_release()
-    return archive
+    return source_archive(tmp_path_factory.mktemp("split-archive"), keys["archive"], "split",
+                          {"libsplit1": {"postinst": PLAIN}, "split-tools": {"postinst": FLAGGED}})
 
 
 @pytest.fixture
 def farm(tmp_path: Path, split_archive: FixtureArchive) -> Iterator[tuple[Workspace, Path]]:
-    with ArchiveServer(split_archive.root) as server:
-        ws = Workspace(data_dir=tmp_path / "data", dest=tmp_path / "dest",
-                       config=tmp_path / "unessential.toml")
-        ws.write_config(f"{server.url}/debian", split_archive.key.public_keyring)
-        recipes = tmp_path / "recipes"
-        recipes.mkdir()
-        ws.config.write_text(ws.config.read_text() + f'\n[worker]\nrecipes_dir = "{recipes}"\n'
-                             "heartbeat = 1\nlease = 5\n")
-        yield ws, recipes
-
-
-def run(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, "--config", str(ws.config), *args], capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ))
+    with farm_on(tmp_path, split_archive) as made:
+        yield made
 
 
 def builds(ws: Workspace) -> list[tuple[str, list[str], list[tuple[str, str]]]]:

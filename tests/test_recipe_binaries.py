@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +27,8 @@ from recipes.recipe import (
 )
 from tests.conftest import Workspace
 from tests.fixtures.archive import FixtureArchive
-from tests.fixtures.debs import make_deb, make_source
 from tests.fixtures.keys import ArchiveKey
-from tests.fixtures.server import ArchiveServer
+from tests.fixtures.source_farm import farm_on, run, source_archive
 from worker.pipeline import _chosen_binaries, _deb_package
 from worker.record import Claimed
 
@@ -215,41 +211,14 @@ def test_chosen_binaries_of_a_build() -> None:
 def multi_template(tmp_path_factory: pytest.TempPathFactory,
                    keys: dict[str, ArchiveKey]) -> FixtureArchive:
     """One source, `multi` 1.0-1, building three binaries."""
-    root = tmp_path_factory.mktemp("multi-archive")
-    archive = FixtureArchive(root=root / "www", key=keys["archive"])
-    work = root / "work"
-    (work / "debs").mkdir(parents=True)
-    pool = archive.repo / "pool" / "main" / "m" / "multi"
-    pool.mkdir(parents=True)
-    for name in MULTI:
-        deb = make_deb(work / "debs", name, "1.0-1", "all",
-                       extra="Source: multi\nPriority: optional\nSection: misc\n")
-        shutil.copy(deb, pool / deb.name)
-    dsc = make_source(work, "multi", "1.0")
-    for produced in dsc.parent.iterdir():
-        if produced.is_file() and produced.name.startswith("multi_"):
-            shutil.copy(produced, pool / produced.name)
-    archive.write_indices()
-    archive.write_release()
-    return archive
+    return source_archive(tmp_path_factory.mktemp("multi-archive"), keys["archive"], "multi",
+                          {name: {} for name in MULTI})
 
 
 @pytest.fixture
 def farm(tmp_path: Path, multi_template: FixtureArchive) -> Iterator[tuple[Workspace, Path]]:
-    with ArchiveServer(multi_template.root) as server:
-        ws = Workspace(data_dir=tmp_path / "data", dest=tmp_path / "dest",
-                       config=tmp_path / "unessential.toml")
-        ws.write_config(f"{server.url}/debian", multi_template.key.public_keyring)
-        recipes = tmp_path / "recipes"
-        recipes.mkdir()
-        ws.config.write_text(ws.config.read_text() + f'\n[worker]\nrecipes_dir = "{recipes}"\n'
-                             "heartbeat = 1\nlease = 5\n")
-        yield ws, recipes
-
-
-def run(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, "--config", str(ws.config), *args], capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ))
+    with farm_on(tmp_path, multi_template) as made:
+        yield made
 
 
 def last_build(ws: Workspace) -> tuple[str, str, list[str], str]:

@@ -25,9 +25,9 @@ from archive.upstream.mirror import Upstream
 from base.console import Reporter
 from recipes.policy import Policy, load_policy
 from recipes.recipe import load_closure, load_recipe, recipe_digest, split_relations
-from rewrite.closure import closure
-from rewrite.engine import RewriteReport, analyse, rewrite
+from rewrite.engine import RewriteReport, rewrite
 from rewrite.relations import Universe
+from rewrite.workload import rewritten_closure
 from worker.pipeline import _chosen_binaries
 from worker.record import Claimed
 
@@ -52,35 +52,15 @@ class Survey:
 
 @pytest.fixture(scope="module")
 def survey(pytestconfig: pytest.Config) -> Survey:
+    """The rewritten closure of python3, as `rebuild --closure` computes it."""
     data = Path(pytestconfig.cache.mkdir("unessential-recipes-network"))
     policy = load_policy()
     with Upstream(data, UpstreamSettings(), reporter=Reporter(quiet=True)) as upstream:
         records = [record for _, record in upstream.packages("amd64")]
+        workload = rewritten_closure(upstream, "amd64", [ROOT], policy=policy)
     universe = Universe.from_records(records, policy.implicit_essential.priorities)
-    result = Survey(data, records, universe, policy, [], {}, {})
-    rewritten: dict[tuple[str, str], BinaryRecord] = {}
-    while True:
-        current = [rewritten.get((r.package, r.version), r) for r in records]
-        wanted = closure(current, [ROOT])
-        new = [r for r in wanted if (r.package, r.version) not in rewritten]
-        if not new:
-            break
-        for record, deb in zip(new, fetch(result, new), strict=True):
-            recipe = load_recipe(record.source)
-            _, fields, report = analyse(deb, universe=universe, policy=policy, recipe=recipe,
-                                        recipe_digest=recipe_digest(policy, recipe))
-            result.reports[record.package] = report
-            result.fields[record.package] = fields
-            changed = dict(record.fields)
-            for name in ("Pre-Depends", "Depends"):
-                if fields.get(name):
-                    changed[name] = fields[name]
-                else:
-                    changed.pop(name, None)
-            rewritten[(record.package, record.version)] = dataclasses.replace(
-                record, fields=changed)  # type: ignore[arg-type]
-    result.closure = wanted
-    return result
+    return Survey(data, records, universe, policy, workload.binaries, workload.reports,
+                  workload.fields)
 
 
 def fetch(survey: Survey, records: list[BinaryRecord]) -> list[Path]:

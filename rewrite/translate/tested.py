@@ -11,21 +11,28 @@ from rewrite.translate.context import Ctx, word_value
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
 
 
-def missing_after(pipe: Pipeline, ctx: Ctx, op: str) -> frozenset[str]:
-    """The path a test pipeline finds missing for what runs after it with `op`
-    (`[ -e P ] || ...`, `[ ! -e P ] && ...`)."""
+def _test_words(pipe: Pipeline, ctx: Ctx) -> tuple[bool, list[str]]:
+    """Whether `pipe`, a `[ ... ]` or `test ...` command, is negated (`!` before it or
+    as its first word), and its operands ([] for anything else)."""
     if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
-        return frozenset()
+        return False, []
     argv = [word_value(w, ctx) for w in pipe.commands[0].words]
     if argv[:1] == ["["] and argv[-1:] == ["]"]:
         argv = argv[1:-1]
     elif argv[:1] == ["test"]:
         argv = argv[1:]
     else:
-        return frozenset()
+        return False, []
     negated = pipe.negated
     if argv[:1] == ["!"]:
         negated, argv = not negated, argv[1:]
+    return negated, argv
+
+
+def missing_after(pipe: Pipeline, ctx: Ctx, op: str) -> frozenset[str]:
+    """The path a test pipeline finds missing for what runs after it with `op`
+    (`[ -e P ] || ...`, `[ ! -e P ] && ...`)."""
+    negated, argv = _test_words(pipe, ctx)
     if len(argv) != 2 or argv[0] not in _EXISTS or not constant(argv[1]):
         return frozenset()
     # missing where the test fails (||) or where its negation holds (&&)
@@ -70,18 +77,7 @@ _FILE_TESTS = {"-e": "-e", "-f": "-f", "-d": "-d", "-L": "-L", "-h": "-L", "-x":
 def file_test(pipe: Pipeline, ctx: Ctx, holds: bool) -> str | None:
     """The `Only-If` test ("-f /etc/x", "! -e /etc/y") that says where `pipe`, a test of
     one constant path, succeeds (`holds`) or fails; None for any other pipeline."""
-    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
-        return None
-    argv = [word_value(w, ctx) for w in pipe.commands[0].words]
-    if argv[:1] == ["["] and argv[-1:] == ["]"]:
-        argv = argv[1:-1]
-    elif argv[:1] == ["test"]:
-        argv = argv[1:]
-    else:
-        return None
-    negated = pipe.negated
-    if argv[:1] == ["!"]:
-        negated, argv = not negated, argv[1:]
+    negated, argv = _test_words(pipe, ctx)
     if len(argv) != 2 or argv[0] not in _FILE_TESTS or not constant(argv[1]) or \
             not argv[1].startswith("/") or any(c in argv[1] for c in "*?[,") or \
             ".." in argv[1].split("/"):
