@@ -1,19 +1,30 @@
 """An action's `Only-If` tests, evaluated in the image as test(1) evaluates them on a
 system: `-e` exists, `-f` regular file, `-d` directory, `-L` symbolic link (the last
 component not followed), `-x` any execute bit (root's view), `-s` size above zero;
-`! ` negates. Paths resolve inside the image root (ImageRoot)."""
+`! ` negates; `md5 PATH HASH...` a regular file whose md5 is one of the hashes. Paths
+resolve inside the image root (ImageRoot)."""
 
 from __future__ import annotations
 
+import hashlib
 import stat
 
 from bootstrap.confined import Confinement, ImageRoot
+from recipes.actions.fields import condition_parts
 
 
 def holds(fs: ImageRoot, condition: str) -> bool:
-    """Whether one test such as "-f /etc/x" or "! -e /etc/y" holds in the image."""
-    negated = condition.startswith("! ")
-    test, _, path = (condition[2:] if negated else condition).partition(" ")
+    """Whether one test such as "-f /etc/x", "! -e /etc/y" or "md5 /etc/x HASH..."
+    holds in the image."""
+    negated, test, path, hashes = condition_parts(condition)
+    if test == "md5":
+        try:
+            data = fs.read_bytes(path) if fs.is_file(path) else None
+        except (Confinement, OSError):
+            data = None
+        found = data is not None and hashlib.md5(data, usedforsecurity=False).hexdigest() \
+            in hashes
+        return found != negated
     try:
         status = fs.lstat(path, follow=test != "-L")
     except (Confinement, OSError):

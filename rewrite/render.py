@@ -33,6 +33,7 @@ from recipes.actions import (
     SystemUser,
     UserInGroup,
 )
+from recipes.actions.fields import condition_parts
 
 # (`recipes.__file__` is None where an old editable install sees only a namespace package)
 TEMPLATES = (
@@ -98,9 +99,14 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
     """The sh condition of an action's `Only-If` (paths under "$DPKG_ROOT", no glob)."""
     tests = []
     for item in conditions:
-        negated = item.startswith("! ")
-        test, _, path = (item[2:] if negated else item).partition(" ")
-        tests.append(("! " if negated else "") + f"[ {test} {_root(path, glob=False)} ]")
+        negated, test, path, hashes = condition_parts(item)
+        if test == "md5":  # the file's md5 is one of them (a missing file: none)
+            patterns = "|".join(f"'{h}  -'" for h in hashes)
+            check = (f"{{ _ue_md5=$(md5sum < {_root(path, glob=False)} 2>/dev/null) && "
+                     f"case \"$_ue_md5\" in {patterns}) true ;; *) false ;; esac; }}")
+        else:
+            check = f"[ {test} {_root(path, glob=False)} ]"
+        tests.append(("! " if negated else "") + check)
     return " && ".join(tests)
 
 

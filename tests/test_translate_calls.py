@@ -110,3 +110,11 @@ def test_a_function_that_only_reads_the_system_is_a_condition() -> None:
         text = CHROOTED.replace("  return 0\n}", f"{writes}  return 0\n}}")
         with pytest.raises(Untranslatable):
             translate(text, "prerm", package="demo")
+
+
+def test_a_subshell_leaves_the_values_before_it() -> None:
+    """Found by the differential fuzz test: what a subshell assigns stays in it, so the
+    value before it still decides a later test (it was taken as set by the system)."""
+    text = ('#!/bin/sh\nset -e\nD=/d/a\n(\nD=/d/b\n)\nif [ "$D" = /d/b ]; then\n'
+            "mkdir -p /d/a\nfi\nmkdir -p \"$D\"\n")
+    assert [a["Path"] for a in actions(text)] == ["/d/a"]

@@ -275,3 +275,63 @@ def test_only_if_behaves_like_the_original_tests(tmp_path: Path,
         if "configure" in action.on:
             applier.run("demo", action)
     assert _tree(native) == trees[0]
+
+
+# -- a case on a file's md5 (netbase's postrm): Only-If md5, against dash and native -------
+SHIPPED = "127.0.0.1\tlocalhost\n"
+DIGEST_ORIGINAL = f"""#!/bin/sh
+set -e
+delete_if_md5_matches() {{
+  local md5
+  if [ -e "$DPKG_ROOT/etc/hosts" ]; then
+  md5="$(md5sum "$DPKG_ROOT/etc/hosts" | sed -e 's/ .*//')"
+  case "$md5" in
+    {__import__("hashlib").md5(SHIPPED.encode()).hexdigest()}) rm "$DPKG_ROOT/etc/hosts" ;;
+    *) mkdir -p "$DPKG_ROOT/etc/kept" ;;
+  esac
+  fi
+}}
+case "$1" in
+    purge) delete_if_md5_matches ;;
+esac
+exit 0
+"""
+
+
+@pytest.mark.skipif(shutil.which("dash") is None, reason="needs dash")
+@pytest.mark.parametrize("hosts", [SHIPPED, "127.0.0.1 mine\n", None])
+def test_a_case_on_a_files_md5_behaves_like_the_original(tmp_path: Path,
+                                                         hosts: str | None) -> None:
+    from bootstrap.apply import Applier
+    from rewrite.render import render_script
+
+    result = translate(DIGEST_ORIGINAL, "postrm", package="demo")
+    removal = next(a for a in result.actions if a.name == "remove-path")
+    assert removal.only_if[-1].startswith("md5 /etc/hosts ")
+    rendered = render_script("postrm", result.actions, package="demo")
+    assert rendered is not None
+    trees = []
+    for name, text in (("original", DIGEST_ORIGINAL), ("rendered", rendered), ("native", "")):
+        root = tmp_path / name / "root"
+        (root / "etc").mkdir(parents=True)
+        if hosts is not None:
+            (root / "etc/hosts").write_text(hosts)
+        if text:
+            script = tmp_path / name / "script"
+            script.write_text(text)
+            done = subprocess.run(["dash", str(script), "purge"], capture_output=True,
+                                  text=True, env={"PATH": os.environ["PATH"],
+                                                  "DPKG_ROOT": str(root)}, timeout=60)
+            assert done.returncode == 0, (name, done.stderr)
+        else:
+            applier = Applier(root)
+            for action in result.actions:
+                if "purge" in action.on:
+                    applier.run("demo", action)
+        trees.append(_tree(root))
+    assert trees[0] == trees[1] == trees[2], rendered
+
+
+def test_a_digest_case_with_other_patterns_is_refused() -> None:
+    text = DIGEST_ORIGINAL.replace("    *) mkdir", "    abc*) mkdir")
+    assert refusal(text, "postrm").idiom == Idiom("case on a file's md5 with other patterns")

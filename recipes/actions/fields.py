@@ -212,19 +212,35 @@ Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]
 
 # `Only-If`: tests of paths in the image that must all hold for the action to be taken,
 # as test(1) has them: "-f /etc/x", "! -e /etc/y" ("-L" does not follow a last symlink,
-# the others do; "-x" is any execute bit, "-s" a size above zero)
+# the others do; "-x" is any execute bit, "-s" a size above zero); and "md5 PATH HASH..."
+# (a regular file whose md5 is one of the hashes: a file as a package shipped it)
 FILE_TESTS = ("-e", "-f", "-d", "-L", "-x", "-s")
+_MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def condition_parts(item: str) -> tuple[bool, str, str, tuple[str, ...]]:
+    """(negated, test, path, hashes) of one `Only-If` item (ValueError if malformed)."""
+    negated = item.startswith("! ")
+    words = (item[2:] if negated else item).split(" ")
+    test, path, rest = (words[0], words[1], tuple(words[2:])) if len(words) >= 2 else \
+        ("", "", ())
+    if test in FILE_TESTS and not rest or test == "md5" and rest and all(
+            _MD5.fullmatch(h) for h in rest):
+        return negated, test, path, rest
+    raise ValueError(f"{item!r} is not a test such as '-f /path', '! -e /path' or "
+                     "'md5 /path HASH...'")
 
 
 def _conditions(value: Any, what: str) -> tuple[str, ...]:
     items = tuple(value) if isinstance(value, (tuple, list)) else tuple(
         part.strip() for part in str(value).split(",") if part.strip())
     for item in items:
-        negated = item.startswith("! ")
-        test, _, path = item[2:].partition(" ") if negated else item.partition(" ")
-        if test not in FILE_TESTS or "," in path:
-            raise ValueError(f"{what} {item!r} is not a test such as '-f /path' or "
-                             "'! -e /path'")
+        try:
+            _, _, path, _ = condition_parts(item)
+        except ValueError as exc:
+            raise ValueError(f"{what} {exc}") from None
+        if "," in path:
+            raise ValueError(f"{what} {item!r}: a path with a comma")
         check_path(path, what)
     return items
 

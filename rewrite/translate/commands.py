@@ -92,11 +92,18 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         raise Untranslatable(cmd.line, text, "a redirection without a command",
                              "redirection without a command")
     if all(_ASSIGNMENT.fullmatch(a) for a in argv):
+        digest = _digest_of(argv) if len(argv) == 1 else None
+        if digest is not None:  # name=$(md5sum FILE | ...): the file's md5, at this point
+            name, path = digest
+            ctx.vars.pop(name, None)
+            ctx.digests[name] = (path, len(ctx.effects))
+            return
         if any("$(" in a or "`" in a for a in argv):
             raise Untranslatable(cmd.line, text, "an assignment from a command substitution",
                                  "variable assignment from a command substitution")
         for arg in argv:  # a constant is known from here on; anything else is unknown
             name, _, value = arg.partition("=")
+            ctx.digests.pop(name, None)
             assign(ctx, name, value, straight=True)
         return
     name = written = argv[0]
@@ -179,6 +186,13 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         raise Untranslatable(cmd.line, text, "an owner or mode change behind a test of the "
                              "system (of another path): it would be made whether or not the "
                              "test holds", "owner or mode change behind a test of the system")
+    if ctx.attach:  # (a case on a file's md5): the actions carry the tests
+        holding = ctx.holding()
+        if holding is None:
+            raise Untranslatable(cmd.line, text, "a change behind a test of a file's md5 "
+                                 "and another test of the system", Idiom(
+                                     "change behind a test of a file's md5 and another test"))
+        actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)}) for a in actions]
     ctx.ran(effects.of_all(actions))  # what a test found missing may exist from now on
     for action in actions:
         if isinstance(action, Ldconfig | UpdateCache) and out.actions and \
@@ -200,6 +214,21 @@ def fields(cmd: Command, ctx: Ctx) -> list[str]:
         else:
             argv.append(value)
     return argv
+
+
+_DIGEST = re.compile(
+    r"""(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?:\$\(|`)\s*md5sum\s+(?P<q>"?)(?P<path>/[^\s|;&<>$`'"]+)(?P=q)\s*\|\s*"""
+    r"""(?:sed\s+(?:-e\s+)?'s/ \.\*//'|cut\s+(?:-f\s*1\s+-d\s*' '|-d\s*' '\s+-f\s*1)|"""
+    r"""awk\s+'\{\s*print \$1\s*\}')\s*(?:\)|`)""")
+
+
+def _digest_of(argv: list[str]) -> tuple[str, str] | None:
+    """(name, FILE) of `name="$(md5sum FILE | sed -e 's/ .*//')"` (or `| cut -d' ' -f1`,
+    `| awk '{print $1}'`): the variable holds the file's md5 (where the file exists)."""
+    match = _DIGEST.fullmatch(argv[0])
+    if match is None or ".." in match.group("path").split("/"):
+        return None
+    return match.group("name"), match.group("path")
 
 
 def _shift(cmd: Command, argv: list[str], ctx: Ctx) -> None:

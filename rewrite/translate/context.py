@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from recipes.actions import Action, Dropped
+from recipes.actions.fields import condition_parts
 from rewrite.shell import Command, Function, Word
 from rewrite.translate.effects import affects
 
@@ -100,6 +101,12 @@ class Ctx:
     # variables that a block behind a test of the system assigned constants to: their
     # value depends on the system (shared by the contexts of one script)
     unknown: set[str] = field(default_factory=set)
+    # variables holding the md5 of a file (`md5="$(md5sum F | sed -e 's/ .*//')"`):
+    # name -> F (shared by the contexts of one script)
+    # (with the number of commands run when it was read)
+    digests: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # every action taken here carries the tests of `conditions` (a case on a digest)
+    attach: bool = False
     errexit: bool = False  # set -e
     # $? of each argument at this point: T (0), F (1) or U (unknown)
     status: dict[str, str] = field(default_factory=dict)
@@ -154,7 +161,7 @@ class Ctx:
         if self.unlisted:
             return None
         for test, count in self.conditions:
-            path = test.rsplit(" ", 1)[1]
+            path = condition_parts(test)[2]
             if any(affects(made, path) for made in self.effects[count:]):
                 return None
         return tuple(dict.fromkeys(test for test, _ in self.conditions))

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from recipes.actions import Action, CreateFile, Dropped, InstallConfig, MakeDir
+from recipes.actions.fields import condition_parts
 from rewrite.shell import AndOr, Command, If, Node, Pipeline
 from rewrite.translate.conditions import eval_list, eval_pipeline
 from rewrite.translate.context import Ctx, Result, Untranslatable, quiet
@@ -134,7 +135,7 @@ def _void(action: Action, missing: frozenset[str]) -> bool:
 def _untouched(test: str, actions: list[Action]) -> bool:
     """Whether none of `actions` may create or change the path `test` is about (so that
     it has, when each is taken, the value it had at the exit)."""
-    path = test.rsplit(" ", 1)[1]
+    path = condition_parts(test)[2]
     return not affects(of_all(actions), path)
 
 

@@ -166,8 +166,15 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
         if node.heredoc is not None:
             raise Untranslatable(node.line, ctx.source(node.line), "a block fed by a here-document",
                                  "block fed by a here-document")
-        if node.subshell:  # what it assigns stays in it
+        if node.subshell:  # what it assigns stays in it: the values after it are those before
+            values, unknown, digests = dict(ctx.vars), set(ctx.unknown), dict(ctx.digests)
             flow = walk(node.body, replace(nested, subshell=True, straight=False), out)
+            ctx.vars.clear()
+            ctx.vars.update(values)
+            ctx.unknown.clear()
+            ctx.unknown.update(unknown)
+            ctx.digests.clear()
+            ctx.digests.update(digests)
             if any(status != "T" for status in flow.values()):
                 raise Untranslatable(node.line, ctx.source(node.line),
                                      "a subshell ( ... ) whose status is not known",
@@ -449,6 +456,9 @@ def _block_text(node: If | Case, ctx: Ctx) -> str:
 
 def _case(node: Case, ctx: Ctx, out: Result) -> Flow:
     subject = word_value(node.word, ctx)
+    digest = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", subject)
+    if digest is not None and digest.group(1) in ctx.digests:
+        return _digest_case(node, ctx.digests[digest.group(1)], ctx, out)
     if constant(subject):
         return _constant_case(node, subject, ctx, out)
     if not phase_word(subject):
@@ -487,6 +497,52 @@ def _case(node: Case, ctx: Ctx, out: Result) -> Flow:
         remaining -= matched
     flow.update({p: "T" for p in remaining})  # no pattern matched: status 0
     return {p: flow[p] for p in ctx.phases if p in flow}
+
+
+_MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def _digest_case(node: Case, digest: tuple[str, int], ctx: Ctx, out: Result) -> Flow:
+    """A case on a file's md5 (`case "$md5" in HASH|HASH) rm /etc/hosts ;; esac`): each
+    item's actions are taken only where the file has one of its hashes (`Only-If: md5
+    FILE HASH...`), the default item's where it has none of the others."""
+    path, count = digest
+    seen: list[str] = []
+    ends: dict[str, set[str]] = {}
+    # the items exclude each other: what one does is not seen by the tests of the next
+    # (each starts from what ran before the case; all of it counts after)
+    before, made = list(ctx.effects), []
+    for item in node.items:
+        ctx.effects[:] = before
+        texts = [word_value(p, ctx) for p in item.patterns]
+        if texts == ["*"] and not item.patterns[0].quoted:
+            test = f"! md5 {path} {' '.join(seen)}" if seen else ""
+        elif all(_MD5.fullmatch(t) for t in texts):
+            test = f"md5 {path} {' '.join(texts)}"
+            seen += texts
+        else:
+            raise Untranslatable(item.line, ctx.source(item.line), "a case on a file's md5 "
+                                 "with a pattern other than hashes", "case on a file's md5 "
+                                 "with other patterns")
+        if item.body:
+            after = walk(item.body, replace(ctx, status={p: "T" for p in ctx.phases},
+                                            straight=False, guarded=True, attach=True,
+                                            conditions=(*ctx.conditions, (test, count))
+                                            if test else ctx.conditions), out)
+            for phase in ctx.phases:
+                ends.setdefault(phase, set()).add(after.get(phase, "exited"))
+            made += ctx.effects[len(before):]
+        if not test:
+            break
+    ctx.effects[:] = before + made
+    flow: Flow = {}
+    for phase in ctx.phases:
+        values = ends.get(phase, set()) | {"T"}  # (no item matched: status 0)
+        if "exited" in values:
+            raise Untranslatable(node.line, ctx.source(node.line), "an exit inside a case on "
+                                 "a file's md5", "exit inside an if that tests the system")
+        flow[phase] = values.pop() if len(values) == 1 else "U"
+    return flow
 
 
 def _constant_case(node: Case, subject: str, ctx: Ctx, out: Result) -> Flow:
