@@ -27,11 +27,11 @@ from dataclasses import dataclass, replace
 
 from recipes.actions import Action, CreateFile, Dropped, InstallConfig, MakeDir
 from recipes.actions.fields import condition_parts
-from rewrite.shell import AndOr, Command, If, Node, Pipeline
+from rewrite.shell import AndOr, Command, If, Node
 from rewrite.translate.conditions import eval_list, eval_pipeline
 from rewrite.translate.context import Ctx, Result, Untranslatable, quiet
 from rewrite.translate.effects import affects, of_all
-from rewrite.translate.exits import status_argument
+from rewrite.translate.exits import single_command, status_argument, unwrap
 from rewrite.translate.tested import file_test, missing_after, tested
 
 Flow = dict[str, str]
@@ -54,39 +54,25 @@ class EarlyExit:
     goes_on: str | None  # the test of a path that holds where the walk goes on, if it is one
 
 
-def _unwrap(node: Node) -> Node:
-    """The one command or block a statement is (no && nor ||, no pipe, not negated)."""
-    if isinstance(node, AndOr) and not node.rest:
-        node = node.first
-    if isinstance(node, Pipeline) and not node.negated and len(node.commands) == 1:
-        node = node.commands[0]
-    return node
-
-
-def _single(node: Node) -> Command | None:
-    node = _unwrap(node)
-    return node if isinstance(node, Command) else None
-
-
 def _is_end(cmd: Command | None) -> bool:
     return cmd is not None and cmd.name in ("exit", "return") and quiet(cmd)
 
 
 def _message(node: Node) -> bool:
-    cmd = _single(node)
+    cmd = single_command(node)
     return cmd is not None and cmd.name in ("echo", "printf") and quiet(cmd)
 
 
 def early_exit(node: Node, ctx: Ctx) -> EarlyExit | None:
     """The early exit `node` is, when its condition tests the system for every script
     argument here (a test of $1 is modelled exactly by the walk)."""
-    if isinstance(_unwrap(node), If):
-        node = _unwrap(node)
+    if isinstance(unwrap(node), If):
+        node = unwrap(node)
         assert isinstance(node, If)
         if len(node.branches) != 1 or node.orelse:
             return None
         cond_nodes, body = node.branches[0]
-        end = _single(body[-1]) if body else None
+        end = single_command(body[-1]) if body else None
         if not _is_end(end) or not all(_message(n) for n in body[:-1]):
             return None
         if len(cond_nodes) != 1 or cond_nodes[0].rest:
@@ -100,7 +86,7 @@ def early_exit(node: Node, ctx: Ctx) -> EarlyExit | None:
         holds = False
     elif isinstance(node, AndOr) and len(node.rest) == 1:
         op, last = node.rest[0]
-        end = _single(last)
+        end = single_command(last)
         pipe = node.first
         if not _is_end(end) or len(pipe.commands) != 1 or \
                 not isinstance(pipe.commands[0], Command):

@@ -14,19 +14,27 @@ Defs = Mapping[str, Function]
 _ENDS = ("exit", "return")  # a return ends a function's body as an exit ends the script
 
 
+def unwrap(node: Node) -> Node:
+    """The one command or block a statement is (no && nor ||, no pipe, not negated)."""
+    if isinstance(node, AndOr) and not node.rest:
+        node = node.first
+    if isinstance(node, Pipeline) and not node.negated and len(node.commands) == 1:
+        node = node.commands[0]
+    return node
+
+
+def single_command(node: Node) -> Command | None:
+    """The one simple command a statement is, or None."""
+    node = unwrap(node)
+    return node if isinstance(node, Command) else None
+
+
 def _simple_command(node: Node, defs: Defs) -> bool:
     """One command that is not a test nor a function call: its status is success in the
     engine's model."""
-    if isinstance(node, AndOr):
-        if node.rest:
-            return False
-        node = node.first
-    if isinstance(node, Pipeline):
-        if node.negated or len(node.commands) != 1:
-            return False
-        node = node.commands[0]
-    return isinstance(node, Command) and node.name not in _ENDS and node.name not in defs \
-        and not is_condition_cmd(node)
+    cmd = single_command(node)
+    return cmd is not None and cmd.name not in _ENDS and cmd.name not in defs \
+        and not is_condition_cmd(cmd)
 
 
 def exit_line(nodes: list[Node], defs: Defs | None = None,
