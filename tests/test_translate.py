@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -313,10 +315,33 @@ def test_small_vocabulary(text: str, expected: list[tuple[str, ...]]) -> None:
 
 
 def test_compare_versions_with_a_double_dash() -> None:
-    text = ('#!/bin/sh\nif [ "$1" = configure ] && dpkg --compare-versions -- "$2" lt 1.1; then\n'
-            '  rm -f /etc/demo.old\nfi\n')
+    text = ('#!/bin/sh\nif [ "$1" = configure ] && dpkg --compare-versions -- "$2" lt-nl 1.1; '
+            'then\n  rm -f /etc/demo.old\nfi\n')
     result = translate(text, "postinst", package="demo")
     assert result.actions == [] and "upgrade" in result.dropped[0].reason
+
+
+@pytest.mark.parametrize(("script", "relation", "taken"), [
+    # dpkg takes an empty version ($2 on a fresh install, a removal) as the earliest:
+    # `lt` holds there (systemd: "on new installs and upgrades" from before a version)
+    ("postinst", "lt", ("configure",)), ("postinst", "le", ("configure",)),
+    ("postinst", "<<", ("configure",)), ("postinst", "ne", ("configure",)),
+    ("postinst", "gt-nl", ("configure",)), ("postrm", "lt", ("remove", "purge")),
+    ("preinst", "lt", ("install",)),
+    # ... and the others do not: only an upgrade, dropped
+    ("postinst", "lt-nl", ()), ("postinst", "ge", ()), ("postinst", "gt", ()),
+    ("postinst", "eq", ()), ("postinst", ">>", ()), ("prerm", "lt-nl", ()),
+])
+def test_compare_versions_on_an_empty_version_as_dpkg_does(
+        script: str, relation: str, taken: tuple[str, ...]) -> None:
+    text = (f'#!/bin/sh\nif dpkg --compare-versions "$2" {shlex.quote(relation)} 1.1; then\n'
+            '  mkdir -p /var/lib/demo\nfi\n')
+    result = translate(text, script, package="demo")
+    assert tuple(p for a in result.actions for p in a.on
+                 if p in ("configure", "remove", "purge", "install")) == taken
+    holds = subprocess.run(["dpkg", "--compare-versions", "", relation, "1.1"],
+                           check=False).returncode == 0
+    assert holds == bool(taken)  # what dpkg itself says of the empty version
 
 
 # -- owner and mode changes behind a test of the system ----------------------------------

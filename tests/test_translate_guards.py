@@ -335,3 +335,23 @@ def test_a_case_on_a_files_md5_behaves_like_the_original(tmp_path: Path,
 def test_a_digest_case_with_other_patterns_is_refused() -> None:
     text = DIGEST_ORIGINAL.replace("    *) mkdir", "    abc*) mkdir")
     assert refusal(text, "postrm").idiom == Idiom("case on a file's md5 with other patterns")
+
+
+def test_an_exit_behind_an_upgrade_test_is_dropped_with_it() -> None:
+    """adduser's preinst: `if dpkg --compare-versions "$OLD" lt 3.114; then return 0`
+    inside a function called on upgrade: the branch runs only on upgrades from an old
+    version (dropped: images are installed fresh), its return too; what follows runs."""
+    text = ('#!/bin/sh\nset -e\nf() {\n  OLD="$1"\n'
+            '  if dpkg --compare-versions "$OLD" lt-nl 3.114; then\n    return 0\n  fi\n'
+            '  mkdir -p /var/lib/demo\n}\ncase $1 in\n  install|upgrade) f "${2:-}" ;;\nesac\n')
+    result = translate(text, "preinst", package="demo")
+    assert [(a.stanza()["Action"], a.on) for a in result.actions] == \
+        [("make-dir", ("install", "upgrade"))]
+    assert any("upgrade from a version lt-nl 3.114" in d.reason for d in result.dropped)
+    # `&&` the same way; behind an init system's test an exit is still refused
+    text = ('#!/bin/sh\nset -e\ndpkg --compare-versions "$2" lt-nl 1.0 && exit 0\n'
+            'mkdir -p /var/lib/demo\n')
+    assert [a.stanza()["Action"] for a in translate(text, "postinst", package="demo").actions] \
+        == ["make-dir"]
+    text = '#!/bin/sh\nset -e\n[ -d /run/systemd/system ] && exit 0\nmkdir -p /var/lib/demo\n'
+    assert refusal(text).idiom == Idiom("exit behind an init test")

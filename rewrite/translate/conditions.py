@@ -36,6 +36,16 @@ from rewrite.translate.systemd import INIT_PATHS, INIT_REASON, INIT_TOOLS
 
 GUARD_TOOLS = {"which", "type"}
 FRESH_INSTALL = "fresh install"  # the reason of a test that holds on a fresh install
+# the relations of `dpkg --compare-versions V OP X` that hold where V is empty (a fresh
+# install's $2): dpkg takes the empty version as the earliest, except in the -nl forms
+# (`<` and `>` are dpkg's obsolete spellings of <= and >=)
+HOLD_WHEN_EMPTY = frozenset({"lt", "le", "ne", "<<", "<=", "<", "gt-nl", "ge-nl"})
+# the script arguments where $2 is empty when the package is installed fresh or removed
+# (where it is set, it names a version: an upgrade)
+EMPTY_VERSION = {"preinst": frozenset({"install"}),
+                 "postinst": frozenset({"configure", "abort-remove"}),
+                 "prerm": frozenset({"remove"}),
+                 "postrm": frozenset({"remove", "purge", "abort-install"})}
 # commands that only read the system: as a condition (alone or piped into each other,
 # `getent group shadow | grep -q ...`), a test of the system whose value is not known
 QUERY_TOOLS = {"grep", "egrep", "fgrep", "cmp", "getcap", "aa-enabled", "ischroot",
@@ -179,7 +189,12 @@ def _negated(cond: Cond, all_phases: frozenset[str]) -> Cond:
         return Cond(all_phases - cond.phases, "plain", true=cond.false, false=cond.true,
                     reads=cond.reads, system=cond.system)
     if cond.kind == "upgrade":
-        return Cond(all_phases, "guard", reads=cond.reads)
+        return Cond(all_phases, "guard", FRESH_INSTALL, reads=cond.reads,
+                    system=cond.system)
+    if cond.kind == "guard" and cond.why.startswith(FRESH_INSTALL):
+        # true on a fresh install: its negation holds only on upgrades
+        return Cond(all_phases, "upgrade", "upgrade from a previous version",
+                    reads=cond.reads, system=cond.system)
     return replace(cond, true=cond.false, false=cond.true)
 
 
@@ -345,6 +360,13 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
         if argv[2:3] == ["--"]:
             argv = argv[:2] + argv[3:]
         if len(argv) == 5 and argv[2] in ("$2", "${2}", "${2:-}", "$oldversion"):
+            empty = all_phases & EMPTY_VERSION.get(ctx.script, frozenset())
+            if argv[3] in HOLD_WHEN_EMPTY and empty:
+                # `lt X` holds where $2 is empty (a fresh install, a removal): taken
+                # there; where $2 is a version, it holds only on an upgrade (dropped)
+                return Cond(empty, "guard", f"{FRESH_INSTALL} or an upgrade from a "
+                            f"version {argv[3]} {argv[4]}", false=all_phases - empty,
+                            system=False)
             return Cond(all_phases, "upgrade", f"upgrade from a version {argv[3]} {argv[4]}")
         raise Unmodelled("dpkg --compare-versions on something other than $2",
                          Idiom("condition: dpkg --compare-versions on something other than $2"))
@@ -388,7 +410,8 @@ def _eval_andor(node: AndOr, ctx: Ctx) -> Cond:
     for op, pipe in node.rest:
         if op == "&&" and cond.kind == "upgrade":
             continue  # `[ -n "$2" ] && cleanup`: it runs only on upgrades, which are dropped
-        other = eval_pipeline(pipe, ctx)
+        # after `&&`, the arguments where the chain may still hold
+        other = eval_pipeline(pipe, ctx.narrowed(cond.phases) if op == "&&" else ctx)
         cond = _and(cond, other) if op == "&&" else _or(cond, other)
     return cond
 

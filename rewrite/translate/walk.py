@@ -221,6 +221,7 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
     simple = all(o == "&&" for o, _ in node.rest) or len(node.rest) == 1
     tests: list[tuple[str, int]] = []
     unlisted = False
+    init_dropped = False  # a test of an init system was dropped (not only upgrades)
     for index, (op, pipe) in enumerate(chain):
         final = index == len(chain) - 1
         following = chain[index + 1][0] if not final else ""
@@ -232,9 +233,11 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
         else:
             sure = {p for p in live if status[p] == "F"}
             maybe = {p for p in live if status[p] in ("U", "D")}
-        if op == "&&" and any(status[p] == "D" for p in live):
-            refuse_exit([pipe], ctx, "it runs only on an upgrade or with an init system, "
-                        "which the engine drops", idiom="exit behind an upgrade or init test")
+        if op == "&&" and any(status[p] == "D" for p in live) and init_dropped:
+            # (behind an upgrade test, an exit is dropped with the rest: images are
+            # installed fresh; an init system runs where stock dpkg does)
+            refuse_exit([pipe], ctx, "it runs only with an init system, which the engine "
+                        "drops", idiom="exit behind an init test")
         runs = sure | maybe
         if not runs:
             continue
@@ -266,6 +269,7 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
                 out.dropped.append(Dropped(current.source(pipe.line), reason,
                                            current.origin(pipe.line)))
                 status.update({p: "D" for p in runs})
+                init_dropped = init_dropped or cond.kind == "init"
                 continue
             failed: set[str] = set()
             for p in runs:
@@ -342,7 +346,9 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
                                  idiom_of(exc, Idiom(f"condition: {exc}"))) from exc
         if current.phases and not is_exact(cond, current.phases):
             exact = False
-            if exits and cond.kind != "init":  # (an init test's branch never runs here)
+            # (an init test's branch never runs here; an upgrade test's is dropped: its
+            # exit too, what follows is what a fresh install runs)
+            if exits and cond.kind not in ("init", "upgrade"):
                 raise Untranslatable(exits, ctx.source(exits), "an exit the engine cannot "
                                      f"model exactly (inside the if of line {node.line}, whose "
                                      "condition tests the system, not the script argument)",
