@@ -384,3 +384,36 @@ def test_case_on_a_known_value() -> None:
     with pytest.raises(Untranslatable, match="partly quoted"):
         translate('#!/bin/sh\nk=ab\ncase "$k" in\n  "a"*) mkdir -p /x ;;\nesac\n', "postinst",
                   package="d")
+
+
+def test_bash_brace_expansion_is_expanded_in_bash_scripts_only() -> None:
+    """mariadb-server's postrm (#!/bin/bash): `rm -f /var/log/mysql.{log,err}{,.0}`."""
+    body = 'set -e\nif [ "$1" = purge ]; then\n  rm -f /var/log/demo.{log,err}{,.0}\nfi\n'
+    paths = [a.get("Path") for a in translate("#!/bin/bash\n" + body, "postrm",
+                                               package="demo").actions]
+    assert paths == ["/var/log/demo.log", "/var/log/demo.log.0", "/var/log/demo.err",
+                     "/var/log/demo.err.0"]
+    paths = [a.get("Path") for a in translate("#!/bin/sh\n" + body, "postrm",
+                                               package="demo").actions]
+    assert paths == ["/var/log/demo.{log,err}{,.0}"]  # sh: a literal name
+    with pytest.raises(Untranslatable, match="brace sequence"):
+        translate("#!/bin/bash\nrm -f /var/log/demo.{1..3}\n", "postrm", package="demo")
+    with pytest.raises(Untranslatable, match="partly quoted"):
+        translate('#!/bin/bash\nrm -f "/var/log/d"{a,b}\n', "postrm", package="demo")
+    # ${NAME} is not a brace expansion
+    result = translate('#!/bin/bash\nD=/var/log\nrm -f ${D}/x\n', "postrm", package="demo")
+    assert [a.get("Path") for a in result.actions] == ["/var/log/x"]
+
+
+def test_trace_switches_and_runit_hooks() -> None:
+    """mariadb's `${DEBIAN_SCRIPT_TRACE:+ echo "... $0 $*" 1>&2 }` expands to nothing;
+    dh_runit's `NAME=ssh ENABLE=yes /lib/runit-helper/runit-helper prerm "$@"` is an init
+    hook; other tools run with variables set for them are refused."""
+    text = ('#!/bin/sh\nset -e\n${DEBIAN_SCRIPT_TRACE:+ echo "#42#DEBUG# RUNNING $0 $*" 1>&2 }\n'
+            "NAME='ssh' ENABLE='yes' ONUPGRADE='restart' /lib/runit-helper/runit-helper "
+            'prerm "$@"\nmkdir -p /var/lib/demo\n')
+    result = translate(text, "prerm", package="demo")
+    assert [a.stanza()["Action"] for a in result.actions] == ["make-dir"]
+    assert any("init-system" in d.reason for d in result.dropped)
+    with pytest.raises(Untranslatable, match="variables set for it"):
+        translate("#!/bin/sh\nLANG=C mkdir -p /x\n", "postinst", package="demo")

@@ -337,21 +337,50 @@ def test_a_digest_case_with_other_patterns_is_refused() -> None:
     assert refusal(text, "postrm").idiom == Idiom("case on a file's md5 with other patterns")
 
 
-def test_an_exit_behind_an_upgrade_test_is_dropped_with_it() -> None:
-    """adduser's preinst: `if dpkg --compare-versions "$OLD" lt 3.114; then return 0`
-    inside a function called on upgrade: the branch runs only on upgrades from an old
-    version (dropped: images are installed fresh), its return too; what follows runs."""
+def test_an_exit_behind_an_upgrade_test_is_dropped_with_it_when_nothing_follows() -> None:
+    """adduser's preinst: `if dpkg --compare-versions "$OLD" lt 3.114; then return 0 ...
+    else return 0; fi` in a function called on upgrade: the branches that run only on
+    upgrades from old versions are dropped (images are installed fresh), their returns
+    too, as nothing follows the if that they would have skipped."""
     text = ('#!/bin/sh\nset -e\nf() {\n  OLD="$1"\n'
-            '  if dpkg --compare-versions "$OLD" lt-nl 3.114; then\n    return 0\n  fi\n'
-            '  mkdir -p /var/lib/demo\n}\ncase $1 in\n  install|upgrade) f "${2:-}" ;;\nesac\n')
+            '  if dpkg --compare-versions "$OLD" lt-nl 3.114; then\n    return 0\n'
+            '  elif dpkg --compare-versions "$OLD" lt-nl 3.125; then\n    rm -f /etc/old\n'
+            '  else\n    return 0\n  fi\n  mv /etc/a /etc/b\n}\n'
+            'mkdir -p /var/lib/demo\ncase $1 in\n  upgrade) f "${2:-}" ;;\nesac\n')
     result = translate(text, "preinst", package="demo")
-    assert [(a.stanza()["Action"], a.on) for a in result.actions] == \
-        [("make-dir", ("install", "upgrade"))]
+    assert [a.stanza()["Action"] for a in result.actions] == ["make-dir"]
     assert any("upgrade from a version lt-nl 3.114" in d.reason for d in result.dropped)
-    # `&&` the same way; behind an init system's test an exit is still refused
-    text = ('#!/bin/sh\nset -e\ndpkg --compare-versions "$2" lt-nl 1.0 && exit 0\n'
-            'mkdir -p /var/lib/demo\n')
-    assert [a.stanza()["Action"] for a in translate(text, "postinst", package="demo").actions] \
-        == ["make-dir"]
-    text = '#!/bin/sh\nset -e\n[ -d /run/systemd/system ] && exit 0\nmkdir -p /var/lib/demo\n'
-    assert refusal(text).idiom == Idiom("exit behind an init test")
+    # what follows would run on the upgrades the exit skipped: refused
+    for text in ('#!/bin/sh\nset -e\nif dpkg --compare-versions "$2" lt-nl 1.0; then\n'
+                 '  exit 0\nfi\nrm -rf /var/lib/demo\n',
+                 '#!/bin/sh\nset -e\ndpkg --compare-versions "$2" lt-nl 1.0 && exit 0\n'
+                 'rm -rf /var/lib/demo\n'):
+        assert "exit" in str(refusal(text).idiom)
+
+
+@pytest.mark.parametrize(("text", "only_if"), [
+    # dh_apparmor's purge: a test of $1 and of another path
+    ('#!/bin/sh\nset -e\nif [ "$1" = purge ] && ! [ -e /etc/apparmor.d/usr.bin.x ]; then\n'
+     '  rm -f /etc/apparmor.d/local/usr.bin.x || true\n'
+     '  rm -f /var/cache/apparmor/*/usr.bin.x || true\n'
+     '  rmdir /etc/apparmor.d/local 2>/dev/null || true\nfi\n',
+     ("! -e /etc/apparmor.d/usr.bin.x",) * 3),
+    # mariadb-server: data removed on purge only where its flag file is
+    ('#!/bin/sh\nset -e\nif [ "$1" = purge ] && [ -f /var/lib/demo/flag ]; then\n'
+     '  rm -rf /var/log/demo\nfi\n', ("-f /var/lib/demo/flag",)),
+    # `-a` inside one test (coreutils: the removed path itself, tested)
+    ('#!/bin/sh\nset -e\nif [ "$1" = purge -a -d /var/lib/flag ]; then\n'
+     '  rm -rf /var/log/demo\nfi\n', ("-d /var/lib/flag",)),
+    ('#!/bin/sh\nset -e\nif [ "$1" = purge -a -L /usr/bin/touch ]; then\n'
+     '  rm /usr/bin/touch\nfi\n', ("-L /usr/bin/touch",)),
+])
+def test_a_removal_behind_a_test_of_another_path_carries_the_test(
+        text: str, only_if: tuple[str, ...]) -> None:
+    result = translate(text, "postrm", package="demo")
+    assert tuple(t for a in result.actions for t in a.only_if) == only_if
+    assert all(a.on == ("purge",) for a in result.actions)
+
+
+def test_a_removal_behind_a_test_it_cannot_carry_is_refused() -> None:
+    text = '#!/bin/sh\nset -e\nif which demo-tool >/dev/null; then\n  rm -rf /var/lib/x\nfi\n'
+    assert refusal(text, "postrm").idiom == Idiom("removal behind a test of the system")

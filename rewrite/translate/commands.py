@@ -14,6 +14,8 @@ from recipes.actions import (
     InstallConfig,
     Ldconfig,
     MakeDir,
+    MovePath,
+    RemovePath,
     SetOwner,
     StatOverride,
     SystemGroup,
@@ -38,8 +40,10 @@ from rewrite.translate.context import (
     Handler,
     Idiom,
     Result,
+    Unmodelled,
     Untranslatable,
     assign,
+    braces,
     idiom_of,
     quiet,
     word_value,
@@ -85,9 +89,14 @@ HANDLERS: dict[str, Handler] = {
 
 def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     """The actions (or the dropped line) of one simple command; Untranslatable if none."""
-    argv = fields(cmd, ctx)
     where = ctx.origin(cmd.line)
     text = ctx.source(cmd.line)
+    try:
+        argv = fields(cmd, ctx)
+    except Unmodelled as exc:
+        raise Untranslatable(cmd.line, text, str(exc), exc.idiom) from exc
+    if not argv and cmd.words and not cmd.redirects and cmd.heredoc is None:
+        return  # every word expanded to nothing (`${TRACE:+ echo ...}`): no command
     if not argv:
         raise Untranslatable(cmd.line, text, "a redirection without a command",
                              "redirection without a command")
@@ -106,8 +115,16 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
             ctx.digests.pop(name, None)
             assign(ctx, name, value, straight=True)
         return
+    if _ASSIGNMENT.fullmatch(argv[0]):  # `NAME=ssh ENABLE=yes runit-helper prerm "$@"`
+        tool = next(a for a in argv if not _ASSIGNMENT.fullmatch(a))
+        if tool.rsplit("/", 1)[-1] in INIT_TOOLS:
+            out.dropped.append(Dropped(text, INIT_REASON, where))
+            return
+        raise Untranslatable(cmd.line, text, "a command run with variables set for it",
+                             Idiom("variables set for one command", tool))
     name = written = argv[0]
-    if re.fullmatch(r"/(usr/)?s?bin/[A-Za-z0-9_.+-]+", name):  # /usr/bin/mandb: the tool
+    if re.fullmatch(r"/(usr/)?s?bin/[A-Za-z0-9_.+-]+", name) or (  # /usr/bin/mandb: the tool
+            name.startswith("/") and name.rsplit("/", 1)[1] in INIT_TOOLS):
         name = argv[0] = name.rsplit("/", 1)[1]
     if name in ("local", "export", "unset", "readonly"):
         _declare(cmd, argv, ctx)
@@ -186,6 +203,20 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         raise Untranslatable(cmd.line, text, "an owner or mode change behind a test of the "
                              "system (of another path): it would be made whether or not the "
                              "test holds", "owner or mode change behind a test of the system")
+    if ctx.guarded and not ctx.attach and any(
+            isinstance(a, RemovePath | MovePath) and not _tested(a.path, ctx.guard_paths)
+            and not (isinstance(a, MovePath) and _tested(a.source, ctx.guard_paths))
+            for a in actions):
+        # a removal behind a test of another path (`[ -f flag ] && rm -rf /var/log/x`):
+        # made only where the same tests hold
+        holding = ctx.holding()
+        if holding is None:
+            raise Untranslatable(cmd.line, text, "a removal behind a test of the system "
+                                 "(of another path): it would be made whether or not the "
+                                 "test holds", "removal behind a test of the system")
+        if holding:
+            actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)})
+                       for a in actions]
     if ctx.attach:  # (a case on a file's md5): the actions carry the tests
         holding = ctx.holding()
         if holding is None:
@@ -201,6 +232,14 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         out.actions.append(action.model_copy(update={"origin": where}))
 
 
+def _tested(path: str, tested: frozenset[str]) -> bool:
+    """Whether a test around the removal of `path` was of that path, a path inside it or
+    its directory (`[ -d /var/lib/x ] && rm -rf /var/lib/x/*`)."""
+    base = path.rstrip("/*") or "/"
+    return any(t == base or t.startswith(base + "/") or base.startswith(t.rstrip("/") + "/")
+               for t in tested)
+
+
 def fields(cmd: Command, ctx: Ctx) -> list[str]:
     """The command's arguments as the shell passes them: an unquoted expansion with a
     known value is split at blanks (and gives no argument when empty); an assignment
@@ -208,6 +247,9 @@ def fields(cmd: Command, ctx: Ctx) -> list[str]:
     argv: list[str] = []
     for word in cmd.words:
         value = word_value(word, ctx)
+        if not _ASSIGNMENT.fullmatch(value) and len(expanded := braces(word, value, ctx)) > 1:
+            argv += expanded  # bash: `rm -f /var/log/mysql.{log,err}`
+            continue
         if word.expands and not word.quoted and "$" not in value and "`" not in value \
                 and not _ASSIGNMENT.fullmatch(value):
             argv += value.split()

@@ -248,6 +248,11 @@ def _version_word(value: str) -> bool:
     return value in ("$2", "${2}", "${2:-}", "x$2", "x${2}")
 
 
+def test_condition(args: list[str], ctx: Ctx) -> Cond:
+    """`[ ARGS ]` as a condition (ValueError where the engine does not know it)."""
+    return _test_cond(args, ctx)
+
+
 def _test_cond(args: list[str], ctx: Ctx) -> Cond:
     """`[ ... ]` / `test ...` as a condition."""
     all_phases = frozenset(ctx.phases)

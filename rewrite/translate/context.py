@@ -108,6 +108,7 @@ class Ctx:
     # every action taken here carries the tests of `conditions` (a case on a digest)
     attach: bool = False
     errexit: bool = False  # set -e
+    bash: bool = False  # the script runs under bash (brace expansion)
     # $? of each argument at this point: T (0), F (1) or U (unknown)
     status: dict[str, str] = field(default_factory=dict)
     functions: frozenset[str] = frozenset()  # names of the functions the script defines
@@ -219,8 +220,9 @@ _NAMED = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P
 # what the environment of a maintainer script holds (dpkg's variables; DEBCONF_RECONFIGURE
 # is set only by dpkg-reconfigure, DEBIAN_SCRIPT_DEBUG only by a user debugging)
 # (one instance of each package: images are built for one architecture)
+# (DEBIAN_SCRIPT_TRACE: mariadb's scripts set it only under DEBIAN_SCRIPT_DEBUG)
 ENVIRONMENT = {"DPKG_ROOT": "", "DEBCONF_RECONFIGURE": "", "DEBIAN_SCRIPT_DEBUG": "",
-               "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT": "1"}
+               "DEBIAN_SCRIPT_TRACE": "", "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT": "1"}
 # command substitutions whose output the engine knows (the distribution runs on Linux)
 KNOWN_OUTPUT = {"$(uname -s)": "Linux", "`uname -s`": "Linux", "$(uname)": "Linux",
                 "`uname`": "Linux"}
@@ -270,12 +272,33 @@ def word_value(word: Word, ctx: Ctx) -> str:
         value = value.replace(command, output)
     if ctx.positional is not None:
         value = bind_positional(value, ctx.positional)
+    value = _empty_alternatives(value, ctx)
     for _ in range(3):  # ${A:+--x=$A}: the inner one first
         done = _NAMED.sub(_named(ctx), value)
         if done == value:
             break
         value = done
     return _PATH_PART.sub(_path_part, value) if "name" in value else value
+
+
+_ALTERNATIVE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\+")
+
+
+def _empty_alternatives(value: str, ctx: Ctx) -> str:
+    """`${NAME:+WORD}` where NAME is known empty: nothing, whatever WORD holds
+    (`${DEBIAN_SCRIPT_TRACE:+ echo "... $0 $*" 1>&2 }`); its braces balanced."""
+    start = 0
+    while (match := _ALTERNATIVE.search(value, start)) is not None:
+        depth, end = 1, match.end()
+        while end < len(value) and depth:
+            depth += {"{": 1, "}": -1}.get(value[end], 0)
+            end += 1
+        if depth or known_value(match.group(1), ctx) != "":
+            start = match.end()
+            continue
+        value = value[:match.start()] + value[end:]
+        start = match.start()
+    return value
 
 
 # `$(dirname /a/b)`, `` `basename "/a/b.c" .c` ``: computed as the tools do, on a constant
@@ -295,6 +318,59 @@ def _path_part(match: re.Match[str]) -> str:
     if suffix and base.endswith(suffix) and base != suffix:
         base = base[:-len(suffix)]
     return base
+
+
+def braces(word: Word, value: str, ctx: Ctx) -> list[str]:
+    """The words bash's brace expansion makes of an unquoted word (`mysql.{log,err}{,.0}`:
+    four); the word alone where there is none (sh has no brace expansion). Unmodelled:
+    a sequence `{1..3}`, or braces in a word partly quoted."""
+    if not ctx.bash or "{" not in value or _brace_list(value.replace("${", "$(")) is None:
+        return [value]
+    if word.quoted:
+        raise Unmodelled(f"bash brace expansion in a partly quoted word: {word.raw}",
+                         Idiom("bash brace expansion in a quoted word"))
+    return _expand_braces(value)
+
+
+def _brace_list(value: str) -> tuple[int, int, list[str]] | None:
+    """The first `{a,b}` of `value` (start, end, items), nested braces kept in items;
+    `${` is a parameter expansion (the caller masks it)."""
+    for start, char in enumerate(value):
+        if char != "{":
+            continue
+        depth, item = 0, start + 1
+        items: list[str] = []
+        for end in range(start + 1, len(value)):
+            if value[end] == "{":
+                depth += 1
+            elif value[end] == "}" and depth:
+                depth -= 1
+            elif value[end] == "}":
+                if items:
+                    return start, end, [*items, value[item:end]]
+                if ".." in value[start + 1:end]:
+                    raise Unmodelled(f"bash brace sequence {value[start:end + 1]}",
+                                     Idiom("bash brace sequence"))
+                break
+            elif value[end] == "," and not depth:
+                items.append(value[item:end])
+                item = end + 1
+    return None
+
+
+def _expand_braces(value: str) -> list[str]:
+    found = _brace_list(value.replace("${", "$("))
+    if found is None:
+        return [value]
+    start, end, items = found
+    head, tail = value[:start], value[end + 1:]
+    offset = start + 1
+    words: list[str] = []
+    for item in items:  # (the items' own text, `${` restored)
+        text = value[offset:offset + len(item)]
+        offset += len(item) + 1
+        words += _expand_braces(head + text + tail)
+    return words
 
 
 def assign(ctx: Ctx, name: str, value: str, *, straight: bool) -> None:

@@ -5,7 +5,8 @@ that a test found missing is still missing, and a test of a path (an action's
 Each action's effect is a set of paths it may change, a path ending with "/" standing
 for that directory and anything under it (the directories that a creation makes on the
 way are listed too), or None when it may change any path (a python byte-compilation,
-a trigger, a dpkg-maintscript-helper operation, a glob).
+a trigger, a dpkg-maintscript-helper operation); a removal by a glob may change
+the tree under the directory before the glob's first pattern.
 """
 
 from __future__ import annotations
@@ -60,14 +61,20 @@ def _plain(path: str) -> bool:
     return not any(c in path for c in "*?[")
 
 
+def _glob_root(path: str) -> str:
+    """The tree a glob's matches are in: `/var/cache/apparmor/*/x` -> /var/cache/apparmor/."""
+    head = path[:min(path.index(c) for c in "*?[" if c in path)]
+    return head.rsplit("/", 1)[0] + "/"
+
+
 def roots(action: Action) -> frozenset[str] | None:
     """The roots of what `action` may change (see the module's docstring)."""
     if isinstance(action, MakeDir | CreateFile | InstallConfig | Symlink):
         return frozenset(_with_parents(action.path)) if _plain(action.path) else None
     if isinstance(action, SetOwner | StatOverride):
         return frozenset({action.path.rstrip("/") or "/"}) if _plain(action.path) else None
-    if isinstance(action, RemovePath):
-        return frozenset({_tree(action.path)}) if _plain(action.path) else None
+    if isinstance(action, RemovePath):  # (a glob: the directory before its first pattern)
+        return frozenset({_tree(action.path) if _plain(action.path) else _glob_root(action.path)})
     if isinstance(action, MovePath):
         return frozenset({_tree(action.source), _tree(action.path),
                           *_with_parents(action.path)})

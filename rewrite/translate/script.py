@@ -61,8 +61,9 @@ def translate(
                              "shell syntax the parser does not read") from exc
     phases = SCRIPT_PHASES[script]
     errexit = bool(re.fullmatch(r"#!\s*\S+\s+-\w*e\w*\s*", first))  # #!/bin/sh -e
+    bash = bool(re.match(r"#!\s*(\S*/)?bash(\s|$)", first))
     ctx = Ctx(script=script, package=package, phases=phases, answers=dict(answers or {}),
-               lines=text.split("\n"), lookup=lookup, errexit=errexit,
+               lines=text.split("\n"), lookup=lookup, errexit=errexit, bash=bash,
                status={p: "T" for p in phases}, functions=frozenset(_functions(nodes)))
     out = Result()
     try:

@@ -7,7 +7,7 @@ from recipes.actions import Action, Sysusers, Tmpfiles
 from rewrite.translate.context import Ctx, Handler, parse_options
 
 INIT_TOOLS = {"deb-systemd-helper", "deb-systemd-invoke", "invoke-rc.d", "update-rc.d",
-              "systemctl", "start-stop-daemon", "service", "initctl"}
+              "systemctl", "start-stop-daemon", "service", "initctl", "runit-helper"}
 INIT_PATHS = ("/etc/init.d/", "/run/systemd", "/lib/systemd/system", "/etc/init/")
 INIT_REASON = "init-system hook: no init system in a container"
 

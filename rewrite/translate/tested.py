@@ -5,7 +5,7 @@ to be guarded by a test of that path, not of the system)."""
 from __future__ import annotations
 
 from rewrite.shell import AndOr, Command, Pipeline
-from rewrite.translate.conditions import constant
+from rewrite.translate.conditions import constant, test_condition
 from rewrite.translate.context import Ctx, word_value
 
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
@@ -78,9 +78,51 @@ def file_test(pipe: Pipeline, ctx: Ctx, holds: bool) -> str | None:
     """The `Only-If` test ("-f /etc/x", "! -e /etc/y") that says where `pipe`, a test of
     one constant path, succeeds (`holds`) or fails; None for any other pipeline."""
     negated, argv = _test_words(pipe, ctx)
+    return _path_test(argv, holds == negated)
+
+
+def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
+    """The `Only-If` tests that hold where an if's condition does, when it is an `&&` chain
+    (or `-a` operands) of tests of paths and of known values (`[ "$1" = purge ] && !
+    [ -e /etc/x ]`, `[ "$1" = remove -a -L /usr/bin/touch ]`): the path tests, the others
+    left out (the branch runs only where they hold); None if another test of the system
+    is among them."""
+    if len(cond_nodes) != 1 or any(op != "&&" for op, _ in cond_nodes[0].rest):
+        return None
+    tests: list[str] = []
+    for pipe in (cond_nodes[0].first, *(pipe for _, pipe in cond_nodes[0].rest)):
+        negated, argv = _test_words(pipe, ctx)
+        if not argv:
+            return None
+        parts: list[list[str]] = [[]]
+        for word in argv:
+            if word == "-a":
+                parts.append([])
+            else:
+                parts[-1].append(word)
+        if negated and len(parts) > 1 or "-o" in argv:
+            return None  # ! (a -a b): not a conjunction
+        for part in parts:
+            if len(part) == 3 and part[0] == "!":  # `[ ! -e P -a ... ]`
+                part_negated, part = not negated, part[1:]
+            else:
+                part_negated = negated
+            test = _path_test(part, part_negated)
+            if test is not None:
+                tests.append(test)
+                continue
+            try:
+                if test_condition(part, ctx).system:
+                    return None
+            except ValueError:
+                return None
+    return tests
+
+
+def _path_test(argv: list[str], negated: bool) -> str | None:
     if len(argv) != 2 or argv[0] not in _FILE_TESTS or not constant(argv[1]) or \
             not argv[1].startswith("/") or any(c in argv[1] for c in "*?[,") or \
             ".." in argv[1].split("/"):
         return None
     test = f"{_FILE_TESTS[argv[0]]} {argv[1]}"
-    return test if holds != negated else f"! {test}"
+    return f"! {test}" if negated else test

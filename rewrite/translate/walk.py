@@ -46,6 +46,7 @@ from rewrite.translate.context import (
     Idiom,
     Result,
     Untranslatable,
+    braces,
     idiom_of,
     quiet,
     word_value,
@@ -59,7 +60,13 @@ from rewrite.translate.exits import (
 )
 from rewrite.translate.functions import call, define, do_return
 from rewrite.translate.systemd import INIT_REASON
-from rewrite.translate.tested import file_test, missing_after, missing_where_true, tested
+from rewrite.translate.tested import (
+    file_test,
+    holding_tests,
+    missing_after,
+    missing_where_true,
+    tested,
+)
 from rewrite.translate.writes import writes_file
 
 UNREACHABLE = "unreachable: every script argument has exited before this line"
@@ -221,7 +228,6 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
     simple = all(o == "&&" for o, _ in node.rest) or len(node.rest) == 1
     tests: list[tuple[str, int]] = []
     unlisted = False
-    init_dropped = False  # a test of an init system was dropped (not only upgrades)
     for index, (op, pipe) in enumerate(chain):
         final = index == len(chain) - 1
         following = chain[index + 1][0] if not final else ""
@@ -233,11 +239,10 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
         else:
             sure = {p for p in live if status[p] == "F"}
             maybe = {p for p in live if status[p] in ("U", "D")}
-        if op == "&&" and any(status[p] == "D" for p in live) and init_dropped:
-            # (behind an upgrade test, an exit is dropped with the rest: images are
-            # installed fresh; an init system runs where stock dpkg does)
-            refuse_exit([pipe], ctx, "it runs only with an init system, which the engine "
-                        "drops", idiom="exit behind an init test")
+        if op == "&&" and any(status[p] == "D" for p in live):
+            # (dropped, the exit would let what follows run on those upgrades too)
+            refuse_exit([pipe], ctx, "it runs only on an upgrade or with an init system, "
+                        "which the engine drops", idiom="exit behind an upgrade or init test")
         runs = sure | maybe
         if not runs:
             continue
@@ -269,7 +274,6 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
                 out.dropped.append(Dropped(current.source(pipe.line), reason,
                                            current.origin(pipe.line)))
                 status.update({p: "D" for p in runs})
-                init_dropped = init_dropped or cond.kind == "init"
                 continue
             failed: set[str] = set()
             for p in runs:
@@ -330,6 +334,7 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
     exits = exit_line([n for _, body in node.branches for n in body] + (node.orelse or []),
                       ctx.defs)
     remaining = set(ctx.phases)
+    upgrade_exit = 0  # the line of an exit in a dropped upgrade branch
     ends: dict[str, set[str]] = {}  # argument -> the statuses it may have after the if
     exact = True
     all_guards = True
@@ -346,9 +351,11 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
                                  idiom_of(exc, Idiom(f"condition: {exc}"))) from exc
         if current.phases and not is_exact(cond, current.phases):
             exact = False
-            # (an init test's branch never runs here; an upgrade test's is dropped: its
-            # exit too, what follows is what a fresh install runs)
-            if exits and cond.kind not in ("init", "upgrade"):
+            # (an init test's branch never runs here; an upgrade test's is dropped, its
+            # exit too, if nothing follows the if: else it would run on those upgrades)
+            if exits and cond.kind == "upgrade":
+                upgrade_exit = exits
+            elif exits and cond.kind != "init":
                 raise Untranslatable(exits, ctx.source(exits), "an exit the engine cannot "
                                      f"model exactly (inside the if of line {node.line}, whose "
                                      "condition tests the system, not the script argument)",
@@ -368,13 +375,11 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         branch_phases = remaining & cond.phases
         holding: list[tuple[str, int]] = []
         if current.phases and not is_exact(cond, current.phases) and cond.system:
-            single = cond_nodes[0].first if len(cond_nodes) == 1 and \
-                not cond_nodes[0].rest else None
-            held = file_test(single, ctx, True) if single is not None else None
+            held = holding_tests(cond_nodes, current)
             if held is None:
                 unlisted = True
             else:
-                holding = [(held, len(ctx.effects))]
+                holding = [(test, len(ctx.effects)) for test in held]
         if branch_phases:
             after = walk(body, replace(ctx.narrowed(branch_phases),
                                        status={p: "T" for p in branch_phases},
@@ -397,9 +402,11 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         elif cond.kind == "either":
             all_guards = False  # the next branches may run too
         reads = reads or cond.reads
-        if holding:
+        if len(holding) == 1:  # (the next branch runs where it failed)
             test, count = holding[0]
             failed.append((test[2:] if test.startswith("! ") else f"! {test}", count))
+        elif holding:  # where one of several failed: not a list of tests
+            unlisted = True
     else:
         if node.orelse and not all_guards and remaining:
             after = walk(node.orelse, replace(ctx.narrowed(remaining),
@@ -428,6 +435,12 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         if not exact:
             values = values | {"T"}  # the engine cannot tell which branch ran
         flow[p] = values.pop() if len(values) == 1 else "U"
+    if upgrade_exit and flow:
+        raise Untranslatable(upgrade_exit, ctx.source(upgrade_exit), "an exit the engine "
+                             f"cannot model exactly (inside the if of line {node.line}, "
+                             "whose condition tests an upgrade's version, before what "
+                             "would then run on those upgrades too)",
+                             "exit inside an if that tests the system")
     return flow
 
 
@@ -604,7 +617,14 @@ def _for(node: For, ctx: Ctx, out: Result) -> Flow:
                 return {p: ctx.status.get(p, "U") for p in ctx.phases}
             raise Untranslatable(node.line, ctx.source(node.line), "a loop over computed values",
                                  "loop over computed values")
-        if word.expands and not word.quoted:  # `for x in $list`: split into fields
+        try:
+            expanded = braces(word, value, ctx)  # bash: `for f in a.{conf,local}`
+        except ValueError as exc:
+            raise Untranslatable(node.line, ctx.source(node.line), str(exc),
+                                 idiom_of(exc, Idiom("bash brace expansion"))) from exc
+        if len(expanded) > 1:
+            values += expanded
+        elif word.expands and not word.quoted:  # `for x in $list`: split into fields
             values += value.split()
         else:
             values.append(value)
