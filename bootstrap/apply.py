@@ -126,6 +126,9 @@ class Applier:
         self.alternatives: dict[str, _Alternative] = {}
         self.activated: set[str] = set()
         self.ldconfig = False
+        # package -> conffile -> the md5 dpkg records for it (its md5 as unpacked), for
+        # `Only-If: dpkg-md5`; a package not yet unpacked has none
+        self.conffiles: dict[str, dict[str, str]] = {}
         # without root, owners cannot be set on disk: they are recorded for the image
         # writers (path relative to the root -> (uid, gid)); None when running as root
         self.owners: dict[str, tuple[int, int]] | None = None if os.geteuid() == 0 else {}
@@ -143,7 +146,8 @@ class Applier:
     def run(self, package: str, action: Action) -> Outcome:
         apply = APPLY.get(type(action))
         try:
-            failing = next((c for c in action.only_if if not holds(self.fs, c)), None)
+            failing = next((c for c in action.only_if
+                            if not holds(self.fs, c, self.conffiles)), None)
             if failing is not None:
                 status, detail = "not-needed", f"Only-If {failing!r} does not hold"
             elif apply is None:  # pragma: no cover - every model has one (test_action_vocabulary)

@@ -1,30 +1,38 @@
 """An action's `Only-If` tests, evaluated in the image as test(1) evaluates them on a
 system: `-e` exists, `-f` regular file, `-d` directory, `-L` symbolic link (the last
 component not followed), `-x` any execute bit (root's view), `-s` size above zero;
-`! ` negates; `md5 PATH HASH...` a regular file whose md5 is one of the hashes. Paths
+`! ` negates; `md5 PATH HASH...` a regular file whose md5 is one of the hashes;
+`dpkg-md5 PATH PACKAGE` PATH's md5 is the one dpkg records for it among PACKAGE's
+conffiles (none and none count as the same, as in the shell idiom it comes from). Paths
 resolve inside the image root (ImageRoot)."""
 
 from __future__ import annotations
 
 import hashlib
 import stat
+from collections.abc import Mapping
 
 from bootstrap.confined import Confinement, ImageRoot
 from recipes.actions.fields import condition_parts
 
 
-def holds(fs: ImageRoot, condition: str) -> bool:
+def holds(fs: ImageRoot, condition: str,
+          recorded: Mapping[str, Mapping[str, str]] | None = None) -> bool:
     """Whether one test such as "-f /etc/x", "! -e /etc/y" or "md5 /etc/x HASH..."
-    holds in the image."""
+    holds in the image; `recorded`: package -> conffile -> the md5 dpkg records (the
+    packages unpacked so far)."""
     negated, test, path, hashes = condition_parts(condition)
-    if test == "md5":
+    if test in ("md5", "dpkg-md5"):
         try:
             data = fs.read_bytes(path) if fs.is_file(path) else None
         except (Confinement, OSError):
             data = None
-        found = data is not None and hashlib.md5(data, usedforsecurity=False).hexdigest() \
-            in hashes
-        return found != negated
+        digest = hashlib.md5(data, usedforsecurity=False).hexdigest() \
+            if data is not None else ""
+        if test == "md5":
+            return (bool(digest) and digest in hashes) != negated
+        record = (recorded or {}).get(hashes[0], {}).get(path, "")
+        return (digest == record) != negated
     try:
         status = fs.lstat(path, follow=test != "-L")
     except (Confinement, OSError):

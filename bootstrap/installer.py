@@ -204,6 +204,7 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
                 interests.append((record.package, _interests(triggers.data), actions))
             _check_scripts(installed, record.package, deb.members, control, actions)
             conffiles = _lines(deb.members.get("conffiles"))
+            applier.conffiles[record.package] = {p: md5_of(fs, p) for p in conffiles}
             entries.append(DpkgEntry(
                 control=control, paths=tuple(f.path for f in files),
                 md5sums=_text(deb.members.get("md5sums")), conffiles=tuple(conffiles),

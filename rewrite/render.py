@@ -104,6 +104,13 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
             patterns = "|".join(f"'{h}  -'" for h in hashes)
             check = (f"{{ _ue_md5=$(md5sum < {_root(path, glob=False)} 2>/dev/null) && "
                      f"case \"$_ue_md5\" in {patterns}) true ;; *) false ;; esac; }}")
+        elif test == "dpkg-md5":  # as the rm_conffile idiom: none and none are the same
+            # (dpkg-query reads $DPKG_ADMINDIR, which dpkg sets for the script)
+            check = (f"[ \"$(md5sum < {_root(path, glob=False)} 2>/dev/null | "
+                     "{ read -r _ue_h _ue_r && echo \"$_ue_h\"; })\" = "
+                     f"\"$(dpkg-query -W -f='${{Conffiles}}\\n' {literal(hashes[0])} "
+                     "2>/dev/null | while read -r _ue_p _ue_h _ue_r; do "
+                     f"[ \"$_ue_p\" = {literal(path)} ] && echo \"$_ue_h\"; done)\" ]")
         else:
             check = f"[ {test} {_root(path, glob=False)} ]"
         tests.append(("! " if negated else "") + check)

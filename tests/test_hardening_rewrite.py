@@ -218,7 +218,6 @@ def test_failing_on_triggered_is_refused_only_with_trigger_interests(tmp_path: P
     ('#!/bin/sh\ncommand -v foo >/dev/null || exit 0\nrm -rf /var/lib/xx\n', 2),
     ('#!/bin/sh\nif which foo >/dev/null; then\n    exit 0\nfi\nrm -rf /var/lib/xx\n', 3),
     ('#!/bin/sh\n[ -n "$2" ] && exit 0\nrm -rf /var/lib/xx\n', 2),
-    ('#!/bin/sh\nif [ -d /var/lib/xx/keep ]; then\n    exit 0\nfi\nrm -rf /var/lib/xx\n', 3),
     ('#!/bin/sh\nif dpkg --compare-versions "$2" lt 2; then\n  rm -rf /a\nelse\n  exit 0\nfi\n', 5),
     ('#!/bin/sh\n[ "$1" = purge ] && [ -e /etc/x ] && exit 0\nrm -rf /var/lib/xx\n', 2),
     ('#!/bin/sh\n( exit 0 )\nrm -rf /var/lib/xx\n', 2),
@@ -236,6 +235,15 @@ def test_exit_that_cannot_be_modelled_exactly_is_refused(text: str, line: int,
     assert info.value.line == line, info.value
     with pytest.raises(RewriteError, match=rf"odd: postrm:{line}: "):
         engine(make_deb(tmp_path, {"postrm": text}), tmp_path / "out")
+
+
+def test_an_exit_behind_a_test_of_a_path_conditions_what_follows() -> None:
+    """What follows runs only where the exit's test failed: it carries the test, which
+    nothing before it changes (its own removal comes after its test)."""
+    result = translate('#!/bin/sh\nif [ -d /var/lib/xx/keep ]; then\n    exit 0\nfi\n'
+                       'rm -rf /var/lib/xx\n', "postrm", package="odd")
+    assert [(a.name, a.only_if) for a in result.actions] == [
+        ("remove-path", ("! -d /var/lib/xx/keep",))]
 
 
 def test_bare_exit_takes_the_status_before_it() -> None:

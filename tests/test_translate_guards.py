@@ -384,3 +384,100 @@ def test_a_removal_behind_a_test_of_another_path_carries_the_test(
 def test_a_removal_behind_a_test_it_cannot_carry_is_refused() -> None:
     text = '#!/bin/sh\nset -e\nif which demo-tool >/dev/null; then\n  rm -rf /var/lib/x\nfi\n'
     assert refusal(text, "postrm").idiom == Idiom("removal behind a test of the system")
+
+
+# -- the rm_conffile idiom (whiptail's preinst): Only-If dpkg-md5, against dash and native ---
+CONFFILE_ORIGINAL = r"""#!/bin/sh
+set -e
+rm_conffile() {
+    local PKGNAME="$1"
+    local CONFFILE="$2"
+
+    [ -e "$CONFFILE" ] || return 0
+
+    local md5sum="$(md5sum $CONFFILE | sed -e 's/ .*//')"
+    local old_md5sum="$(dpkg-query -W -f='${Conffiles}' $PKGNAME | \
+            sed -n -e "\' $CONFFILE ' { s/ obsolete$//; s/.* //; p }")"
+    if [ "$md5sum" != "$old_md5sum" ]; then
+        echo "Obsolete conffile $CONFFILE has been modified by you."
+        mv -f "$CONFFILE" "$CONFFILE".dpkg-bak
+    else
+        echo "Removing obsolete conffile $CONFFILE ..."
+        rm -f "$CONFFILE"
+    fi
+}
+case "$1" in
+install|upgrade)
+    if dpkg --compare-versions "$2" le "0.52.18-2"; then
+        rm_conffile demo "$DPKG_ROOT/etc/demo.conf"
+    fi
+esac
+exit 0
+"""
+SHIPPED_CONF = "option = 1\n"
+
+
+@pytest.mark.skipif(shutil.which("dash") is None, reason="needs dash")
+@pytest.mark.parametrize("conf", [SHIPPED_CONF, "option = 2\n", None])
+@pytest.mark.parametrize("recorded", [True, False])
+def test_the_rm_conffile_idiom_behaves_like_the_original(
+        tmp_path: Path, conf: str | None, recorded: bool) -> None:
+    """`md5sum F` against the md5 dpkg records for F (`dpkg-query -W -f='${Conffiles}'`):
+    F moved aside where it differs, removed where it is as recorded; run by dash (the
+    original and the rendered script, with dpkg's database where $DPKG_ADMINDIR says)
+    and applied natively by bootstrap, on the same trees."""
+    import hashlib
+
+    from bootstrap.apply import Applier
+    from rewrite.render import render_script
+
+    result = translate(CONFFILE_ORIGINAL, "preinst", package="demo")
+    assert {t for a in result.actions for t in a.only_if} == {
+        "dpkg-md5 /etc/demo.conf demo", "! dpkg-md5 /etc/demo.conf demo", "-e /etc/demo.conf"}
+    rendered = render_script("preinst", result.actions, package="demo")
+    assert rendered is not None
+    digest = hashlib.md5(SHIPPED_CONF.encode()).hexdigest()
+    trees = []
+    for name, text in (("original", CONFFILE_ORIGINAL), ("rendered", rendered),
+                       ("native", "")):
+        root = tmp_path / name / "root"
+        (root / "etc").mkdir(parents=True)
+        if conf is not None:
+            (root / "etc/demo.conf").write_text(conf)
+        admin = tmp_path / name / "admin"  # dpkg's database, outside the tree compared
+        admin.mkdir()
+        # (the original names the file under $DPKG_ROOT, as its sed matches it)
+        listed = f"{root}/etc/demo.conf" if name == "original" else "/etc/demo.conf"
+        (admin / "status").write_text(
+            "Package: demo\nStatus: install ok installed\nVersion: 1.0\n"
+            "Architecture: all\nMaintainer: x <x@example.org>\nDescription: d\n"
+            + (f"Conffiles:\n {listed} {digest}\n" if recorded else ""))
+        if text:
+            script = tmp_path / name / "script"
+            script.write_text(text)
+            done = subprocess.run(["dash", str(script), "install"], capture_output=True,
+                                  text=True, env={"PATH": os.environ["PATH"],
+                                                  "DPKG_ROOT": str(root),
+                                                  "DPKG_ADMINDIR": str(admin)}, timeout=60)
+            assert done.returncode == 0, (name, done.stderr)
+        else:
+            applier = Applier(root)
+            if recorded:
+                applier.conffiles["demo"] = {"/etc/demo.conf": digest}
+            for action in result.actions:
+                if "install" in action.on:
+                    applier.run("demo", action)
+        trees.append(_tree(root))
+    assert trees[0] == trees[1] == trees[2], rendered
+    # (each case with the file does something: moved aside or removed)
+    assert not (tmp_path / "original/root/etc/demo.conf").exists()
+    moved = (tmp_path / "original/root/etc/demo.conf.dpkg-bak").exists()
+    assert moved == (conf is not None and (conf != SHIPPED_CONF or not recorded))
+
+
+def test_branches_a_change_would_merge_are_refused() -> None:
+    """`if [ -e A ]; then rm A; else rm B; fi`: taken one after the other, the else
+    branch's `Only-If: ! -e A` would hold once the first removed A: refused."""
+    text = ('#!/bin/sh\nset -e\nif [ -e /etc/demo-a ]; then\n  rm -f /etc/demo-a\nelse\n'
+            '  rm -f /etc/demo-b\nfi\n')
+    assert refusal(text).idiom == Idiom("if whose branches a change may turn")

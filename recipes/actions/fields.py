@@ -213,22 +213,28 @@ Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]
 # `Only-If`: tests of paths in the image that must all hold for the action to be taken,
 # as test(1) has them: "-f /etc/x", "! -e /etc/y" ("-L" does not follow a last symlink,
 # the others do; "-x" is any execute bit, "-s" a size above zero); and "md5 PATH HASH..."
-# (a regular file whose md5 is one of the hashes: a file as a package shipped it)
+# (a regular file whose md5 is one of the hashes: a file as a package shipped it); and
+# "dpkg-md5 PATH PACKAGE" (PATH's md5 is the one dpkg records for it among PACKAGE's
+# conffiles: the old rm_conffile idiom, `md5sum F` against `dpkg-query -W
+# -f='${Conffiles}' PACKAGE`; no file and no record count as the same, as there)
 FILE_TESTS = ("-e", "-f", "-d", "-L", "-x", "-s")
 _MD5 = re.compile(r"[0-9a-f]{32}")
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
 
 def condition_parts(item: str) -> tuple[bool, str, str, tuple[str, ...]]:
-    """(negated, test, path, hashes) of one `Only-If` item (ValueError if malformed)."""
+    """(negated, test, path, hashes) of one `Only-If` item (ValueError if malformed);
+    for `dpkg-md5`, the package's name in place of the hashes."""
     negated = item.startswith("! ")
     words = (item[2:] if negated else item).split(" ")
     test, path, rest = (words[0], words[1], tuple(words[2:])) if len(words) >= 2 else \
         ("", "", ())
     if test in FILE_TESTS and not rest or test == "md5" and rest and all(
-            _MD5.fullmatch(h) for h in rest):
+            _MD5.fullmatch(h) for h in rest) or test == "dpkg-md5" and len(rest) == 1 and \
+            _PACKAGE.fullmatch(rest[0]):
         return negated, test, path, rest
-    raise ValueError(f"{item!r} is not a test such as '-f /path', '! -e /path' or "
-                     "'md5 /path HASH...'")
+    raise ValueError(f"{item!r} is not a test such as '-f /path', '! -e /path', "
+                     "'md5 /path HASH...' or 'dpkg-md5 /path PACKAGE'")
 
 
 def _conditions(value: Any, what: str) -> tuple[str, ...]:

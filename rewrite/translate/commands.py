@@ -24,6 +24,7 @@ from recipes.actions import (
     UserInGroup,
     action_error,
 )
+from recipes.actions.fields import FILE_TESTS, condition_parts
 from rewrite.shell import Command
 from rewrite.translate import (
     accounts,
@@ -101,11 +102,7 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         raise Untranslatable(cmd.line, text, "a redirection without a command",
                              "redirection without a command")
     if all(_ASSIGNMENT.fullmatch(a) for a in argv):
-        digest = _digest_of(argv) if len(argv) == 1 else None
-        if digest is not None:  # name=$(md5sum FILE | ...): the file's md5, at this point
-            name, path = digest
-            ctx.vars.pop(name, None)
-            ctx.digests[name] = (path, len(ctx.effects))
+        if len(argv) == 1 and _digest_variable(argv[0], ctx):
             return
         if any("$(" in a or "`" in a for a in argv):
             raise Untranslatable(cmd.line, text, "an assignment from a command substitution",
@@ -113,6 +110,7 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         for arg in argv:  # a constant is known from here on; anything else is unknown
             name, _, value = arg.partition("=")
             ctx.digests.pop(name, None)
+            ctx.recorded.pop(name, None)
             assign(ctx, name, value, straight=True)
         return
     if _ASSIGNMENT.fullmatch(argv[0]):  # `NAME=ssh ENABLE=yes runit-helper prerm "$@"`
@@ -203,20 +201,23 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         raise Untranslatable(cmd.line, text, "an owner or mode change behind a test of the "
                              "system (of another path): it would be made whether or not the "
                              "test holds", "owner or mode change behind a test of the system")
-    if ctx.guarded and not ctx.attach and any(
-            isinstance(a, RemovePath | MovePath) and not _tested(a.path, ctx.guard_paths)
-            and not (isinstance(a, MovePath) and _tested(a.source, ctx.guard_paths))
-            for a in actions):
-        # a removal behind a test of another path (`[ -f flag ] && rm -rf /var/log/x`):
-        # made only where the same tests hold
+    if ctx.guarded and not ctx.attach and any(isinstance(a, RemovePath | MovePath)
+                                              for a in actions):
+        # a removal behind a test (`[ -f flag ] && rm -rf /var/log/x`): made only where
+        # the same tests hold; taken as it is behind a test of its own path only
+        # (`[ -e F ] && rm F`) where the tests cannot be carried
         holding = ctx.holding()
-        if holding is None:
+        if holding:
+            actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)})
+                       if isinstance(a, RemovePath | MovePath) else a for a in actions]
+        elif holding is None and (ctx.unlisted or any(
+                not _existence(test) for test, _ in ctx.conditions) or any(
+                isinstance(a, RemovePath | MovePath) and not _tested(a.path, ctx.guard_paths)
+                and not (isinstance(a, MovePath) and _tested(a.source, ctx.guard_paths))
+                for a in actions)):
             raise Untranslatable(cmd.line, text, "a removal behind a test of the system "
                                  "(of another path): it would be made whether or not the "
                                  "test holds", "removal behind a test of the system")
-        if holding:
-            actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)})
-                       for a in actions]
     if ctx.attach:  # (a case on a file's md5): the actions carry the tests
         holding = ctx.holding()
         if holding is None:
@@ -230,6 +231,11 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                 out.actions[-1].stanza() == action.stanza():
             continue  # the same refresh right after itself (both branches of an if)
         out.actions.append(action.model_copy(update={"origin": where}))
+
+
+def _existence(test: str) -> bool:
+    """Whether an `Only-If` test is one of a path's existence or type (not its content)."""
+    return condition_parts(test)[1] in FILE_TESTS
 
 
 def _tested(path: str, tested: frozenset[str]) -> bool:
@@ -264,13 +270,35 @@ _DIGEST = re.compile(
     r"""awk\s+'\{\s*print \$1\s*\}')\s*(?:\)|`)""")
 
 
-def _digest_of(argv: list[str]) -> tuple[str, str] | None:
-    """(name, FILE) of `name="$(md5sum FILE | sed -e 's/ .*//')"` (or `| cut -d' ' -f1`,
-    `| awk '{print $1}'`): the variable holds the file's md5 (where the file exists)."""
-    match = _DIGEST.fullmatch(argv[0])
-    if match is None or ".." in match.group("path").split("/"):
-        return None
-    return match.group("name"), match.group("path")
+# name="$(dpkg-query -W -f='${Conffiles}' PKG | sed -n -e "\\' FILE ' { s/ obsolete$//;
+# s/.* //; p }")": the md5 dpkg records for FILE among PKG's conffiles (the wiki's
+# rm_conffile snippet, debhelper's old conffile handling)
+_RECORDED = re.compile(
+    r"""(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?:\$\(|`)\s*dpkg-query\s+(?:-W|--show)\s+"""
+    r"""(?:-f|--showformat)[= ]?'\$\{Conffiles\}'\s+(?P<package>[a-z0-9][a-z0-9+.-]+)\s*\|"""
+    r"""\s*sed\s+-n\s+(?:-e\s+)?"\\'\^? (?P<path>/[^\s|;&<>$`'"\\]+) '\s*\{\s*"""
+    r"""s/ obsolete\$//;\s*s/\.\* //;?\s*p;?\s*\}"\s*(?:\)|`)""")
+
+
+def _digest_variable(arg: str, ctx: Ctx) -> bool:
+    """Whether `arg` assigns a file's md5 (`name="$(md5sum FILE | sed -e 's/ .*//')"`, or
+    `| cut -d' ' -f1`, `| awk '{print $1}'`) or the md5 dpkg records for a conffile: the
+    variable is remembered as such (where the file exists; its value at this point)."""
+    text = arg.replace("\\\n", " ")
+    match = _DIGEST.fullmatch(text)
+    recorded = _RECORDED.fullmatch(text) if match is None else None
+    found = match or recorded
+    if found is None or ".." in found.group("path").split("/"):
+        return False
+    name = found.group("name")
+    ctx.vars.pop(name, None)
+    ctx.digests.pop(name, None)
+    ctx.recorded.pop(name, None)
+    if recorded is not None:
+        ctx.recorded[name] = (recorded.group("path"), recorded.group("package"))
+    else:
+        ctx.digests[name] = (found.group("path"), len(ctx.effects))
+    return True
 
 
 def _shift(cmd: Command, argv: list[str], ctx: Ctx) -> None:
@@ -296,6 +324,12 @@ def _declare(cmd: Command, argv: list[str], ctx: Ctx) -> None:
     (a `local` is restored when its function returns)."""
     name = argv[0]
     text = ctx.source(cmd.line)
+    digest = name == "local" and len(argv) == 2 and ctx.saved is not None and \
+        _digest_variable(argv[1], ctx)
+    if digest:  # `local md5="$(md5sum F | sed -e 's/ .*//')"`: restored when it returns
+        variable = argv[1].partition("=")[0]
+        ctx.saved.setdefault(variable, ctx.vars.get(variable))  # type: ignore[union-attr]
+        return
     if any("$(" in a or "`" in a for a in argv):
         raise Untranslatable(cmd.line, text, "an assignment from a command substitution",
                              "variable assignment from a command substitution")

@@ -7,6 +7,7 @@ of each kind (`Cond.kind`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -32,6 +33,7 @@ from rewrite.translate.context import (
     word_value,
 )
 from rewrite.translate.debconf import db_get
+from rewrite.translate.effects import affects
 from rewrite.translate.systemd import INIT_PATHS, INIT_REASON, INIT_TOOLS
 
 GUARD_TOOLS = {"which", "type"}
@@ -226,6 +228,35 @@ def _or(a: Cond, b: Cond) -> Cond:
                 true, false, reads, system)
 
 
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+_HASH = re.compile(r"[0-9a-f]{32}")
+
+
+def digest_test(left: str, right: str, ctx: Ctx) -> str | None:
+    """The `Only-If` test that holds where `[ LEFT = RIGHT ]` does, when one side holds a
+    file's md5 (`md5="$(md5sum F | ...)"`) and the other the md5 dpkg records for F
+    (`dpkg-md5 F PKG`) or a hash (`md5 F HASH`); None for other operands. Unmodelled if
+    the file may have changed since its md5 was read."""
+    names = [m.group(1) if (m := _VARIABLE.fullmatch(side)) else None
+             for side in (left, right)]
+    for index, name in enumerate(names):
+        if name not in ctx.digests:
+            continue
+        path, count = ctx.digests[name]
+        other, other_name = (right, names[1]) if index == 0 else (left, names[0])
+        if other_name in ctx.recorded and ctx.recorded[other_name][0] == path:
+            test = f"dpkg-md5 {path} {ctx.recorded[other_name][1]}"
+        elif _HASH.fullmatch(other):
+            test = f"md5 {path} {other}"
+        else:
+            return None
+        if any(affects(made, path) for made in ctx.effects[count:]):
+            raise Unmodelled(f"compares the md5 of {path}, read before a change of it",
+                             Idiom("condition: md5 read before a change of the file"))
+        return test
+    return None
+
+
 def is_exact(cond: Cond, phases: tuple[str, ...]) -> bool:
     """Whether the condition's value is known for every one of `phases`."""
     return set(phases) <= cond.true | cond.false
@@ -282,6 +313,9 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             wanted = right[1:] if left.startswith("x") and right.startswith("x") else right
             hit = frozenset(p for p in ctx.phases if p == wanted)
             return _known(hit if op != "!=" else all_phases - hit, all_phases)
+        digest = digest_test(left, right, ctx)
+        if digest is not None:  # `[ "$md5" = "$old_md5" ]`: Only-If dpkg-md5 / md5
+            return Cond(all_phases, "either", f"compares {digest}")
         if _version_word(left) or _version_word(right):
             other = right if _version_word(left) else left
             if other in ("", "x"):

@@ -105,6 +105,10 @@ class Ctx:
     # name -> F (shared by the contexts of one script)
     # (with the number of commands run when it was read)
     digests: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # variables holding the md5 dpkg records for a conffile of a package
+    # (`old="$(dpkg-query -W -f='${Conffiles}' PKG | sed -n -e "\' F ' {...; p }")"`):
+    # name -> (F, PKG) (shared by the contexts of one script)
+    recorded: dict[str, tuple[str, str]] = field(default_factory=dict)
     # every action taken here carries the tests of `conditions` (a case on a digest)
     attach: bool = False
     errexit: bool = False  # set -e

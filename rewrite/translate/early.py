@@ -25,7 +25,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from recipes.actions import Action, CreateFile, Dropped, InstallConfig, MakeDir
+from recipes.actions import (
+    Action,
+    CreateFile,
+    Dropped,
+    InstallConfig,
+    MakeDir,
+    MovePath,
+    RemovePath,
+)
 from recipes.actions.fields import condition_parts
 from rewrite.shell import AndOr, Command, If, Node
 from rewrite.translate.conditions import eval_list, eval_pipeline
@@ -119,10 +127,14 @@ def _void(action: Action, missing: frozenset[str]) -> bool:
 
 
 def _untouched(test: str, actions: list[Action]) -> bool:
-    """Whether none of `actions` may create or change the path `test` is about (so that
-    it has, when each is taken, the value it had at the exit)."""
+    """Whether none of `actions` may create or change the path `test` is about before
+    the last of them is taken (so that it has, when each is taken, the value it had at
+    the exit: an action's own change comes after its test)."""
     path = condition_parts(test)[2]
-    return not affects(of_all(actions), path)
+    return all(not affects(of_all(actions[:index]), path) or  # (or it removes that path:
+               isinstance(action, RemovePath) and action.path == path or  # a no-op if gone)
+               isinstance(action, MovePath) and action.source == path
+               for index, action in enumerate(actions))
 
 
 def guarded_rest(early: EarlyExit, rest: list[Node], ctx: Ctx, out: Result,

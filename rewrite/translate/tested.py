@@ -5,7 +5,7 @@ to be guarded by a test of that path, not of the system)."""
 from __future__ import annotations
 
 from rewrite.shell import AndOr, Command, Pipeline
-from rewrite.translate.conditions import constant, test_condition
+from rewrite.translate.conditions import constant, digest_test, test_condition
 from rewrite.translate.context import Ctx, word_value
 
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
@@ -107,7 +107,7 @@ def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
                 part_negated, part = not negated, part[1:]
             else:
                 part_negated = negated
-            test = _path_test(part, part_negated)
+            test = _path_test(part, part_negated) or _digest_part(part, part_negated, ctx)
             if test is not None:
                 tests.append(test)
                 continue
@@ -117,6 +117,19 @@ def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
             except ValueError:
                 return None
     return tests
+
+
+def _digest_part(argv: list[str], negated: bool, ctx: Ctx) -> str | None:
+    """`"$md5" = "$old_md5"` (`!=`): its `Only-If` test (`dpkg-md5 F PKG`, `md5 F HASH`)."""
+    if len(argv) != 3 or argv[1] not in ("=", "==", "!="):
+        return None
+    try:
+        test = digest_test(argv[0], argv[2], ctx)
+    except ValueError:
+        return None
+    if test is None:
+        return None
+    return f"! {test}" if negated != (argv[1] == "!=") else test
 
 
 def _path_test(argv: list[str], negated: bool) -> str | None:

@@ -18,7 +18,8 @@ import fnmatch
 import re
 from dataclasses import replace
 
-from recipes.actions import Dropped
+from recipes.actions import Action, Dropped, MovePath, RemovePath
+from recipes.actions.fields import FILE_TESTS, condition_parts
 from rewrite.shell import (
     AndOr,
     Case,
@@ -52,6 +53,7 @@ from rewrite.translate.context import (
     word_value,
 )
 from rewrite.translate.early import early_exit, guarded_rest
+from rewrite.translate.effects import affects, of_all
 from rewrite.translate.exits import (
     exit_command,
     exit_line,
@@ -342,6 +344,11 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
     # the tests of paths that failed where the next branch runs
     failed: list[tuple[str, int]] = []
     unlisted = ctx.unlisted
+    # the branches exclude each other: each starts from what ran before the if (its
+    # tests do not see what another branch changes; `_exclusive` checks that the
+    # actions' own tests still keep them apart), all of it counts after the if
+    before, made = list(ctx.effects), []
+    taken: list[tuple[int, int, frozenset[str]]] = []  # out.actions[start:end], its tests
     for cond_nodes, body in node.branches:
         current = ctx.narrowed(remaining)
         try:
@@ -381,6 +388,9 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
             else:
                 holding = [(test, len(ctx.effects)) for test in held]
         if branch_phases:
+            ctx.effects[:] = before
+            start = len(out.actions)
+            tests = (*ctx.conditions, *failed, *holding)
             after = walk(body, replace(ctx.narrowed(branch_phases),
                                        status={p: "T" for p in branch_phases},
                                        straight=ctx.straight and exact,
@@ -390,8 +400,9 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
                                        absent=ctx.tested_missing(
                                            missing_where_true(cond_nodes, ctx)),
                                        reads=ctx.reads or cond.reads,
-                                       conditions=(*ctx.conditions, *failed, *holding),
-                                       unlisted=unlisted), out)
+                                       conditions=tests, unlisted=unlisted), out)
+            made += ctx.effects[len(before):]
+            taken.append((start, len(out.actions), frozenset(t for t, _ in tests)))
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in branch_phases - set(after):
@@ -408,7 +419,12 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
         elif holding:  # where one of several failed: not a list of tests
             unlisted = True
     else:
-        if node.orelse and not all_guards and remaining:
+        # the else of tests of paths only (`if [ -e A ]; then ...; else rm B; fi`) is a
+        # branch too: taken where they failed
+        tested_paths = bool(failed) and not unlisted
+        if node.orelse and (not all_guards or tested_paths) and remaining:
+            ctx.effects[:] = before
+            start = len(out.actions)
             after = walk(node.orelse, replace(ctx.narrowed(remaining),
                                               status={p: "F" for p in remaining},
                                               straight=ctx.straight and exact,
@@ -416,6 +432,9 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
                                               reads=reads,
                                               conditions=(*ctx.conditions, *failed),
                                               unlisted=unlisted), out)
+            made += ctx.effects[len(before):]
+            taken.append((start, len(out.actions),
+                          frozenset(t for t, _ in (*ctx.conditions, *failed))))
             for p, value in after.items():
                 ends.setdefault(p, set()).add(value)
             for p in remaining - set(after):
@@ -425,6 +444,8 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
             out.dropped.append(Dropped(
                 "else branch of a guard", "fallback when a tool or file is missing: "
                 "the actions do not need it", ctx.origin(node.line)))
+    ctx.effects[:] = before + made
+    _exclusive(out.actions, taken, node, ctx)
     for p in remaining:  # no branch taken: status 0
         ends.setdefault(p, set()).add("T")
     flow: Flow = {}
@@ -442,6 +463,35 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
                              "would then run on those upgrades too)",
                              "exit inside an if that tests the system")
     return flow
+
+
+def _exclusive(actions: list[Action], taken: list[tuple[int, int, frozenset[str]]],
+               node: If, ctx: Ctx) -> None:
+    """The actions of a later branch are taken after those of an earlier one, each where
+    its `Only-If` holds then: refused where an earlier branch's change may turn a test of
+    a later one's action, unless that action also tests that a path exists which the
+    earlier branch removes whenever it runs, or removes or moves that path itself (a
+    no-op then: whiptail's preinst, `mv F F.dpkg-bak` where F was modified, else `rm F`)."""
+    for index, (start, end, tests) in enumerate(taken):
+        earlier = actions[start:end]
+        changed = of_all(earlier)
+        gone = {a.path if isinstance(a, RemovePath) else a.source for a in earlier
+                if isinstance(a, RemovePath | MovePath) and set(a.only_if) <= tests
+                and not any(c in a.path for c in "*?[")}
+        for later_start, later_end, _ in taken[index + 1:]:
+            for action in actions[later_start:later_end]:
+                turned = [t for t in action.only_if
+                          if affects(changed, condition_parts(t)[2])]
+                excluded = any(not negated and test in FILE_TESTS and path in gone
+                               for negated, test, path, _ in map(condition_parts,
+                                                                 action.only_if)) or \
+                    isinstance(action, RemovePath) and action.path in gone or \
+                    isinstance(action, MovePath) and action.source in gone  # (a no-op)
+                if turned and not excluded:
+                    raise Untranslatable(node.line, ctx.source(node.line), "an if whose "
+                                         "branches the engine cannot keep apart: a change "
+                                         f"in one may turn the test {turned[0]!r} of "
+                                         "another's", "if whose branches a change may turn")
 
 
 def _upgrade_only_conffiles(body: list[Node], ctx: Ctx) -> str:
