@@ -481,3 +481,30 @@ def test_branches_a_change_would_merge_are_refused() -> None:
     text = ('#!/bin/sh\nset -e\nif [ -e /etc/demo-a ]; then\n  rm -f /etc/demo-a\nelse\n'
             '  rm -f /etc/demo-b\nfi\n')
     assert refusal(text).idiom == Idiom("if whose branches a change may turn")
+
+
+@pytest.mark.parametrize(("text", "taken"), [
+    # an assignment from a substitution that only reads and cannot fail: the system's
+    # value; a test of it is one of the system (only what adds is taken behind it)
+    ('#!/bin/sh\nset -e\narch=$(dpkg --print-architecture)\nif [ "$arch" = amd64 ]; then\n'
+     '  mkdir -p /var/lib/demo\nfi\n', ["make-dir"]),
+    ('#!/bin/sh\nset -e\nwho=`dpkg-divert --listpackage /bin/sh`\n'
+     'v="$(echo $who | sed -e s/a/b/)"\nmkdir -p /var/lib/demo\n', ["make-dir"]),
+    ('#!/bin/sh\nset -e\nif [ "$(dpkg-query --show demo 2>/dev/null | wc -l)" = 1 ]; then\n'
+     '  mkdir -p /var/lib/demo\nfi\n', ["make-dir"]),
+])
+def test_values_read_from_the_system(text: str, taken: list[str]) -> None:
+    result = translate(text, "postinst", package="demo")
+    assert [a.stanza()["Action"] for a in result.actions] == taken
+
+
+@pytest.mark.parametrize("text", [
+    '#!/bin/sh\nset -e\ntmp=$(mktemp)\n',  # creates a file
+    '#!/bin/sh\nset -e\nx=$(readlink /etc/demo)\n',  # fails (and ends the script) if no link
+    '#!/bin/sh\nset -e\nx=$(dpkg-divert --add /bin/demo)\n',  # changes dpkg's database
+    '#!/bin/sh\nset -e\narch=$(dpkg --print-architecture)\nif [ "$arch" = amd64 ]; then\n'
+    '  rm -rf /var/lib/demo\nfi\n',  # a removal behind the system's value
+])
+def test_values_read_from_the_system_refused(text: str) -> None:
+    with pytest.raises(Untranslatable):
+        translate(text, "postinst", package="demo")

@@ -36,6 +36,7 @@ from rewrite.translate import (
     python,
     systemd,
 )
+from rewrite.translate.conditions import substitution_value
 from rewrite.translate.context import (
     Ctx,
     Handler,
@@ -105,8 +106,17 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         if len(argv) == 1 and _digest_variable(argv[0], ctx):
             return
         if any("$(" in a or "`" in a for a in argv):
-            raise Untranslatable(cmd.line, text, "an assignment from a command substitution",
-                                 "variable assignment from a command substitution")
+            if not all(substitution_value(w.raw) for w in cmd.words):
+                raise Untranslatable(cmd.line, text, "an assignment from a command "
+                                     "substitution that may change the system or fail",
+                                     "variable assignment from a command substitution")
+            for arg in argv:  # `arch=$(dpkg --print-architecture)`: the system's value
+                name = arg.partition("=")[0]
+                ctx.vars.pop(name, None)
+                ctx.digests.pop(name, None)
+                ctx.recorded.pop(name, None)
+                ctx.unknown.add(name)
+            return
         for arg in argv:  # a constant is known from here on; anything else is unknown
             name, _, value = arg.partition("=")
             ctx.digests.pop(name, None)

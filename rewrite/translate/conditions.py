@@ -145,9 +145,65 @@ def _reads_text(node: Node) -> bool:
     if isinstance(node, AndOr):
         return all(_reads_text(p) for p in (node.first, *(p for _, p in node.rest)))
     if isinstance(node, Pipeline):
-        return all(isinstance(c, Command) and c.name in READERS and quiet(c)
+        return all(isinstance(c, Command) and _reader(c)
                    and "$(" not in c.text() and "`" not in c.text() for c in node.commands)
     return False
+
+
+def _reader(cmd: Command) -> bool:
+    """A command that only reads and prints (a query tool only with its query options,
+    sed without -i, dpkg printing the architecture)."""
+    if not quiet(cmd):
+        return False
+    if cmd.name in _QUERY_OPTIONS:
+        return is_query(cmd)
+    if cmd.name == "sed":
+        return not any(a.startswith(("-i", "--in-place")) for a in cmd.argv[1:])
+    if cmd.name == "dpkg":
+        return cmd.argv[1:] in (["--print-architecture"], ["--print-foreign-architectures"])
+    return cmd.name in READERS
+
+
+# filters that do not fail on their standard input, and commands that do not fail
+_FILTERS = {"sed", "cut", "tr", "sort", "uniq", "head", "tail", "wc"}
+_NEVER_FAIL = {"echo", "printf", "uname", "basename", "dirname", "true", "date", "whoami",
+               "dpkg-divert", "dpkg"}
+
+
+def substitution_value(raw: str, *, may_fail: bool = False) -> bool:
+    """Whether a word's command substitutions (`$( ... )`, backquotes) only read the
+    system and (unless `may_fail`) cannot fail (so that an assignment from them neither
+    changes the system nor ends the script): its value is the system's, not one the
+    engine knows."""
+    text = raw
+    for inner in re.findall(r"`([^`]*)`", raw):
+        text = text.replace(f"`{inner}`", f"$({inner})")
+    if "`" in text or not _substitutions_read(text):
+        return False
+    if may_fail:
+        return True
+    start = text.find("$(")
+    while start != -1:
+        depth, end = 0, start + 1
+        while end < len(text):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            if depth == 0:
+                break
+            end += 1
+        nodes = parse(text[start + 2:end])
+        last = nodes[-1] if nodes else None
+        if not isinstance(last, AndOr):
+            return False
+        final = (last.rest[-1][1] if last.rest else last.first)
+        ends_true = bool(last.rest) and last.rest[-1][0] == "||" and \
+            [c.argv for c in final.commands if isinstance(c, Command)] in ([["true"]], [[":"]])
+        command = final.commands[-1]
+        if not ends_true and not (isinstance(command, Command) and (
+                command.name in _NEVER_FAIL or
+                (len(final.commands) > 1 and command.name in _FILTERS))):
+            return False
+        start = text.find("$(", end)
+    return True
 
 
 def is_query(cmd: Command) -> bool:
@@ -228,6 +284,30 @@ def _or(a: Cond, b: Cond) -> Cond:
                 true, false, reads, system)
 
 
+def _system_operand(value: str, ctx: Ctx) -> bool:
+    """A test's operand whose value is the system's: variables set from it, or a whole
+    command substitution that only reads (`"$(dpkg-query --show x | wc -l)"`)."""
+    if system_value(value, ctx):
+        return True
+    whole = (value.startswith("$(") and value.endswith(")")) or \
+        (value.startswith("`") and value.endswith("`") and value.count("`") == 2)
+    return whole and substitution_value(value, may_fail=True)
+
+
+# `md5sum < F | cut -f1 -d ' '` (or `md5sum F | ...`) in a substitution: F's md5
+_INLINE_DIGEST = re.compile(
+    r"""(?:\$\(|`)\s*md5sum\s*<?\s*(?P<q>"?)(?P<path>/[^\s|;&<>$`'"]+)(?P=q)\s*\|\s*"""
+    r"""(?:sed\s+(?:-e\s+)?'s/ \.\*//'|cut\s+(?:-f\s*1\s+-d\s*' '|-d\s*' '\s+-f\s*1)|"""
+    r"""awk\s+'\{\s*print \$1\s*\}')\s*(?:\)|`)""")
+
+
+def digest_operand(value: str) -> str | None:
+    """The file whose md5 a test's operand computes inline, if it does."""
+    match = _INLINE_DIGEST.fullmatch(value)
+    return match.group("path") if match and ".." not in match.group("path").split("/") \
+        else None
+
+
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 _HASH = re.compile(r"[0-9a-f]{32}")
 
@@ -240,9 +320,11 @@ def digest_test(left: str, right: str, ctx: Ctx) -> str | None:
     names = [m.group(1) if (m := _VARIABLE.fullmatch(side)) else None
              for side in (left, right)]
     for index, name in enumerate(names):
-        if name not in ctx.digests:
+        inline = digest_operand((left, right)[index])
+        if name not in ctx.digests and inline is None:
             continue
-        path, count = ctx.digests[name]
+        path, count = ctx.digests[name] if name in ctx.digests else \
+            (inline or "", len(ctx.effects))
         other, other_name = (right, names[1]) if index == 0 else (left, names[0])
         if other_name in ctx.recorded and ctx.recorded[other_name][0] == path:
             test = f"dpkg-md5 {path} {ctx.recorded[other_name][1]}"
@@ -290,8 +372,9 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
     operands = [a for a in args if a not in ("!", "-a", "-o") and not (
         a.startswith("-") and len(a) <= 3)]
     if "-a" not in args and "-o" not in args and operands and \
-            any(system_value(a, ctx) for a in operands) and \
-            all(constant(a) or system_value(a, ctx) for a in operands):
+            any(_system_operand(a, ctx) for a in operands) and \
+            all(constant(a) or _system_operand(a, ctx) for a in operands) and \
+            not any(digest_operand(a) for a in operands):
         # (each branch may run: only what adds or refreshes is taken, as behind a read)
         return Cond(all_phases, "either", "tests a value set behind a test of the system",
                     reads=True)
