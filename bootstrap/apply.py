@@ -32,6 +32,9 @@ from bootstrap.accounts import AccountError, Accounts
 from bootstrap.alternatives import AdminFile, parse_admin, render_admin
 from bootstrap.conditions import holds
 from bootstrap.confined import Confinement, ImageRoot
+from bootstrap.pam import TYPES as PAM_TYPES
+from bootstrap.pam import parse_profile, profile_names
+from bootstrap.pam import update as pam_update
 from bootstrap.shells import update_shells
 from recipes.actions import (
     Action,
@@ -46,6 +49,7 @@ from recipes.actions import (
     MakeDir,
     MovePath,
     MvConffile,
+    PamAuthUpdate,
     PruneLinks,
     PythonClean,
     PythonCompile,
@@ -488,6 +492,35 @@ class Applier:
         self.fs.write_text(state, recorded, mode=stat.S_IMODE(state_status.st_mode)
                            if state_status is not None else 0o644)
         return "applied", f"{etc}: {len(shells.splitlines())} lines"
+
+    @applies(PamAuthUpdate)
+    def _pam_auth_update(self, package: str, action: PamAuthUpdate) -> tuple[str, str]:
+        configs, templates = "/usr/share/pam-configs", "/usr/share/pam"
+        names = profile_names(sorted(self.fs.listdir(configs))) \
+            if self.fs.is_dir(configs) else []
+        profiles = {name: parse_profile(name, self.fs.read_text(f"{configs}/{name}"))
+                    for name in names if self.fs.is_file(f"{configs}/{name}")}
+        shipped = {kind: self.fs.read_text(f"{templates}/common-{kind}")
+                   for kind in PAM_TYPES if self.fs.is_file(f"{templates}/common-{kind}")}
+        if len(shipped) < len(PAM_TYPES):
+            return "skipped", f"{templates}: libpam-runtime's templates are not installed"
+        saved = {kind: self.fs.read_text(f"/var/lib/pam/{kind}") for kind in PAM_TYPES
+                 if self.fs.is_file(f"/var/lib/pam/{kind}")}
+        current = {kind: self.fs.read_text(f"/etc/pam.d/common-{kind}") for kind in PAM_TYPES
+                   if self.fs.is_file(f"/etc/pam.d/common-{kind}")}
+        seen = set(self.fs.read_text("/var/lib/pam/seen").split()) \
+            if self.fs.is_file("/var/lib/pam/seen") else set()
+        written = pam_update(profiles, shipped, saved if len(saved) == len(PAM_TYPES) and
+                             len(current) == len(PAM_TYPES) else None, seen, current,
+                             force=action.force, remove=action.remove)
+        if written is None:
+            return "not-needed", "no state in /var/lib/pam and no --force: nothing written"
+        for path in written.backups:
+            self.fs.copy(f"/{path}", f"/{path}.pam-old")
+        self.fs.makedirs("/var/lib/pam")
+        for path, text in written.files.items():
+            self.fs.write_text(f"/{path}", text, mode=0o644)
+        return "applied", f"/etc/pam.d/common-*: {len(profiles)} profiles"
 
     @applies(InfoDir)
     def _info_dir(self, package: str, action: InfoDir) -> tuple[str, str]:

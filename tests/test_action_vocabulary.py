@@ -54,6 +54,7 @@ DOCUMENTED = {
     "info-dir": (("File",), {"Remove": "no"}),
     "update-cache": (("Kind",), {"Path": ""}),
     "update-shells": ((), {}),
+    "pam-auth-update": ((), {"Force": "no", "Remove": ""}),
     "make-dir": (("Path",), {"Mode": "", "Owner": "", "Group": ""}),
     "remove-path": (("Path",), {"Recursive": "no"}),
     "prune-links": (("Path",), {}),

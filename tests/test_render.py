@@ -122,8 +122,12 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
     ),
     "update-cache": ("update-cache", "postinst", ("configure",), {"kind": "mime"}),
     "update-shells": ("update-shells", "postinst", ("configure", "triggered"), {}),
+    "pam-auth-update": ("pam-auth-update", "postinst", ("configure",), {"force": "yes"}),
+    "pam-auth-update-remove": ("pam-auth-update", "prerm", ("remove",),
+                               {"remove": "systemd"}),
     "update-cache-desktop": ("update-cache", "postinst", ("configure",), {"kind": "desktop"}),
     "update-cache-icons": ("update-cache", "postinst", ("configure",), {"kind": "icons"}),
+    "update-cache-hwdb": ("update-cache", "postinst", ("configure",), {"kind": "hwdb"}),
     "update-cache-glib-schemas": (
         "update-cache", "postinst", ("configure",), {"kind": "glib-schemas"},
     ),
@@ -545,7 +549,8 @@ def test_optional_tools_are_guarded(root: Path, tmp_path: Path) -> None:
     """With a PATH lacking the optional tools, their actions do nothing and succeed."""
     names = ["ldconfig", "python-compile", "python-clean", "info-dir", "update-cache",
              "update-cache-desktop", "update-cache-icons", "update-cache-glib-schemas",
-             "update-cache-fonts", "update-cache-man", "tmpfiles", "sysusers"]
+             "update-cache-fonts", "update-cache-man", "update-cache-hwdb", "tmpfiles",
+             "sysusers"]
     actions = [sample(name) for name in names]
     actions = [type(a).model_validate({**a.stanza(), "Script": "postinst", "On": "configure"})
                for a in actions]

@@ -167,3 +167,11 @@ check_priority = regex(PRIORITY, "an integer priority")
 check_mode = optional(regex(OCTAL_MODE, "an octal mode such as 0755"))
 check_version = optional(regex(VERSION, "a Debian version"))
 check_package = regex(PACKAGE, "a package name")
+
+
+def check_file_names(value: str, what: str) -> str:
+    """Plain file names (a directory's entries: no '/', not '.' or '..')."""
+    for word in plain_text(value, what).split():
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", word) or word in (".", ".."):
+            raise ValueError(f"{what} {word!r} is not a plain file name")
+    return value

@@ -20,6 +20,7 @@ from recipes.actions.checks import (
     check_account_path,
     check_alternative_name,
     check_alternative_path,
+    check_file_names,
     check_files,
     check_gecos,
     check_mode,
@@ -42,7 +43,7 @@ Phase = Literal[
     "abort-deconfigure", "remove", "purge", "disappear", "failed-upgrade", "deconfigure",
     "triggered", "reconfigure",
 ]
-CacheKind = Literal["mime", "desktop", "icons", "glib-schemas", "fonts", "man"]
+CacheKind = Literal["mime", "desktop", "icons", "glib-schemas", "fonts", "man", "hwdb"]
 PythonName = Literal["python3", "pypy3"]
 SCRIPTS: tuple[str, ...] = get_args(ScriptName)
 PHASES: tuple[str, ...] = get_args(Phase)
@@ -203,6 +204,7 @@ Paths = Annotated[tuple[str, ...], Value(_words(check_paths), text=" ".join)]
 # the text of a file, line by line (each ends with a newline; no lines: an empty file)
 FileContent = Annotated[tuple[str, ...], Value(_content, text=_content_text)]
 ConfigFiles = Annotated[tuple[str, ...], Value(_words(check_files), text=" ".join)]
+FileNames = Annotated[tuple[str, ...], Value(_words(check_file_names), text=" ".join)]
 Kind = Annotated[CacheKind, Value(_one_of(
     CACHE_KINDS, "{what} must be one of " + ", ".join(CACHE_KINDS)))]
 Script = Annotated[ScriptName, Value(_one_of(SCRIPTS, "unknown maintainer script {value!r}"))]

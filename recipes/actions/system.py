@@ -10,6 +10,7 @@ from recipes.actions.fields import (
     AbsolutePath,
     AlternativeName,
     AlternativePath,
+    FileNames,
     Interpreter,
     Kind,
     OptionalPath,
@@ -96,6 +97,16 @@ class UpdateShells(Action):
     /usr/share/debianutils/shells.d (update-shells)."""
 
     name: Literal["update-shells"] = Field("update-shells", alias="Action")
+
+
+class PamAuthUpdate(Action):
+    """Rewrite /etc/pam.d/common-* from the PAM profiles of /usr/share/pam-configs, as
+    `pam-auth-update --package` does (`Force`: --force, over what it takes for local
+    changes; `Remove`: --remove, those profiles dropped)."""
+
+    name: Literal["pam-auth-update"] = Field("pam-auth-update", alias="Action")
+    force: YesNo = Field(False, alias="Force")
+    remove: FileNames = Field((), alias="Remove")
 
 
 class Trigger(Action):

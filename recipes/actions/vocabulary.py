@@ -37,6 +37,7 @@ from recipes.actions.system import (
     CaBundle,
     InfoDir,
     Ldconfig,
+    PamAuthUpdate,
     PythonClean,
     PythonCompile,
     Trigger,
@@ -50,6 +51,7 @@ AnyAction = Annotated[
     | AlternativeInstall | AlternativeRemove | Ldconfig
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache | UpdateShells
+    | PamAuthUpdate
     | MakeDir | RemovePath | PruneLinks | MovePath | SetOwner | StatOverride | Symlink | CreateFile
     | InstallConfig
     | Trigger | Tmpfiles | Sysusers,

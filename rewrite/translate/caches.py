@@ -1,9 +1,18 @@
-"""Caches and indexes: ldconfig, update-ca-certificates, install-info, and the tools of
-the `update-cache` kinds (mime, desktop, icons, glib-schemas, fonts, man)."""
+"""Caches and indexes: ldconfig, update-ca-certificates, install-info, update-shells,
+pam-auth-update, and the tools of the `update-cache` kinds (mime, desktop, icons,
+glib-schemas, fonts, man, hwdb)."""
 
 from __future__ import annotations
 
-from recipes.actions import Action, CaBundle, InfoDir, Ldconfig, UpdateCache, UpdateShells
+from recipes.actions import (
+    Action,
+    CaBundle,
+    InfoDir,
+    Ldconfig,
+    PamAuthUpdate,
+    UpdateCache,
+    UpdateShells,
+)
 from rewrite.translate.context import Ctx, Handler, parse_options
 
 CACHE_TOOLS = {
@@ -35,6 +44,34 @@ def _h_update_shells(argv: list[str], ctx: Ctx) -> list[Action]:
     return [UpdateShells(script=ctx.script, on=ctx.phases)]
 
 
+def _h_pam_auth_update(argv: list[str], ctx: Ctx) -> list[Action]:
+    """`pam-auth-update [--root DIR] --package [--force] [--remove NAME...]`."""
+    args, force, remove = argv[1:], False, []
+    while args:
+        word = args.pop(0)
+        if word == "--root" and args and args[0] == "":
+            args.pop(0)  # ($DPKG_ROOT: the image's root)
+        elif word == "--force":
+            force = True
+        elif word == "--remove":
+            while args and not args[0].startswith("--"):
+                remove.append(args.pop(0))
+        elif word != "--package":
+            raise ValueError(f"pam-auth-update {word} (only --package, --force, --remove "
+                             "are modelled)")
+    if "--package" not in argv and not remove:
+        raise ValueError("pam-auth-update without --package asks its questions")
+    return [PamAuthUpdate(script=ctx.script, on=ctx.phases, force=force, remove=tuple(remove))]
+
+
+def _h_hwdb(argv: list[str], ctx: Ctx) -> list[Action]:
+    """`systemd-hwdb [--usr] update`, `udevadm hwdb --update`: the hardware database."""
+    args = [a for a in argv[1:] if a not in ("--usr", "--strict", "-s")]
+    if args not in (["update"], ["hwdb", "--update"], ["hwdb", "-u"]):
+        raise ValueError(f"{argv[0]} {' '.join(argv[1:])} (only the update is modelled)")
+    return [UpdateCache(script=ctx.script, on=ctx.phases, kind="hwdb")]
+
+
 def _h_cache(argv: list[str], ctx: Ctx) -> list[Action]:
     _, rest = parse_options(argv[1:], {"-t"})
     return [UpdateCache(script=ctx.script, on=ctx.phases, kind=CACHE_TOOLS[argv[0]],
@@ -46,5 +83,8 @@ HANDLERS: dict[str, Handler] = {
     "update-ca-certificates": _h_update_ca,
     "install-info": _h_install_info,
     "update-shells": _h_update_shells,
+    "pam-auth-update": _h_pam_auth_update,
+    "systemd-hwdb": _h_hwdb,
+    "udevadm": _h_hwdb,
     **{tool: _h_cache for tool in CACHE_TOOLS},
 }

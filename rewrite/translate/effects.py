@@ -24,6 +24,7 @@ from recipes.actions import (
     Ldconfig,
     MakeDir,
     MovePath,
+    PamAuthUpdate,
     RemoveGroup,
     RemovePath,
     RemoveUser,
@@ -40,7 +41,7 @@ from recipes.actions import (
 ACCOUNTS = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
 CACHES = {"man": "/var/cache/man", "fonts": "/var/cache/fontconfig", "mime": "/usr/share/mime",
           "desktop": "/usr/share/applications", "icons": "/usr/share/icons",
-          "glib-schemas": "/usr/share/glib-2.0/schemas"}
+          "glib-schemas": "/usr/share/glib-2.0/schemas", "hwdb": "/usr/lib/udev/hwdb.bin"}
 
 
 def _with_parents(path: str) -> set[str]:
@@ -84,6 +85,8 @@ def roots(action: Action) -> frozenset[str] | None:
         return frozenset({"/etc/ssl/certs/", "/etc/ca-certificates.conf"})
     if isinstance(action, UpdateShells):
         return frozenset({"/etc/shells", "/var/lib/shells.state"})
+    if isinstance(action, PamAuthUpdate):
+        return frozenset({"/etc/pam.d/", "/var/lib/pam/"})
     if isinstance(action, InfoDir):
         return frozenset({"/usr/share/info/dir"})
     if isinstance(action, UpdateCache):
