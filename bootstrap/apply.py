@@ -32,6 +32,8 @@ from bootstrap.accounts import AccountError, Accounts
 from bootstrap.alternatives import AdminFile, parse_admin, render_admin
 from bootstrap.conditions import holds
 from bootstrap.confined import Confinement, ImageRoot
+from bootstrap.nss import add_last as nss_add_last
+from bootstrap.nss import remove as nss_remove
 from bootstrap.pam import TYPES as PAM_TYPES
 from bootstrap.pam import parse_profile, profile_names
 from bootstrap.pam import update as pam_update
@@ -49,6 +51,7 @@ from recipes.actions import (
     MakeDir,
     MovePath,
     MvConffile,
+    NssService,
     PamAuthUpdate,
     PruneLinks,
     PythonClean,
@@ -521,6 +524,22 @@ class Applier:
         for path, text in written.files.items():
             self.fs.write_text(f"/{path}", text, mode=0o644)
         return "applied", f"/etc/pam.d/common-*: {len(profiles)} profiles"
+
+    @applies(NssService)
+    def _nss_service(self, package: str, action: NssService) -> tuple[str, str]:
+        conf = "/etc/nsswitch.conf"
+        if not self.fs.is_file(conf):
+            return "not-needed", f"{conf} does not exist"
+        text = self.fs.read_text(conf)
+        changed = nss_remove(text, action.databases, action.service) if action.remove \
+            else nss_add_last(text, action.databases, action.service)
+        if changed == text:
+            return "not-needed", f"{conf}: {action.service} already as wanted"
+        status = self.fs.lstat(conf)
+        self.fs.write_text(conf, changed, mode=stat.S_IMODE(status.st_mode)
+                           if status is not None else 0o644)
+        return "applied", f"{conf}: {action.service} " + \
+            ("removed" if action.remove else f"added to {' '.join(action.databases)}")
 
     @applies(InfoDir)
     def _info_dir(self, package: str, action: InfoDir) -> tuple[str, str]:

@@ -55,6 +55,7 @@ DOCUMENTED = {
     "update-cache": (("Kind",), {"Path": ""}),
     "update-shells": ((), {}),
     "pam-auth-update": ((), {"Force": "no", "Remove": ""}),
+    "nss-service": (("Databases", "Service"), {"Remove": "no"}),
     "make-dir": (("Path",), {"Mode": "", "Owner": "", "Group": ""}),
     "remove-path": (("Path",), {"Recursive": "no"}),
     "prune-links": (("Path",), {}),

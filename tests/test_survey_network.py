@@ -26,8 +26,8 @@ def test_survey_of_the_priority_classes(tmp_path: Path) -> None:
     print(json.dumps(t))  # the figures for the README (pytest -s)
     assert t["packages"] > 50 and t["scripts"] > 0 and t["with_scripts"] > 0
     assert t["translated"] + t["by_recipe"] + t["flagged"] == t["scripts"]
-    # measured 2026-11-28: 149 of 181 (the goal of issue 15 is 95%); a floor, not the goal
-    assert t["translated"] >= 149, t
+    # measured 2026-11-28: 151 of 181 (the goal of issue 15 is 95%); a floor, not the goal
+    assert t["translated"] >= 151, t
     assert t["flagged_lines"] >= t["flagged"]
     assert sum(g["count"] for g in data["idioms"]) == t["flagged_lines"] + t["errors"]
     counts = [g["count"] for g in data["idioms"]]

@@ -175,3 +175,11 @@ def check_file_names(value: str, what: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9_.+-]+", word) or word in (".", ".."):
             raise ValueError(f"{what} {word!r} is not a plain file name")
     return value
+
+
+def check_names(value: str, what: str) -> str:
+    """Plain names (an NSS database or service): letters, digits, '_' and '-'."""
+    for word in plain_text(value, what).split():
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", word):
+            raise ValueError(f"{what} {word!r} is not a plain name")
+    return value

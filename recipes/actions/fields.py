@@ -24,6 +24,7 @@ from recipes.actions.checks import (
     check_files,
     check_gecos,
     check_mode,
+    check_names,
     check_owner,
     check_package,
     check_path,
@@ -205,6 +206,7 @@ Paths = Annotated[tuple[str, ...], Value(_words(check_paths), text=" ".join)]
 FileContent = Annotated[tuple[str, ...], Value(_content, text=_content_text)]
 ConfigFiles = Annotated[tuple[str, ...], Value(_words(check_files), text=" ".join)]
 FileNames = Annotated[tuple[str, ...], Value(_words(check_file_names), text=" ".join)]
+Names = Annotated[tuple[str, ...], Value(_words(check_names), text=" ".join)]  # [a-z0-9_-]
 Kind = Annotated[CacheKind, Value(_one_of(
     CACHE_KINDS, "{what} must be one of " + ", ".join(CACHE_KINDS)))]
 Script = Annotated[ScriptName, Value(_one_of(SCRIPTS, "unknown maintainer script {value!r}"))]

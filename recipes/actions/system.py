@@ -13,6 +13,7 @@ from recipes.actions.fields import (
     FileNames,
     Interpreter,
     Kind,
+    Names,
     OptionalPath,
     PackageName,
     Paths,
@@ -107,6 +108,18 @@ class PamAuthUpdate(Action):
     name: Literal["pam-auth-update"] = Field("pam-auth-update", alias="Action")
     force: YesNo = Field(False, alias="Force")
     remove: FileNames = Field((), alias="Remove")
+
+
+class NssService(Action):
+    """Add an NSS service to databases of /etc/nsswitch.conf, as dh_installnss's
+    postinst does (position last: after the database's services, before a comment;
+    nothing where one of the databases names the service already), or (`Remove`) take
+    it out of each, with its `[STATUS=action]` (its postrm)."""
+
+    name: Literal["nss-service"] = Field("nss-service", alias="Action")
+    databases: Names = Field(alias="Databases")
+    service: Word = Field(alias="Service")
+    remove: YesNo = Field(False, alias="Remove")
 
 
 class Trigger(Action):

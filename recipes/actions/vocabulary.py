@@ -37,6 +37,7 @@ from recipes.actions.system import (
     CaBundle,
     InfoDir,
     Ldconfig,
+    NssService,
     PamAuthUpdate,
     PythonClean,
     PythonCompile,
@@ -51,7 +52,7 @@ AnyAction = Annotated[
     | AlternativeInstall | AlternativeRemove | Ldconfig
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache | UpdateShells
-    | PamAuthUpdate
+    | PamAuthUpdate | NssService
     | MakeDir | RemovePath | PruneLinks | MovePath | SetOwner | StatOverride | Symlink | CreateFile
     | InstallConfig
     | Trigger | Tmpfiles | Sysusers,

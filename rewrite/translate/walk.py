@@ -61,6 +61,7 @@ from rewrite.translate.exits import (
     refuse_exit,
 )
 from rewrite.translate.functions import call, define, do_return
+from rewrite.translate.nss import nss_unit
 from rewrite.translate.systemd import INIT_REASON
 from rewrite.translate.tested import (
     file_test,
@@ -333,6 +334,22 @@ def _pipeline(pipe: Pipeline, ctx: Ctx, out: Result) -> Flow:
 
 
 def _if(node: If, ctx: Ctx, out: Result) -> Flow:
+    unit = nss_unit(node, ctx)
+    if unit is not None:  # dh_installnss's snippet
+        holding = ctx.holding() if ctx.guarded else ()
+        if holding is None:
+            raise Untranslatable(node.line, ctx.source(node.line), "dh_installnss's edit "
+                                 "behind a test of the system it cannot carry",
+                                 "nsswitch.conf edit behind a test of the system")
+        if unit.on:
+            out.actions.append(unit.model_copy(update={"only_if": holding,
+                                                       "origin": ctx.origin(node.line)}))
+            ctx.ran(frozenset({"/etc/nsswitch.conf"}))
+        return {p: "T" for p in ctx.phases}
+    return _if_statement(node, ctx, out)
+
+
+def _if_statement(node: If, ctx: Ctx, out: Result) -> Flow:
     exits = exit_line([n for _, body in node.branches for n in body] + (node.orelse or []),
                       ctx.defs)
     remaining = set(ctx.phases)
