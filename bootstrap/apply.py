@@ -65,6 +65,7 @@ from recipes.actions import (
     Symlink,
     SymlinkToDir,
     SystemGroup,
+    SystemIdentity,
     SystemUser,
     Sysusers,
     Tmpfiles,
@@ -524,6 +525,11 @@ class Applier:
         for path, text in written.files.items():
             self.fs.write_text(f"/{path}", text, mode=0o644)
         return "applied", f"/etc/pam.d/common-*: {len(profiles)} profiles"
+
+    @applies(SystemIdentity)
+    def _system_identity(self, package: str, action: SystemIdentity) -> tuple[str, str]:
+        return "skipped", (f"{action.kind}: made by the system that runs the image (its "
+                           "copies would share it)")
 
     @applies(NssService)
     def _nss_service(self, package: str, action: NssService) -> tuple[str, str]:

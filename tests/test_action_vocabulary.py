@@ -56,6 +56,7 @@ DOCUMENTED = {
     "update-shells": ((), {}),
     "pam-auth-update": ((), {"Force": "no", "Remove": ""}),
     "nss-service": (("Databases", "Service"), {"Remove": "no"}),
+    "system-identity": (("Kind",), {}),
     "make-dir": (("Path",), {"Mode": "", "Owner": "", "Group": ""}),
     "remove-path": (("Path",), {"Recursive": "no"}),
     "prune-links": (("Path",), {}),

@@ -417,3 +417,23 @@ def test_trace_switches_and_runit_hooks() -> None:
     assert any("init-system" in d.reason for d in result.dropped)
     with pytest.raises(Untranslatable, match="variables set for it"):
         translate("#!/bin/sh\nLANG=C mkdir -p /x\n", "postinst", package="demo")
+
+
+@pytest.mark.parametrize(("line", "kind"), [
+    ("systemd-machine-id-setup ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"}", "machine-id"),
+    ("dbus-uuidgen --ensure", "dbus-machine-id"),
+    ("make-ssl-cert generate-default-snakeoil", "snakeoil-certificate"),
+    ("rndc-confgen -a", "rndc-key"),
+])
+def test_a_systems_identity_is_an_action_bootstrap_leaves_to_the_system(
+        tmp_path: Path, line: str, kind: str) -> None:
+    """A machine ID, a snakeoil key, an rndc key: made by the rendered sh with the tool,
+    never baked into an image by bootstrap."""
+    from bootstrap.apply import Applier
+
+    (action,) = translate(f"#!/bin/sh\nset -e\n{line}\n", "postinst", package="demo").actions
+    assert action.stanza()["Action"] == "system-identity" and action.get("Kind") == kind
+    outcome = Applier(tmp_path).run("demo", action)
+    assert outcome.status == "skipped" and not any(tmp_path.iterdir())
+    with pytest.raises(Untranslatable):
+        translate("#!/bin/sh\nrndc-confgen -a -b 512\n", "postinst", package="demo")

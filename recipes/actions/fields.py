@@ -45,10 +45,14 @@ Phase = Literal[
     "triggered", "reconfigure",
 ]
 CacheKind = Literal["mime", "desktop", "icons", "glib-schemas", "fonts", "man", "hwdb"]
+# what identifies one running system or is its own secret, made by its tool (the command
+# as maintainer scripts run it)
+IdentityKind = Literal["machine-id", "dbus-machine-id", "snakeoil-certificate", "rndc-key"]
 PythonName = Literal["python3", "pypy3"]
 SCRIPTS: tuple[str, ...] = get_args(ScriptName)
 PHASES: tuple[str, ...] = get_args(Phase)
 CACHE_KINDS: tuple[str, ...] = get_args(CacheKind)
+IDENTITY_KINDS: tuple[str, ...] = get_args(IdentityKind)
 PYTHONS: tuple[str, ...] = get_args(PythonName)
 
 
@@ -209,6 +213,8 @@ FileNames = Annotated[tuple[str, ...], Value(_words(check_file_names), text=" ".
 Names = Annotated[tuple[str, ...], Value(_words(check_names), text=" ".join)]  # [a-z0-9_-]
 Kind = Annotated[CacheKind, Value(_one_of(
     CACHE_KINDS, "{what} must be one of " + ", ".join(CACHE_KINDS)))]
+Identity = Annotated[IdentityKind, Value(_one_of(
+    IDENTITY_KINDS, "{what} must be one of " + ", ".join(IDENTITY_KINDS)))]
 Script = Annotated[ScriptName, Value(_one_of(SCRIPTS, "unknown maintainer script {value!r}"))]
 Interpreter = Annotated[PythonName, Value(_one_of(
     PYTHONS, "{what} must be one of " + ", ".join(PYTHONS)))]

@@ -11,6 +11,7 @@ from recipes.actions.fields import (
     AlternativeName,
     AlternativePath,
     FileNames,
+    Identity,
     Interpreter,
     Kind,
     Names,
@@ -108,6 +109,17 @@ class PamAuthUpdate(Action):
     name: Literal["pam-auth-update"] = Field("pam-auth-update", alias="Action")
     force: YesNo = Field(False, alias="Force")
     remove: FileNames = Field((), alias="Remove")
+
+
+class SystemIdentity(Action):
+    """Make what identifies one running system or is its secret, with its own tool:
+    machine-id (systemd-machine-id-setup), dbus-machine-id (dbus-uuidgen --ensure),
+    snakeoil-certificate (make-ssl-cert generate-default-snakeoil), rndc-key
+    (rndc-confgen -a). The rendered sh runs the tool; bootstrap leaves it to the system
+    that runs the image (the copies of an image would share it)."""
+
+    name: Literal["system-identity"] = Field("system-identity", alias="Action")
+    kind: Identity = Field(alias="Kind")
 
 
 class NssService(Action):

@@ -41,6 +41,7 @@ from recipes.actions.system import (
     PamAuthUpdate,
     PythonClean,
     PythonCompile,
+    SystemIdentity,
     Trigger,
     UpdateCache,
     UpdateShells,
@@ -52,7 +53,7 @@ AnyAction = Annotated[
     | AlternativeInstall | AlternativeRemove | Ldconfig
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache | UpdateShells
-    | PamAuthUpdate | NssService
+    | PamAuthUpdate | NssService | SystemIdentity
     | MakeDir | RemovePath | PruneLinks | MovePath | SetOwner | StatOverride | Symlink | CreateFile
     | InstallConfig
     | Trigger | Tmpfiles | Sysusers,

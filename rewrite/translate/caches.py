@@ -10,6 +10,7 @@ from recipes.actions import (
     InfoDir,
     Ldconfig,
     PamAuthUpdate,
+    SystemIdentity,
     UpdateCache,
     UpdateShells,
 )
@@ -72,6 +73,24 @@ def _h_hwdb(argv: list[str], ctx: Ctx) -> list[Action]:
     return [UpdateCache(script=ctx.script, on=ctx.phases, kind="hwdb")]
 
 
+# the commands that make a system's identity or secret, as maintainer scripts run them
+IDENTITY_COMMANDS = {
+    ("systemd-machine-id-setup",): "machine-id",
+    ("dbus-uuidgen", "--ensure"): "dbus-machine-id",
+    ("make-ssl-cert", "generate-default-snakeoil"): "snakeoil-certificate",
+    ("rndc-confgen", "-a"): "rndc-key",
+}
+
+
+def _h_identity(argv: list[str], ctx: Ctx) -> list[Action]:
+    words = tuple(a for a in argv if a not in ("", "--root="))  # (${DPKG_ROOT:+--root=...})
+    kind = IDENTITY_COMMANDS.get(words)
+    if kind is None:
+        known = ", ".join(" ".join(command) for command in IDENTITY_COMMANDS)
+        raise ValueError(f"{' '.join(argv)} (only {known} are modelled)")
+    return [SystemIdentity(script=ctx.script, on=ctx.phases, kind=kind)]
+
+
 def _h_cache(argv: list[str], ctx: Ctx) -> list[Action]:
     _, rest = parse_options(argv[1:], {"-t"})
     return [UpdateCache(script=ctx.script, on=ctx.phases, kind=CACHE_TOOLS[argv[0]],
@@ -86,5 +105,6 @@ HANDLERS: dict[str, Handler] = {
     "pam-auth-update": _h_pam_auth_update,
     "systemd-hwdb": _h_hwdb,
     "udevadm": _h_hwdb,
+    **{command[0]: _h_identity for command in IDENTITY_COMMANDS},
     **{tool: _h_cache for tool in CACHE_TOOLS},
 }

@@ -32,6 +32,7 @@ from recipes.actions import (
     StatOverride,
     Symlink,
     SystemGroup,
+    SystemIdentity,
     SystemUser,
     UpdateCache,
     UpdateShells,
@@ -42,6 +43,11 @@ ACCOUNTS = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
 CACHES = {"man": "/var/cache/man", "fonts": "/var/cache/fontconfig", "mime": "/usr/share/mime",
           "desktop": "/usr/share/applications", "icons": "/usr/share/icons",
           "glib-schemas": "/usr/share/glib-2.0/schemas", "hwdb": "/usr/lib/udev/hwdb.bin"}
+
+
+# what each kind of system identity makes
+IDENTITY_PATHS = {"machine-id": "/etc/machine-id", "dbus-machine-id": "/var/lib/dbus/",
+                  "snakeoil-certificate": "/etc/ssl/", "rndc-key": "/etc/bind/rndc.key"}
 
 
 def _with_parents(path: str) -> set[str]:
@@ -85,6 +91,8 @@ def roots(action: Action) -> frozenset[str] | None:
         return frozenset({"/etc/ssl/certs/", "/etc/ca-certificates.conf"})
     if isinstance(action, UpdateShells):
         return frozenset({"/etc/shells", "/var/lib/shells.state"})
+    if isinstance(action, SystemIdentity):
+        return frozenset({IDENTITY_PATHS[action.kind]})
     if isinstance(action, PamAuthUpdate):
         return frozenset({"/etc/pam.d/", "/var/lib/pam/"})
     if isinstance(action, InfoDir):
