@@ -492,8 +492,16 @@ def test_branches_a_change_would_merge_are_refused() -> None:
      'v="$(echo $who | sed -e s/a/b/)"\nmkdir -p /var/lib/demo\n', ["make-dir"]),
     ('#!/bin/sh\nset -e\nif [ "$(dpkg-query --show demo 2>/dev/null | wc -l)" = 1 ]; then\n'
      '  mkdir -p /var/lib/demo\nfi\n', ["make-dir"]),
+    ('#!/bin/sh\nset -e\nif [ -n "$EX4DEBUG" ]; then\n  echo "now debugging $0 $@"\n'
+     '  set -x\nfi\nmkdir -p /var/lib/demo\n', ["make-dir"]),
+    # a name no line of the script assigns is unset where apt runs it
+    ('#!/bin/sh\nset -e\nif [ -n "$DEMO_PURGE" ]; then\n  rm -rf /var/lib/demo\nfi\n', []),
+    ('#!/bin/sh\nset -e\n[ -z "$DEMO_KEEP" ] || exit 0\nrm -rf /var/lib/demo\n',
+     ["remove-path"]),
+    ('#!/bin/sh\nset -e\nmkdir -p "${DEMO_DIR-/var/lib/demo}${DEMO_SUB+/sub}"\n', ["make-dir"]),
 ])
 def test_values_read_from_the_system(text: str, taken: list[str]) -> None:
+    """(and a name the script never assigns: unset, as where apt runs it)"""
     result = translate(text, "postinst", package="demo")
     assert [a.stanza()["Action"] for a in result.actions] == taken
 
@@ -504,6 +512,7 @@ def test_values_read_from_the_system(text: str, taken: list[str]) -> None:
     '#!/bin/sh\nset -e\nx=$(dpkg-divert --add /bin/demo)\n',  # changes dpkg's database
     '#!/bin/sh\nset -e\narch=$(dpkg --print-architecture)\nif [ "$arch" = amd64 ]; then\n'
     '  rm -rf /var/lib/demo\nfi\n',  # a removal behind the system's value
+    '#!/bin/sh\nset -e\nD="$1$2"\nif [ -n "$D" ]; then\n  rm -rf /var/lib/demo\nfi\n',
 ])
 def test_values_read_from_the_system_refused(text: str) -> None:
     with pytest.raises(Untranslatable):

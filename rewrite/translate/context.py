@@ -113,6 +113,8 @@ class Ctx:
     attach: bool = False
     errexit: bool = False  # set -e
     bash: bool = False  # the script runs under bash (brace expansion)
+    # the names the script may assign anywhere (None: not known, none read as unset)
+    assigned: frozenset[str] | None = None
     # $? of each argument at this point: T (0), F (1) or U (unknown)
     status: dict[str, str] = field(default_factory=dict)
     functions: frozenset[str] = frozenset()  # names of the functions the script defines
@@ -227,12 +229,35 @@ _NAMED = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P
 # (DEBIAN_SCRIPT_TRACE: mariadb's scripts set it only under DEBIAN_SCRIPT_DEBUG)
 ENVIRONMENT = {"DPKG_ROOT": "", "DEBCONF_RECONFIGURE": "", "DEBIAN_SCRIPT_DEBUG": "",
                "DEBIAN_SCRIPT_TRACE": "", "DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT": "1"}
+# variables a script may read that something other than the script sets: debconf's
+# answer, the shell's own, the login environment (never taken as unset)
+_SET_OUTSIDE = frozenset({"RET", "PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD",
+                          "IFS", "LANG", "LANGUAGE", "TERM", "TMPDIR", "UID", "EUID", "PPID",
+                          "HOSTNAME", "OPTARG", "OPTIND", "PS1", "PS4", "REPLY"})
+_ASSIGNED = re.compile(
+    r"(?:^|[\s;&|(`])(?:(?:local|export|readonly)\s+)?([A-Za-z_][A-Za-z0-9_]*)\+?="
+    r"|\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s|\bread\s+(?:-\w+\s+)*([A-Za-z_][A-Za-z0-9_ ]*)"
+    r"|\$\{([A-Za-z_][A-Za-z0-9_]*):?[=?]|\bgetopts\s+\S+\s+([A-Za-z_][A-Za-z0-9_]*)"
+    r"|\b(?:local|export|readonly|unset)\s+([A-Za-z_][A-Za-z0-9_ ]*)", re.M)
+
+
+def assigned_names(text: str) -> frozenset[str]:
+    """Every name `text` may assign anywhere (`X=`, `local X`, `for X in`, `read X Y`,
+    `${X:=...}`, `getopts ... X`): the others are unset where dpkg runs the script."""
+    names: set[str] = set()
+    for match in _ASSIGNED.finditer(text):
+        for group in match.groups():
+            if group:
+                names.update(group.split())
+    return frozenset(names)
+
+
 # command substitutions whose output the engine knows (the distribution runs on Linux)
 KNOWN_OUTPUT = {"$(uname -s)": "Linux", "`uname -s`": "Linux", "$(uname)": "Linux",
                 "`uname`": "Linux"}
 
 
-def known_value(name: str, ctx: Ctx) -> str | None:
+def known_value(name: str, ctx: Ctx, *, unset_empty: bool = True) -> str | None:
     """The value of shell variable `name` where the engine knows it for every argument
     reaching this point (a loop variable, a constant assignment, the environment)."""
     if name in ctx.subst:
@@ -247,16 +272,28 @@ def known_value(name: str, ctx: Ctx) -> str | None:
         return ctx.package
     if name == "DPKG_MAINTSCRIPT_NAME":
         return ctx.script
+    if unset_empty and unset(name, ctx):
+        return ""  # never assigned by the script: unset where apt runs it (`$EX4DEBUG`)
     return None
 
 
-def _named(ctx: Ctx) -> Callable[[re.Match[str]], str]:
+def unset(name: str, ctx: Ctx) -> bool:
+    """Whether `name` is unset where dpkg runs the script: no line of it assigns the name,
+    which neither dpkg, debconf, the shell nor the login environment sets."""
+    return ctx.assigned is not None and name not in ctx.assigned and \
+        name not in _SET_OUTSIDE and name not in ctx.subst and name not in ctx.vars and \
+        name not in ENVIRONMENT and not name.startswith(("DPKG_", "DEBCONF_", "LC_"))
+
+
+def _named(ctx: Ctx, unset_empty: bool = True) -> Callable[[re.Match[str]], str]:
     def one(match: re.Match[str]) -> str:
         name = match.group("braced") or match.group("plain")
-        value = known_value(name, ctx)
+        value = known_value(name, ctx, unset_empty=unset_empty)
         if value is None:
             return match.group(0)
         op, word = match.group("op"), match.group("word") or ""
+        if op in ("-", "+") and unset_empty and unset(name, ctx):  # (unset, not empty)
+            return word if op == "-" else ""
         if op in (":-",):
             return value or word
         if op == ":+":
@@ -276,9 +313,10 @@ def word_value(word: Word, ctx: Ctx) -> str:
         value = value.replace(command, output)
     if ctx.positional is not None:
         value = bind_positional(value, ctx.positional)
-    value = _empty_alternatives(value, ctx)
+    value = _empty_alternatives(value, ctx, "'" not in word.raw)
     for _ in range(3):  # ${A:+--x=$A}: the inner one first
-        done = _NAMED.sub(_named(ctx), value)
+        # (a word with single quotes may hold `${...}` as text: unset names kept)
+        done = _NAMED.sub(_named(ctx, "'" not in word.raw), value)
         if done == value:
             break
         value = done
@@ -288,7 +326,7 @@ def word_value(word: Word, ctx: Ctx) -> str:
 _ALTERNATIVE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\+")
 
 
-def _empty_alternatives(value: str, ctx: Ctx) -> str:
+def _empty_alternatives(value: str, ctx: Ctx, unset_empty: bool = True) -> str:
     """`${NAME:+WORD}` where NAME is known empty: nothing, whatever WORD holds
     (`${DEBIAN_SCRIPT_TRACE:+ echo "... $0 $*" 1>&2 }`); its braces balanced."""
     start = 0
@@ -297,7 +335,7 @@ def _empty_alternatives(value: str, ctx: Ctx) -> str:
         while end < len(value) and depth:
             depth += {"{": 1, "}": -1}.get(value[end], 0)
             end += 1
-        if depth or known_value(match.group(1), ctx) != "":
+        if depth or known_value(match.group(1), ctx, unset_empty=unset_empty) != "":
             start = match.end()
             continue
         value = value[:match.start()] + value[end:]

@@ -27,6 +27,7 @@ from rewrite.translate.context import (
     Lookup,
     Result,
     Untranslatable,
+    assigned_names,
 )
 from rewrite.translate.exits import fail
 from rewrite.translate.walk import walk
@@ -64,6 +65,7 @@ def translate(
     bash = bool(re.match(r"#!\s*(\S*/)?bash(\s|$)", first))
     ctx = Ctx(script=script, package=package, phases=phases, answers=dict(answers or {}),
                lines=text.split("\n"), lookup=lookup, errexit=errexit, bash=bash,
+               assigned=assigned_names(text),
                status={p: "T" for p in phases}, functions=frozenset(_functions(nodes)))
     out = Result()
     try:

@@ -91,7 +91,8 @@ def walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
     finally:
         for name in scope:
             ctx.vars.pop(name, None)
-            ctx.unknown.add(name)
+            if ctx.guarded:  # (behind a test of the system: the system's value)
+                ctx.unknown.add(name)
 
 
 def _walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
