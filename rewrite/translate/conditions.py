@@ -8,7 +8,7 @@ of each kind (`Cond.kind`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from rewrite.shell import (
@@ -119,10 +119,8 @@ def _reads_only(node: Node, defs: Mapping[str, Function], seen: frozenset[str]) 
     return False
 
 
-def _substitutions_read(raw: str) -> bool:
-    """Every `$( ... )` of a word runs only commands that read (no backquotes)."""
-    if "`" in raw:
-        return False
+def _substitutions(raw: str) -> Iterator[str]:
+    """The text of each `$( ... )` of a word (parentheses balanced)."""
     start = raw.find("$(")
     while start != -1:
         depth, end = 0, start + 1
@@ -131,13 +129,21 @@ def _substitutions_read(raw: str) -> bool:
             if depth == 0:
                 break
             end += 1
+        yield raw[start + 2:end]
+        start = raw.find("$(", end)
+
+
+def _substitutions_read(raw: str) -> bool:
+    """Every `$( ... )` of a word runs only commands that read (no backquotes)."""
+    if "`" in raw:
+        return False
+    for text in _substitutions(raw):
         try:
-            inner = parse(raw[start + 2:end])
+            inner = parse(text)
         except ShellSyntaxError:
             return False
         if not all(_reads_text(n) for n in inner):
             return False
-        start = raw.find("$(", end)
     return True
 
 
@@ -182,15 +188,8 @@ def substitution_value(raw: str, *, may_fail: bool = False) -> bool:
         return False
     if may_fail:
         return True
-    start = text.find("$(")
-    while start != -1:
-        depth, end = 0, start + 1
-        while end < len(text):
-            depth += {"(": 1, ")": -1}.get(text[end], 0)
-            if depth == 0:
-                break
-            end += 1
-        nodes = parse(text[start + 2:end])
+    for inner in _substitutions(text):
+        nodes = parse(inner)
         last = nodes[-1] if nodes else None
         if not isinstance(last, AndOr):
             return False
@@ -202,7 +201,6 @@ def substitution_value(raw: str, *, may_fail: bool = False) -> bool:
                 command.name in _NEVER_FAIL or
                 (len(final.commands) > 1 and command.name in _FILTERS))):
             return False
-        start = text.find("$(", end)
     return True
 
 
