@@ -159,9 +159,14 @@ def _enabled_before(state: Mapping[str, str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _field(kind: str) -> str:
+    """The profile's field of a TYPE (`auth`: Auth, `session-noninteractive`:
+    Session-noninteractive)."""
+    return kind[0].upper() + kind[1:]
+
+
 def _lines(profile: Profile, kind: str, first: bool) -> str:
-    field_name = kind.capitalize() if kind != "session-noninteractive" else \
-        "Session-noninteractive"
+    field_name = _field(kind)
     if first and profile.fields.get(f"{field_name}-Initial"):
         return profile.fields[f"{field_name}-Initial"]
     return profile.fields.get(field_name, "")
@@ -170,8 +175,7 @@ def _lines(profile: Profile, kind: str, first: bool) -> str:
 def _of_type(profiles: Mapping[str, Profile], enabled: Sequence[str], kind: str,
              block: str) -> list[tuple[str, str]]:
     """(name, lines) of each enabled profile in `block` of `kind`, in order."""
-    field_name = kind.capitalize() if kind != "session-noninteractive" else \
-        "Session-noninteractive"
+    field_name = _field(kind)
     chosen = [n for n in enabled if profiles[n].fields.get(f"{field_name}-Type") == block]
     return [(n, _lines(profiles[n], kind, index == 0)) for index, n in enumerate(chosen)]
 
