@@ -112,15 +112,12 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                                      "variable assignment from a command substitution")
             for arg in argv:  # `arch=$(dpkg --print-architecture)`: the system's value
                 name = arg.partition("=")[0]
-                ctx.vars.pop(name, None)
-                ctx.digests.pop(name, None)
-                ctx.recorded.pop(name, None)
+                _forget(name, ctx)
                 ctx.unknown.add(name)
             return
         for arg in argv:  # a constant is known from here on; anything else is unknown
             name, _, value = arg.partition("=")
-            ctx.digests.pop(name, None)
-            ctx.recorded.pop(name, None)
+            _forget(name, ctx)
             assign(ctx, name, value, straight=True)
         return
     if _ASSIGNMENT.fullmatch(argv[0]):  # `NAME=ssh ENABLE=yes runit-helper prerm "$@"`
@@ -243,6 +240,13 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         out.actions.append(action.model_copy(update={"origin": where}))
 
 
+def _forget(name: str, ctx: Ctx) -> None:
+    """What the engine knew of variable `name` (its value, the md5 it held): reassigned."""
+    ctx.vars.pop(name, None)
+    ctx.digests.pop(name, None)
+    ctx.recorded.pop(name, None)
+
+
 def _existence(test: str) -> bool:
     """Whether an `Only-If` test is one of a path's existence or type (not its content)."""
     return condition_parts(test)[1] in FILE_TESTS
@@ -301,9 +305,7 @@ def _digest_variable(arg: str, ctx: Ctx) -> bool:
     if found is None or ".." in found.group("path").split("/"):
         return False
     name = found.group("name")
-    ctx.vars.pop(name, None)
-    ctx.digests.pop(name, None)
-    ctx.recorded.pop(name, None)
+    _forget(name, ctx)
     if recorded is not None:
         ctx.recorded[name] = (recorded.group("path"), recorded.group("package"))
     else:
