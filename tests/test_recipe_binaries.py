@@ -25,6 +25,7 @@ from recipes.recipe import (
     parse_recipe,
     recipe_digest,
 )
+from rewrite.translate import translate
 from tests.conftest import Workspace
 from tests.fixtures.archive import FixtureArchive
 from tests.fixtures.keys import ArchiveKey
@@ -147,10 +148,15 @@ def test_python3_closure_recipes_key_decisions() -> None:
         ("python-compile", "libpython3.11-minimal")}
     readline = load_recipe("readline")
     assert readline is not None
-    (copy,) = readline.script_override(  # type: ignore[union-attr]
-        "readline-common", "postinst").built_actions
-    assert (copy.name, copy.get("Source"), copy.get("Path")) == (
-        "install-config", "/usr/share/readline/inputrc", "/etc/inputrc")
+    # readline-common's postinst (bookworm's text) is the engine's: no override
+    assert readline.script_override("readline-common", "postinst") is None
+    (copy,) = translate(
+        '#! /bin/sh -e\n\ninstall_from_default() {\n  if [ ! -f $2 ]; then\n'
+        '    cp -p $1 $2\n  fi\n}\n\nif [ "$1" = "configure" ] && [ "$2" = "" ]; then\n'
+        '  install_from_default /usr/share/readline/inputrc /etc/inputrc\nfi\n',
+        "postinst", package="readline-common").actions
+    assert (copy.name, copy.get("Source"), copy.get("Path"), copy.on) == (
+        "install-config", "/usr/share/readline/inputrc", "/etc/inputrc", ("configure",))
     openssl = load_recipe("openssl")
     assert openssl is not None and openssl.binaries == ["libssl3", "openssl"]
 

@@ -10,6 +10,7 @@ import pytest
 
 from base.deb822 import iter_stanzas
 from rewrite.translate import Untranslatable, translate
+from rewrite.translate.conditions import compare_versions
 from rewrite.translate.context import SCRIPT_PHASES
 from tests.fixtures.golden import assert_golden_json
 
@@ -342,6 +343,36 @@ def test_compare_versions_on_an_empty_version_as_dpkg_does(
     holds = subprocess.run(["dpkg", "--compare-versions", "", relation, "1.1"],
                            check=False).returncode == 0
     assert holds == bool(taken)  # what dpkg itself says of the empty version
+
+
+@pytest.mark.parametrize("left", ["", "1.0", "1:3.2.7-5", "2.0~rc1", "2.0"])
+@pytest.mark.parametrize("relation", ["lt", "le", "eq", "ne", "ge", "gt", "lt-nl", "le-nl",
+                                      "ge-nl", "gt-nl", "<<", "<=", "=", ">=", ">>"])
+def test_compare_versions_of_known_values_as_dpkg_does(left: str, relation: str) -> None:
+    """procps' postrm calls `restoreoldconffile` with no argument, whose body tests
+    `dpkg --compare-versions "$1" ge 1:3.2.7-5`: both values are known, so the test is
+    decided as dpkg decides it, the empty version included."""
+    for right in ("", "1:3.2.7-5", "2.0"):
+        holds = subprocess.run(["dpkg", "--compare-versions", left, relation, right],
+                               check=False).returncode == 0
+        assert compare_versions(left, relation, right) == holds, (left, relation, right)
+
+
+def test_a_function_comparing_its_own_empty_argument_is_decided() -> None:
+    """procps' postrm: the function's `$1` is empty (called with no argument), the
+    comparison is false, `|| return` returns its failure, which under set -e ends
+    abort-upgrade with 1, as the script does; `[ ! -e /etc/init.d/x ] && return` is an
+    init hook whose return never runs, like an if's branch on an init test."""
+    text = ('#!/bin/sh\nset -e\nrestore()\n{\n  f=/etc/init.d/demo\n'
+            '  [ ! -e "$f" ] && return\n  dpkg --compare-versions "$1" ge 1:1.0-5 || return\n'
+            '  mv "$f" "$f.sh"\n}\ncase "$1" in\n  abort-upgrade)\n    restore\n  ;;\nesac\n'
+            'exit 0\n')
+    result = translate(text, "postrm", package="demo")
+    assert result.actions == []
+    assert result.fails["abort-upgrade"][0] == 1
+    with pytest.raises(Untranslatable, match="exit"):  # behind an upgrade test it is refused
+        translate('#!/bin/sh\nf() {\n  dpkg --compare-versions "$2" lt-nl 1 && return\n'
+                  '  rm -f /var/lib/demo/x\n}\nf "$@"\nexit 0\n', "postrm", package="demo")
 
 
 # -- owner and mode changes behind a test of the system ----------------------------------

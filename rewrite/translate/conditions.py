@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 
+from debian.debian_support import version_compare
+
 from rewrite.shell import (
     AndOr,
     Command,
@@ -235,6 +237,43 @@ class Cond:
     system: bool = True
 
 
+# dpkg's relations: the sign of the comparison each one holds for
+_RELATIONS = {"lt": {-1}, "le": {-1, 0}, "eq": {0}, "ne": {-1, 1}, "ge": {0, 1},
+              "gt": {1}, "<<": {-1}, "<=": {-1, 0}, "=": {0}, ">=": {0, 1}, ">>": {1},
+              "<": {-1, 0}, ">": {0, 1}}
+
+
+_VERSION_WORDS = ("$2", "${2}", "${2:-}", "$oldversion")
+# `A REL B` is `B _REVERSED[REL] A` (the -nl forms keep where the empty version is)
+_REVERSED = {**{a: b for a, b in (("lt", "gt"), ("le", "ge"), ("gt", "lt"), ("ge", "le"),
+                                  ("eq", "eq"), ("ne", "ne"), ("<<", ">>"), (">>", "<<"),
+                                  ("<=", ">="), (">=", "<="), ("=", "="))},
+             **{f"{a}-nl": f"{b}-nl" for a, b in (("lt", "gt"), ("le", "ge"), ("gt", "lt"),
+                                                  ("ge", "le"))}}
+
+
+def compare_versions(left: str, relation: str, right: str) -> bool:
+    """`dpkg --compare-versions LEFT RELATION RIGHT` on two known values: the empty
+    version is the earliest, or the latest in the -nl relations (Unmodelled where
+    dpkg would refuse: an unknown relation, a version it cannot parse)."""
+    base = relation.removesuffix("-nl")
+    if base not in _RELATIONS or (relation != base and base not in ("lt", "le", "ge", "gt")):
+        raise Unmodelled(f"dpkg --compare-versions with the relation {relation!r}",
+                         Idiom("condition: dpkg --compare-versions with an unknown relation"))
+    if not left or not right:
+        empty = -1 if relation == base else 1  # where the empty one is
+        sign = 0 if left == right else empty if not left else -empty
+    else:
+        try:
+            order = version_compare(left, right)
+        except ValueError as exc:
+            raise Unmodelled(f"dpkg --compare-versions of a bad version: {exc}",
+                             Idiom("condition: dpkg --compare-versions of a bad version")) \
+                from exc
+        sign = (order > 0) - (order < 0)
+    return sign in _RELATIONS[base]
+
+
 def _known(phases: frozenset[str], all_phases: frozenset[str]) -> Cond:
     """A test whose value is known: true for `phases`, false for the others."""
     return Cond(phases, "plain", true=phases, false=all_phases - phases, system=False)
@@ -352,7 +391,7 @@ def constant(value: str) -> bool:
 
 
 def phase_word(value: str) -> bool:
-    return value in ("$1", "${1}", "x$1", "x${1}")
+    return value in ("$1", "${1}", "${1:-}", "x$1", "x${1}")
 
 
 def _version_word(value: str) -> bool:
@@ -479,7 +518,10 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
     if name == "dpkg" and argv[1:2] == ["--compare-versions"]:
         if argv[2:3] == ["--"]:
             argv = argv[:2] + argv[3:]
-        if len(argv) == 5 and argv[2] in ("$2", "${2}", "${2:-}", "$oldversion"):
+        if len(argv) == 5 and argv[4] in _VERSION_WORDS and argv[3] in _REVERSED and \
+                argv[2] not in _VERSION_WORDS:  # `X gt-nl "$2"` is `"$2" lt-nl X`
+            argv = [*argv[:2], argv[4], _REVERSED[argv[3]], argv[2]]
+        if len(argv) == 5 and argv[2] in _VERSION_WORDS:
             empty = all_phases & EMPTY_VERSION.get(ctx.script, frozenset())
             if argv[3] in HOLD_WHEN_EMPTY and empty:
                 # `lt X` holds where $2 is empty (a fresh install, a removal): taken
@@ -488,6 +530,9 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
                             f"version {argv[3]} {argv[4]}", false=all_phases - empty,
                             system=False)
             return Cond(all_phases, "upgrade", f"upgrade from a version {argv[3]} {argv[4]}")
+        if len(argv) == 5 and not any(c in a for a in (argv[2], argv[4]) for c in "$`"):
+            held = compare_versions(argv[2], argv[3], argv[4])
+            return _known(all_phases if held else frozenset(), all_phases)
         raise Unmodelled("dpkg --compare-versions on something other than $2",
                          Idiom("condition: dpkg --compare-versions on something other than $2"))
     if name == "db_get" and len(argv) == 2:

@@ -232,6 +232,7 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
     simple = all(o == "&&" for o, _ in node.rest) or len(node.rest) == 1
     tests: list[tuple[str, int]] = []
     unlisted = False
+    upgrade_dropped = False  # an upgrade test (not an init one) was dropped
     for index, (op, pipe) in enumerate(chain):
         final = index == len(chain) - 1
         following = chain[index + 1][0] if not final else ""
@@ -243,8 +244,9 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
         else:
             sure = {p for p in live if status[p] == "F"}
             maybe = {p for p in live if status[p] in ("U", "D")}
-        if op == "&&" and any(status[p] == "D" for p in live):
-            # (dropped, the exit would let what follows run on those upgrades too)
+        if op == "&&" and upgrade_dropped and any(status[p] == "D" for p in live):
+            # (dropped, the exit would let what follows run on those upgrades too; behind
+            # an init test it never runs, as an if's branch on one)
             refuse_exit([pipe], ctx, "it runs only on an upgrade or with an init system, "
                         "which the engine drops", idiom="exit behind an upgrade or init test")
         runs = sure | maybe
@@ -278,6 +280,7 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
                 out.dropped.append(Dropped(current.source(pipe.line), reason,
                                            current.origin(pipe.line)))
                 status.update({p: "D" for p in runs})
+                upgrade_dropped = upgrade_dropped or cond.kind == "upgrade"
                 continue
             failed: set[str] = set()
             for p in runs:
