@@ -304,13 +304,17 @@ def _named(ctx: Ctx, unset_empty: bool = True) -> Callable[[re.Match[str]], str]
     return one
 
 
-def word_value(word: Word, ctx: Ctx) -> str:
-    """A word's value with what the engine knows substituted: the positional parameters
-    of a function call (one pass: a value of the caller's may be the script's `$1`),
-    then loop variables, constant assignments and the environment ($DPKG_ROOT is '')."""
+def word_value(word: Word, ctx: Ctx, depth: int = 0) -> str:
+    """A word's value with what the engine knows substituted: the command substitutions
+    whose output it computes (rewrite.translate.output), the positional parameters of a
+    function call (one pass: a value of the caller's may be the script's `$1`), then loop
+    variables, constant assignments and the environment ($DPKG_ROOT is '')."""
+    from rewrite.translate.output import substitute  # (it evaluates words in turn)
+
     value = word.value
     for command, output in KNOWN_OUTPUT.items():
         value = value.replace(command, output)
+    value = substitute(word, value, ctx, depth)
     if ctx.positional is not None:
         value = bind_positional(value, ctx.positional)
     value = _empty_alternatives(value, ctx, "'" not in word.raw)

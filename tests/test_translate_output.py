@@ -1,0 +1,106 @@
+"""Command substitutions whose output the engine computes (rewrite.translate.output):
+only text printed by echo, the script's own printing functions, loops over known words;
+anything else is left as written (and refused where it matters), as before."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rewrite.shell import AndOr, Command, parse
+from rewrite.translate import Untranslatable, translate
+from rewrite.translate.context import SCRIPT_PHASES, Ctx, word_value
+
+# bookworm's xz-utils postinst, as shipped
+XZ_UTILS = """#!/bin/sh
+set -e
+
+slave () {
+	dir=$1 filename=$2 target=$3
+	echo "--slave $dir/$filename $filename $dir/$target"
+}
+
+update-alternatives --install /usr/bin/lzma lzma /usr/bin/xz 20 $(
+	slave /usr/share/man/man1 lzma.1.gz xz.1.gz
+	slave /usr/bin unlzma unxz
+	slave /usr/share/man/man1 unlzma.1.gz unxz.1.gz
+	for util in cat more less diff cmp grep egrep fgrep
+	do
+		slave /usr/bin lz$util xz$util
+		slave /usr/share/man/man1 lz$util.1.gz xz$util.1.gz
+	done
+)
+"""
+
+
+def test_xz_utils_slaves_are_the_words_the_shell_passes(tmp_path: Path) -> None:
+    """The --slave arguments a function prints in a loop: the same words sh passes to
+    update-alternatives (checked by running the script with a recording stand-in)."""
+    (alternative,) = translate(XZ_UTILS, "postinst", package="xz-utils").actions
+    assert (alternative.name, alternative.get("Link"), alternative.get("Priority")) == (
+        "alternative-install", "/usr/bin/lzma", "20")
+    ours = [("--slave", s.link, s.name, s.path) for s in alternative.slaves]  # type: ignore[attr-defined]
+    stand_in = tmp_path / "update-alternatives"
+    stand_in.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    stand_in.chmod(0o755)
+    script = tmp_path / "postinst"
+    script.write_text(XZ_UTILS)
+    printed = subprocess.run(["sh", str(script), "configure"], check=True, text=True,
+                             capture_output=True,
+                             env={"PATH": f"{tmp_path}:/usr/bin:/bin"}).stdout.split("\n")
+    words = printed[printed.index("20") + 1:-1]
+    assert [tuple(words[i:i + 4]) for i in range(0, len(words), 4)] == ours
+    assert len(ours) == 19
+
+
+def _ctx(text: str) -> Ctx:
+    ctx = Ctx(script="postinst", package="demo", phases=SCRIPT_PHASES["postinst"],
+              answers={}, lines=text.split("\n"), lookup=None)
+    return ctx
+
+
+@pytest.mark.parametrize(("word", "value"), [
+    ('"$(echo /var/lib/demo)"', "/var/lib/demo"),
+    ("$(for d in a b; do echo /srv/$d; done)", "/srv/a\n/srv/b"),
+    ('x$(echo -n "a  b")y', "xa  by"),
+    ("$(true; echo one)", "one"),
+    # left as written: text in single quotes, another command, echo's options,
+    # a backslash, a glob, the script's arguments, an arithmetic expansion
+    ("'$(echo x)'", "$(echo x)"),
+    ("$(cat /etc/demo)", "$(cat /etc/demo)"),
+    ("$(echo -e a)", "$(echo -e a)"),
+    ('$(echo "a\\\\tb")', '$(echo "a\\\\tb")'),
+    ("$(echo /etc/*.conf)", "$(echo /etc/*.conf)"),
+    ('$(echo "$1")', '$(echo "$1")'),
+    ("$(echo x > /tmp/y)", "$(echo x > /tmp/y)"),
+    ("$((1 + 2))", "$((1 + 2))"),
+])
+def test_which_substitutions_are_computed(word: str, value: str) -> None:
+    (node,) = parse(f"demo {word}\n")
+    assert isinstance(node, AndOr)
+    cmd = node.first.commands[0]
+    assert isinstance(cmd, Command)
+    assert word_value(cmd.words[1], _ctx(f"demo {word}")) == value
+
+
+def test_a_printing_function_gives_an_assignment_its_value() -> None:
+    """`d=$(dir_of demo)`: the function only prints, so `$d` is known where it is used."""
+    text = ('#!/bin/sh\nset -e\ndir_of() {\n  echo "/var/lib/$1"\n}\nd=$(dir_of demo)\n'
+            'mkdir -p "$d"\n')
+    (made,) = translate(text, "postinst", package="demo").actions
+    assert (made.name, made.get("Path")) == ("make-dir", "/var/lib/demo")
+
+
+def test_a_function_that_does_more_than_print_is_not_run() -> None:
+    """A function that changes the system (or reads it) is not computed: its output is
+    unknown, and the command using it is refused as before."""
+    text = ('#!/bin/sh\nset -e\nslaves() {\n  rm -f /tmp/x\n  echo "--slave /a a /b"\n}\n'
+            'update-alternatives --install /usr/bin/x x /usr/bin/y 10 $(slaves)\n')
+    with pytest.raises(Untranslatable, match="computed arguments|command substitution"):
+        translate(text, "postinst", package="demo")
+    recursive = ('#!/bin/sh\nf() {\n  echo "$(f)"\n}\n'
+                 'update-alternatives --install /usr/bin/x x /usr/bin/y 10 $(f)\n')
+    with pytest.raises(Untranslatable):
+        translate(recursive, "postinst", package="demo")
