@@ -104,3 +104,22 @@ def test_a_function_that_does_more_than_print_is_not_run() -> None:
                  'update-alternatives --install /usr/bin/x x /usr/bin/y 10 $(f)\n')
     with pytest.raises(Untranslatable):
         translate(recursive, "postinst", package="demo")
+
+
+@pytest.mark.parametrize("op", ["#", "##", "%", "%%"])
+@pytest.mark.parametrize("pattern", ["*-", "?:", "*.*", "post*", "[0-9]*", "x", ".*-*", "*"])
+def test_pattern_removal_on_a_known_value_as_sh_does(op: str, pattern: str) -> None:
+    """postgresql-15's `VERSION=${DPKG_MAINTSCRIPT_PACKAGE##*-}`, vim's `${1#?:}`: the
+    removal of a prefix or suffix matching a shell pattern, checked against sh."""
+    for value in ("postgresql-15", "2:9.0.1378-2", "a.b.c-d-e", ""):
+        text = f"demo ${{V{op}{pattern}}}\n"
+        (node,) = parse(text)
+        assert isinstance(node, AndOr)
+        cmd = node.first.commands[0]
+        assert isinstance(cmd, Command)
+        ctx = _ctx(text)
+        ctx.subst["V"] = value
+        expected = subprocess.run(["sh", "-c", f'V="$1"; printf %s "${{V{op}{pattern}}}"',
+                                   "sh", value], check=True, capture_output=True,
+                                  text=True).stdout
+        assert word_value(cmd.words[1], ctx) == expected, (value, op, pattern)

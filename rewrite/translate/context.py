@@ -9,6 +9,7 @@ import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 
 from recipes.actions import Action, Dropped
 from recipes.actions.fields import condition_parts
@@ -221,7 +222,8 @@ def bind_positional(value: str, positional: Sequence[str]) -> str:
 SCRIPT_ARGUMENTS = frozenset({"$1", "$2", "$3", "$4", "${1}", "${2}", "${3}", "${4}",
                               "${1:-}", "${2:-}", "${3:-}", "${4:-}"})
 # $NAME, ${NAME}, ${NAME:-word}, ${NAME-word}, ${NAME:+word}, ${NAME+word} (word literal)
-_NAMED = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}$`]*))?\}"
+_NAMED = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
+                    r"(?:(?P<op>:?[-+]|##?|%%?)(?P<word>[^}$`]*))?\}"
                     r"|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)")
 # what the environment of a maintainer script holds (dpkg's variables; DEBCONF_RECONFIGURE
 # is set only by dpkg-reconfigure, DEBIAN_SCRIPT_DEBUG only by a user debugging)
@@ -294,6 +296,9 @@ def _named(ctx: Ctx, unset_empty: bool = True) -> Callable[[re.Match[str]], str]
         op, word = match.group("op"), match.group("word") or ""
         if op in ("-", "+") and unset_empty and unset(name, ctx):  # (unset, not empty)
             return word if op == "-" else ""
+        if op in ("#", "##", "%", "%%"):
+            trimmed = _trim(value, op, word)
+            return match.group(0) if trimmed is None else trimmed
         if op in (":-",):
             return value or word
         if op == ":+":
@@ -302,6 +307,21 @@ def _named(ctx: Ctx, unset_empty: bool = True) -> Callable[[re.Match[str]], str]
             return word
         return value  # no operator, or "-" (the variable is set)
     return one
+
+
+def _trim(value: str, op: str, pattern: str) -> str | None:
+    """`${NAME#PATTERN}` and its kin on a known value: the shortest (`#`, `%`) or longest
+    (`##`, `%%`) prefix (`#`) or suffix (`%`) matching the shell pattern removed; None
+    for a pattern with quotes or backslashes (not computed)."""
+    if any(c in pattern for c in "\\'\""):
+        return None
+    sizes = range(len(value) + 1) if op in ("#", "%") else range(len(value), -1, -1)
+    for size in sizes:
+        if op.startswith("#") and fnmatchcase(value[:size], pattern):
+            return value[size:]
+        if op.startswith("%") and fnmatchcase(value[len(value) - size:], pattern):
+            return value[:len(value) - size]
+    return value
 
 
 def word_value(word: Word, ctx: Ctx, depth: int = 0) -> str:
