@@ -11,6 +11,7 @@ base-passwd, with no login shell (there is none in the image).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bootstrap.confined import Confinement, ImageRoot
@@ -93,6 +94,7 @@ class Accounts:
         self.group = self._load("etc/group", 0o644, BASE_GROUP)
         self.shadow = self._load("etc/shadow", 0o640, BASE_SHADOW)
         self.gshadow = self._load("etc/gshadow", 0o640, BASE_GSHADOW)
+        self.shadow_gid: int | None = None  # set by shadow_on
 
     def _load(self, path: str, mode: int, base: list[str]) -> _Table:
         if not self.fs.lexists(path):
@@ -151,6 +153,52 @@ class Accounts:
         self.gshadow.lines.append(f"{name}:!::")
         return number
 
+    def add_fixed_group(self, name: str, gid: int) -> int:
+        """Create group `name` with the fixed id `gid` (groupadd -g) unless it has it;
+        AccountError if it has another id or `gid` is another group's."""
+        check_name(name, "group")
+        existing = self.group.find(name)
+        if existing is not None:
+            if existing[2] != str(gid):
+                raise AccountError(f"group {name!r} has the id {existing[2]}, not {gid}")
+            return gid
+        for line in self.group.lines:
+            fields = line.split(":")
+            if len(fields) > 2 and fields[2] == str(gid):
+                raise AccountError(f"the id {gid} of group {name!r} is the group "
+                                   f"{fields[0]!r}'s")
+        self.group.lines.append(f"{name}:x:{gid}:")
+        self.gshadow.lines.append(f"{name}:!::")
+        return gid
+
+    def shadow_on(self) -> None:
+        """What shadowconfig on does (pwconv, grpconv): each account gets an entry in
+        /etc/shadow (/etc/gshadow) holding its password, `x` left in /etc/passwd
+        (/etc/group); entries of no account are dropped; the shadow files root:shadow
+        (the group must exist) 0640. Unlike pwconv, a new entry has no last-change
+        date (an image is the same whatever day it is built)."""
+        self._convert(self.passwd, self.shadow, lambda name, pw: f"{name}:{pw}:::::::")
+        self._convert(self.group, self.gshadow,
+                      lambda name, pw: f"{name}:{pw}::{(self.group.find(name) or [''])[-1]}")
+        self.shadow_gid = self.gid("shadow")
+
+    @staticmethod
+    def _convert(table: _Table, shadow: _Table, entry: Callable[[str, str], str]) -> None:
+        names = set(table.names())
+        shadow.lines = [line for line in shadow.lines if line.split(":", 1)[0] in names]
+        known = set(shadow.names())
+        for fields in [line.split(":") for line in table.lines if line]:
+            if len(fields) < 3:
+                raise AccountError(f"/{table.path}: a malformed entry {fields[0]!r}")
+            password = fields[1]
+            if fields[0] not in known:
+                shadow.lines.append(entry(fields[0], password))  # (`x` too, as pwconv)
+            elif password not in ("x", ""):  # pwconv: the password moves to the shadow
+                row = shadow.find(fields[0]) or []
+                shadow.replace(fields[0], [row[0], password, *row[2:]])
+            if password != "x":
+                table.replace(fields[0], [fields[0], "x", *fields[2:]])
+
     def add_user(self, name: str, *, home: str = "/nonexistent", shell: str = NOLOGIN,
                  group: str = "", gecos: str = "", uid: int | None = None) -> tuple[int, int]:
         """Create a system user if missing (and its group); its (uid, gid)."""
@@ -201,12 +249,15 @@ class Accounts:
                 table.replace(group, fields)
 
     def save(self) -> None:
-        """Write the four files (temporary file + rename each, inside the image)."""
+        """Write the four files (temporary file + rename each, inside the image); the
+        shadow files group-owned by shadow once shadow_on made them so."""
         for table in (self.passwd, self.group, self.shadow, self.gshadow):
             if self.fs.is_symlink(table.path):
                 raise AccountError(f"/{table.path} is a symlink in the image (refused)")
             try:
                 self.fs.write_text(table.path, "".join(f"{line}\n" for line in table.lines),
                                    mode=table.mode, strict=True)
+                if self.shadow_gid is not None and table in (self.shadow, self.gshadow):
+                    self.fs.chown(table.path, 0, self.shadow_gid)
             except Confinement as exc:
                 raise AccountError(f"/{table.path}: {exc}") from None

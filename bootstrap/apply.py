@@ -61,6 +61,7 @@ from recipes.actions import (
     RemoveUser,
     RmConffile,
     SetOwner,
+    ShadowPasswords,
     StatOverride,
     Symlink,
     SymlinkToDir,
@@ -188,8 +189,14 @@ class Applier:
     # -- users and groups -------------------------------------------------------------
     @applies(SystemGroup)
     def _system_group(self, package: str, action: SystemGroup) -> tuple[str, str]:
-        gid = self.accounts.add_group(action.group)
+        gid = self.accounts.add_fixed_group(action.group, int(action.gid)) if action.gid \
+            else self.accounts.add_group(action.group)
         return "applied", f"group {action.group} ({gid})"
+
+    @applies(ShadowPasswords)
+    def _shadow_passwords(self, package: str, action: ShadowPasswords) -> tuple[str, str]:
+        self.accounts.shadow_on()
+        return "applied", "shadow passwords on"
 
     @applies(SystemUser)
     def _system_user(self, package: str, action: SystemUser) -> tuple[str, str]:

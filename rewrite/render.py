@@ -56,6 +56,7 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "_ue_free_id": (),
     "_ue_edit": (),
     "_ue_add_group": ("_ue_id", "_ue_free_id", "_ue_edit"),
+    "_ue_add_fixed_group": ("_ue_id", "_ue_edit"),
     "_ue_chown": ("_ue_id",),
     "_ue_ca_config": (),
 }
@@ -179,6 +180,8 @@ def _helpers_of(action: Action) -> tuple[str, ...]:
         return ()
     if isinstance(action, CaBundle) and not action.trust_new:
         return ()
+    if isinstance(action, SystemGroup) and action.gid:
+        return ("_ue_add_fixed_group",)
     return HELPERS_OF.get(type(action), ())
 
 

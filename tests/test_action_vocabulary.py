@@ -35,12 +35,13 @@ ACTION_TEMPLATES = TEMPLATES / "actions"
 
 # The `actions` file format: action -> (required fields, optional fields and defaults).
 DOCUMENTED = {
-    "system-group": (("Name",), {}),
+    "system-group": (("Name",), {"Gid": ""}),
     "system-user": (("Name",), {"Home": "/nonexistent", "Shell": "/usr/sbin/nologin",
                                 "Group": "", "Gecos": "", "Create-Home": "no"}),
     "user-in-group": (("User", "Group"), {}),
     "remove-user": (("Name",), {}),
     "remove-group": (("Name",), {}),
+    "shadow-passwords": ((), {}),
     "alternative-install": (("Name", "Link", "Path", "Priority"), {"Slaves": ""}),
     "alternative-remove": (("Name", "Path"), {}),
     "ldconfig": ((), {}),

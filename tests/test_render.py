@@ -68,6 +68,9 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
     ),
     "remove-user": ("remove-user", "postrm", ("purge",), {"name": "foo"}),
     "remove-group": ("remove-group", "postrm", ("purge",), {"name": "foo"}),
+    "shadow-passwords": ("shadow-passwords", "postinst", ("configure",), {}),
+    "system-group-gid": ("system-group", "postinst", ("configure",),
+                         {"name": "shadow", "gid": "42"}),
     "alternative-install": (
         "alternative-install", "postinst", ("configure",),
         {"name": "editor", "link": "/usr/bin/editor", "path": "/usr/bin/vim.basic",

@@ -123,9 +123,13 @@ def test_conditions_that_read_the_system_guard_only_additions() -> None:
             "  if ! getent group shadow | grep -q '^shadow:[^:]*:42'\n  then\n"
             "    groupadd -g 42 shadow || (\n      cat <<EOF\nGroup ID 42 is taken.\nEOF\n"
             "      exit 1\n    )\n  fi\n  ;;\nesac\n")
-    assert refusal(text).idiom == Idiom("account with a fixed id")  # not dropped: refused
+    (group,) = actions(text)  # the fixed id kept (not dropped)
+    assert (group["Action"], group["Name"], group["Gid"]) == ("system-group", "shadow", "42")
     (group,) = actions(text.replace("-g 42 ", ""))
-    assert (group["Action"], group["Name"]) == ("system-group", "shadow")
+    assert (group["Action"], group["Name"], group.get("Gid", "")) == (
+        "system-group", "shadow", "")
+    fixed_user = "#!/bin/sh\nuseradd -r -u 42 demo\n"
+    assert refusal(fixed_user).idiom == Idiom("account with a fixed id")
     removal = "#!/bin/sh\nif grep -q '^old' /etc/demo.conf; then rm -f /etc/demo.conf; fi\n"
     assert refusal(removal).idiom == Idiom("change behind a test that reads the system")
     adding = "#!/bin/sh\nif ! grep -qs demo /etc/demo.conf; then mkdir -p /etc/demo; fi\n"

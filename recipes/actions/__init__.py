@@ -24,6 +24,7 @@ the template's default).
 from recipes.actions.accounts import (
     RemoveGroup,
     RemoveUser,
+    ShadowPasswords,
     SystemGroup,
     SystemUser,
     Sysusers,
@@ -91,6 +92,7 @@ __all__ = [
     "PruneLinks", "PythonClean",
     "PythonCompile",
     "RemoveGroup", "RemovePath", "RemoveUser", "RmConffile", "ScriptReport", "SetOwner",
+    "ShadowPasswords",
     "SystemIdentity",
     "Slave", "StatOverride", "Symlink", "SymlinkToDir", "SystemGroup", "SystemUser",
     "Sysusers", "Tmpfiles",

@@ -10,6 +10,7 @@ from recipes.actions.fields import (
     AccountName,
     AccountPath,
     ConfigFiles,
+    FixedId,
     Gecos,
     OptionalAccountName,
     YesNo,
@@ -18,10 +19,13 @@ from recipes.actions.model import Action
 
 
 class SystemGroup(Action):
-    """Create a system group if missing (addgroup --system, groupadd)."""
+    """Create a system group if missing (addgroup --system, groupadd); with `Gid`, a
+    fixed id (groupadd -g 42): the group is made with it, and it is an error that the
+    group exists with another id or that another group has it."""
 
     name: Literal["system-group"] = Field("system-group", alias="Action")
     group: AccountName = Field(alias="Name")
+    gid: FixedId = Field("", alias="Gid")
 
 
 class SystemUser(Action):
@@ -56,6 +60,14 @@ class RemoveGroup(Action):
 
     name: Literal["remove-group"] = Field("remove-group", alias="Action")
     group: AccountName = Field(alias="Name")
+
+
+class ShadowPasswords(Action):
+    """Keep the passwords in /etc/shadow and /etc/gshadow (shadowconfig on: pwconv,
+    grpconv): an entry there for each account, `x` in /etc/passwd and /etc/group; the
+    shadow files root:shadow 0640."""
+
+    name: Literal["shadow-passwords"] = Field("shadow-passwords", alias="Action")
 
 
 class Sysusers(Action):

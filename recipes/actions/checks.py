@@ -52,6 +52,14 @@ def check_owner(value: str, what: str = "owner") -> str:
     return check_account_name(value, what)
 
 
+def check_fixed_id(value: str, what: str = "id") -> str:
+    """A fixed uid or gid (groupadd -g 42): a number in 1..65533 (0 is root's, 65534
+    nobody's)."""
+    if not NUMERIC_ID.fullmatch(value) or not 0 < int(value) < 65534:
+        raise ValueError(f"{what} {value!r} is not an id in 1..65533")
+    return str(int(value))
+
+
 def check_path(value: str, what: str = "path") -> str:
     """An absolute path inside the image: leading '/', no '..' component, no control
     character (glob characters are allowed: some actions take patterns)."""

@@ -22,6 +22,7 @@ from recipes.actions.checks import (
     check_alternative_path,
     check_file_names,
     check_files,
+    check_fixed_id,
     check_gecos,
     check_mode,
     check_names,
@@ -190,6 +191,7 @@ def _phases(value: Any, what: str) -> tuple[str, ...]:
 AccountName = Annotated[str, Value(_text(check_account_name))]
 OptionalAccountName = Annotated[str, Value(_text(optional(check_account_name)))]
 Owner = Annotated[str, Value(_text(optional(check_owner)))]  # a name or an id; optional
+FixedId = Annotated[str, Value(_text(optional(check_fixed_id)))]  # optional
 AbsolutePath = Annotated[str, Value(_text(check_path))]
 OptionalPath = Annotated[str, Value(_text(optional(check_path)))]
 AccountPath = Annotated[str, Value(_text(check_account_path))]  # home, shell: no ':'

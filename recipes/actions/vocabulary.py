@@ -9,6 +9,7 @@ from pydantic import Field, TypeAdapter
 from recipes.actions.accounts import (
     RemoveGroup,
     RemoveUser,
+    ShadowPasswords,
     SystemGroup,
     SystemUser,
     Sysusers,
@@ -49,7 +50,7 @@ from recipes.actions.system import (
 
 # Any action, told apart by its name (`Action:` in deb822).
 AnyAction = Annotated[
-    SystemGroup | SystemUser | UserInGroup | RemoveUser | RemoveGroup
+    SystemGroup | SystemUser | UserInGroup | RemoveUser | RemoveGroup | ShadowPasswords
     | AlternativeInstall | AlternativeRemove | Ldconfig
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache | UpdateShells

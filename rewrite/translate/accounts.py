@@ -6,6 +6,7 @@ from recipes.actions import (
     Action,
     RemoveGroup,
     RemoveUser,
+    ShadowPasswords,
     SystemGroup,
     SystemUser,
     UserInGroup,
@@ -14,8 +15,9 @@ from rewrite.translate.context import Ctx, Handler, Idiom, Unmodelled, parse_opt
 
 
 def _fixed_ids(opts: dict[str, str], *options: str) -> None:
-    """A fixed uid or gid (groupadd -g 42): not modelled (the actions choose a free id;
-    dropping the number would make another account than the original)."""
+    """A fixed uid (or a user's fixed gid): not modelled (the actions choose a free id;
+    dropping the number would make another account than the original). A group's fixed
+    id is system-group's Gid."""
     for option in options:
         if option in opts:
             raise Unmodelled(f"a fixed id ({option} {opts[option]}) is not modelled",
@@ -26,12 +28,14 @@ def _h_adduser(argv: list[str], ctx: Ctx) -> list[Action]:
     opts, rest = parse_options(argv[1:], {"--home", "--shell", "--ingroup", "--gecos", "--uid",
                                           "--gid", "--firstuid", "--lastuid", "--comment"})
     name = argv[0]
-    _fixed_ids(opts, "--uid", "--gid")
     system = "--system" in opts
     if name in ("addgroup",) or (name == "adduser" and "--group" in opts and not system):
+        _fixed_ids(opts, "--uid")
         if len(rest) != 1:
             raise ValueError("addgroup needs one group name")
-        return [SystemGroup(script=ctx.script, on=ctx.phases, group=rest[0])]
+        return [SystemGroup(script=ctx.script, on=ctx.phases, group=rest[0],
+                            gid=opts.get("--gid", ""))]
+    _fixed_ids(opts, "--uid", "--gid")
     if not system:
         if len(rest) == 2:
             return [UserInGroup(script=ctx.script, on=ctx.phases, user=rest[0], group=rest[1])]
@@ -70,10 +74,16 @@ def _h_useradd(argv: list[str], ctx: Ctx) -> list[Action]:
 
 def _h_groupadd(argv: list[str], ctx: Ctx) -> list[Action]:
     opts, rest = parse_options(argv[1:], {"-g", "--gid"})
-    _fixed_ids(opts, "-g", "--gid")
     if len(rest) != 1:
         raise ValueError("groupadd needs one group name")
-    return [SystemGroup(script=ctx.script, on=ctx.phases, group=rest[0])]
+    return [SystemGroup(script=ctx.script, on=ctx.phases, group=rest[0],
+                        gid=opts.get("-g", opts.get("--gid", "")))]
+
+
+def _h_shadowconfig(argv: list[str], ctx: Ctx) -> list[Action]:
+    if argv[1:] != ["on"]:
+        raise ValueError("shadowconfig other than `on`")
+    return [ShadowPasswords(script=ctx.script, on=ctx.phases)]
 
 
 def _h_deluser(argv: list[str], ctx: Ctx) -> list[Action]:
@@ -89,5 +99,5 @@ HANDLERS: dict[str, Handler] = {
     "adduser": _h_adduser, "addgroup": _h_adduser,
     "useradd": _h_useradd, "groupadd": _h_groupadd,
     "deluser": _h_deluser, "delgroup": _h_deluser, "userdel": _h_deluser,
-    "groupdel": _h_deluser,
+    "groupdel": _h_deluser, "shadowconfig": _h_shadowconfig,
 }
