@@ -511,7 +511,7 @@ def test_values_read_from_the_system(text: str, taken: list[str]) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    '#!/bin/sh\nset -e\ntmp=$(mktemp)\n',  # creates a file
+    '#!/bin/sh\nset -e\ntmp=$(mktemp /etc/demo.XXXXXX)\n',  # creates a file outside /tmp
     '#!/bin/sh\nset -e\nx=$(readlink /etc/demo)\n',  # fails (and ends the script) if no link
     '#!/bin/sh\nset -e\nx=$(dpkg-divert --add /bin/demo)\n',  # changes dpkg's database
     '#!/bin/sh\nset -e\narch=$(dpkg --print-architecture)\nif [ "$arch" = amd64 ]; then\n'

@@ -123,3 +123,22 @@ def test_pattern_removal_on_a_known_value_as_sh_does(op: str, pattern: str) -> N
                                    "sh", value], check=True, capture_output=True,
                                   text=True).stdout
         assert word_value(cmd.words[1], ctx) == expected, (value, op, pattern)
+
+
+def test_the_scripts_temporary_file_is_dropped_with_its_removal() -> None:
+    """base-passwd's postinst: `tmp=$(mktemp)`, used only on upgrades (dropped), then
+    `rm -f "$tmp"`: neither leaves anything in the image."""
+    text = ('#!/bin/sh\nset -e\ntmp=$(mktemp)\nif [ -n "$2" ] && ! update-passwd --dry-run '
+            '> "$tmp"; then\n  cat "$tmp"\nfi\nrm -f "$tmp"\nmkdir -p /var/lib/demo\n')
+    result = translate(text, "postinst", package="demo")
+    assert [a.name for a in result.actions] == ["make-dir"]
+    assert [d.what for d in result.dropped if "temporary" in d.reason] == [
+        "tmp=$(mktemp)", 'rm -f "$tmp"']
+    reassigned = translate(text + 'tmp=/etc/demo.conf\nrm -f "$tmp"\n', "postinst",
+                           package="demo")  # a real removal once the name is reassigned
+    assert [(a.name, a.get("Path")) for a in reassigned.actions][-1] == (
+        "remove-path", "/etc/demo.conf")
+    with pytest.raises(Untranslatable):
+        translate(text + 'cp "$tmp" /etc/demo.conf\n', "postinst", package="demo")
+    with pytest.raises(Untranslatable, match="command substitution"):  # -u: a name only
+        translate("#!/bin/sh\ntmp=$(mktemp -u)\nrm -f \"$tmp\"\n", "postinst", package="demo")

@@ -52,6 +52,7 @@ from rewrite.translate.context import (
 )
 from rewrite.translate.debconf import DEBCONF_REASON, db_get
 from rewrite.translate.systemd import INIT_REASON, INIT_TOOLS
+from rewrite.translate.temps import TEMP_REASON, temp_assignment, temp_removal
 from rewrite.translate.writes import fold_owner
 
 DROPPED_TOOLS = {
@@ -104,6 +105,11 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                              "redirection without a command")
     if all(_ASSIGNMENT.fullmatch(a) for a in argv):
         if len(argv) == 1 and _digest_variable(argv[0], ctx):
+            return
+        if len(cmd.words) == 1 and temp_assignment(cmd.words[0].raw):
+            _forget(argv[0].partition("=")[0], ctx)
+            ctx.temps.add(argv[0].partition("=")[0])
+            out.dropped.append(Dropped(text, TEMP_REASON, where))
             return
         if any("$(" in a or "`" in a for a in argv):
             if not all(substitution_value(w.raw) for w in cmd.words):
@@ -163,6 +169,9 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         return
     if name in INIT_TOOLS:
         out.dropped.append(Dropped(text, INIT_REASON, where))
+        return
+    if temp_removal(argv, ctx):
+        out.dropped.append(Dropped(text, TEMP_REASON, where))
         return
     if name in DROPPED_TOOLS:
         out.dropped.append(Dropped(text, DROPPED_TOOLS[name], where))
@@ -245,6 +254,7 @@ def _forget(name: str, ctx: Ctx) -> None:
     ctx.vars.pop(name, None)
     ctx.digests.pop(name, None)
     ctx.recorded.pop(name, None)
+    ctx.temps.discard(name)
 
 
 def _existence(test: str) -> bool:

@@ -102,6 +102,8 @@ class Ctx:
     # variables that a block behind a test of the system assigned constants to: their
     # value depends on the system (shared by the contexts of one script)
     unknown: set[str] = field(default_factory=set)
+    # variables naming the script's temporary files (`tmp=$(mktemp)`; shared)
+    temps: set[str] = field(default_factory=set)
     # variables holding the md5 of a file (`md5="$(md5sum F | sed -e 's/ .*//')"`):
     # name -> F (shared by the contexts of one script)
     # (with the number of commands run when it was read)
