@@ -139,6 +139,8 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
     "update-cache-desktop": ("update-cache", "postinst", ("configure",), {"kind": "desktop"}),
     "update-cache-icons": ("update-cache", "postinst", ("configure",), {"kind": "icons"}),
     "update-cache-hwdb": ("update-cache", "postinst", ("configure",), {"kind": "hwdb"}),
+    "update-cache-journal-catalog": ("update-cache", "postinst", ("configure",),
+                                     {"kind": "journal-catalog"}),
     "update-cache-glib-schemas": (
         "update-cache", "postinst", ("configure",), {"kind": "glib-schemas"},
     ),

@@ -45,7 +45,8 @@ Phase = Literal[
     "abort-deconfigure", "remove", "purge", "disappear", "failed-upgrade", "deconfigure",
     "triggered", "reconfigure",
 ]
-CacheKind = Literal["mime", "desktop", "icons", "glib-schemas", "fonts", "man", "hwdb"]
+CacheKind = Literal["mime", "desktop", "icons", "glib-schemas", "fonts", "man", "hwdb",
+                    "journal-catalog"]
 # what identifies one running system or is its own secret, made by its tool (the command
 # as maintainer scripts run it)
 IdentityKind = Literal["machine-id", "dbus-machine-id", "snakeoil-certificate", "rndc-key"]

@@ -73,6 +73,13 @@ def _h_hwdb(argv: list[str], ctx: Ctx) -> list[Action]:
     return [UpdateCache(script=ctx.script, on=ctx.phases, kind="hwdb")]
 
 
+def _h_journalctl(argv: list[str], ctx: Ctx) -> list[Action]:
+    """`journalctl [--root=$DPKG_ROOT] --update-catalog`: the journal's message catalog."""
+    if [a for a in argv[1:] if a not in ("", "--root=")] != ["--update-catalog"]:
+        raise ValueError(f"journalctl {' '.join(argv[1:])} (only --update-catalog is modelled)")
+    return [UpdateCache(script=ctx.script, on=ctx.phases, kind="journal-catalog")]
+
+
 # the commands that make a system's identity or secret, as maintainer scripts run them
 IDENTITY_COMMANDS = {
     ("systemd-machine-id-setup",): "machine-id",
@@ -105,6 +112,7 @@ HANDLERS: dict[str, Handler] = {
     "pam-auth-update": _h_pam_auth_update,
     "systemd-hwdb": _h_hwdb,
     "udevadm": _h_hwdb,
+    "journalctl": _h_journalctl,
     **{command[0]: _h_identity for command in IDENTITY_COMMANDS},
     **{tool: _h_cache for tool in CACHE_TOOLS},
 }

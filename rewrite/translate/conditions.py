@@ -279,7 +279,7 @@ def _known(phases: frozenset[str], all_phases: frozenset[str]) -> Cond:
     return Cond(phases, "plain", true=phases, false=all_phases - phases, system=False)
 
 
-def _negated(cond: Cond, all_phases: frozenset[str]) -> Cond:
+def negated(cond: Cond, all_phases: frozenset[str]) -> Cond:
     if cond.kind in ("plain", "false"):
         return Cond(all_phases - cond.phases, "plain", true=cond.false, false=cond.true,
                     reads=cond.reads, system=cond.system)
@@ -422,7 +422,7 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
         i = args.index("-a")
         return _and(_test_cond(args[:i], ctx), _test_cond(args[i + 1:], ctx))
     if args and args[0] == "!" and len(args) > 1:
-        return _negated(_test_cond(args[1:], ctx), all_phases)
+        return negated(_test_cond(args[1:], ctx), all_phases)
     if len(args) == 1:  # `[ STRING ]`: true when it is not empty, as -n
         return _test_cond(["-n", args[0]], ctx)
     if len(args) == 3 and args[1] in ("=", "!=", "=="):
@@ -566,7 +566,7 @@ def eval_pipeline(pipe: Pipeline, ctx: Ctx) -> Cond:
         raise Untranslatable(cmd.line, ctx.source(cmd.line), "a condition the engine does not know",
                              Idiom("condition: command", cmd.name))
     if pipe.negated:
-        return _negated(cond, frozenset(ctx.phases))
+        return negated(cond, frozenset(ctx.phases))
     return cond
 
 

@@ -42,7 +42,8 @@ from recipes.actions import (
 ACCOUNTS = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
 CACHES = {"man": "/var/cache/man", "fonts": "/var/cache/fontconfig", "mime": "/usr/share/mime",
           "desktop": "/usr/share/applications", "icons": "/usr/share/icons",
-          "glib-schemas": "/usr/share/glib-2.0/schemas", "hwdb": "/usr/lib/udev/hwdb.bin"}
+          "glib-schemas": "/usr/share/glib-2.0/schemas", "hwdb": "/usr/lib/udev/hwdb.bin",
+          "journal-catalog": "/var/lib/systemd/catalog/database"}
 
 
 # what each kind of system identity makes

@@ -34,12 +34,14 @@ from rewrite.shell import (
 )
 from rewrite.translate.commands import translate_command
 from rewrite.translate.conditions import (
+    Cond,
     constant,
     eval_list,
     eval_pipeline,
     is_condition_cmd,
     is_exact,
     is_predicate,
+    negated,
     phase_word,
 )
 from rewrite.translate.context import (
@@ -98,6 +100,7 @@ def walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
 def _walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
     flow = {p: ctx.status.get(p, "U") for p in ctx.phases}
     errexit = ctx.errexit
+    positional = ctx.positional
     for index, node in enumerate(nodes):
         if not flow:
             if ctx.phases:  # every argument exited in this list: the rest is dead code
@@ -105,7 +108,11 @@ def _walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
                     out.dropped.append(Dropped(ctx.source(dead.line), UNREACHABLE,
                                                ctx.origin(dead.line)))
             return flow
-        current = replace(ctx.narrowed(set(flow)), status=flow, errexit=errexit)
+        if positional is None and set(flow) == {"triggered"} and _is_shift(node):
+            positional = list(TRIGGER_NAMES)  # `shift`: "$@" holds the triggers' names
+            continue
+        current = replace(ctx.narrowed(set(flow)), status=flow, errexit=errexit,
+                          positional=positional)
         early = None if _is_mapped(node, current) else early_exit(node, current)
         if early is not None:
             return guarded_rest(early, nodes[index + 1:], current, out, walk)
@@ -117,6 +124,53 @@ def _walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
                                      "set -e or +e inside a block", "set -e or +e in a block")
             errexit = switch
     return flow
+
+
+# the positional parameters of `triggered` after `shift`: names of activated triggers
+TRIGGER_NAMES = ("$_ue_trigger",) * 4
+
+
+def _is_shift(node: Node) -> bool:
+    return isinstance(node, AndOr) and not node.rest and not node.first.negated and \
+        len(node.first.commands) == 1 and isinstance(node.first.commands[0], Command) and \
+        [w.value for w in node.first.commands[0].words] == ["shift"]
+
+
+def _trigger_loop(node: For, ctx: Ctx, out: Result) -> Flow | None:
+    """`for t in $2` on `triggered` (or `shift; for t in "$@"`) with a `case "$t"` of the
+    trigger names: each item walked once with its name (the widest reading: which of
+    the triggers fired is not known, what each does is idempotent); None if the loop
+    is not of that form."""
+    body = node.body[0] if len(node.body) == 1 else None
+    while isinstance(body, AndOr) and not body.rest and not body.first.negated and \
+            len(body.first.commands) == 1:
+        body = body.first.commands[0]
+    if set(ctx.phases) != {"triggered"} or len(node.words) != 1 or not isinstance(body, Case):
+        return None
+    word = node.words[0].value
+    if not (word in ("$@", "$*") and ctx.positional == list(TRIGGER_NAMES) or
+            word in ("$2", "${2}") and ctx.positional is None):
+        return None
+    case = body
+    if case.word.value not in (f"${node.var}", f"${{{node.var}}}"):
+        return None
+    flows: list[Flow] = []
+    for item in case.items:
+        for pattern in item.patterns:
+            value = pattern.value
+            if pattern.expands or (value != "*" and any(c in value for c in "*?[")):
+                raise Untranslatable(item.line, ctx.source(item.line), "a case on the "
+                                     "activated triggers with a computed or glob pattern",
+                                     "trigger loop with a computed pattern")
+            subst = {**ctx.subst} if value == "*" else {**ctx.subst, node.var: value}
+            flows.append(walk(item.body, replace(ctx, subst=subst, status={"triggered": "T"},
+                                                 nested=True), out))
+    if any("triggered" not in flow for flow in flows):
+        raise Untranslatable(node.line, ctx.source(node.line), "an exit inside a loop over "
+                             "the activated triggers", "exit in a trigger loop")
+    ends = {flow["triggered"] for flow in flows}
+    return {"triggered": ends.pop() if len(ends) == 1 else "U"} if flows else \
+        {"triggered": "T"}
 
 
 def _set_e(node: Node) -> bool | None:
@@ -373,7 +427,7 @@ def _if_statement(node: If, ctx: Ctx, out: Result) -> Flow:
     for cond_nodes, body in node.branches:
         current = ctx.narrowed(remaining)
         try:
-            cond = eval_list(cond_nodes, current)
+            cond = _call_condition(cond_nodes, current, out) or eval_list(cond_nodes, current)
         except ValueError as exc:
             raise Untranslatable(node.line, ctx.source(node.line), f"condition {exc}",
                                  idiom_of(exc, Idiom(f"condition: {exc}"))) from exc
@@ -539,6 +593,32 @@ def _upgrade_only_conffiles(body: list[Node], ctx: Ctx) -> str:
     return ", ".join(dict.fromkeys(priors))
 
 
+def _call_condition(cond_nodes: list[AndOr], ctx: Ctx, out: Result) -> Cond | None:
+    """`if f ARGS; then` (or `! f`) where f is a function of the script that does more
+    than read the system (slapd's `remove_database_on_purge`, systemd's `_systemctl`):
+    the call walked where the condition stands (set -e does not apply there), its status
+    for each script argument the condition's value; None for any other condition."""
+    if len(cond_nodes) != 1 or cond_nodes[0].rest:
+        return None
+    pipe = cond_nodes[0].first
+    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        return None
+    cmd = pipe.commands[0]
+    if cmd.name not in ctx.defs or cmd.words[0].quoted or is_predicate(cmd.name, ctx.defs):
+        return None
+    flow = call(cmd, replace(ctx, errexit=False), out, walk)
+    if set(ctx.phases) - set(flow):
+        raise Untranslatable(cmd.line, ctx.source(cmd.line), f"{cmd.name}, called as a "
+                             "condition, exits the script", "function exiting in a condition")
+    every = frozenset(ctx.phases)
+    true = frozenset(p for p, status in flow.items() if status == "T")
+    false = frozenset(p for p, status in flow.items() if status == "F")
+    unknown = every - true - false
+    cond = Cond(true | unknown, "either" if unknown else "plain", f"the status of {cmd.name}",
+                true=true, false=false, reads=bool(unknown), system=bool(unknown))
+    return negated(cond, every) if pipe.negated else cond
+
+
 def _block_text(node: If | Case, ctx: Ctx) -> str:
     end = node.end or node.line
     return "\n".join(ctx.lines[node.line - 1:end]).strip()
@@ -675,6 +755,9 @@ def _for(node: For, ctx: Ctx, out: Result) -> Flow:
         raise Untranslatable(node.line, ctx.source(node.line),
                              f"a loop variable that is not a name: {node.var!r}",
                              "loop variable that is not a name")
+    triggers = _trigger_loop(node, ctx, out)
+    if triggers is not None:
+        return triggers
     values = []
     for word in node.words:
         value = word_value(word, ctx)
