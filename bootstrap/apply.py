@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from bootstrap import cabundle
 from bootstrap.accounts import AccountError, Accounts
 from bootstrap.alternatives import AdminFile, parse_admin, render_admin
+from bootstrap.capabilities import XATTR, capability_xattr
 from bootstrap.conditions import holds
 from bootstrap.confined import Confinement, ImageRoot
 from bootstrap.nss import add_last as nss_add_last
@@ -60,6 +61,7 @@ from recipes.actions import (
     RemovePath,
     RemoveUser,
     RmConffile,
+    SetCapability,
     SetOwner,
     ShadowPasswords,
     StatOverride,
@@ -216,12 +218,22 @@ class Applier:
         self.accounts.add_member(action.user, action.group)
         return "applied", f"{action.user} in {action.group}"
 
+    def _sysusers_file(self, name: str) -> str:
+        """A sysusers.d file as systemd-sysusers finds it: an absolute path, or a name
+        looked up in /etc, /run, /usr/local/lib and /usr/lib's sysusers.d."""
+        if "/" in name:
+            return _absolute(name, "Config")
+        for directory in ("/etc", "/run", "/usr/local/lib", "/usr/lib"):
+            if _regular(self.fs.lstat(f"{directory}/sysusers.d/{name}")):
+                return f"{directory}/sysusers.d/{name}"
+        raise ValueError(f"no sysusers.d file {name!r} in the image")
+
     @applies(Sysusers)
     def _sysusers(self, package: str, action: Sysusers) -> tuple[str, str]:
-        config = " ".join(action.config)
-        if not config:
+        if not action.config:
             return "skipped", "no Config given"
-        text = self.fs.read_text(_absolute(config, "Config"))
+        text = "".join(self.fs.read_text(self._sysusers_file(name)) + "\n"
+                       for name in action.config)
         made = []
         for line in text.splitlines():
             words = _split_sysusers(line)
@@ -469,6 +481,38 @@ class Applier:
     @applies(PythonCompile)
     def _python_compile(self, package: str, action: PythonCompile) -> tuple[str, str]:
         return "skipped", "byte-code is compiled by the image's python on first import"
+
+    @applies(SetCapability)
+    def _set_capability(self, package: str, action: SetCapability) -> tuple[str, str]:
+        path = action.path
+        if action.remove:
+            removed = self.fs.remove_xattr(path, XATTR)
+            return ("applied", f"capabilities of {path} removed") if removed else \
+                ("not-needed", f"{path} has no capabilities")
+        status = self.fs.lstat(path)
+        if status is None:
+            raise ValueError(f"{path} does not exist")
+        mode = stat.S_IMODE(status.st_mode)
+        if self._in_image("setcap"):  # as the script: only where the system has setcap
+            try:
+                self.fs.set_xattr(path, XATTR, capability_xattr(action.capabilities))
+            except OSError:
+                pass  # (a filesystem without them: setuid, as setcap's failure gives)
+            else:
+                self.fs.chmod(path, mode & ~stat.S_ISUID)
+                return "applied", f"{path}: {action.capabilities}"
+        self.fs.chmod(path, mode | stat.S_ISUID)
+        return "applied", f"{path}: setuid (no setcap in the image)"
+
+    def _in_image(self, tool: str) -> bool:
+        """Whether the image has an executable `tool` where a root shell finds it."""
+        for directory in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
+                          "/sbin", "/bin"):
+            status = self.fs.lstat(f"{directory}/{tool}")
+            if status is not None and stat.S_ISREG(status.st_mode) and \
+                    status.st_mode & 0o111:
+                return True
+        return False
 
     @applies(UpdateCache)
     def _update_cache(self, package: str, action: UpdateCache) -> tuple[str, str]:

@@ -63,6 +63,8 @@ DOCUMENTED = {
     "prune-links": (("Path",), {}),
     "move-path": (("Source", "Path"), {}),
     "set-owner": (("Path",), {"Owner": "", "Group": "", "Mode": ""}),
+    "set-capability": (("Path",), {"Capabilities": "", "Setuid-Fallback": "no",
+                                   "Remove": "no"}),
     "stat-override": (("Path",), {"Owner": "", "Group": "", "Mode": "", "Remove": "no"}),
     "symlink": (("Path", "Target"), {}),
     "create-file": (("Path",), {"Content": "", "Mode": "", "Owner": "", "Group": ""}),

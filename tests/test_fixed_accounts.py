@@ -162,3 +162,25 @@ def test_shadow_passwords_converts_as_pwconv_and_grpconv(root: Path) -> None:
 def test_shadow_passwords_needs_the_shadow_group(root: Path) -> None:
     with pytest.raises(ActionFailed, match="shadow"):
         _native(root, make_action("shadow-passwords", "postinst", ("configure",), {}))
+
+
+def test_sysusers_of_several_files_by_name(root: Path) -> None:
+    """systemd's postinst: `systemd-sysusers basic.conf systemd-journal.conf`: each name
+    is one argument of the rendered tool, and bootstrap finds each in sysusers.d (the
+    first of /etc, /run, /usr/local/lib, /usr/lib), as systemd-sysusers does."""
+    (root / "usr/lib/sysusers.d").mkdir(parents=True)
+    (root / "usr/lib/sysusers.d/basic.conf").write_text("g shadow 42 -\n")
+    (root / "usr/lib/sysusers.d/journal.conf").write_text("g systemd-journal - -\n")
+    (root / "etc/sysusers.d").mkdir()
+    (root / "etc/sysusers.d/journal.conf").write_text("g systemd-journal 190 -\n")
+    action = make_action("sysusers", "postinst", ("configure",),
+                         {"Config": "basic.conf journal.conf"})
+    text = render_script("postinst", [action], package="systemd") or ""
+    assert "systemd-sysusers ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"} 'basic.conf' " \
+        "'journal.conf'" in text
+    _native(root, action)
+    group = (root / "etc/group").read_text()
+    assert "shadow:x:42:\n" in group and "systemd-journal:x:190:\n" in group
+    with pytest.raises(ActionFailed, match="no sysusers.d file 'missing.conf'"):
+        _native(root, make_action("sysusers", "postinst", ("configure",),
+                                  {"Config": "missing.conf"}))

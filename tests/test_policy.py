@@ -279,9 +279,11 @@ def test_every_vocabulary_action_can_be_written_in_a_recipe() -> None:
                "Conffile": "/x", "Old": "/x", "New": "/y", "Pathname": "/x", "File": "/x",
                "Source": "/x"}
     of_action = {("system-identity", "Kind"): "machine-id"}  # (a Kind of its own)
+    # (an action whose optional fields choose its form: one of them)
+    form = {"set-capability": ', remove = "yes"'}
     for name, (required, _optional) in sorted(VOCABULARY.items()):
         fields = "".join(f', {key.lower()} = "{of_action.get((name, key), samples.get(key, "x"))}"'
-                         for key in required)
+                         for key in required) + form.get(name, "")
         entries.append(f'  {{ action = "{name}", on = ["configure"]{fields} }},')
     text = '[scripts.foo.postinst]\nreason = "all"\nactions = [\n' + "\n".join(entries) + "\n]\n"
     recipe = parse_recipe(text, "foo.toml")

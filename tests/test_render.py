@@ -162,6 +162,11 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         "set-owner", "postinst", ("configure",),
         {"path": "/var/log/foo", "group": "adm", "mode": "2750"},
     ),
+    "set-capability": ("set-capability", "postinst", ("configure",),
+                       {"path": "/bin/ping", "capabilities": "cap_net_raw+ep",
+                        "setuid-fallback": "yes"}),
+    "set-capability-remove": ("set-capability", "postinst", ("configure",),
+                              {"path": "/bin/ip", "remove": "yes"}),
     "stat-override": (
         "stat-override", "postinst", ("configure",),
         {"path": "/usr/bin/foo-helper", "owner": "root", "group": "foo", "mode": "2755"},

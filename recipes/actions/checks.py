@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from recipes.actions.capabilities import parse_capabilities
+
 ACCOUNT_NAME = re.compile(r"[a-z_][-a-z0-9_]*\$?")  # adduser's rule
 ACCOUNT_NAME_MAX = 32
 NUMERIC_ID = re.compile(r"[0-9]{1,10}")
@@ -58,6 +60,16 @@ def check_fixed_id(value: str, what: str = "id") -> str:
     if not NUMERIC_ID.fullmatch(value) or not 0 < int(value) < 65534:
         raise ValueError(f"{what} {value!r} is not an id in 1..65533")
     return str(int(value))
+
+
+def check_capabilities(value: str, what: str = "capabilities") -> str:
+    """A capability text setcap takes (`cap_net_raw+ep`), or nothing."""
+    if value:
+        try:
+            parse_capabilities(value)
+        except ValueError as exc:
+            raise ValueError(f"{what} {value!r}: {exc}") from None
+    return value
 
 
 def check_path(value: str, what: str = "path") -> str:

@@ -20,6 +20,7 @@ from recipes.actions.checks import (
     check_account_path,
     check_alternative_name,
     check_alternative_path,
+    check_capabilities,
     check_file_names,
     check_files,
     check_fixed_id,
@@ -192,6 +193,7 @@ def _phases(value: Any, what: str) -> tuple[str, ...]:
 AccountName = Annotated[str, Value(_text(check_account_name))]
 OptionalAccountName = Annotated[str, Value(_text(optional(check_account_name)))]
 Owner = Annotated[str, Value(_text(optional(check_owner)))]  # a name or an id; optional
+Capabilities = Annotated[str, Value(_text(check_capabilities))]  # optional
 FixedId = Annotated[str, Value(_text(optional(check_fixed_id)))]  # optional
 AbsolutePath = Annotated[str, Value(_text(check_path))]
 OptionalPath = Annotated[str, Value(_text(optional(check_path)))]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from recipes.actions.fields import (
     AbsolutePath,
+    Capabilities,
     ConfigFiles,
     FileContent,
     OctalMode,
@@ -64,6 +65,31 @@ class SetOwner(Action):
     owner: Owner = Field("", alias="Owner")
     group: Owner = Field("", alias="Group")
     mode: OctalMode = Field("", alias="Mode")
+
+
+class SetCapability(Action):
+    """File capabilities of one executable (setcap), in the two forms maintainer scripts
+    use. `Setuid-Fallback: yes` is Debian's idiom (iputils-ping): where the system has
+    setcap and it sets `Capabilities`, the setuid bit is cleared; where it has none or
+    setcap fails, the file is made setuid instead (chmod u+s). `Remove: yes` drops the
+    file's capabilities, where it has any (`getcap F | grep` then `setcap -r F`, a
+    failure only reported: iproute2)."""
+
+    name: Literal["set-capability"] = Field("set-capability", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    capabilities: Capabilities = Field("", alias="Capabilities")
+    setuid_fallback: YesNo = Field(False, alias="Setuid-Fallback")
+    remove: YesNo = Field(False, alias="Remove")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SetCapability:
+        if self.remove == bool(self.capabilities) or (self.remove and self.setuid_fallback):
+            raise ValueError("set-capability takes Capabilities (with Setuid-Fallback) or "
+                             "Remove: yes")
+        if not self.remove and not self.setuid_fallback:
+            raise ValueError("set-capability with Capabilities needs Setuid-Fallback: yes "
+                             "(the only form modelled)")
+        return self
 
 
 class StatOverride(Action):

@@ -25,6 +25,7 @@ from recipes.actions.files import (
     PruneLinks,
     RemovePath,
     RmConffile,
+    SetCapability,
     SetOwner,
     StatOverride,
     Symlink,
@@ -55,7 +56,8 @@ AnyAction = Annotated[
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache | UpdateShells
     | PamAuthUpdate | NssService | SystemIdentity
-    | MakeDir | RemovePath | PruneLinks | MovePath | SetOwner | StatOverride | Symlink | CreateFile
+    | MakeDir | RemovePath | PruneLinks | MovePath | SetOwner | SetCapability | StatOverride
+    | Symlink | CreateFile
     | InstallConfig
     | Trigger | Tmpfiles | Sysusers,
     Field(discriminator="name"),

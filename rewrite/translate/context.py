@@ -257,6 +257,9 @@ def assigned_names(text: str) -> frozenset[str]:
 
 
 # command substitutions whose output the engine knows (the distribution runs on Linux)
+# `$(dpkg-divert --truename F)`: F, as in the images bootstrap makes (no diversions)
+_TRUENAME = re.compile(r"""(?:\$\(|`)\s*dpkg-divert\s+--truename\s+(?P<q>"?)"""
+                       r"""(?P<path>/[^\s"'`$()|;&<>*?\[\]]+)(?P=q)\s*(?:\)|`)""")
 KNOWN_OUTPUT = {"$(uname -s)": "Linux", "`uname -s`": "Linux", "$(uname)": "Linux",
                 "`uname`": "Linux"}
 
@@ -337,6 +340,7 @@ def word_value(word: Word, ctx: Ctx, depth: int = 0) -> str:
     for command, output in KNOWN_OUTPUT.items():
         value = value.replace(command, output)
     value = substitute(word, value, ctx, depth)
+    value = _TRUENAME.sub(lambda match: match.group("path"), value)  # (no diversions)
     if ctx.positional is not None:
         value = bind_positional(value, ctx.positional)
     value = _empty_alternatives(value, ctx, "'" not in word.raw)

@@ -32,6 +32,7 @@ from rewrite.shell import (
     Node,
     Pipeline,
 )
+from rewrite.translate.capabilities import capability_unit
 from rewrite.translate.commands import translate_command
 from rewrite.translate.conditions import (
     Cond,
@@ -392,6 +393,19 @@ def _pipeline(pipe: Pipeline, ctx: Ctx, out: Result) -> Flow:
 
 
 def _if(node: If, ctx: Ctx, out: Result) -> Flow:
+    capability = capability_unit(node, ctx)
+    if capability is not None:  # setcap with setuid fallback, or its removal
+        holding = ctx.holding() if ctx.guarded else ()
+        if holding is None and capability.remove:
+            holding = ()  # (the widest reading: a file without capabilities is left as is)
+        if holding is None:
+            raise Untranslatable(node.line, ctx.source(node.line), "file capabilities "
+                                 "behind a test of the system they cannot carry",
+                                 "setcap behind a test of the system")
+        out.actions.append(capability.model_copy(update={"only_if": holding,
+                                                         "origin": ctx.origin(node.line)}))
+        ctx.ran(frozenset({capability.path}))
+        return {p: "T" for p in ctx.phases}
     unit = nss_unit(node, ctx)
     if unit is not None:  # dh_installnss's snippet
         holding = ctx.holding() if ctx.guarded else ()

@@ -13,6 +13,7 @@ as structured state (`State`) and compared by key, not as bytes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -43,11 +44,13 @@ class Entry:
     gid: int
     size: int = 0
     digest: str = ""  # sha256 (file), target (symlink), major:minor (device)
+    capabilities: str = ""  # a file's security.capability xattr (hex), if it has one
 
     def describe(self) -> str:
         what = f"{self.type} {self.mode:04o} {self.uid}:{self.gid}"
         if self.type == "file":
-            return f"{what} {self.size} bytes sha256:{self.digest[:16]}"
+            caps = f" capabilities:{self.capabilities}" if self.capabilities else ""
+            return f"{what} {self.size} bytes sha256:{self.digest[:16]}{caps}"
         if self.type == "symlink":
             return f"{what} -> {self.digest}"
         if self.digest:
@@ -67,6 +70,8 @@ class Entry:
             out.append("size")
         if self.digest != other.digest:
             out.append("target" if self.type == "symlink" else "content")
+        if self.capabilities != other.capabilities:
+            out.append("capabilities")
         return out
 
 
@@ -85,16 +90,20 @@ def _sha256(path: str) -> str:
 
 def entry_of(path: str, st: os.stat_result) -> Entry:
     kind = next(name for test, name in _TYPES if test(st.st_mode))
-    digest = ""
+    digest = capabilities = ""
     size = 0
     if kind == "file":
         size = st.st_size
         digest = _sha256(path)
+        with contextlib.suppress(OSError):  # (none: no such xattr)
+            capabilities = os.getxattr(path, "security.capability",
+                                       follow_symlinks=False).hex()
     elif kind == "symlink":
         digest = os.readlink(path)
     elif kind in ("char", "block"):
         digest = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
-    return Entry(kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, size, digest)
+    return Entry(kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, size, digest,
+                 capabilities)
 
 
 def walk(root: Path, skip: Skip) -> dict[str, Entry]:
