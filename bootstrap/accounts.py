@@ -199,6 +199,60 @@ class Accounts:
             if password != "x":
                 table.replace(fields[0], [fields[0], "x", *fields[2:]])
 
+    # -- as systemd-sysusers makes them ----------------------------------------------
+    def _free_top(self, *tables: _Table) -> int:
+        """The highest id in 100..999 no table uses (systemd-sysusers counts down)."""
+        used: set[int] = set()
+        for table in tables:
+            used |= table.ids()
+        for candidate in reversed(SYSTEM_IDS):
+            if candidate not in used:
+                return candidate
+        raise AccountError("no free system id in 100..999")
+
+    def sysusers_group(self, name: str, gid: int | None) -> int:
+        """A sysusers.d `g` line: the group if missing, with `gid` where it is free,
+        else the highest free id; locked (`!*`) in /etc/gshadow."""
+        check_name(name, "group")
+        existing = self.group.find(name)
+        if existing is not None:
+            return int(existing[2])
+        number = gid if gid is not None and gid not in self.group.ids() else \
+            self._free_top(self.group)
+        self.group.lines.append(f"{name}:x:{number}:")
+        self.gshadow.lines.append(f"{name}:!*::")
+        return number
+
+    def sysusers_user(self, name: str, uid: int | None, group: str | None, *, gecos: str,
+                      home: str, shell: str) -> tuple[int, int]:
+        """A sysusers.d `u` line: the user if missing. `uid:group` takes that primary
+        group; otherwise the group of its name (made with the uid when free, or the
+        uid taken from it); no uid: the highest id free as a uid and a gid."""
+        check_name(name, "user")
+        check_field(gecos, "Gecos")
+        check_field(home, "Home", path=True)
+        check_field(shell, "Shell", path=True)
+        existing = self.passwd.find(name)
+        if existing is not None:
+            return int(existing[2]), int(existing[3])
+        taken = self.passwd.ids()
+        if group is not None:
+            gid = self.gid(group)
+            number = uid if uid is not None and uid not in taken else \
+                self._free_top(self.passwd)
+        else:
+            same = self.group.find(name)
+            if uid is not None:
+                number = uid
+            elif same is not None and int(same[2]) not in taken:
+                number = int(same[2])
+            else:
+                number = self._free_top(self.passwd, self.group)
+            gid = int(same[2]) if same is not None else self.sysusers_group(name, number)
+        self.passwd.lines.append(f"{name}:x:{number}:{gid}:{gecos}:{home}:{shell}")
+        self.shadow.lines.append(f"{name}:!*:::::::")
+        return number, gid
+
     def add_user(self, name: str, *, home: str = "/nonexistent", shell: str = NOLOGIN,
                  group: str = "", gecos: str = "", uid: int | None = None) -> tuple[int, int]:
         """Create a system user if missing (and its group); its (uid, gid)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bootstrap import cabundle
+from bootstrap import cabundle, tmpfiles
 from bootstrap.accounts import AccountError, Accounts
 from bootstrap.alternatives import AdminFile, parse_admin, render_admin
 from bootstrap.capabilities import XATTR, capability_xattr
@@ -218,15 +218,22 @@ class Applier:
         self.accounts.add_member(action.user, action.group)
         return "applied", f"{action.user} in {action.group}"
 
-    def _sysusers_file(self, name: str) -> str:
-        """A sysusers.d file as systemd-sysusers finds it: an absolute path, or a name
-        looked up in /etc, /run, /usr/local/lib and /usr/lib's sysusers.d."""
+    def _config_file(self, kind: str, name: str) -> str | None:
+        """A sysusers.d or tmpfiles.d file as systemd's tools find it: an absolute path,
+        or a name looked up in /etc, /run, /usr/local/lib and /usr/lib's KIND."""
         if "/" in name:
-            return _absolute(name, "Config")
+            path = _absolute(name, "Config")
+            return path if _regular(self.fs.lstat(path)) else None
         for directory in ("/etc", "/run", "/usr/local/lib", "/usr/lib"):
-            if _regular(self.fs.lstat(f"{directory}/sysusers.d/{name}")):
-                return f"{directory}/sysusers.d/{name}"
-        raise ValueError(f"no sysusers.d file {name!r} in the image")
+            if _regular(self.fs.lstat(f"{directory}/{kind}/{name}")):
+                return f"{directory}/{kind}/{name}"
+        return None
+
+    def _sysusers_file(self, name: str) -> str:
+        found = self._config_file("sysusers.d", name)
+        if found is None:
+            raise ValueError(f"no sysusers.d file {name!r} in the image")
+        return found
 
     @applies(Sysusers)
     def _sysusers(self, package: str, action: Sysusers) -> tuple[str, str]:
@@ -235,23 +242,30 @@ class Applier:
         text = "".join(self.fs.read_text(self._sysusers_file(name)) + "\n"
                        for name in action.config)
         made = []
-        for line in text.splitlines():
-            words = _split_sysusers(line)
-            if not words:
-                continue
+        lines = [words for words in map(_split_sysusers, text.splitlines()) if words]
+        # as systemd-sysusers: the groups first, then the users, then memberships
+        for words in sorted(lines, key=lambda w: {"g": 0, "u": 1}.get(w[0], 2)):
+            line = " ".join(words)
+            if len(words) < 2:
+                raise ValueError(f"sysusers.d line {line.strip()!r}: no name")
             kind, name = words[0], words[1]
             ident = words[2] if len(words) > 2 else "-"
-            number = int(ident) if ident.isdigit() and len(ident) < 10 else None
+            number, _, primary = ident.partition(":")  # `u sync 4:65534`: uid:group
+            uid = int(number) if number.isdigit() and len(number) < 10 else None
             if kind == "g":
-                self.accounts.add_group(name, gid=number)
+                self.accounts.sysusers_group(name, uid)
             elif kind == "u":
                 gecos = words[3] if len(words) > 3 and words[3] != "-" else ""
-                home = words[4] if len(words) > 4 and words[4] != "-" else "/nonexistent"
-                shell = words[5] if len(words) > 5 and words[5] != "-" else "/usr/sbin/nologin"
-                self.accounts.add_user(name, home=home, shell=shell, gecos=gecos, uid=number)
+                home = words[4] if len(words) > 4 and words[4] != "-" else "/"
+                shell = words[5] if len(words) > 5 and words[5] != "-" else \
+                    ("/bin/sh" if uid == 0 else "/usr/sbin/nologin")
+                self.accounts.sysusers_user(name, uid, primary or None, gecos=gecos,
+                                            home=home, shell=shell)
             elif kind == "m":
-                self.accounts.add_group(ident)
+                self.accounts.sysusers_group(ident, None)
                 self.accounts.add_member(name, ident)
+            else:
+                continue  # (r: ranges of ids, which the allocation here does not use)
             made.append(f"{kind} {name}")
         return "applied", ", ".join(made) or "nothing declared"
 
@@ -604,7 +618,13 @@ class Applier:
 
     @applies(Tmpfiles)
     def _tmpfiles(self, package: str, action: Tmpfiles) -> tuple[str, str]:
-        return "skipped", "tmpfiles are created at run time by systemd-tmpfiles"
+        lines = []
+        for name in action.config:  # (a missing file: systemd-tmpfiles fails, `|| true`)
+            found = self._config_file("tmpfiles.d", name)
+            if found is not None:
+                lines += tmpfiles.parse(self.fs.read_text(found))
+        made = tmpfiles.create(self.fs, lines, self.accounts.uid, self.accounts.gid)
+        return ("applied", ", ".join(made)) if made else ("not-needed", "nothing to create")
 
     # -- nothing to do on a fresh install --------------------------------------------
     @applies(RmConffile, MvConffile, SymlinkToDir, DirToSymlink)
