@@ -108,3 +108,59 @@ def test_a_loop_over_the_activated_triggers_takes_each_case() -> None:
 def test_other_trigger_loops_are_refused(change: tuple[str, str]) -> None:
     with pytest.raises(Untranslatable):
         translate(SYSTEMD.replace(*change), "postinst", package="systemd")
+
+
+# ucf's postinst (bookworm), its shape: inert ifs, exits whose continuation does nothing
+UCF = """#!/bin/sh
+set -e
+case "$1" in
+  configure)
+    touch /var/lib/ucf/hashfile
+    if test "${2+set}" != set; then
+      :
+    elif test -z "$2" || test "$2" = "<unknown>"; then
+      :
+    else
+      :
+    fi ;;
+  abort-remove)
+    if test "$2" != in-favour; then
+      echo "$0: undocumented call to postinst $*" 1>&2
+      exit 0
+    fi
+    :
+    ;;
+  abort-deconfigure)
+    if test "$2" != in-favour || test "$5" != removing; then
+      echo "$0: undocumented call" 1>&2
+      exit 0
+    fi
+    :
+    ;;
+esac
+exit 0
+"""
+
+
+def test_inert_ifs_and_exits_nothing_follows_are_translated() -> None:
+    result = translate(UCF, "postinst", package="ucf")
+    assert [(a.name, a.get("Path"), a.on) for a in result.actions] == [
+        ("create-file", "/var/lib/ucf/hashfile", ("configure",))]
+    assert any("branches do nothing" in d.reason for d in result.dropped)
+    assert not result.fails
+
+
+def test_an_exit_that_skips_something_is_refused() -> None:
+    with pytest.raises(Untranslatable, match="exit"):
+        translate(UCF.replace("esac\nexit 0\n", "esac\nmkdir -p /var/lib/ucf/x\nexit 0\n"),
+                  "postinst", package="ucf")
+
+
+def test_an_if_whose_test_runs_a_command_is_not_inert() -> None:
+    text = UCF.replace('    if test "${2+set}" != set; then\n      :',
+                       '    if test "$(cat /etc/x)" != set; then\n      :')
+    try:
+        result = translate(text, "postinst", package="ucf")
+    except Untranslatable:
+        return
+    assert not any("branches do nothing" in d.reason for d in result.dropped)

@@ -67,7 +67,7 @@ def _ctx(text: str) -> Ctx:
     ('x$(echo -n "a  b")y', "xa  by"),
     ("$(true; echo one)", "one"),
     # left as written: text in single quotes, another command, echo's options,
-    # a backslash, a glob, the script's arguments, an arithmetic expansion
+    # a backslash, a glob, the script's arguments (an arithmetic expansion is computed)
     ("'$(echo x)'", "$(echo x)"),
     ("$(cat /etc/demo)", "$(cat /etc/demo)"),
     ("$(echo -e a)", "$(echo -e a)"),
@@ -75,7 +75,7 @@ def _ctx(text: str) -> Ctx:
     ("$(echo /etc/*.conf)", "$(echo /etc/*.conf)"),
     ('$(echo "$1")', '$(echo "$1")'),
     ("$(echo x > /tmp/y)", "$(echo x > /tmp/y)"),
-    ("$((1 + 2))", "$((1 + 2))"),
+    ("$((1 + 2))", "3"),
 ])
 def test_which_substitutions_are_computed(word: str, value: str) -> None:
     (node,) = parse(f"demo {word}\n")
@@ -142,3 +142,25 @@ def test_the_scripts_temporary_file_is_dropped_with_its_removal() -> None:
         translate(text + 'cp "$tmp" /etc/demo.conf\n', "postinst", package="demo")
     with pytest.raises(Untranslatable, match="command substitution"):  # -u: a name only
         translate("#!/bin/sh\ntmp=$(mktemp -u)\nrm -f \"$tmp\"\n", "postinst", package="demo")
+
+
+@pytest.mark.parametrize("word", ["$(seq 3)", "$(seq 6 -1 0)", "$(seq 2 2 9)", "x$((6+1))",
+                                  "$(( (7 - 9) / 2 ))", "$((-7 % 3))", "$((2*3+4))"])
+def test_seq_and_arithmetic_as_sh_computes_them(word: str) -> None:
+    """ucf's preinst: `for i in $(seq 6 -1 0)` ... `hashfile.$(($i+1))`."""
+    (node,) = parse(f"demo {word}\n")
+    assert isinstance(node, AndOr)
+    cmd = node.first.commands[0]
+    assert isinstance(cmd, Command)
+    expected = subprocess.run(["sh", "-c", f"printf %s \"{word}\""], check=True,
+                              capture_output=True, text=True).stdout
+    assert word_value(cmd.words[1], _ctx(f"demo {word}")) == expected
+
+
+def test_arithmetic_of_unknown_values_is_left_as_written() -> None:
+    (node,) = parse("demo $(($1 + 1)) $((x / 0))\n")
+    assert isinstance(node, AndOr)
+    cmd = node.first.commands[0]
+    assert isinstance(cmd, Command)
+    ctx = _ctx("demo")
+    assert [word_value(w, ctx) for w in cmd.words[1:]] == ["$(($1 + 1))", "$((x / 0))"]

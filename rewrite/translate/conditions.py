@@ -390,6 +390,9 @@ def constant(value: str) -> bool:
     return "$" not in value and "`" not in value
 
 
+_LATER_ARGUMENT = re.compile(r"x?\$\{?([3-9])\}?")
+
+
 def phase_word(value: str) -> bool:
     return value in ("$1", "${1}", "${1:-}", "x$1", "x${1}")
 
@@ -460,6 +463,11 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
         if constant(left) and constant(right):  # both known: the test's value too
             return _known(all_phases if (left == right) != (op == "!=") else frozenset(),
                           all_phases)
+        later = _LATER_ARGUMENT.fullmatch(left) or _LATER_ARGUMENT.fullmatch(right)
+        if later is not None and constant(right if later.string == left else left):
+            # `test "$5" != removing`: what dpkg passes after the version (in-favour,
+            # removing, a package): a value of the system's
+            return Cond(all_phases, "guard", f"an argument dpkg passes (${later.group(1)})")
         raise Unmodelled(f"compares {left!r} {op} {right!r}",
                          Idiom("condition: comparison of values other than $1, $2 or $RET"))
     if len(args) == 3 and args[1] in _NUMERIC and constant(args[0]) and constant(args[2]):

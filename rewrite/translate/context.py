@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 
 from recipes.actions import Action, Dropped
 from recipes.actions.fields import condition_parts
-from rewrite.shell import Command, Function, Word
+from rewrite.shell import Command, Function, Node, Word
 from rewrite.translate.effects import affects
 
 SCRIPT_PHASES: dict[str, tuple[str, ...]] = {
@@ -97,6 +97,9 @@ class Ctx:
     subshell: bool = False  # inside ( ... ): an exit there leaves only the subshell
     nested: bool = False  # inside a compound command (not the script's own list)
     top: bool = True  # in the script's own list or a function's body (not in a block)
+    # what follows the statement being walked: the rest of its list, then the rest of
+    # each enclosing list, innermost first (what an exit there would skip)
+    continuation: tuple[tuple[Node, ...], ...] = ()
     # in a block that does not always run: the variables it assigned, unknown after it
     scope: list[str] | None = None
     # variables that a block behind a test of the system assigned constants to: their
@@ -334,7 +337,10 @@ def word_value(word: Word, ctx: Ctx, depth: int = 0) -> str:
     whose output it computes (rewrite.translate.output), the positional parameters of a
     function call (one pass: a value of the caller's may be the script's `$1`), then loop
     variables, constant assignments and the environment ($DPKG_ROOT is '')."""
-    from rewrite.translate.output import substitute  # (it evaluates words in turn)
+    from rewrite.translate.output import (  # (it evaluates words in turn)
+        arithmetic,
+        substitute,
+    )
 
     value = word.value
     for command, output in KNOWN_OUTPUT.items():
@@ -350,6 +356,7 @@ def word_value(word: Word, ctx: Ctx, depth: int = 0) -> str:
         if done == value:
             break
         value = done
+    value = arithmetic(value) if "$((" in value else value
     return _PATH_PART.sub(_path_part, value) if "name" in value else value
 
 

@@ -83,9 +83,10 @@ def early_exit(node: Node, ctx: Ctx) -> EarlyExit | None:
         end = single_command(body[-1]) if body else None
         if not _is_end(end) or not all(_message(n) for n in body[:-1]):
             return None
-        if len(cond_nodes) != 1 or cond_nodes[0].rest:
+        if len(cond_nodes) != 1:
             return None
-        pipe = cond_nodes[0].first
+        # (a chain of tests: no path is known to exist where the exit is taken)
+        pipe = cond_nodes[0].first if not cond_nodes[0].rest else None
         try:
             cond = eval_list(cond_nodes, ctx)
         except (ValueError, Untranslatable):
@@ -111,6 +112,8 @@ def early_exit(node: Node, ctx: Ctx) -> EarlyExit | None:
     assert end is not None
     if cond.kind not in ("plain", "guard") or cond.true or cond.false:
         return None  # known for some argument, or an init/upgrade test: the walk's own
+    if pipe is None:
+        return EarlyExit(end, frozenset(), frozenset(), after, at_exit, cond.reads, None)
     return EarlyExit(end, missing_after(pipe, ctx, op), tested([pipe], ctx), after, at_exit,
                      cond.reads, file_test(pipe, ctx, holds))
 
@@ -137,6 +140,22 @@ def _untouched(test: str, actions: list[Action]) -> bool:
                for index, action in enumerate(actions))
 
 
+def _quiet_after(ctx: Ctx, early: EarlyExit, walk: Walk) -> bool:
+    """Whether what the lists enclosing an `exit` run after their block does nothing and
+    does not fail (walked aside): then the exit skips nothing the rest of the script
+    would do (ucf's `abort-remove) if test "$2" != in-favour; then exit 0; fi; : ;;`)."""
+    for rest in ctx.continuation[1:]:
+        part = Result()
+        try:
+            walk(list(rest), replace(ctx, status={p: early.status for p in ctx.phases},
+                                     guarded=True), part)
+        except Untranslatable:
+            return False
+        if part.actions or part.fails:
+            return False
+    return True
+
+
 def guarded_rest(early: EarlyExit, rest: list[Node], ctx: Ctx, out: Result,
                  walk: Walk) -> Flow:
     """Walk what follows an early exit (see the module's docstring); the arguments that
@@ -144,7 +163,8 @@ def guarded_rest(early: EarlyExit, rest: list[Node], ctx: Ctx, out: Result,
     cmd = early.exit
     text = ctx.source(cmd.line)
     returning = cmd.name == "return"
-    if returning != bool(ctx.calls) or not ctx.top:
+    if (returning != bool(ctx.calls) or not ctx.top) and (
+            returning or not _quiet_after(ctx, early, walk)):
         raise Untranslatable(cmd.line, text, "an exit the engine cannot model exactly (it "
                              "ends more than the list it is in, behind a test of the system)",
                              _REFUSED)

@@ -8,6 +8,7 @@ know, a backslash echo may interpret) leaves the substitution as it is written."
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -58,6 +59,41 @@ def substitute(word: Word, value: str, ctx: Ctx, depth: int = 0) -> str:
         start = end + 1
     parts.append(value[start:])
     return "".join(parts)
+
+
+_ARITHMETIC = re.compile(r"\$\(\(([-+*/%() 0-9]*)\)\)")
+
+
+def arithmetic(value: str) -> str:
+    """`value` with each `$(( ... ))` of numbers alone (+ - * / %, parentheses)
+    computed as sh does (integer division towards zero); others left as written."""
+    def one(match: re.Match[str]) -> str:
+        try:
+            tree = ast.parse(match.group(1).strip() or "0", mode="eval")
+            return str(_integer(tree.body))
+        except (SyntaxError, ValueError, ZeroDivisionError):
+            return match.group(0)
+    return _ARITHMETIC.sub(one, value)
+
+
+def _integer(node: ast.expr) -> int:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        value = _integer(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp):
+        left, right = _integer(node.left), _integer(node.right)
+        if isinstance(node.op, ast.Add):
+            return left + right
+        if isinstance(node.op, ast.Sub):
+            return left - right
+        if isinstance(node.op, ast.Mult):
+            return left * right
+        if isinstance(node.op, ast.Div | ast.FloorDiv | ast.Mod):
+            quotient = abs(left) // abs(right) * (1 if (left < 0) == (right < 0) else -1)
+            return quotient if not isinstance(node.op, ast.Mod) else left - right * quotient
+    raise ValueError("not an integer expression")
 
 
 def _single_quoted(raw: str) -> set[str]:
@@ -164,7 +200,16 @@ class _Run:
         if not argv or argv[0] in (":", "true"):
             return
         name, args = argv[0], argv[1:]
-        if name == "echo":
+        if name == "seq" and 1 <= len(args) <= 3 and all(re.fullmatch(r"-?[0-9]{1,6}", a)
+                                                         for a in args):
+            first, step, last = ([1, 1] + [int(a) for a in args])[-3:] if len(args) == 1 \
+                else (int(args[0]), 1, int(args[1])) if len(args) == 2 \
+                else (int(args[0]), int(args[1]), int(args[2]))
+            if step == 0 or abs(last - first) // abs(step) > 10000:
+                raise _Unknown
+            numbers = range(first, last + (1 if step > 0 else -1), step)
+            self.printed.append("".join(f"{n}\n" for n in numbers))
+        elif name == "echo":
             newline = "\n"
             if args[:1] == ["-n"]:
                 newline, args = "", args[1:]

@@ -113,7 +113,8 @@ def _walk(nodes: list[Node], ctx: Ctx, out: Result) -> Flow:
             positional = list(TRIGGER_NAMES)  # `shift`: "$@" holds the triggers' names
             continue
         current = replace(ctx.narrowed(set(flow)), status=flow, errexit=errexit,
-                          positional=positional)
+                          positional=positional,
+                          continuation=(tuple(nodes[index + 1:]), *ctx.continuation))
         early = None if _is_mapped(node, current) else early_exit(node, current)
         if early is not None:
             return guarded_rest(early, nodes[index + 1:], current, out, walk)
@@ -418,7 +419,38 @@ def _if(node: If, ctx: Ctx, out: Result) -> Flow:
                                                        "origin": ctx.origin(node.line)}))
             ctx.ran(frozenset({"/etc/nsswitch.conf"}))
         return {p: "T" for p in ctx.phases}
+    if _inert(node):  # `if test "${2+set}" = set; then :; else :; fi`: nothing to decide
+        out.dropped.append(Dropped(_block_text(node, ctx), "an if whose branches do nothing "
+                                   "(no-ops and messages) behind plain tests",
+                                   ctx.origin(node.line)))
+        return {p: "T" for p in ctx.phases}
     return _if_statement(node, ctx, out)
+
+
+_INERT = {":", "true", "echo", "printf"}
+
+
+def _inert(node: If) -> bool:
+    """Whether an if only runs tests (`[`, `test`: no command substitution) and, in every
+    branch, no-ops and messages: whichever branch runs, nothing changes, and the status
+    after it is 0."""
+    def simple(pipe: Pipeline, names: set[str]) -> bool:
+        return len(pipe.commands) == 1 and isinstance(pipe.commands[0], Command) and \
+            pipe.commands[0].name in names and quiet(pipe.commands[0]) and \
+            pipe.commands[0].heredoc is None and \
+            not any("$(" in w.raw or "`" in w.raw for w in pipe.commands[0].words)
+
+    for cond, body in node.branches:
+        if not all(simple(pipe, {"[", "test"}) for item in cond
+                   for pipe in (item.first, *(p for _, p in item.rest))):
+            return False
+        if not body or not all(isinstance(item, AndOr) and not item.rest and
+                               not item.first.negated and simple(item.first, _INERT)
+                               for item in body):
+            return False
+    return node.orelse is None or (bool(node.orelse) and all(
+        isinstance(item, AndOr) and not item.rest and not item.first.negated and
+        simple(item.first, _INERT) for item in node.orelse))
 
 
 def _if_statement(node: If, ctx: Ctx, out: Result) -> Flow:
