@@ -17,6 +17,7 @@ registered by `@applies(Model)` in `APPLY` and found by the type of the action.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 import re
 import shutil
@@ -57,6 +58,7 @@ from recipes.actions import (
     PruneLinks,
     PythonClean,
     PythonCompile,
+    RemoveFound,
     RemoveGroup,
     RemovePath,
     RemoveUser,
@@ -474,6 +476,45 @@ class Applier:
     @applies(CaBundle)
     def _ca_bundle(self, package: str, action: CaBundle) -> tuple[str, str]:
         return "applied", cabundle.update(self.fs, trust_new=action.trust_new)
+
+    @applies(RemoveFound)
+    def _remove_found(self, package: str, action: RemoveFound) -> tuple[str, str]:
+        top = _absolute(action.path, "Path")
+        status = self.fs.lstat(top, follow=False)
+        if status is None or not stat.S_ISDIR(status.st_mode):
+            return "not-needed", f"{top} is not a directory"
+        limit = int(action.max_depth) if action.max_depth else 99
+        removed = self._found(top, 0, limit, action)
+        if not removed:
+            return "not-needed", f"nothing found under {top}"
+        return "applied", f"{len(removed)} removed under {top}"
+
+    def _found(self, path: str, depth: int, limit: int, action: RemoveFound) -> list[str]:
+        """find's -delete (which implies -depth): what is inside a directory first, then
+        the directory, each tested as it is then."""
+        status = self.fs.lstat(path, follow=False)
+        if status is None:
+            return []
+        removed: list[str] = []
+        if stat.S_ISDIR(status.st_mode) and depth < limit:
+            for name in self.fs.listdir(path):
+                removed += self._found(f"{path.rstrip('/')}/{name}", depth + 1, limit, action)
+        kind = "d" if stat.S_ISDIR(status.st_mode) else "l" if stat.S_ISLNK(status.st_mode) \
+            else "f" if stat.S_ISREG(status.st_mode) else "?"
+        base = path.rstrip("/").rsplit("/", 1)[-1] or "/"
+        if action.type and kind != action.type or action.name_pattern and \
+                not fnmatch.fnmatchcase(base, action.name_pattern):
+            return removed
+        if action.link_pattern and (kind != "l" or not fnmatch.fnmatchcase(
+                self.fs.readlink(path) or "", action.link_pattern)):
+            return removed
+        children = self.fs.listdir(path) if kind == "d" else []
+        if action.empty and (children if kind == "d" else kind != "f" or status.st_size):
+            return removed
+        if kind == "d" and children:
+            raise ValueError(f"find cannot delete {path}: the directory is not empty")
+        self.fs.remove(path)
+        return [*removed, path]
 
     @applies(PruneLinks)
     def _prune_links(self, package: str, action: PruneLinks) -> tuple[str, str]:

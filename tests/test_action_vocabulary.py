@@ -60,6 +60,8 @@ DOCUMENTED = {
     "system-identity": (("Kind",), {}),
     "make-dir": (("Path",), {"Mode": "", "Owner": "", "Group": ""}),
     "remove-path": (("Path",), {"Recursive": "no"}),
+    "remove-found": (("Path",), {"Max-Depth": "", "Type": "", "Name": "", "Link-Name": "",
+                                 "Empty": "no"}),
     "prune-links": (("Path",), {}),
     "move-path": (("Source", "Path"), {}),
     "set-owner": (("Path",), {"Owner": "", "Group": "", "Mode": ""}),

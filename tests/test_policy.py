@@ -280,7 +280,7 @@ def test_every_vocabulary_action_can_be_written_in_a_recipe() -> None:
                "Source": "/x"}
     of_action = {("system-identity", "Kind"): "machine-id"}  # (a Kind of its own)
     # (an action whose optional fields choose its form: one of them)
-    form = {"set-capability": ', remove = "yes"'}
+    form = {"set-capability": ', remove = "yes"', "remove-found": ', type = "f"'}
     for name, (required, _optional) in sorted(VOCABULARY.items()):
         fields = "".join(f', {key.lower()} = "{of_action.get((name, key), samples.get(key, "x"))}"'
                          for key in required) + form.get(name, "")

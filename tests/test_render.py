@@ -167,6 +167,12 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
                         "setuid-fallback": "yes"}),
     "set-capability-remove": ("set-capability", "postinst", ("configure",),
                               {"path": "/bin/ip", "remove": "yes"}),
+    "remove-found": ("remove-found", "postrm", ("purge",),
+                     {"path": "/etc/ssl/certs", "max-depth": "1",
+                      "link-name": "ssl-cert-snakeoil.pem"}),
+    "remove-found-empty": ("remove-found", "postinst", ("configure",),
+                           {"path": "/etc/redis", "max-depth": "1", "type": "d",
+                            "name": "redis-server.*.d", "empty": "yes"}),
     "stat-override": (
         "stat-override", "postinst", ("configure",),
         {"path": "/usr/bin/foo-helper", "owner": "root", "group": "foo", "mode": "2755"},

@@ -72,6 +72,27 @@ def check_capabilities(value: str, what: str = "capabilities") -> str:
     return value
 
 
+def check_name_pattern(value: str, what: str = "pattern") -> str:
+    """A file name pattern as find's -name takes it (no '/'), or nothing."""
+    if value and ("/" in value or not value.isprintable()):
+        raise ValueError(f"{what} {value!r} is not a file name pattern (no '/')")
+    return value
+
+
+def check_link_pattern(value: str, what: str = "pattern") -> str:
+    """A pattern of a symbolic link's target as find's -lname takes it, or nothing."""
+    if value and not value.isprintable():
+        raise ValueError(f"{what} {value!r} is not printable text")
+    return value
+
+
+def check_depth(value: str, what: str = "depth") -> str:
+    """A depth of find's -maxdepth (0..99), or nothing."""
+    if value and not re.fullmatch(r"[0-9]{1,2}", value):
+        raise ValueError(f"{what} {value!r} is not a depth in 0..99")
+    return value
+
+
 def check_path(value: str, what: str = "path") -> str:
     """An absolute path inside the image: leading '/', no '..' component, no control
     character (glob characters are allowed: some actions take patterns)."""

@@ -21,11 +21,14 @@ from recipes.actions.checks import (
     check_alternative_name,
     check_alternative_path,
     check_capabilities,
+    check_depth,
     check_file_names,
     check_files,
     check_fixed_id,
     check_gecos,
+    check_link_pattern,
     check_mode,
+    check_name_pattern,
     check_names,
     check_owner,
     check_package,
@@ -55,6 +58,8 @@ PythonName = Literal["python3", "pypy3"]
 SCRIPTS: tuple[str, ...] = get_args(ScriptName)
 PHASES: tuple[str, ...] = get_args(Phase)
 CACHE_KINDS: tuple[str, ...] = get_args(CacheKind)
+FindType = Literal["", "f", "l", "d"]  # find's -type: a regular file, a link, a directory
+FIND_TYPES: tuple[str, ...] = get_args(FindType)
 IDENTITY_KINDS: tuple[str, ...] = get_args(IdentityKind)
 PYTHONS: tuple[str, ...] = get_args(PythonName)
 
@@ -194,6 +199,10 @@ AccountName = Annotated[str, Value(_text(check_account_name))]
 OptionalAccountName = Annotated[str, Value(_text(optional(check_account_name)))]
 Owner = Annotated[str, Value(_text(optional(check_owner)))]  # a name or an id; optional
 Capabilities = Annotated[str, Value(_text(check_capabilities))]  # optional
+NamePattern = Annotated[str, Value(_text(check_name_pattern))]  # optional
+LinkPattern = Annotated[str, Value(_text(check_link_pattern))]  # optional
+Depth = Annotated[str, Value(_text(check_depth))]  # optional
+FoundType = Annotated[FindType, Value(_one_of(FIND_TYPES, "{what} must be f, l, d or nothing"))]
 FixedId = Annotated[str, Value(_text(optional(check_fixed_id)))]  # optional
 AbsolutePath = Annotated[str, Value(_text(check_path))]
 OptionalPath = Annotated[str, Value(_text(optional(check_path)))]

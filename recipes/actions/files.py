@@ -10,7 +10,11 @@ from recipes.actions.fields import (
     AbsolutePath,
     Capabilities,
     ConfigFiles,
+    Depth,
     FileContent,
+    FoundType,
+    LinkPattern,
+    NamePattern,
     OctalMode,
     OptionalPackageName,
     Owner,
@@ -37,6 +41,30 @@ class RemovePath(Action):
     name: Literal["remove-path"] = Field("remove-path", alias="Action")
     path: AbsolutePath = Field(alias="Path")
     recursive: YesNo = Field(False, alias="Recursive")
+
+
+class RemoveFound(Action):
+    """Remove what `find PATH [-maxdepth N] [-type T] [-name GLOB] [-lname GLOB] [-empty]
+    -delete` finds (ssl-cert's `-lname`, redis' `-type d -empty`, ucf's `-type f |
+    xargs rm -f`): PATH itself counts (depth 0), nothing is followed, a directory is
+    removed only when it is empty by then (else an error, as find's); nothing where PATH
+    is not a directory."""
+
+    name: Literal["remove-found"] = Field("remove-found", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    max_depth: Depth = Field("", alias="Max-Depth")
+    type: FoundType = Field("", alias="Type")
+    name_pattern: NamePattern = Field("", alias="Name")
+    link_pattern: LinkPattern = Field("", alias="Link-Name")
+    empty: YesNo = Field(False, alias="Empty")
+
+    @model_validator(mode="after")
+    def _selective(self) -> RemoveFound:
+        if any(c in self.path for c in "*?[") or not (
+                self.type or self.name_pattern or self.link_pattern or self.empty):
+            raise ValueError("remove-found takes a plain Path and at least one of Type, "
+                             "Name, Link-Name, Empty (not a whole tree: remove-path)")
+        return self
 
 
 class PruneLinks(Action):

@@ -23,6 +23,7 @@ from recipes.actions.files import (
     MovePath,
     MvConffile,
     PruneLinks,
+    RemoveFound,
     RemovePath,
     RmConffile,
     SetCapability,
@@ -56,8 +57,8 @@ AnyAction = Annotated[
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache | UpdateShells
     | PamAuthUpdate | NssService | SystemIdentity
-    | MakeDir | RemovePath | PruneLinks | MovePath | SetOwner | SetCapability | StatOverride
-    | Symlink | CreateFile
+    | MakeDir | RemovePath | RemoveFound | PruneLinks | MovePath | SetOwner | SetCapability
+    | StatOverride | Symlink | CreateFile
     | InstallConfig
     | Trigger | Tmpfiles | Sysusers,
     Field(discriminator="name"),

@@ -25,10 +25,13 @@ from recipes.actions import (
     MakeDir,
     MovePath,
     PamAuthUpdate,
+    RemoveFound,
     RemoveGroup,
     RemovePath,
     RemoveUser,
+    SetCapability,
     SetOwner,
+    ShadowPasswords,
     StatOverride,
     Symlink,
     SystemGroup,
@@ -83,6 +86,10 @@ def roots(action: Action) -> frozenset[str] | None:
         return frozenset({action.path.rstrip("/") or "/"}) if _plain(action.path) else None
     if isinstance(action, RemovePath):  # (a glob: the directory before its first pattern)
         return frozenset({_tree(action.path) if _plain(action.path) else _glob_root(action.path)})
+    if isinstance(action, RemoveFound):
+        return frozenset({_tree(action.path)})
+    if isinstance(action, SetCapability):
+        return frozenset({action.path})
     if isinstance(action, MovePath):
         return frozenset({_tree(action.source), _tree(action.path),
                           *_with_parents(action.path)})
@@ -101,7 +108,8 @@ def roots(action: Action) -> frozenset[str] | None:
     if isinstance(action, UpdateCache):
         root = action.path or CACHES.get(action.kind)
         return frozenset({_tree(root)}) if root and _plain(root) else None
-    if isinstance(action, SystemGroup | UserInGroup | RemoveGroup | RemoveUser):
+    if isinstance(action, SystemGroup | UserInGroup | RemoveGroup | RemoveUser |
+                  ShadowPasswords):
         return frozenset(ACCOUNTS)
     if isinstance(action, SystemUser):
         home = _with_parents(action.home) if action.create_home else set()

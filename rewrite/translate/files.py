@@ -11,6 +11,7 @@ from recipes.actions import (
     InstallConfig,
     MakeDir,
     MovePath,
+    RemoveFound,
     RemovePath,
     SetOwner,
     Symlink,
@@ -211,9 +212,53 @@ def _h_mv(argv: list[str], ctx: Ctx) -> list[Action]:
     return [MovePath(script=ctx.script, on=ctx.phases, source=source, path=dest)]
 
 
+# find's tests the remove-found action has, and the field each fills
+_FIND_TESTS = {"-maxdepth": "max_depth", "-type": "type", "-name": "name_pattern",
+               "-lname": "link_pattern"}
+
+
+def find_removal(argv: list[str], ctx: Ctx, *, deleting: bool = False) -> RemoveFound:
+    """`find DIR TESTS... -delete` (or, `deleting`, the find of `find ... | xargs rm -f`,
+    `-exec rm -f {} ;`): the remove-found action; ValueError for anything else."""
+    if len(argv) < 3 or not argv[1].startswith("/"):
+        raise ValueError("find of something other than one absolute directory")
+    fields: dict[str, str | bool] = {}
+    words = argv[2:]
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word in _FIND_TESTS and index + 1 < len(words):
+            fields[_FIND_TESTS[word]] = words[index + 1]
+            index += 2
+            continue
+        if word == "-empty":
+            fields["empty"] = True
+        elif word == "-delete" and not deleting and index == len(words) - 1:
+            deleting = True
+        elif word in ("-print0", "-print") and deleting and index == len(words) - 1:
+            pass
+        elif word == "-exec" and words[index + 1:index + 2] in (["rm"], ["/bin/rm"]) and \
+                words[-2:] in (["{}", ";"], ["{}", "+"]) and \
+                all(w in ("-f", "--") for w in words[index + 2:-2]):
+            deleting = True
+            index = len(words)
+            continue
+        else:
+            raise ValueError(f"find with {word} (only -maxdepth, -type, -name, -lname, "
+                             "-empty and -delete are modelled)")
+        index += 1
+    if not deleting:
+        raise ValueError("find that does not delete what it finds")
+    return RemoveFound(script=ctx.script, on=ctx.phases, path=argv[1], **fields)
+
+
+def _h_find(argv: list[str], ctx: Ctx) -> list[Action]:
+    return [find_removal(argv, ctx)]
+
+
 HANDLERS: dict[str, Handler] = {
     "mkdir": _h_mkdir, "rm": _h_rm, "rmdir": _h_rmdir,
     "chown": _h_chown, "chmod": _h_chmod,
     "ln": _h_ln, "touch": _h_touch, "ucf": _h_ucf, "cp": _h_cp,
-    "chgrp": _h_chgrp, "install": _h_install, "mv": _h_mv,
+    "chgrp": _h_chgrp, "install": _h_install, "mv": _h_mv, "find": _h_find,
 }

@@ -31,6 +31,7 @@ from rewrite.shell import (
     Loop,
     Node,
     Pipeline,
+    Word,
 )
 from rewrite.translate.capabilities import capability_unit
 from rewrite.translate.commands import translate_command
@@ -383,6 +384,9 @@ def _pipe_names(pipe: Pipeline) -> str:
 
 
 def _pipeline(pipe: Pipeline, ctx: Ctx, out: Result) -> Flow:
+    found = _find_xargs_rm(pipe)
+    if found is not None:  # `find D -type f -print0 | xargs -0r rm -f`: find's -delete
+        return _statement(found, ctx, out)
     if len(pipe.commands) != 1:
         raise Untranslatable(pipe.line, ctx.source(pipe.line), "a pipeline",
                              Idiom("pipeline", _pipe_names(pipe)))
@@ -391,6 +395,30 @@ def _pipeline(pipe: Pipeline, ctx: Ctx, out: Result) -> Flow:
         raise Untranslatable(pipe.line, ctx.source(pipe.line), "a negated command",
                              "negated command")
     return _statement(inner, ctx, out)
+
+
+def _find_xargs_rm(pipe: Pipeline) -> Command | None:
+    """`find D ... -type f|l [-print0] | xargs [-0] [-r] rm [-f]` as the `find D ...
+    -delete` it amounts to (rm removes no directory: only files or links found), or
+    None."""
+    if len(pipe.commands) != 2 or pipe.negated or \
+            not all(isinstance(c, Command) and not c.redirects for c in pipe.commands):
+        return None
+    find, xargs = pipe.commands
+    assert isinstance(find, Command) and isinstance(xargs, Command)
+    words = [w.value for w in xargs.words]
+    options = [w for w in words[1:] if w.startswith("-") and w not in ("-f",)]
+    tool = [w for w in words[1:] if not w.startswith("-")]
+    types = [find.words[i + 1].value for i, w in enumerate(find.words[:-1])
+             if w.value == "-type"]
+    if find.name != "find" or words[:1] != ["xargs"] or tool not in (["rm"], ["/bin/rm"]) or \
+            not all(o in ("-0", "-r", "-0r", "-r0", "--null", "--no-run-if-empty")
+                    for o in options) or types not in (["f"], ["l"]) or \
+            words[-1] != "-f" and words[-1] not in ("rm", "/bin/rm"):
+        return None
+    kept = [w for w in find.words if w.value not in ("-print0", "-print")]
+    return Command(words=[*kept, Word(raw="-delete", value="-delete", expands=False,
+                                      quoted=False)], redirects=[], line=find.line)
 
 
 def _if(node: If, ctx: Ctx, out: Result) -> Flow:
