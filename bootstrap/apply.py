@@ -45,6 +45,7 @@ from recipes.actions import (
     AlternativeInstall,
     AlternativeRemove,
     CaBundle,
+    CopyPath,
     CreateFile,
     DirToSymlink,
     InfoDir,
@@ -352,6 +353,25 @@ class Applier:
         if not self.fs.rename(source, path):
             return "not-needed", f"{source} is absent"
         return "applied", f"{source} -> {path}"
+
+    @applies(CopyPath)
+    def _copy_path(self, package: str, action: CopyPath) -> tuple[str, str]:
+        source = _absolute(action.source, "Source")
+        path = _absolute(action.path, "Path")
+        status = self.fs.lstat(source)
+        if not _regular(status):
+            return "not-needed", f"{source} is not a regular file"
+        assert status is not None
+        if self.fs.is_dir(path):
+            path = f"{path.rstrip('/')}/{source.rsplit('/', 1)[1]}"
+        existing = self.fs.lstat(path)
+        if action.preserve:
+            self.fs.copy(source, path)
+        else:
+            mode = stat.S_IMODE(existing.st_mode) if _regular(existing) and existing else \
+                stat.S_IMODE(status.st_mode) & 0o755
+            self.fs.write_bytes(path, self.fs.read_bytes(source), mode=mode)
+        return "applied", f"{source} copied to {path}"
 
     @applies(Symlink)
     def _symlink(self, package: str, action: Symlink) -> tuple[str, str]:

@@ -64,6 +64,7 @@ DOCUMENTED = {
                                  "Empty": "no"}),
     "prune-links": (("Path",), {}),
     "move-path": (("Source", "Path"), {}),
+    "copy-path": (("Source", "Path"), {"Preserve": "no"}),
     "set-owner": (("Path",), {"Owner": "", "Group": "", "Mode": ""}),
     "set-capability": (("Path",), {"Capabilities": "", "Setuid-Fallback": "no",
                                    "Remove": "no"}),

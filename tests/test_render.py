@@ -162,6 +162,8 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         "set-owner", "postinst", ("configure",),
         {"path": "/var/log/foo", "group": "adm", "mode": "2750"},
     ),
+    "copy-path": ("copy-path", "preinst", ("install",),
+                  {"source": "/var/lib/ucf/hashfile", "path": "/var/lib/ucf/hashfile.0"}),
     "set-capability": ("set-capability", "postinst", ("configure",),
                        {"path": "/bin/ping", "capabilities": "cap_net_raw+ep",
                         "setuid-fallback": "yes"}),

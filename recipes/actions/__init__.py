@@ -49,6 +49,7 @@ from recipes.actions.control import (
 )
 from recipes.actions.fields import CACHE_KINDS, PHASES, SCRIPTS, Slave
 from recipes.actions.files import (
+    CopyPath,
     CreateFile,
     DirToSymlink,
     InstallConfig,
@@ -88,7 +89,7 @@ from recipes.actions.vocabulary import ANY_ACTION, MODELS, VOCABULARY, AnyAction
 __all__ = [
     "ACCOUNT_NAME", "ACCOUNT_NAME_MAX", "ANY_ACTION", "CACHE_KINDS", "MODELS", "PHASES",
     "SCRIPTS", "VOCABULARY", "Action", "ActionError", "AlternativeInstall", "AlternativeRemove",
-    "AnyAction", "CaBundle", "CreateFile", "DirToSymlink", "Dropped", "InfoDir",
+    "AnyAction", "CaBundle", "CopyPath", "CreateFile", "DirToSymlink", "Dropped", "InfoDir",
     "InstallConfig", "Ldconfig", "MakeDir", "MovePath", "MvConffile", "NssService",
     "PamAuthUpdate",
     "PruneLinks", "PythonClean",

@@ -85,6 +85,19 @@ class MovePath(Action):
     path: AbsolutePath = Field(alias="Path")
 
 
+class CopyPath(Action):
+    """Copy a regular file where it exists (cp -f SOURCE PATH behind a test of SOURCE, as
+    ucf's preinst rotates its hash files): a file at `Path` gets the content (keeping its
+    mode, or with `Preserve: yes`, cp -p, the source's mode), a directory at `Path`
+    receives it, a new file gets the source's mode less the umask 022; nothing happens
+    when `Source` is absent."""
+
+    name: Literal["copy-path"] = Field("copy-path", alias="Action")
+    source: AbsolutePath = Field(alias="Source")
+    path: AbsolutePath = Field(alias="Path")
+    preserve: YesNo = Field(False, alias="Preserve")
+
+
 class SetOwner(Action):
     """chown/chmod/dpkg-statoverride of one path."""
 

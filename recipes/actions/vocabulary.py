@@ -16,6 +16,7 @@ from recipes.actions.accounts import (
     UserInGroup,
 )
 from recipes.actions.files import (
+    CopyPath,
     CreateFile,
     DirToSymlink,
     InstallConfig,
@@ -57,8 +58,8 @@ AnyAction = Annotated[
     | RmConffile | MvConffile | SymlinkToDir | DirToSymlink
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache | UpdateShells
     | PamAuthUpdate | NssService | SystemIdentity
-    | MakeDir | RemovePath | RemoveFound | PruneLinks | MovePath | SetOwner | SetCapability
-    | StatOverride | Symlink | CreateFile
+    | MakeDir | RemovePath | RemoveFound | PruneLinks | MovePath | CopyPath | SetOwner
+    | SetCapability | StatOverride | Symlink | CreateFile
     | InstallConfig
     | Trigger | Tmpfiles | Sysusers,
     Field(discriminator="name"),

@@ -18,6 +18,7 @@ from recipes.actions import (
     AlternativeInstall,
     AlternativeRemove,
     CaBundle,
+    CopyPath,
     CreateFile,
     InfoDir,
     InstallConfig,
@@ -86,6 +87,8 @@ def roots(action: Action) -> frozenset[str] | None:
         return frozenset({action.path.rstrip("/") or "/"}) if _plain(action.path) else None
     if isinstance(action, RemovePath):  # (a glob: the directory before its first pattern)
         return frozenset({_tree(action.path) if _plain(action.path) else _glob_root(action.path)})
+    if isinstance(action, CopyPath):
+        return frozenset({_tree(action.path), *_with_parents(action.path)})
     if isinstance(action, RemoveFound):
         return frozenset({_tree(action.path)})
     if isinstance(action, SetCapability):

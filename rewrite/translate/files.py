@@ -7,6 +7,7 @@ import re
 
 from recipes.actions import (
     Action,
+    CopyPath,
     CreateFile,
     InstallConfig,
     MakeDir,
@@ -189,11 +190,14 @@ def _h_cp(argv: list[str], ctx: Ctx) -> list[Action]:
         raise Unmodelled("cp other than cp SOURCE DEST (absolute paths)",
                          Idiom("unknown form of", "cp"))
     source, dest = rest
-    if not ctx.missing(dest):
-        raise Unmodelled(f"cp to {dest}, which may exist (only a copy to a missing file, "
-                         "behind a test of it, is modelled)",
-                         Idiom("cp over a file that may exist"))
-    return [InstallConfig(script=ctx.script, on=ctx.phases, source=source, path=dest)]
+    if ctx.missing(dest):
+        return [InstallConfig(script=ctx.script, on=ctx.phases, source=source, path=dest)]
+    if source in ctx.guard_paths:  # `[ -e F ] && cp -f F F.0`: only where F exists
+        return [CopyPath(script=ctx.script, on=ctx.phases, source=source, path=dest,
+                         preserve=any(o in opts for o in ("-p", "-a", "--preserve", "-pZ")))]
+    raise Unmodelled(f"cp to {dest}, which may exist, of {source}, which no test around it "
+                     "found present (a copy to a missing file, or of a file a test found "
+                     "present, is modelled)", Idiom("cp over a file that may exist"))
 
 
 def _h_mv(argv: list[str], ctx: Ctx) -> list[Action]:
