@@ -164,3 +164,16 @@ def test_an_if_whose_test_runs_a_command_is_not_inert() -> None:
     except Untranslatable:
         return
     assert not any("branches do nothing" in d.reason for d in result.dropped)
+
+
+def test_an_answer_assigned_after_db_get_is_known() -> None:
+    """tzdata's postinst: `db_get tzdata/Areas && AREA="$RET"` then
+    `db_get "tzdata/Zones/$AREA"`: the answers (the templates' defaults) decide both."""
+    text = ('#!/bin/sh\nset -e\n. /usr/share/debconf/confmodule\nAREA=Etc\nZONE=UTC\n'
+            'db_get tzdata/Areas && AREA="$RET"\ndb_get "tzdata/Zones/$AREA" && ZONE="$RET"\n'
+            'mkdir -p "/var/lib/demo/$AREA/$ZONE"\n')
+    answers = {"tzdata/Areas": "Europe", "tzdata/Zones/Europe": "Paris"}
+    (made,) = translate(text, "postinst", package="tzdata", answers=answers).actions
+    assert made.get("Path") == "/var/lib/demo/Europe/Paris"
+    with pytest.raises(Untranslatable, match="no answer"):
+        translate(text, "postinst", package="tzdata", answers={"tzdata/Areas": "Asia"})

@@ -543,9 +543,9 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
             return _known(all_phases if held else frozenset(), all_phases)
         raise Unmodelled("dpkg --compare-versions on something other than $2",
                          Idiom("condition: dpkg --compare-versions on something other than $2"))
-    if name == "db_get" and len(argv) == 2:
+    if name == "db_get" and len(argv) == 2:  # (its answer is known: the question exists)
         db_get(argv[1], ctx, cmd.line)
-        return Cond(all_phases, "guard")
+        return _known(all_phases, all_phases)
     if name in ctx.defs and not cmd.words[0].quoted and is_predicate(name, ctx.defs):
         return Cond(all_phases, "guard", f"reads the system: function {name}", reads=True)
     return None

@@ -272,6 +272,8 @@ def known_value(name: str, ctx: Ctx, *, unset_empty: bool = True) -> str | None:
     reaching this point (a loop variable, a constant assignment, the environment)."""
     if name in ctx.subst:
         return ctx.subst[name]
+    if name == "RET" and ctx.ret.get("RET") is not None:  # debconf's answer, after db_get
+        return ctx.ret["RET"]
     entry = ctx.vars.get(name)
     if entry is not None:
         value, phases = entry

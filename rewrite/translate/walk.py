@@ -314,7 +314,8 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
         current = replace(ctx.narrowed(runs), status={p: "T" if op == "&&" else "F"
                                                       if op else status[p] for p in runs},
                           errexit=ctx.errexit and final,
-                          straight=ctx.straight and not node.rest,
+                          straight=ctx.straight and (not node.rest or not maybe and (
+                              not op or sure == live)),
                           guarded=ctx.guarded or bool(maybe),
                           guard_paths=ctx.guard_paths | tested(
                               [pipe for _, pipe in chain[:index]], ctx),
