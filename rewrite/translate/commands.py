@@ -63,6 +63,7 @@ DROPPED_TOOLS = {
     "update-grub": "no boot loader in a container image",
     "dbus-send": "a message to the running D-Bus daemon: none runs while an image is built",
     "apparmor_parser": "loads an AppArmor profile into the running kernel (the host's)",
+    "restorecon": "SELinux relabelling: images carry no SELinux labels",
 }
 # actions that only add what is missing, or refresh a cache from the files installed:
 # taken behind a test that reads the system, they change nothing where the test would
