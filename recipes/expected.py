@@ -13,8 +13,8 @@ exemptions in code.
 [[reason]]
 id = "byte-compile-skipped"              # lower case, digits, '-'
 description = "..."                      # why this difference is intended
-kinds = ["file"]                         # file account alternative diversion
-                                         # statoverride status conffile relation
+kinds = ["file"]                         # file account account-id alternative
+                                         # diversion statoverride status conffile relation
 changes = ["missing"]                    # optional: missing / extra / changed (default all)
 systems = ["C"]                          # optional: B and/or C (default both)
 paths = ["/usr/lib/python3*/**/__pycache__/*"]   # fnmatch globs over the subject
@@ -45,8 +45,8 @@ from base.tomlload import load_toml_model
 
 EXPECTED_FILE = Path(__file__).with_name("expected.toml")
 
-Kind = Literal["file", "account", "alternative", "diversion", "statoverride", "status",
-               "conffile", "relation"]
+Kind = Literal["file", "account", "account-id", "alternative", "diversion", "statoverride",
+               "status", "conffile", "relation"]
 Change = Literal["missing", "extra", "changed"]
 System = Literal["B", "C"]
 _ALL_CHANGES: tuple[Change, ...] = ("missing", "extra", "changed")

@@ -12,7 +12,7 @@ from archive.upstream.index import BinaryRecord
 from audit.verify import _siblings
 from base.errors import RecipeError
 from recipes.expected import load_expected
-from rewrite.verify.compare import classify, compare
+from rewrite.verify.compare import classify, compare, dynamic_renumbering
 from rewrite.verify.snapshot import account_lines, snapshot, walk
 from unessential.cli import cli
 
@@ -140,3 +140,36 @@ def test_verify_needs_names_or_a_priority() -> None:
         assert result.exit_code == 2, (args, result.output)
     assert "--priority required,important,standard" in runner.invoke(
         cli, ["verify", "--help"]).output
+
+
+def _accounts(passwd: str, group: str) -> dict[str, dict[str, str]]:
+    return {"/etc/passwd": account_lines("/etc/passwd", passwd),
+            "/etc/group": account_lines("/etc/group", group)}
+
+
+def test_system_ids_given_in_another_order_are_one_renumbering() -> None:
+    """systemd-timesyncd's accounts when apt configures it before systemd: the same
+    accounts, their free ids taken in another order (dynamic-ids-order); anything else
+    that differs stays an account difference."""
+    a = _accounts("systemd-network:x:998:998:N:/:/usr/sbin/nologin\n"
+                  "systemd-timesync:x:997:997:T:/:/usr/sbin/nologin\n",
+                  "systemd-journal:x:999:\nsystemd-network:x:998:\nsystemd-timesync:x:997:\n")
+    x = _accounts("systemd-network:x:997:997:N:/:/usr/sbin/nologin\n"
+                  "systemd-timesync:x:999:999:T:/:/usr/sbin/nologin\n",
+                  "systemd-journal:x:998:\nsystemd-network:x:997:\nsystemd-timesync:x:999:\n")
+    assert dynamic_renumbering(a, x) == {
+        "/etc/passwd:systemd-network", "/etc/passwd:systemd-timesync",
+        "/etc/group:systemd-journal", "/etc/group:systemd-network",
+        "/etc/group:systemd-timesync"}
+    # not one renumbering: two ids of X stand for one of A
+    clash = _accounts("u:x:998:998::/:/bin/false\nv:x:999:999::/:/bin/false\n", "")
+    assert dynamic_renumbering(
+        _accounts("u:x:998:998::/:/bin/false\nv:x:998:998::/:/bin/false\n", ""), clash) == set()
+    # an id outside 100..999 (a fixed one) is a real difference
+    assert dynamic_renumbering(_accounts("", "shadow:x:42:\n"),
+                               _accounts("", "shadow:x:999:\n")) == set()
+    # another field differs: not a renumbering
+    assert dynamic_renumbering(_accounts("u:x:998:998::/:/bin/false\n", ""),
+                               _accounts("u:x:997:997::/home:/bin/false\n", "")) == set()
+    expected = load_expected()
+    assert any("account-id" in r.kinds for r in expected.reason)

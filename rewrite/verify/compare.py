@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from recipes.expected import Expected
 from rewrite.verify.snapshot import ALTERNATIVES, STATUS, STRUCTURED, Entry, Snapshot
@@ -184,9 +184,11 @@ def compare(a: Snapshot, x: Snapshot, base: Snapshot, *,
             rewritten: RelationChanges | None = None) -> list[Difference]:
     """Every difference between snapshot `a` and snapshot `x` (unclassified)."""
     out = compare_trees(a.tree, x.tree, base.tree)
+    renumbered = dynamic_renumbering(a.state.accounts, x.state.accounts)
     for path in sorted(set(a.state.accounts) | set(x.state.accounts)):
-        out += _compare_maps("account", path, a.state.accounts.get(path, {}),
-                             x.state.accounts.get(path, {}), "entry")
+        out += [replace(d, kind="account-id") if d.subject in renumbered else d
+                for d in _compare_maps("account", path, a.state.accounts.get(path, {}),
+                                       x.state.accounts.get(path, {}), "entry")]
     out += _compare_maps("diversion", "/var/lib/dpkg/diversions", a.state.diversions,
                          x.state.diversions, "diversion of")
     out += _compare_maps("statoverride", "/var/lib/dpkg/statoverride", a.state.statoverrides,
@@ -199,6 +201,50 @@ def compare(a: Snapshot, x: Snapshot, base: Snapshot, *,
                                   left or "", right or "", f"alternative {name}"))
     out += compare_status(a.state.status, x.state.status, rewritten or {})
     return out
+
+
+DYNAMIC_IDS = range(100, 1000)  # adduser --system, systemd-sysusers: the free ones
+
+
+def dynamic_renumbering(a: Mapping[str, Mapping[str, str]],
+                        x: Mapping[str, Mapping[str, str]]) -> set[str]:
+    """The account entries (`/etc/passwd:NAME` subjects) that differ only by a system id
+    the system chose (100..999 on both sides), where one id of X stands for one id of A
+    throughout /etc/passwd and /etc/group: the same accounts, numbered in another order
+    (apt configures packages in another order when relations change). Empty if any
+    such difference is not part of one consistent renumbering."""
+    uids: dict[str, str] = {}
+    gids: dict[str, str] = {}
+    found: set[str] = set()
+    pairs: list[tuple[str, list[str], list[str]]] = []
+    for path, ids in (("/etc/passwd", (2, 3)), ("/etc/group", (2,))):
+        for name in sorted(set(a.get(path, {})) & set(x.get(path, {}))):
+            left, right = a[path][name].split(":"), x[path][name].split(":")
+            if left == right:  # (its ids stand for themselves)
+                pairs.append((path, left, right))
+                continue
+            if len(left) != len(right) or any(
+                    left[i] != right[i] for i in range(len(left)) if i not in ids):
+                continue
+            pairs.append((path, left, right))
+            found.add(f"{path}:{name}")
+    for path, left, right in pairs:
+        for index in ((2, 3) if path == "/etc/passwd" else (2,)):
+            if len(left) <= index:
+                continue
+            table = uids if path == "/etc/passwd" and index == 2 else gids
+            dynamic = all(v.isdigit() and int(v) in DYNAMIC_IDS
+                          for v in (left[index], right[index]))
+            if left[index] == right[index] and not dynamic:
+                continue
+            if not dynamic:
+                return set()
+            if table.setdefault(right[index], left[index]) != left[index]:
+                return set()
+    for table in (uids, gids):
+        if len(set(table.values())) != len(table):
+            return set()
+    return found
 
 
 def classify(differences: Iterable[Difference], expected: Expected, system: str) -> \
