@@ -228,13 +228,9 @@ class Accounts:
         """A sysusers.d `u` line: the user if missing. `uid:group` takes that primary
         group; otherwise the group of its name (made with the uid when free, or the
         uid taken from it); no uid: the highest id free as a uid and a gid."""
-        check_name(name, "user")
-        check_field(gecos, "Gecos")
-        check_field(home, "Home", path=True)
-        check_field(shell, "Shell", path=True)
-        existing = self.passwd.find(name)
+        existing = self._existing_user(name, gecos, home, shell)
         if existing is not None:
-            return int(existing[2]), int(existing[3])
+            return existing
         taken = self.passwd.ids()
         if group is not None:
             gid = self.gid(group)
@@ -253,16 +249,22 @@ class Accounts:
         self.shadow.lines.append(f"{name}:!*:::::::")
         return number, gid
 
-    def add_user(self, name: str, *, home: str = "/nonexistent", shell: str = NOLOGIN,
-                 group: str = "", gecos: str = "", uid: int | None = None) -> tuple[int, int]:
-        """Create a system user if missing (and its group); its (uid, gid)."""
+    def _existing_user(self, name: str, gecos: str, home: str,
+                       shell: str) -> tuple[int, int] | None:
+        """The fields of a new user checked; (uid, gid) of the user if it exists."""
         check_name(name, "user")
         check_field(gecos, "Gecos")
         check_field(home, "Home", path=True)
         check_field(shell, "Shell", path=True)
         existing = self.passwd.find(name)
+        return (int(existing[2]), int(existing[3])) if existing is not None else None
+
+    def add_user(self, name: str, *, home: str = "/nonexistent", shell: str = NOLOGIN,
+                 group: str = "", gecos: str = "", uid: int | None = None) -> tuple[int, int]:
+        """Create a system user if missing (and its group); its (uid, gid)."""
+        existing = self._existing_user(name, gecos, home, shell)
         if existing is not None:
-            return int(existing[2]), int(existing[3])
+            return existing
         if group:
             gid = self.add_group(group)
             number = uid if uid is not None else self._free(None, self.passwd)

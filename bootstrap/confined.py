@@ -379,33 +379,32 @@ class ImageRoot:
             os.chmod(f"/proc/self/fd/{fd}", mode)
 
     def set_xattr(self, path: str, name: str, value: bytes) -> None:
-        """Set extended attribute `name` of what `path` resolves to in the image (a
-        regular file: O_PATH descriptors do not carry xattrs, so it is opened)."""
-        with self._at(path, follow_last=True) as where:
-            fd = os.open(where.name or ".", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC |
-                         os.O_NONBLOCK, dir_fd=where.parent)
-            try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise Confinement(f"{where.shown} is not a regular file")
-                os.setxattr(fd, name, value)
-            finally:
-                os.close(fd)
+        """Set extended attribute `name` of the regular file `path` resolves to."""
+        with self._regular(path) as fd:
+            os.setxattr(fd, name, value)
 
     def remove_xattr(self, path: str, name: str) -> bool:
         """Remove extended attribute `name` of a regular file; whether it had one."""
+        with self._regular(path) as fd:
+            try:
+                os.removexattr(fd, name)
+            except OSError as exc:
+                if exc.errno == errno.ENODATA:
+                    return False
+                raise
+            return True
+
+    @contextlib.contextmanager
+    def _regular(self, path: str) -> Iterator[int]:
+        """A read-only descriptor of the regular file `path` resolves to in the image
+        (O_PATH descriptors do not carry xattrs, so it is opened)."""
         with self._at(path, follow_last=True) as where:
             fd = os.open(where.name or ".", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC |
                          os.O_NONBLOCK, dir_fd=where.parent)
             try:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
                     raise Confinement(f"{where.shown} is not a regular file")
-                try:
-                    os.removexattr(fd, name)
-                except OSError as exc:
-                    if exc.errno == errno.ENODATA:
-                        return False
-                    raise
-                return True
+                yield fd
             finally:
                 os.close(fd)
 
