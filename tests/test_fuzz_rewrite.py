@@ -89,6 +89,21 @@ def command() -> st.SearchStrategy[str]:
         st.just("invoke-rc.d odd start || exit 1"),
         st.builds(lambda c: f"exit {c}", pick(["", "0", "1", "3", "256", "$?", "x", "0 1"])),
         st.builds(lambda t: f"frob {t}", st.text(max_size=10)),
+        # this stop's vocabulary: temporary files, find -delete, cp -f, fixed gids,
+        # shadowconfig, setcap, computed output
+        st.just("tmp=$(mktemp)"),
+        st.just('rm -f "$tmp"'),
+        st.builds(lambda p, t: f"find {p} -maxdepth 1 -type {t} -delete", path,
+                  pick(["f", "l", "d", "x"])),
+        st.builds(lambda p: f"find {p} -type f -print0 | xargs -0r rm -f", path),
+        st.builds(lambda a, b: f"cp -f {a} {b}", path, path),
+        st.builds(lambda n, g: f"groupadd -g {g} {n}", name, pick(["42", "0", "70000", "x"])),
+        st.just("shadowconfig on"),
+        st.builds(lambda c, p: f"setcap {c} {p}", pick(["cap_net_raw+ep", "bogus", "-r"]),
+                  path),
+        st.builds(lambda p: f'x=$(echo {p}/$((1+2))); mkdir -p "$x"', path),
+        st.builds(lambda p: f"for i in $(seq 3); do rmdir {p}.$i; done", path),
+        st.builds(lambda p: f"V={p}; mkdir -p ${{V%/*}}", path),
     )
 
 
@@ -109,6 +124,9 @@ def condition() -> st.SearchStrategy[str]:
         st.just("getent passwd odd >/dev/null"),
         st.just('[ "$RET" = true ]'),
         st.just('[ "$FOO" = bar ]'),
+        st.just('test "${2+set}" = set'),
+        st.just('[ "$5" != removing ]'),
+        st.just('dpkg --compare-versions "" ge 1:1.0'),
     )
     return st.one_of(simple, st.builds(lambda c: f"! {c}", simple),
                      st.builds(lambda a, o, b: f"{a} {o} {b}", simple, pick(["&&", "||"]), simple))
