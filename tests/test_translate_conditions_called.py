@@ -177,3 +177,15 @@ def test_an_answer_assigned_after_db_get_is_known() -> None:
     assert made.get("Path") == "/var/lib/demo/Europe/Paris"
     with pytest.raises(Untranslatable, match="no answer"):
         translate(text, "postinst", package="tzdata", answers={"tzdata/Areas": "Asia"})
+
+
+def test_what_a_function_called_as_a_test_creates_is_known_to_every_branch() -> None:
+    """A function that creates a path, called as the if's first test: each branch starts
+    from what it did (the path is no longer missing there), as the shell runs it."""
+    text = ('#!/bin/sh\nset -e\nprepare() {\n  mkdir -p /var/lib/demo\n'
+            '  [ -e /etc/demo.conf ]\n}\nif [ ! -d /var/lib/demo ]; then\n  :\nfi\n'
+            'if prepare; then\n  mkdir -p /var/lib/demo/a\nelse\n  mkdir -p /var/lib/demo/b\n'
+            'fi\nexit 0\n')
+    result = translate(text, "postinst", package="demo")
+    assert [a.get("Path") for a in result.actions] == [
+        "/var/lib/demo", "/var/lib/demo/a", "/var/lib/demo/b"]

@@ -499,10 +499,15 @@ def _if_statement(node: If, ctx: Ctx, out: Result) -> Flow:
     # actions' own tests still keep them apart), all of it counts after the if
     before, made = list(ctx.effects), []
     taken: list[tuple[int, int, frozenset[str]]] = []  # out.actions[start:end], its tests
-    for cond_nodes, body in node.branches:
+    for index, (cond_nodes, body) in enumerate(node.branches):
         current = ctx.narrowed(remaining)
         try:
-            cond = _call_condition(cond_nodes, current, out) or eval_list(cond_nodes, current)
+            # (a function called as the first test runs before any branch: what it
+            # changes is part of what every branch starts from)
+            called = _call_condition(cond_nodes, current, out) if index == 0 else None
+            if called is not None:
+                before = list(ctx.effects)
+            cond = called or eval_list(cond_nodes, current)
         except ValueError as exc:
             raise Untranslatable(node.line, ctx.source(node.line), f"condition {exc}",
                                  idiom_of(exc, Idiom(f"condition: {exc}"))) from exc
