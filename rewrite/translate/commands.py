@@ -9,6 +9,7 @@ from dataclasses import replace
 from pydantic import ValidationError
 
 from recipes.actions import (
+    Action,
     CreateFile,
     Dropped,
     InstallConfig,
@@ -30,6 +31,7 @@ from rewrite.translate import (
     accounts,
     alternatives,
     caches,
+    dictionaries,
     dpkg,
     effects,
     files,
@@ -82,6 +84,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # tool -> its handler, from every tool family
 HANDLERS: dict[str, Handler] = {
     **caches.HANDLERS,
+    **dictionaries.HANDLERS,
     **alternatives.HANDLERS,
     **accounts.HANDLERS,
     **dpkg.HANDLERS,
@@ -200,8 +203,16 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     except ValueError as exc:
         raise Untranslatable(cmd.line, text, str(exc),
                              idiom_of(exc, Idiom("unknown form of", name))) from exc
+    take(actions, cmd.line, ctx, out)
+
+
+def take(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
+    """Add the actions of the statement at `line` where the tests around it allow (the
+    tests they carry as `Only-If`); Untranslatable where they cannot be kept apart."""
+    where = ctx.origin(line)
+    text = ctx.source(line)
     if ctx.reads and not all(isinstance(a, ADDITIVE) for a in actions):
-        raise Untranslatable(cmd.line, text, "a change behind a test that reads the system "
+        raise Untranslatable(line, text, "a change behind a test that reads the system "
                              "(grep, getent ...): it would be made whether or not the test "
                              "holds (only what adds a missing file, directory or account is)",
                              "change behind a test that reads the system")
@@ -215,7 +226,7 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
             out.actions += [a.model_copy(update={"origin": where}) for a in actions]
             ctx.ran(effects.of_all(actions))
             return
-        raise Untranslatable(cmd.line, text, "an owner or mode change behind a test of the "
+        raise Untranslatable(line, text, "an owner or mode change behind a test of the "
                              "system (of another path): it would be made whether or not the "
                              "test holds", "owner or mode change behind a test of the system")
     if ctx.guarded and not ctx.attach and any(isinstance(a, RemovePath | MovePath)
@@ -232,13 +243,13 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                 isinstance(a, RemovePath | MovePath) and not _tested(a.path, ctx.guard_paths)
                 and not (isinstance(a, MovePath) and _tested(a.source, ctx.guard_paths))
                 for a in actions)):
-            raise Untranslatable(cmd.line, text, "a removal behind a test of the system "
+            raise Untranslatable(line, text, "a removal behind a test of the system "
                                  "(of another path): it would be made whether or not the "
                                  "test holds", "removal behind a test of the system")
     if ctx.attach:  # (a case on a file's md5): the actions carry the tests
         holding = ctx.holding()
         if holding is None:
-            raise Untranslatable(cmd.line, text, "a change behind a test of a file's md5 "
+            raise Untranslatable(line, text, "a change behind a test of a file's md5 "
                                  "and another test of the system", Idiom(
                                      "change behind a test of a file's md5 and another test"))
         actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)}) for a in actions]

@@ -33,8 +33,9 @@ from rewrite.shell import (
     Pipeline,
     Word,
 )
+from rewrite.translate.attempts import attempted_change
 from rewrite.translate.capabilities import capability_unit
-from rewrite.translate.commands import translate_command
+from rewrite.translate.commands import take, translate_command
 from rewrite.translate.conditions import (
     Cond,
     constant,
@@ -65,6 +66,7 @@ from rewrite.translate.exits import (
     refuse_exit,
 )
 from rewrite.translate.functions import call, define, do_return
+from rewrite.translate.links import dangling_links
 from rewrite.translate.nss import nss_unit
 from rewrite.translate.systemd import INIT_REASON
 from rewrite.translate.tested import (
@@ -385,6 +387,10 @@ def _pipe_names(pipe: Pipeline) -> str:
 
 
 def _pipeline(pipe: Pipeline, ctx: Ctx, out: Result) -> Flow:
+    pruned = dangling_links(pipe, ctx)
+    if pruned is not None:  # `find D -type l | while read l; do test -f "$l" || rm ...`
+        take([pruned], pipe.line, ctx, out)
+        return {p: "T" for p in ctx.phases}
     found = _find_xargs_rm(pipe)
     if found is not None:  # `find D -type f -print0 | xargs -0r rm -f`: find's -delete
         return _statement(found, ctx, out)
@@ -423,6 +429,9 @@ def _find_xargs_rm(pipe: Pipeline) -> Command | None:
 
 
 def _if(node: If, ctx: Ctx, out: Result) -> Flow:
+    attempt = attempted_change(node)
+    if attempt is not None:  # `if [ -d D ] && ... && rmdir D; then`: tried, then tested
+        return _walk(attempt, ctx, out)
     capability = capability_unit(node, ctx)
     if capability is not None:  # setcap with setuid fallback, or its removal
         holding = ctx.holding() if ctx.guarded else ()

@@ -1,0 +1,69 @@
+"""dictionaries-common's tools, as word lists and ispell dictionaries call them: the
+activation of dictionaries-common's trigger (what they do under dpkg)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewrite.translate import Untranslatable, translate
+
+WAMERICAN_POSTINST = """#!/bin/sh
+set -e
+. /usr/share/debconf/confmodule
+SCRIPT="/usr/sbin/update-default-wordlist"
+if [ "$1" = "configure" ] ; then
+    if [ -x "$SCRIPT" ]; then
+    $SCRIPT  --rebuild
+    fi
+fi
+"""
+
+WAMERICAN_POSTRM = """#!/bin/sh
+set -e
+rmscript="/usr/sbin/remove-default-wordlist"
+case "$1" in abort-install|remove)
+    if [ -x $rmscript ]; then
+        $rmscript wamerican
+    fi
+    if [ -e /usr/share/debconf/confmodule ]; then
+        . /usr/share/debconf/confmodule
+        db_purge
+    fi
+esac
+"""
+
+
+def _stanzas(text: str, script: str) -> list[dict[str, str]]:
+    return [a.stanza() for a in translate(text, script, package="wamerican").actions]
+
+
+def test_update_and_remove_default_wordlist_activate_the_trigger() -> None:
+    assert _stanzas(WAMERICAN_POSTINST, "postinst") == [
+        {"Action": "trigger", "Script": "postinst", "On": "configure",
+         "Name": "update-default-wordlist"}]
+    assert _stanzas(WAMERICAN_POSTRM, "postrm") == [
+        {"Action": "trigger", "Script": "postrm", "On": "remove abort-install",
+         "Name": "update-default-wordlist"}]
+
+
+def test_the_ispell_twins() -> None:
+    text = ("#!/bin/sh\nset -e\nif [ \"$1\" = configure ]; then update-default-ispell; fi\n"
+            "if [ \"$1\" = remove ]; then remove-default-ispell iamerican; fi\n")
+    assert [(a["On"], a["Name"]) for a in _stanzas(text, "postinst")] == [
+        ("configure", "update-default-ispell")]
+    assert [(a["On"], a["Name"]) for a in _stanzas(text.replace("configure", "purge"),
+                                                  "postrm")] == [
+        ("purge", "update-default-ispell"), ("remove", "update-default-ispell")]
+
+
+@pytest.mark.parametrize("call", [
+    "update-default-wordlist --triggered",  # dictionaries-common's own run
+    "update-default-wordlist --skip-symlinks",
+    "remove-default-wordlist",  # no package
+    "remove-default-wordlist a b",
+    "remove-default-wordlist Not_A_Package",
+])
+def test_other_calls_are_refused(call: str) -> None:
+    with pytest.raises(Untranslatable) as caught:
+        translate(f"#!/bin/sh\nset -e\n{call}\n", "postinst", package="demo")
+    assert caught.value.line == 3
