@@ -34,6 +34,7 @@ from bootstrap.alternatives import AdminFile, parse_admin, render_admin
 from bootstrap.capabilities import XATTR, capability_xattr
 from bootstrap.conditions import holds
 from bootstrap.confined import Confinement, ImageRoot
+from bootstrap.diversions import DIVERSIONS, Diversion, clash, parse_diversions, render_diversions
 from bootstrap.nss import add_last as nss_add_last
 from bootstrap.nss import remove as nss_remove
 from bootstrap.pam import TYPES as PAM_TYPES
@@ -48,6 +49,7 @@ from recipes.actions import (
     CopyPath,
     CreateFile,
     DirToSymlink,
+    Divert,
     InfoDir,
     InstallConfig,
     Ldconfig,
@@ -333,6 +335,52 @@ class Applier:
     def _write_statoverrides(self, table: dict[str, str]) -> None:
         self.fs.write_text(_STATOVERRIDE, "".join(f"{table[p]} {p}\n" for p in sorted(table)),
                            mode=0o644, strict=True)
+
+    @applies(Divert)
+    def _divert(self, package: str, action: Divert) -> tuple[str, str]:
+        path = _absolute(action.path, "Path")
+        target = _absolute(action.target(), "Divert-To")
+        holder = action.package or package
+        table = self.diversions()
+        if action.remove:
+            existing = table.get(path)
+            if existing is None:
+                return "not-needed", f"{path} is not diverted"
+            if existing.holder != holder:
+                raise ValueError(f"the diversion of {path} is held by {existing.holder}, not "
+                                 f"{holder} (dpkg-divert: mismatch on package)")
+            if action.divert_to and existing.to != target:
+                raise ValueError(f"{path} is diverted to {existing.to}, not {target} "
+                                 "(dpkg-divert: mismatch on divert-to)")
+            del table[path]
+            self._divert_rename(existing.to, path, action.rename)
+            self.fs.write_text(DIVERSIONS, render_diversions(table), strict=True)
+            return "applied", f"diversion of {path} by {holder} removed"
+        if table.get(path) == Diversion(target, holder):
+            return "not-needed", f"{path} is diverted to {target} by {holder} already"
+        why = clash(table, path, target, holder)
+        if why:
+            raise ValueError(why)
+        self._divert_rename(path, target, action.rename)
+        table[path] = Diversion(target, holder)
+        self.fs.write_text(DIVERSIONS, render_diversions(table), strict=True)
+        return "applied", f"{path} diverted to {target} by {holder}"
+
+    def diversions(self) -> dict[str, Diversion]:
+        """dpkg's diversion database: diverted path -> (divert-to, holder)."""
+        if not self.fs.lexists(DIVERSIONS):
+            return {}
+        return parse_diversions(self.fs.read_text(DIVERSIONS, strict=True))
+
+    def _divert_rename(self, source: str, target: str, rename: bool) -> None:
+        """dpkg-divert --rename: the file at `source` moves to `target` (an error where
+        both are there)."""
+        if not rename or not self.fs.lexists(source):
+            return
+        if self.fs.lexists(target):
+            raise ValueError(f"renaming {source} to {target} would overwrite {target} "
+                             "(dpkg-divert: rename involves overwriting)")
+        self.fs.rename(source, target)
 
     @applies(RemovePath)
     def _remove_path(self, package: str, action: RemovePath) -> tuple[str, str]:

@@ -3,7 +3,8 @@ system: `-e` exists, `-f` regular file, `-d` directory, `-L` symbolic link (the 
 component not followed), `-x` any execute bit (root's view), `-s` size above zero;
 `! ` negates; `md5 PATH HASH...` a regular file whose md5 is one of the hashes;
 `dpkg-md5 PATH PACKAGE` PATH's md5 is the one dpkg records for it among PACKAGE's
-conffiles (none and none count as the same, as in the shell idiom it comes from). Paths
+conffiles (none and none count as the same, as in the shell idiom it comes from);
+`diverted PATH [PACKAGE]` dpkg's diversion database diverts PATH (by PACKAGE). Paths
 resolve inside the image root (ImageRoot)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import stat
 from collections.abc import Mapping
 
 from bootstrap.confined import Confinement, ImageRoot
+from bootstrap.diversions import DIVERSIONS, parse_diversions
 from recipes.actions.fields import condition_parts
 
 
@@ -22,6 +24,11 @@ def holds(fs: ImageRoot, condition: str,
     holds in the image; `recorded`: package -> conffile -> the md5 dpkg records (the
     packages unpacked so far)."""
     negated, test, path, hashes = condition_parts(condition)
+    if test == "diverted":
+        table = parse_diversions(fs.read_text(DIVERSIONS, strict=True)) \
+            if fs.lexists(DIVERSIONS) else {}
+        found = table.get(path)
+        return (found is not None and (not hashes or found.holder == hashes[0])) != negated
     if test in ("md5", "dpkg-md5"):
         try:
             data = fs.read_bytes(path) if fs.is_file(path) else None

@@ -193,7 +193,9 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
                     applier.run(record.package, action)
             try:
                 files = unpack_deb(deb_path, root, limits=limits, mtime=request.mtime,
-                                   aliases=aliases)
+                                   aliases=aliases, diversions={
+                                       path: d.to for path, d in applier.diversions().items()
+                                       if d.holder != record.package})
             except FormatError as exc:  # name the package, not the cache file
                 raise type(exc)(f"{record.package} ({record.filename})", exc.cause) from None
             if applier.owners is not None:

@@ -115,8 +115,13 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 def unpack_deb(deb: Path, root: Path, *, limits: UnpackLimits = UnpackLimits(),  # noqa: B008
                owners: bool = True, mtime: int | None = None,
-               aliases: Mapping[str, str] | None = None) -> list[UnpackedFile]:
+               aliases: Mapping[str, str] | None = None,
+               diversions: Mapping[str, str] | None = None) -> list[UnpackedFile]:
     """Unpack the data.tar of `deb` into the directory `root` (created if missing).
+
+    `diversions` maps a path as packages ship it to where dpkg's diversions database
+    sends this package's file (those held by other packages): the member is written
+    there, and listed at the path it was shipped at, as dpkg does.
 
     Returns the members in archive order. Raises UnsafeArchive naming `deb` and the
     member; FormatError for a corrupt package; OSError for I/O failures. On failure
@@ -130,6 +135,7 @@ def unpack_deb(deb: Path, root: Path, *, limits: UnpackLimits = UnpackLimits(), 
     job = _Unpacker(root_fd, limits, owners and os.geteuid() == 0, owners, mtime)
     job.aliases = {name: tuple(p for p in target.split("/") if p)
                    for name, target in (aliases or {}).items()}
+    job.diversions = {_parts(path): _parts(to) for path, to in (diversions or {}).items()}
     member = package.data_name
     try:
         ext = _extension(member, "data.tar", DATA_EXTENSIONS)
@@ -159,6 +165,15 @@ def unpack_deb(deb: Path, root: Path, *, limits: UnpackLimits = UnpackLimits(), 
         raise
     finally:
         os.close(root_fd)
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    """The components of an absolute path of the image (a diversion's, checked where the
+    database is written: no '..')."""
+    parts = tuple(p for p in path.split("/") if p not in ("", "."))
+    if ".." in parts:
+        raise ValueError(f"{path!r} has a '..' component")
+    return parts
 
 
 def _split(name: str, what: str) -> tuple[str, ...]:
@@ -193,6 +208,7 @@ class _Unpacker:
         self.count = 0
         self.total = 0
         self.aliases: dict[str, tuple[str, ...]] = {}
+        self.diversions: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def canonical(self, parts: tuple[str, ...]) -> tuple[str, ...]:
         """Where `parts` goes in the image (an aliased top-level directory replaced)."""
@@ -270,7 +286,8 @@ class _Unpacker:
         if kind is None:
             raise _Unsafe(f"unsupported tar member type {info.type!r}")
         shipped = _split(info.name, "path")
-        parts = self.canonical(shipped)
+        parts = self.canonical(self.diversions.get(shipped, shipped) if kind != "d"
+                               else shipped)
         if not parts and kind != "d":
             raise _Unsafe("the root is not a directory")
         mode = self._mode(info)

@@ -112,6 +112,12 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
                      f"\"$(dpkg-query -W -f='${{Conffiles}}\\n' {literal(hashes[0])} "
                      "2>/dev/null | while read -r _ue_p _ue_h _ue_r; do "
                      f"[ \"$_ue_p\" = {literal(path)} ] && echo \"$_ue_h\"; done)\" ]")
+        elif test == "diverted":  # (dpkg-divert prints LOCAL for a local diversion)
+            holder = literal(hashes[0]) if hashes else "''"
+            same = bool(hashes) != negated
+            negated = False
+            check = (f"[ \"$(dpkg-divert ${{DPKG_ROOT:+--root \"$DPKG_ROOT\"}} --listpackage "
+                     f"{literal(path)} 2>/dev/null)\" {'=' if same else '!='} {holder} ]")
         else:
             check = f"[ {test} {_root(path, glob=False)} ]"
         tests.append(("! " if negated else "") + check)

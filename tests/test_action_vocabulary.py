@@ -69,6 +69,7 @@ DOCUMENTED = {
     "set-capability": (("Path",), {"Capabilities": "", "Setuid-Fallback": "no",
                                    "Remove": "no"}),
     "stat-override": (("Path",), {"Owner": "", "Group": "", "Mode": "", "Remove": "no"}),
+    "divert": (("Path",), {"Divert-To": "", "Package": "", "Rename": "no", "Remove": "no"}),
     "symlink": (("Path", "Target"), {}),
     "create-file": (("Path",), {"Content": "", "Mode": "", "Owner": "", "Group": ""}),
     "install-config": (("Source", "Path"), {}),

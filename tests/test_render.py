@@ -182,6 +182,13 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
     "stat-override-remove": (
         "stat-override", "postrm", ("purge",), {"path": "/usr/bin/foo-helper", "remove": "yes"},
     ),
+    "divert": (
+        "divert", "preinst", ("install", "upgrade"),
+        {"path": "/usr/bin/foo", "divert-to": "/usr/bin/foo.real", "rename": "yes"},
+    ),
+    "divert-remove": (
+        "divert", "postrm", ("remove",), {"path": "/bin/sh", "package": "dash", "remove": "yes"},
+    ),
     "symlink": (
         "symlink", "postinst", ("configure",),
         {"path": "/etc/foo/default.conf", "target": "../../usr/share/foo/default.conf"},

@@ -52,6 +52,7 @@ from recipes.actions.files import (
     CopyPath,
     CreateFile,
     DirToSymlink,
+    Divert,
     InstallConfig,
     MakeDir,
     MovePath,
@@ -89,7 +90,8 @@ from recipes.actions.vocabulary import ANY_ACTION, MODELS, VOCABULARY, AnyAction
 __all__ = [
     "ACCOUNT_NAME", "ACCOUNT_NAME_MAX", "ANY_ACTION", "CACHE_KINDS", "MODELS", "PHASES",
     "SCRIPTS", "VOCABULARY", "Action", "ActionError", "AlternativeInstall", "AlternativeRemove",
-    "AnyAction", "CaBundle", "CopyPath", "CreateFile", "DirToSymlink", "Dropped", "InfoDir",
+    "AnyAction", "CaBundle", "CopyPath", "CreateFile", "DirToSymlink", "Divert", "Dropped",
+    "InfoDir",
     "InstallConfig", "Ldconfig", "MakeDir", "MovePath", "MvConffile", "NssService",
     "PamAuthUpdate",
     "PruneLinks", "PythonClean",

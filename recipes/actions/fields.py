@@ -240,7 +240,9 @@ Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]
 # (a regular file whose md5 is one of the hashes: a file as a package shipped it); and
 # "dpkg-md5 PATH PACKAGE" (PATH's md5 is the one dpkg records for it among PACKAGE's
 # conffiles: the old rm_conffile idiom, `md5sum F` against `dpkg-query -W
-# -f='${Conffiles}' PACKAGE`; no file and no record count as the same, as there)
+# -f='${Conffiles}' PACKAGE`; no file and no record count as the same, as there); and
+# "diverted PATH [PACKAGE]" (dpkg's diversion database has a diversion of PATH, held
+# by PACKAGE where one is named: `dpkg-divert --listpackage PATH`)
 FILE_TESTS = ("-e", "-f", "-d", "-L", "-x", "-s")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
@@ -255,10 +257,12 @@ def condition_parts(item: str) -> tuple[bool, str, str, tuple[str, ...]]:
         ("", "", ())
     if test in FILE_TESTS and not rest or test == "md5" and rest and all(
             _MD5.fullmatch(h) for h in rest) or test == "dpkg-md5" and len(rest) == 1 and \
-            _PACKAGE.fullmatch(rest[0]):
+            _PACKAGE.fullmatch(rest[0]) or test == "diverted" and len(rest) <= 1 and \
+            all(_PACKAGE.fullmatch(r) for r in rest):
         return negated, test, path, rest
     raise ValueError(f"{item!r} is not a test such as '-f /path', '! -e /path', "
-                     "'md5 /path HASH...' or 'dpkg-md5 /path PACKAGE'")
+                     "'md5 /path HASH...', 'dpkg-md5 /path PACKAGE' or "
+                     "'diverted /path [PACKAGE]'")
 
 
 def _conditions(value: Any, what: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from recipes.actions.fields import (
     NamePattern,
     OctalMode,
     OptionalPackageName,
+    OptionalPath,
     Owner,
     Target,
     Version,
@@ -144,6 +145,34 @@ class StatOverride(Action):
     group: Owner = Field("", alias="Group")
     mode: OctalMode = Field("", alias="Mode")
     remove: YesNo = Field(False, alias="Remove")
+
+
+class Divert(Action):
+    """A diversion in dpkg's database (dpkg-divert --add): the files other packages ship
+    at `Path` are unpacked at `Divert-To` (default `Path.distrib`); `Package` holds it
+    (default: the package whose script it is); with `Rename`, a file at `Path` moves
+    to `Divert-To`. An existing diversion of the same path by the same package to the
+    same place is left as is; any other one of `Path` (or to `Divert-To`) is an error,
+    as dpkg-divert's clash. With `Remove` (dpkg-divert --remove): the diversion of
+    `Path` held by `Package` is dropped (with `Rename`, the file moves back); none is
+    nothing to do; one held by another package is an error (dpkg-divert's mismatch)."""
+
+    name: Literal["divert"] = Field("divert", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    divert_to: OptionalPath = Field("", alias="Divert-To")
+    package: OptionalPackageName = Field("", alias="Package")
+    rename: YesNo = Field(False, alias="Rename")
+    remove: YesNo = Field(False, alias="Remove")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Divert:
+        if self.divert_to == self.path:
+            raise ValueError(f"Divert-To {self.divert_to!r}: a path diverted to itself")
+        return self
+
+    def target(self) -> str:
+        """Where the diverted files go."""
+        return self.divert_to or f"{self.path}.distrib"
 
 
 class Symlink(Action):

@@ -19,6 +19,7 @@ from recipes.actions.files import (
     CopyPath,
     CreateFile,
     DirToSymlink,
+    Divert,
     InstallConfig,
     MakeDir,
     MovePath,
@@ -59,7 +60,7 @@ AnyAction = Annotated[
     | CaBundle | PythonCompile | PythonClean | InfoDir | UpdateCache | UpdateShells
     | PamAuthUpdate | NssService | SystemIdentity
     | MakeDir | RemovePath | RemoveFound | PruneLinks | MovePath | CopyPath | SetOwner
-    | SetCapability | StatOverride | Symlink | CreateFile
+    | SetCapability | StatOverride | Divert | Symlink | CreateFile
     | InstallConfig
     | Trigger | Tmpfiles | Sysusers,
     Field(discriminator="name"),

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from recipes.actions import (
     Action,
     CreateFile,
+    Divert,
     Dropped,
     InstallConfig,
     Ldconfig,
@@ -108,7 +109,8 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         raise Untranslatable(cmd.line, text, "a redirection without a command",
                              "redirection without a command")
     if all(_ASSIGNMENT.fullmatch(a) for a in argv):
-        if len(argv) == 1 and _digest_variable(argv[0], ctx):
+        if len(argv) == 1 and (_digest_variable(argv[0], ctx)
+                               or _diverter_variable(argv[0], ctx)):
             return
         if len(cmd.words) == 1 and temp_assignment(cmd.words[0].raw):
             _forget(argv[0].partition("=")[0], ctx)
@@ -246,6 +248,15 @@ def take(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
             raise Untranslatable(line, text, "a removal behind a test of the system "
                                  "(of another path): it would be made whether or not the "
                                  "test holds", "removal behind a test of the system")
+    if ctx.guarded and not ctx.attach and any(isinstance(a, Divert) for a in actions):
+        # a diversion behind a test (`[ "$diverter" = dash ] && dpkg-divert --remove`):
+        # made only where the same tests hold
+        holding = ctx.holding()
+        if holding is None:
+            raise Untranslatable(line, text, "a diversion behind a test of the system it "
+                                 "cannot carry", "diversion behind a test of the system")
+        actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)})
+                   if isinstance(a, Divert) else a for a in actions]
     if ctx.attach:  # (a case on a file's md5): the actions carry the tests
         holding = ctx.holding()
         if holding is None:
@@ -266,6 +277,7 @@ def _forget(name: str, ctx: Ctx) -> None:
     ctx.vars.pop(name, None)
     ctx.digests.pop(name, None)
     ctx.recorded.pop(name, None)
+    ctx.diverters.pop(name, None)
     ctx.temps.discard(name)
 
 
@@ -332,6 +344,23 @@ def _digest_variable(arg: str, ctx: Ctx) -> bool:
         ctx.recorded[name] = (recorded.group("path"), recorded.group("package"))
     else:
         ctx.digests[name] = (found.group("path"), len(ctx.effects))
+    return True
+
+
+_DIVERTER = re.compile(
+    r"""(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<q>"?)(?:\$\(|`)\s*dpkg-divert\s+--listpackage\s+"""
+    r"""(?P<p>"?)(?P<path>/[^\s|;&<>$`'"*?\[]+)(?P=p)(?:\s+2>\s*/dev/null)?\s*(?:\)|`)(?P=q)""")
+
+
+def _diverter_variable(arg: str, ctx: Ctx) -> bool:
+    """Whether `arg` assigns the package that diverts a path (`diverter=$(dpkg-divert
+    --listpackage /bin/sh)`): remembered as such (its value at this point)."""
+    found = _DIVERTER.fullmatch(arg)
+    if found is None or ".." in found.group("path").split("/"):
+        return False
+    name = found.group("name")
+    _forget(name, ctx)
+    ctx.diverters[name] = (found.group("path"), len(ctx.effects))
     return True
 
 

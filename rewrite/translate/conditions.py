@@ -376,6 +376,41 @@ def digest_test(left: str, right: str, ctx: Ctx) -> str | None:
     return None
 
 
+_DIVERSION_HOLDER = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+
+
+def diversion_test(argv: list[str], ctx: Ctx) -> str | None:
+    """The `Only-If` test that holds where `[ ARGV ]` does, when it tests a variable
+    holding the package that diverts a path (`d=$(dpkg-divert --listpackage P)`):
+    `"$d" = PKG` (`diverted P PKG`), `!=`, `-z "$d"` / `"$d" = ""` (`! diverted P`),
+    `-n "$d"`; None for other operands. Unmodelled if the diversion may have changed
+    since it was read, or for another value (LOCAL: a diversion of the administrator)."""
+    if len(argv) == 2 and argv[0] in ("-z", "-n"):
+        left, op, right = argv[1], "=" if argv[0] == "-z" else "!=", ""
+    elif len(argv) == 3 and argv[1] in ("=", "==", "!="):
+        left, op, right = argv
+    else:
+        return None
+    for side, other in ((left, right), (right, left)):
+        match = _VARIABLE.fullmatch(side)
+        if match is None or match.group(1) not in ctx.diverters:
+            continue
+        path, count = ctx.diverters[match.group(1)]
+        if any(affects(made, path) for made in ctx.effects[count:]):
+            raise Unmodelled(f"compares the package diverting {path}, read before a change "
+                             "of it", Idiom("condition: diversion read before a change of it"))
+        if other == "":
+            test = f"diverted {path}"
+            return test if op == "!=" else f"! {test}"
+        if not _DIVERSION_HOLDER.fullmatch(other):
+            raise Unmodelled(f"compares the package diverting {path} with {other!r}",
+                             Idiom("condition: diversion compared with a value that is not "
+                                   "a package"))
+        test = f"diverted {path} {other}"
+        return f"! {test}" if op == "!=" else test
+    return None
+
+
 def is_exact(cond: Cond, phases: tuple[str, ...]) -> bool:
     """Whether the condition's value is known for every one of `phases`."""
     return set(phases) <= cond.true | cond.false
@@ -436,6 +471,9 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             wanted = right[1:] if left.startswith("x") and right.startswith("x") else right
             hit = frozenset(p for p in ctx.phases if p == wanted)
             return _known(hit if op != "!=" else all_phases - hit, all_phases)
+        diversion = diversion_test(args, ctx)
+        if diversion is not None:  # `[ "$diverter" = dash ]`: as a test of a path
+            return Cond(all_phases, "guard", f"tests {diversion}")
         digest = digest_test(left, right, ctx)
         if digest is not None:  # `[ "$md5" = "$old_md5" ]`: Only-If dpkg-md5 / md5
             return Cond(all_phases, "either", f"compares {digest}")
@@ -489,6 +527,9 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
             return Cond(all_phases, "upgrade", "upgrade from a previous version")
         if operand in ("${DPKG_ROOT:-}", "$DPKG_ROOT", "${DPKG_ROOT}", ""):
             return Cond(all_phases, "guard")
+        diversion = diversion_test(args, ctx)
+        if diversion is not None:  # `[ -z "$diverter" ]`: Only-If ! diverted P
+            return Cond(all_phases, "guard", f"tests {diversion}")
         raise Unmodelled(f"tests the variable {operand!r}",
                          Idiom(f"condition: test {args[0]} of a variable"))
     if len(args) == 2 and args[0] in ("-x", "-e", "-f", "-d", "-L", "-h", "-s", "-r", "-w",

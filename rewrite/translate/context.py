@@ -115,6 +115,9 @@ class Ctx:
     # (`old="$(dpkg-query -W -f='${Conffiles}' PKG | sed -n -e "\' F ' {...; p }")"`):
     # name -> (F, PKG) (shared by the contexts of one script)
     recorded: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # variables holding the package that diverts a path (`d=$(dpkg-divert --listpackage
+    # P)`): name -> (P, the number of commands run when it was read) (shared)
+    diverters: dict[str, tuple[str, int]] = field(default_factory=dict)
     # every action taken here carries the tests of `conditions` (a case on a digest)
     attach: bool = False
     errexit: bool = False  # set -e

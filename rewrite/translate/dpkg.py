@@ -1,10 +1,11 @@
-"""dpkg's helpers: dpkg-maintscript-helper, dpkg-statoverride, dpkg-trigger."""
+"""dpkg's helpers: dpkg-maintscript-helper, dpkg-statoverride, dpkg-divert, dpkg-trigger."""
 
 from __future__ import annotations
 
 from recipes.actions import (
     Action,
     DirToSymlink,
+    Divert,
     MvConffile,
     RmConffile,
     StatOverride,
@@ -59,6 +60,26 @@ def _h_statoverride(argv: list[str], ctx: Ctx) -> list[Action]:
     raise ValueError("a dpkg-statoverride call the engine does not know")
 
 
+_DIVERT_FLAGS = {"--add", "--remove", "--rename", "--no-rename", "--quiet"}
+
+
+def _h_divert(argv: list[str], ctx: Ctx) -> list[Action]:
+    """`dpkg-divert [--package P] [--rename|--no-rename] [--divert TO] [--add|--remove]
+    PATH` (without --package, dpkg-divert takes the package whose script runs it, from
+    DPKG_MAINTSCRIPT_PACKAGE; the default is --no-rename and --add)."""
+    opts, rest = parse_options(argv[1:], {"--package", "--divert"})
+    unknown = [o for o in opts if o not in _DIVERT_FLAGS | {"--package", "--divert"}]
+    if unknown:  # --local, --list, --listpackage, --truename, --admindir ...
+        raise ValueError(f"dpkg-divert option {unknown[0]} is not modelled")
+    if len(rest) != 1 or ("--add" in opts and "--remove" in opts) or \
+            ("--rename" in opts and "--no-rename" in opts):
+        raise ValueError("a dpkg-divert call the engine does not know (one path, --add or "
+                         "--remove)")
+    return [Divert(script=ctx.script, on=ctx.phases, path=rest[0],
+                   divert_to=opts.get("--divert", ""), package=opts.get("--package", ""),
+                   rename="--rename" in opts, remove="--remove" in opts)]
+
+
 def _h_trigger(argv: list[str], ctx: Ctx) -> list[Action]:
     opts, rest = parse_options(argv[1:], set())
     if len(rest) != 1:
@@ -71,4 +92,5 @@ HANDLERS: dict[str, Handler] = {
     "dpkg-maintscript-helper": _h_maintscript,
     "dpkg-statoverride": _h_statoverride,
     "dpkg-trigger": _h_trigger,
+    "dpkg-divert": _h_divert,
 }

@@ -20,6 +20,7 @@ from recipes.actions import (
     CaBundle,
     CopyPath,
     CreateFile,
+    Divert,
     InfoDir,
     InstallConfig,
     Ldconfig,
@@ -93,6 +94,8 @@ def roots(action: Action) -> frozenset[str] | None:
         return frozenset({_tree(action.path)})
     if isinstance(action, SetCapability):
         return frozenset({action.path})
+    if isinstance(action, Divert):  # (the database; with Rename, both paths)
+        return frozenset({"/var/lib/dpkg/diversions", action.path, action.target()})
     if isinstance(action, MovePath):
         return frozenset({_tree(action.source), _tree(action.path),
                           *_with_parents(action.path)})

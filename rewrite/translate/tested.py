@@ -5,7 +5,7 @@ to be guarded by a test of that path, not of the system)."""
 from __future__ import annotations
 
 from rewrite.shell import AndOr, Command, Pipeline
-from rewrite.translate.conditions import constant, digest_test, test_condition
+from rewrite.translate.conditions import constant, digest_test, diversion_test, test_condition
 from rewrite.translate.context import Ctx, word_value
 
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
@@ -78,7 +78,16 @@ def file_test(pipe: Pipeline, ctx: Ctx, holds: bool) -> str | None:
     """The `Only-If` test ("-f /etc/x", "! -e /etc/y") that says where `pipe`, a test of
     one constant path, succeeds (`holds`) or fails; None for any other pipeline."""
     negated, argv = _test_words(pipe, ctx)
-    return _path_test(argv, holds == negated)
+    test = _path_test(argv, holds == negated)
+    if test is None:
+        try:
+            diversion = diversion_test(argv, ctx)
+        except ValueError:
+            return None
+        if diversion is not None and holds == negated:  # where it fails
+            return diversion[2:] if diversion.startswith("! ") else f"! {diversion}"
+        return diversion
+    return test
 
 
 def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
@@ -121,6 +130,13 @@ def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
 
 def _digest_part(argv: list[str], negated: bool, ctx: Ctx) -> str | None:
     """`"$md5" = "$old_md5"` (`!=`): its `Only-If` test (`dpkg-md5 F PKG`, `md5 F HASH`)."""
+    try:
+        diversion = diversion_test(argv, ctx)
+    except ValueError:
+        return None
+    if diversion is not None:  # `"$diverter" = dash`: `diverted /bin/sh dash`
+        return (diversion[2:] if diversion.startswith("! ") else f"! {diversion}") \
+            if negated else diversion
     if len(argv) != 3 or argv[1] not in ("=", "==", "!="):
         return None
     try:
