@@ -4,8 +4,10 @@ component not followed), `-x` any execute bit (root's view), `-s` size above zer
 `! ` negates; `md5 PATH HASH...` a regular file whose md5 is one of the hashes;
 `dpkg-md5 PATH PACKAGE` PATH's md5 is the one dpkg records for it among PACKAGE's
 conffiles (none and none count as the same, as in the shell idiom it comes from);
-`diverted PATH [PACKAGE]` dpkg's diversion database diverts PATH (by PACKAGE). Paths
-resolve inside the image root (ImageRoot)."""
+`diverted PATH [PACKAGE]` dpkg's diversion database diverts PATH (by PACKAGE);
+`same PATH OTHER` both are one file, or regular files (links followed) with the same
+bytes (cmp -s).
+Paths resolve inside the image root (ImageRoot)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,16 @@ def holds(fs: ImageRoot, condition: str,
             if fs.lexists(DIVERSIONS) else {}
         found = table.get(path)
         return (found is not None and (not hashes or found.holder == hashes[0])) != negated
+    if test == "same":  # (as cmp: one file twice is the same, a directory is an error)
+        try:
+            first, second = fs.lstat(path), fs.lstat(hashes[0])
+            same = first is not None and second is not None and (
+                (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino) or
+                fs.is_file(path) and fs.is_file(hashes[0]) and
+                fs.read_bytes(path) == fs.read_bytes(hashes[0]))
+        except (Confinement, OSError):
+            same = False
+        return same != negated
     if test in ("md5", "dpkg-md5"):
         try:
             data = fs.read_bytes(path) if fs.is_file(path) else None

@@ -112,6 +112,9 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
                      f"\"$(dpkg-query -W -f='${{Conffiles}}\\n' {literal(hashes[0])} "
                      "2>/dev/null | while read -r _ue_p _ue_h _ue_r; do "
                      f"[ \"$_ue_p\" = {literal(path)} ] && echo \"$_ue_h\"; done)\" ]")
+        elif test == "same":  # (cmp fails where either is missing or a directory)
+            check = (f"cmp -s {_root(path, glob=False)} {_root(hashes[0], glob=False)} "
+                     "2>/dev/null")
         elif test == "diverted":  # (dpkg-divert prints LOCAL for a local diversion)
             holder = literal(hashes[0]) if hashes else "''"
             same = bool(hashes) != negated

@@ -242,7 +242,8 @@ Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]
 # conffiles: the old rm_conffile idiom, `md5sum F` against `dpkg-query -W
 # -f='${Conffiles}' PACKAGE`; no file and no record count as the same, as there); and
 # "diverted PATH [PACKAGE]" (dpkg's diversion database has a diversion of PATH, held
-# by PACKAGE where one is named: `dpkg-divert --listpackage PATH`)
+# by PACKAGE where one is named: `dpkg-divert --listpackage PATH`); and "same PATH OTHER"
+# (both are files with the same bytes, links followed: `cmp -s PATH OTHER`)
 FILE_TESTS = ("-e", "-f", "-d", "-L", "-x", "-s")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
@@ -258,11 +259,17 @@ def condition_parts(item: str) -> tuple[bool, str, str, tuple[str, ...]]:
     if test in FILE_TESTS and not rest or test == "md5" and rest and all(
             _MD5.fullmatch(h) for h in rest) or test == "dpkg-md5" and len(rest) == 1 and \
             _PACKAGE.fullmatch(rest[0]) or test == "diverted" and len(rest) <= 1 and \
-            all(_PACKAGE.fullmatch(r) for r in rest):
+            all(_PACKAGE.fullmatch(r) for r in rest) or test == "same" and len(rest) == 1:
         return negated, test, path, rest
     raise ValueError(f"{item!r} is not a test such as '-f /path', '! -e /path', "
-                     "'md5 /path HASH...', 'dpkg-md5 /path PACKAGE' or "
-                     "'diverted /path [PACKAGE]'")
+                     "'md5 /path HASH...', 'dpkg-md5 /path PACKAGE', "
+                     "'diverted /path [PACKAGE]' or 'same /path /other'")
+
+
+def condition_paths(item: str) -> tuple[str, ...]:
+    """The paths whose change may turn one `Only-If` test (both of `same`)."""
+    _, test, path, rest = condition_parts(item)
+    return (path, *rest) if test == "same" else (path,)
 
 
 def _conditions(value: Any, what: str) -> tuple[str, ...]:
@@ -270,12 +277,13 @@ def _conditions(value: Any, what: str) -> tuple[str, ...]:
         part.strip() for part in str(value).split(",") if part.strip())
     for item in items:
         try:
-            _, _, path, _ = condition_parts(item)
+            paths = condition_paths(item)
         except ValueError as exc:
             raise ValueError(f"{what} {exc}") from None
-        if "," in path:
-            raise ValueError(f"{what} {item!r}: a path with a comma")
-        check_path(path, what)
+        for path in paths:
+            if "," in path:
+                raise ValueError(f"{what} {item!r}: a path with a comma")
+            check_path(path, what)
     return items
 
 

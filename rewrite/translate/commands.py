@@ -67,6 +67,10 @@ DROPPED_TOOLS = {
     "dbus-send": "a message to the running D-Bus daemon: none runs while an image is built",
     "apparmor_parser": "loads an AppArmor profile into the running kernel (the host's)",
     "restorecon": "SELinux relabelling: images carry no SELinux labels",
+    "suidregister": "suidmanager's registry (/etc/suid.conf): the package left Debian in "
+                    "2007, replaced by dpkg-statoverride",
+    "suidunregister": "suidmanager's registry (/etc/suid.conf): the package left Debian in "
+                      "2007, replaced by dpkg-statoverride",
 }
 # actions that only add what is missing, or refresh a cache from the files installed:
 # taken behind a test that reads the system, they change nothing where the test would

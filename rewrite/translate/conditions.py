@@ -376,6 +376,21 @@ def digest_test(left: str, right: str, ctx: Ctx) -> str | None:
     return None
 
 
+def same_files(argv: list[str]) -> str | None:
+    """"A B" of `cmp -s A B` (`--quiet`, `--silent`) with two absolute paths the engine
+    knows (the `Only-If` test `same A B`), None for anything else."""
+    if argv[:1] != ["cmp"]:
+        return None
+    flags = [a for a in argv[1:] if a.startswith("-")]
+    paths = [a for a in argv[1:] if not a.startswith("-")]
+    if not flags or any(f not in ("-s", "--quiet", "--silent") for f in flags) or \
+            len(paths) != 2 or not all(
+                p.startswith("/") and constant(p) and not any(c in p for c in "*?[, ") and
+                ".." not in p.split("/") for p in paths):
+        return None
+    return " ".join(paths)
+
+
 _DIVERSION_HOLDER = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
 
@@ -584,6 +599,9 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
             return _known(all_phases if held else frozenset(), all_phases)
         raise Unmodelled("dpkg --compare-versions on something other than $2",
                          Idiom("condition: dpkg --compare-versions on something other than $2"))
+    compared = same_files(argv)
+    if compared is not None:  # `cmp -s A B`: as a test of paths (Only-If same A B)
+        return Cond(all_phases, "guard", f"compares {compared}")
     if name == "db_get" and len(argv) == 2:  # (its answer is known: the question exists)
         db_get(argv[1], ctx, cmd.line)
         return _known(all_phases, all_phases)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 
 from recipes.actions import Action, Dropped
-from recipes.actions.fields import condition_parts
+from recipes.actions.fields import condition_paths
 from rewrite.shell import Command, Function, Node, Word
 from rewrite.translate.effects import affects
 
@@ -177,8 +177,8 @@ class Ctx:
         if self.unlisted:
             return None
         for test, count in self.conditions:
-            path = condition_parts(test)[2]
-            if any(affects(made, path) for made in self.effects[count:]):
+            if any(affects(made, path) for made in self.effects[count:]
+                   for path in condition_paths(test)):
                 return None
         return tuple(dict.fromkeys(test for test, _ in self.conditions))
 

@@ -34,7 +34,7 @@ from recipes.actions import (
     MovePath,
     RemovePath,
 )
-from recipes.actions.fields import condition_parts
+from recipes.actions.fields import condition_paths
 from rewrite.shell import AndOr, Command, If, Node
 from rewrite.translate.conditions import eval_list, eval_pipeline
 from rewrite.translate.context import Ctx, Result, Untranslatable, quiet
@@ -133,10 +133,10 @@ def _untouched(test: str, actions: list[Action]) -> bool:
     """Whether none of `actions` may create or change the path `test` is about before
     the last of them is taken (so that it has, when each is taken, the value it had at
     the exit: an action's own change comes after its test)."""
-    path = condition_parts(test)[2]
     return all(not affects(of_all(actions[:index]), path) or  # (or it removes that path:
                isinstance(action, RemovePath) and action.path == path or  # a no-op if gone)
                isinstance(action, MovePath) and action.source == path
+               for path in condition_paths(test)
                for index, action in enumerate(actions))
 
 

@@ -5,7 +5,13 @@ to be guarded by a test of that path, not of the system)."""
 from __future__ import annotations
 
 from rewrite.shell import AndOr, Command, Pipeline
-from rewrite.translate.conditions import constant, digest_test, diversion_test, test_condition
+from rewrite.translate.conditions import (
+    constant,
+    digest_test,
+    diversion_test,
+    same_files,
+    test_condition,
+)
 from rewrite.translate.context import Ctx, word_value
 
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
@@ -56,6 +62,9 @@ def tested(nodes: list[AndOr] | list[Pipeline], ctx: Ctx) -> frozenset[str]:
             argv = [word_value(w, ctx) for w in pipe.commands[0].words]
             if argv[:2] == ["dpkg-statoverride", "--list"] and len(argv) == 3:
                 found.add(argv[2])
+            compared = same_files(argv)
+            if compared is not None and not pipe.negated:  # (both exist where it holds)
+                found.update(compared.split())
     return frozenset(p for p in found if constant(p))
 
 
@@ -77,6 +86,9 @@ _FILE_TESTS = {"-e": "-e", "-f": "-f", "-d": "-d", "-L": "-L", "-h": "-L", "-x":
 def file_test(pipe: Pipeline, ctx: Ctx, holds: bool) -> str | None:
     """The `Only-If` test ("-f /etc/x", "! -e /etc/y") that says where `pipe`, a test of
     one constant path, succeeds (`holds`) or fails; None for any other pipeline."""
+    compared = _compared(pipe, ctx)
+    if compared is not None:  # `cmp -s A B`: `same A B` where it holds
+        return compared if holds != pipe.negated else f"! {compared}"
     negated, argv = _test_words(pipe, ctx)
     test = _path_test(argv, holds == negated)
     if test is None:
@@ -100,6 +112,10 @@ def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
         return None
     tests: list[str] = []
     for pipe in (cond_nodes[0].first, *(pipe for _, pipe in cond_nodes[0].rest)):
+        compared = _compared(pipe, ctx)
+        if compared is not None:
+            tests.append(f"! {compared}" if pipe.negated else compared)
+            continue
         negated, argv = _test_words(pipe, ctx)
         if not argv:
             return None
@@ -126,6 +142,14 @@ def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
             except ValueError:
                 return None
     return tests
+
+
+def _compared(pipe: Pipeline, ctx: Ctx) -> str | None:
+    """`same A B` of a pipeline `cmp -s A B` (quiet), None for anything else."""
+    if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
+        return None
+    compared = same_files([word_value(w, ctx) for w in pipe.commands[0].words])
+    return f"same {compared}" if compared is not None else None
 
 
 def _digest_part(argv: list[str], negated: bool, ctx: Ctx) -> str | None:

@@ -19,7 +19,7 @@ import re
 from dataclasses import replace
 
 from recipes.actions import Action, Dropped, MovePath, RemovePath
-from recipes.actions.fields import FILE_TESTS, condition_parts
+from recipes.actions.fields import FILE_TESTS, condition_parts, condition_paths
 from rewrite.shell import (
     AndOr,
     Case,
@@ -288,7 +288,11 @@ def _and_or(node: AndOr, ctx: Ctx, out: Result) -> Flow:
     # the tests of paths that hold after each pipeline (`[ -f F ] && cmd`: "-f F"), while
     # the list is one `&&` chain or `test || cmd`; `unlisted`: a test of the system that
     # is not one of them came before
-    simple = all(o == "&&" for o, _ in node.rest) or len(node.rest) == 1
+    # (a last `|| echo ...` after an `&&` chain only says it failed: `cmp -s A B && mv B
+    # B.old || echo "B modified"`)
+    chained = node.rest[:-1] if len(node.rest) > 1 and node.rest[-1][0] == "||" and \
+        _is_trivial_fallback(node.rest[-1][1]) else node.rest
+    simple = all(o == "&&" for o, _ in chained) or len(node.rest) == 1
     tests: list[tuple[str, int]] = []
     unlisted = False
     upgrade_dropped = False  # an upgrade test (not an init one) was dropped
@@ -645,7 +649,7 @@ def _exclusive(actions: list[Action], taken: list[tuple[int, int, frozenset[str]
         for later_start, later_end, _ in taken[index + 1:]:
             for action in actions[later_start:later_end]:
                 turned = [t for t in action.only_if
-                          if affects(changed, condition_parts(t)[2])]
+                          if any(affects(changed, p) for p in condition_paths(t))]
                 excluded = any(not negated and test in FILE_TESTS and path in gone
                                for negated, test, path, _ in map(condition_parts,
                                                                  action.only_if)) or \
