@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 
+from recipes.actions import Dropped
 from rewrite.shell import (
     AndOr,
     Case,
@@ -29,6 +30,7 @@ from rewrite.translate.context import (
     Untranslatable,
     assigned_names,
 )
+from rewrite.translate.debconf_only import DEBCONF_ONLY_REASON, debconf_only
 from rewrite.translate.exits import fail
 from rewrite.translate.walk import walk
 
@@ -73,6 +75,11 @@ def translate(
     except RecursionError as exc:  # the parser limits nesting; this is a last resort
         raise Untranslatable(0, "", "nesting too deep for the engine",
                              "nesting too deep") from exc
+    except Untranslatable:
+        if script != "config" or not debconf_only(nodes):
+            raise
+        out = Result(dropped=[Dropped("the whole script", DEBCONF_ONLY_REASON, "config:1")])
+        return out
     last = nodes[-1].line if nodes else 1
     if any(status == "U" for status in flow.values()):
         raise Untranslatable(last, ctx.source(last), "the script ends with the status of a "
