@@ -33,6 +33,7 @@ from rewrite.relations import (
 )
 from rewrite.render import render_script
 from rewrite.translate import Lookup, Untranslatable, translate
+from rewrite.translate.debconf import config_sets, set_by
 
 SCRIPTS = ("preinst", "postinst", "prerm", "postrm", "config")
 DEBCONF_MEMBERS = ("config", "templates")
@@ -164,6 +165,10 @@ def _answers(deb: DebFile, recipe: Recipe | None) -> dict[str, str]:
                     answers[stanza["Template"]] = stanza.get("Default", "").split("\n")[0]
         except ValueError:
             pass
+    config = deb.members.get("config")
+    if config is not None:  # what the config script sets is not the template's default
+        sets = config_sets(config.data.decode("utf-8", "replace"))
+        answers = {q: a for q, a in answers.items() if not set_by(q, sets)}
     if recipe is not None:
         answers.update(recipe.debconf)
     return answers

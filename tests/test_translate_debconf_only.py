@@ -4,10 +4,17 @@ is left to the normal translation (and its refusal)."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from archive.debfile import read_deb
+from rewrite.engine import _answers
 from rewrite.translate import Untranslatable, translate
+from rewrite.translate.debconf import config_sets, set_by
 from rewrite.translate.debconf_only import DEBCONF_ONLY_REASON
+from tests.fixtures.debs import make_deb
 
 TZDATA_LIKE = """#!/bin/sh
 set -e
@@ -86,3 +93,37 @@ def test_anything_that_may_change_the_system_is_refused(line: str) -> None:
     text = TZDATA_LIKE.replace("exit 0\n", f"{line}\nexit 0\n")
     with pytest.raises(Untranslatable):
         translate(text, "config", package="demo")
+
+
+def test_what_the_config_script_sets_is_no_template_default() -> None:
+    """tzdata's config sets tzdata/Areas and tzdata/Zones/$AREA from the system: the
+    postinst reading them gets no template default (a recipe must answer)."""
+    names = config_sets(TZDATA_LIKE + 'db_set "tzdata/Zones/$AREA" "$ZONE"\n'
+                        "  db_set 'demo/quoted' x\n")
+    assert names == ["tzdata/Areas", "tzdata/Zones/$", "demo/quoted"]
+    assert set_by("tzdata/Zones/Europe", names) and set_by("tzdata/Areas", names)
+    assert not set_by("tzdata/Zones", names) and not set_by("tzdata/other", names)
+
+
+def test_answers_leave_out_what_the_config_script_sets(tmp_path: Path) -> None:
+    deb = make_deb(tmp_path, "demo", "1.0", scripts={"config": TZDATA_LIKE})
+    build = tmp_path / "t"
+    subprocess.run(["dpkg-deb", "-R", str(deb), str(build)], check=True)
+    (build / "DEBIAN/templates").write_text(
+        "Template: tzdata/Areas\nType: select\nDefault: Europe\nDescription: a\n\n"
+        "Template: demo/other\nType: string\nDefault: kept\nDescription: b\n")
+    subprocess.run(["dpkg-deb", "-b", str(build), str(deb)], check=True,
+                   capture_output=True)
+    assert _answers(read_deb(deb), None) == {"demo/other": "kept"}
+
+
+def test_db_set_in_the_script_is_what_db_get_reads() -> None:
+    text = ("#!/bin/sh\nset -e\n. /usr/share/debconf/confmodule\ndb_set demo/q yes\n"
+            "db_get demo/q\nif [ \"$RET\" = yes ]; then mkdir -p /var/lib/demo; fi\n"
+            "db_set demo/q \"$(cat /etc/demo)\"\ndb_get demo/q\n")
+    with pytest.raises(Untranslatable, match="no answer"):  # the second: the system's
+        translate(text, "postinst", package="demo", answers={"demo/q": "no"})
+    first = text.rsplit("db_set", 1)[0]
+    assert [a.stanza()["Path"] for a in translate(
+        first, "postinst", package="demo", answers={"demo/q": "no"}).actions] == [
+        "/var/lib/demo"]

@@ -53,7 +53,7 @@ from rewrite.translate.context import (
     quiet,
     word_value,
 )
-from rewrite.translate.debconf import DEBCONF_REASON, db_get
+from rewrite.translate.debconf import DEBCONF_REASON, db_get, db_set
 from rewrite.translate.systemd import INIT_REASON, INIT_TOOLS
 from rewrite.translate.temps import TEMP_REASON, temp_assignment, temp_removal
 from rewrite.translate.writes import fold_owner
@@ -175,6 +175,8 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
         if name == "db_get" and len(argv) == 2:
             db_get(argv[1], ctx, cmd.line)
             return
+        if name == "db_set" and len(argv) >= 2:
+            db_set(argv[1], " ".join(argv[2:]), ctx)
         out.dropped.append(Dropped(text, DEBCONF_REASON, where))
         return
     if name in INIT_TOOLS:
