@@ -6,7 +6,8 @@ component not followed), `-x` any execute bit (root's view), `-s` size above zer
 conffiles (none and none count as the same, as in the shell idiom it comes from);
 `diverted PATH [PACKAGE]` dpkg's diversion database diverts PATH (by PACKAGE);
 `same PATH OTHER` both are one file, or regular files (links followed) with the same
-bytes (cmp -s).
+bytes (cmp -s); `size PATH N` a regular file of N bytes; `grep PATH PATTERN` a line of the
+file matches the basic regular expression (grep -q).
 Paths resolve inside the image root (ImageRoot)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from bootstrap.confined import Confinement, ImageRoot
 from bootstrap.diversions import DIVERSIONS, parse_diversions
 from recipes.actions.fields import condition_parts
+from recipes.actions.patterns import matches
 
 
 def holds(fs: ImageRoot, condition: str,
@@ -41,6 +43,16 @@ def holds(fs: ImageRoot, condition: str,
         except (Confinement, OSError):
             same = False
         return same != negated
+    if test in ("size", "grep"):  # (a file that cannot be read: the test fails)
+        try:
+            regular = fs.is_file(path)
+            status = fs.lstat(path) if regular else None
+            result = status is not None and (
+                status.st_size == int(hashes[0]) if test == "size" else
+                matches(hashes[0], fs.read_bytes(path).decode("latin-1")))
+        except (Confinement, OSError):
+            result = False
+        return result != negated
     if test in ("md5", "dpkg-md5"):
         try:
             data = fs.read_bytes(path) if fs.is_file(path) else None

@@ -115,6 +115,11 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
         elif test == "same":  # (cmp fails where either is missing or a directory)
             check = (f"cmp -s {_root(path, glob=False)} {_root(hashes[0], glob=False)} "
                      "2>/dev/null")
+        elif test == "size":  # (a missing file: no number, the test fails)
+            check = (f"{{ [ -f {_root(path, glob=False)} ] && "
+                     f"[ $(wc -c < {_root(path, glob=False)}) -eq {int(hashes[0])} ]; }}")
+        elif test == "grep":
+            check = f"grep -q -e {literal(hashes[0])} {_root(path, glob=False)} 2>/dev/null"
         elif test == "diverted":  # (dpkg-divert prints LOCAL for a local diversion)
             holder = literal(hashes[0]) if hashes else "''"
             same = bool(hashes) != negated

@@ -130,8 +130,10 @@ def test_conditions_that_read_the_system_guard_only_additions() -> None:
         "system-group", "shadow", "")
     fixed_user = "#!/bin/sh\nuseradd -r -u 42 demo\n"
     assert refusal(fixed_user).idiom == Idiom("account with a fixed id")
-    removal = "#!/bin/sh\nif grep -q '^old' /etc/demo.conf; then rm -f /etc/demo.conf; fi\n"
+    removal = "#!/bin/sh\nif grep -qE '^(old)' /etc/demo.conf; then rm -f /etc/demo.conf; fi\n"
     assert refusal(removal).idiom == Idiom("change behind a test that reads the system")
+    carried = removal.replace("-qE '^(old)'", "-q '^old'")  # (a test the action carries)
+    assert [a.get("Only-If") for a in actions(carried)] == ["grep /etc/demo.conf ^old"]
     adding = "#!/bin/sh\nif ! grep -qs demo /etc/demo.conf; then mkdir -p /etc/demo; fi\n"
     assert [a["Action"] for a in actions(adding)] == ["make-dir"]
 

@@ -42,6 +42,7 @@ from recipes.actions.checks import (
     check_yes_no,
     optional,
 )
+from recipes.actions.patterns import bre_to_python
 
 ScriptName = Literal["preinst", "postinst", "prerm", "postrm", "config"]
 Phase = Literal[
@@ -243,7 +244,10 @@ Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]
 # -f='${Conffiles}' PACKAGE`; no file and no record count as the same, as there); and
 # "diverted PATH [PACKAGE]" (dpkg's diversion database has a diversion of PATH, held
 # by PACKAGE where one is named: `dpkg-divert --listpackage PATH`); and "same PATH OTHER"
-# (both are files with the same bytes, links followed: `cmp -s PATH OTHER`)
+# (both are files with the same bytes, links followed: `cmp -s PATH OTHER`); "size PATH
+# N" (a regular file of N bytes: `[ $(wc -c < PATH) -eq N ]`); "grep PATH PATTERN" (a
+# line of the file matches the basic regular expression, of the subset
+# recipes.actions.patterns reads: `grep -q PATTERN PATH`)
 FILE_TESTS = ("-e", "-f", "-d", "-L", "-x", "-s")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
@@ -259,11 +263,22 @@ def condition_parts(item: str) -> tuple[bool, str, str, tuple[str, ...]]:
     if test in FILE_TESTS and not rest or test == "md5" and rest and all(
             _MD5.fullmatch(h) for h in rest) or test == "dpkg-md5" and len(rest) == 1 and \
             _PACKAGE.fullmatch(rest[0]) or test == "diverted" and len(rest) <= 1 and \
-            all(_PACKAGE.fullmatch(r) for r in rest) or test == "same" and len(rest) == 1:
+            all(_PACKAGE.fullmatch(r) for r in rest) or test == "same" and len(rest) == 1 \
+            or test == "size" and len(rest) == 1 and re.fullmatch(r"[0-9]{1,15}", rest[0]) \
+            or test == "grep" and len(rest) == 1 and _pattern(rest[0]):
         return negated, test, path, rest
     raise ValueError(f"{item!r} is not a test such as '-f /path', '! -e /path', "
                      "'md5 /path HASH...', 'dpkg-md5 /path PACKAGE', "
-                     "'diverted /path [PACKAGE]' or 'same /path /other'")
+                     "'diverted /path [PACKAGE]', 'same /path /other', 'size /path N' or "
+                     "'grep /path PATTERN'")
+
+
+def _pattern(value: str) -> bool:
+    try:
+        bre_to_python(value)
+    except ValueError:
+        return False
+    return True
 
 
 def condition_paths(item: str) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from rewrite.shell import (
     ShellSyntaxError,
     parse,
 )
+from rewrite.translate.contents import grep_test, size_test
 from rewrite.translate.context import (
     Ctx,
     Idiom,
@@ -459,6 +460,9 @@ def test_condition(args: list[str], ctx: Ctx) -> Cond:
 def _test_cond(args: list[str], ctx: Ctx) -> Cond:
     """`[ ... ]` / `test ...` as a condition."""
     all_phases = frozenset(ctx.phases)
+    size = size_test(args)
+    if size is not None:  # `[ $(wc -c < F) -eq N ]`: as a test of F (Only-If size F N)
+        return Cond(all_phases, "guard", f"tests {size}")
     operands = [a for a in args if a not in ("!", "-a", "-o") and not (
         a.startswith("-") and len(a) <= 3)]
     if "-a" not in args and "-o" not in args and operands and \
@@ -602,6 +606,9 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
     compared = same_files(argv)
     if compared is not None:  # `cmp -s A B`: as a test of paths (Only-If same A B)
         return Cond(all_phases, "guard", f"compares {compared}")
+    grepped = grep_test(argv, quiet(cmd))
+    if grepped is not None:  # `grep -q PATTERN F`: as a test of F (Only-If grep F ...)
+        return Cond(all_phases, "guard", f"tests {grepped}")
     if name == "db_get" and len(argv) == 2:  # (its answer is known: the question exists)
         db_get(argv[1], ctx, cmd.line)
         return _known(all_phases, all_phases)

@@ -12,7 +12,8 @@ from rewrite.translate.conditions import (
     same_files,
     test_condition,
 )
-from rewrite.translate.context import Ctx, word_value
+from rewrite.translate.contents import grep_test, size_test
+from rewrite.translate.context import Ctx, quiet, word_value
 
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
 
@@ -145,11 +146,14 @@ def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
 
 
 def _compared(pipe: Pipeline, ctx: Ctx) -> str | None:
-    """`same A B` of a pipeline `cmp -s A B` (quiet), None for anything else."""
+    """The `Only-If` test of a pipeline that compares or searches files: `same A B` of
+    `cmp -s A B`, `grep F PATTERN` of `grep -q PATTERN F`; None for anything else."""
     if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
         return None
-    compared = same_files([word_value(w, ctx) for w in pipe.commands[0].words])
-    return f"same {compared}" if compared is not None else None
+    cmd = pipe.commands[0]
+    argv = [word_value(w, ctx) for w in cmd.words]
+    compared = same_files(argv)
+    return f"same {compared}" if compared is not None else grep_test(argv, quiet(cmd))
 
 
 def _digest_part(argv: list[str], negated: bool, ctx: Ctx) -> str | None:
@@ -173,6 +177,9 @@ def _digest_part(argv: list[str], negated: bool, ctx: Ctx) -> str | None:
 
 
 def _path_test(argv: list[str], negated: bool) -> str | None:
+    size = size_test(argv)
+    if size is not None:  # `[ $(wc -c < F) -eq N ]`
+        return (size[2:] if size.startswith("! ") else f"! {size}") if negated else size
     if len(argv) != 2 or argv[0] not in _FILE_TESTS or not constant(argv[1]) or \
             not argv[1].startswith("/") or any(c in argv[1] for c in "*?[,") or \
             ".." in argv[1].split("/"):
