@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rewrite.translate import Untranslatable, translate
+from rewrite.translate.dictionaries import DICTIONARY_CONFIG_REASON
 
 WAMERICAN_POSTINST = """#!/bin/sh
 set -e
@@ -67,3 +68,59 @@ def test_other_calls_are_refused(call: str) -> None:
     with pytest.raises(Untranslatable) as caught:
         translate(f"#!/bin/sh\nset -e\n{call}\n", "postinst", package="demo")
     assert caught.value.line == 3
+
+
+ISPELL_CONFIG = """#!/usr/bin/perl -w
+use Debconf::Client::ConfModule q(:all);
+
+version ('2.0');
+
+my $class  = "ispell";
+my $script = "/usr/share/dictionaries-common/dc-debconf-select.pl";
+
+if ( -e $script ){
+    require $script;
+    dc_debconf_select($class);
+}
+"""
+
+WAMERICAN_CONFIG = """#!/usr/bin/perl -w
+use Debconf::Client::ConfModule q(:all);
+
+version ('2.0');
+
+my $class          = "wordlist";
+my $script         = "/usr/share/dictionaries-common/dc-debconf-select.pl";
+my $has_elanguages = "/usr/share/dictionaries-common/elanguages";
+
+# a comment
+if ( -e $script && -e $has_elanguages ){
+    require $script;
+    dc_debconf_select($class);
+}
+"""
+
+
+@pytest.mark.parametrize("text", [ISPELL_CONFIG, WAMERICAN_CONFIG])
+def test_dictionaries_common_s_config_snippet_translates_to_nothing(text: str) -> None:
+    result = translate(text, "config", package="wamerican")
+    assert result.actions == []
+    assert [(d.what, d.reason) for d in result.dropped] == [
+        ("the whole script", DICTIONARY_CONFIG_REASON)]
+
+
+@pytest.mark.parametrize("text", [
+    ISPELL_CONFIG.replace("version ('2.0');", "version ('2.0');\nsystem('rm -rf /etc');"),
+    ISPELL_CONFIG.replace("dc-debconf-select.pl", "other.pl"),  # another library
+    ISPELL_CONFIG.replace('"ispell"', '"fonts"'),  # not a dictionary class
+    ISPELL_CONFIG.replace("require $script;", "require $other;"),
+    ISPELL_CONFIG.replace("#!/usr/bin/perl -w", "#!/usr/bin/python3"),
+])
+def test_other_perl_is_refused(text: str) -> None:
+    with pytest.raises(Untranslatable):
+        translate(text, "config", package="demo")
+
+
+def test_only_as_a_config_script() -> None:
+    with pytest.raises(Untranslatable):
+        translate(ISPELL_CONFIG, "postinst", package="demo")

@@ -44,3 +44,47 @@ HANDLERS: dict[str, Handler] = {
     **{f"update-default-{k}": _update(k) for k in ("wordlist", "ispell")},
     **{f"remove-default-{k}": _remove(k) for k in ("wordlist", "ispell")},
 }
+
+
+# dictionaries-common's config snippet (installdeb-wordlist, installdeb-ispell ...; the
+# Perl that word lists and dictionaries ship as their config script): it loads the
+# library that asks debconf which dictionary of the class is the default and calls it.
+# dc-debconf-select.pl only reads the installed dictionaries' info and talks to
+# debconf; the answer is dictionaries-common's, whose trigger acts on it.
+SELECT_LIBRARY = "/usr/share/dictionaries-common/dc-debconf-select.pl"
+DICTIONARY_CONFIG_REASON = ("dictionaries-common's debconf question (the default "
+                            "dictionary of the class): no questions in a container")
+_PERL_LINES = [
+    re.compile(r"use\s+Debconf::Client::ConfModule(\s+q\(:all\)|\s+qw\(:all\))?\s*;"),
+    re.compile(r"version\s*\(\s*'[0-9.]+'\s*\)\s*;"),
+    re.compile(r'my\s+\$(?P<name>[a-z_]+)\s*=\s*"(?P<value>[A-Za-z0-9_./-]*)"\s*;'),
+    re.compile(r"if\s*\(\s*-e\s+\$[a-z_]+(\s*&&\s*-e\s+\$[a-z_]+)?\s*\)\s*\{"),
+    re.compile(r"require\s+\$(?P<required>[a-z_]+)\s*;"),
+    re.compile(r"dc_debconf_select\s*\(\s*\$(?P<argument>[a-z_]+)\s*\)\s*;"),
+    re.compile(r"\}"),
+]
+
+
+def dictionary_config(text: str) -> bool:
+    """Whether a Perl config script is dictionaries-common's snippet: every statement
+    one of its lines (comments and blank lines aside), the library required being
+    dc-debconf-select.pl and the class one of the word lists and dictionaries."""
+    values: dict[str, str] = {}
+    required = argument = ""
+    lines = text.split("\n")
+    if not re.fullmatch(r"#!\s*/usr/bin/perl(\s+-w)?\s*", lines[0]):
+        return False
+    for line in lines[1:]:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = next((m for m in (p.fullmatch(line) for p in _PERL_LINES) if m), None)
+        if match is None:
+            return False
+        groups = match.groupdict()
+        if groups.get("name"):
+            values[groups["name"]] = groups["value"]
+        required = groups.get("required") or required
+        argument = groups.get("argument") or argument
+    return values.get(required) == SELECT_LIBRARY and \
+        values.get(argument) in ("wordlist", "ispell", "aspell", "hunspell")

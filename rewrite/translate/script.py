@@ -31,6 +31,7 @@ from rewrite.translate.context import (
     assigned_names,
 )
 from rewrite.translate.debconf_only import DEBCONF_ONLY_REASON, debconf_only
+from rewrite.translate.dictionaries import DICTIONARY_CONFIG_REASON, dictionary_config
 from rewrite.translate.exits import fail
 from rewrite.translate.walk import walk
 
@@ -54,6 +55,9 @@ def translate(
             raise Untranslatable(1, first, f"an interpreter line that does not parse: {exc}",
                                  "interpreter line that does not parse") from exc
         interpreter = words[0] if words else ""
+        if script == "config" and dictionary_config(text):
+            return Result(dropped=[Dropped("the whole script", DICTIONARY_CONFIG_REASON,
+                                           "config:1")])
         if interpreter.rsplit("/", 1)[-1] not in ("sh", "dash", "bash"):
             raise Untranslatable(1, first, f"not a shell script ({interpreter})",
                                  Idiom("interpreter", interpreter.rsplit("/", 1)[-1]))
