@@ -8,7 +8,7 @@
 
 Only those shapes: anything else in them and the walk goes on as for any statement (a
 setcap there is refused). `$(dpkg-divert --truename F)` is F (context.word_value):
-the images bootstrap makes have no diversions."""
+where no package diverts F, as in the images bootstrap makes of the surveyed classes."""
 
 from __future__ import annotations
 
