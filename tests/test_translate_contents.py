@@ -58,7 +58,8 @@ def test_every_pattern_of_the_subset_reads_as_grep_does(pattern: str, text: str,
 
 
 @pytest.mark.parametrize("pattern", ["a b", "a,b", "\\(a\\)", "a\\{2\\}", "a\\+", "\\w",
-                                     "[[:nope:]]", "[abc", "", "a\\"])
+                                     "[[:nope:]]", "[abc", "", "a\\",
+                                     "a*" * 7, "x" * 257])  # (backtracking bounded)
 def test_patterns_outside_the_subset_are_refused(pattern: str) -> None:
     with pytest.raises(ValueError):
         bre_to_python(pattern)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 
 _SPECIAL = set(".[]\\*^$/")
+MAX_PATTERN = 256
+MAX_STARS = 6
 _CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z",
             "lower": "a-z", "space": " \\t\\n\\r\\f\\v", "blank": " \\t",
             "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
@@ -24,6 +26,10 @@ def bre_to_python(pattern: str) -> str:
     if not pattern or not pattern.isprintable() or " " in pattern or "," in pattern:
         raise ValueError(f"pattern {pattern!r}: empty, or with a blank, a comma or a "
                          "control character")
+    if len(pattern) > MAX_PATTERN or pattern.count("*") > MAX_STARS:
+        # (Python's matcher backtracks: many stars make a line take exponential time)
+        raise ValueError(f"pattern {pattern[:40]!r}...: longer than {MAX_PATTERN} "
+                         f"characters or with more than {MAX_STARS} stars")
     out: list[str] = []
     index = 0
     atom = False  # the last item can take a `*`
