@@ -603,6 +603,8 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
             return _known(all_phases if held else frozenset(), all_phases)
         raise Unmodelled("dpkg --compare-versions on something other than $2",
                          Idiom("condition: dpkg --compare-versions on something other than $2"))
+    if argv in (["true"], [":"], ["false"]):  # `if true; then`: known
+        return _known(all_phases if name != "false" else frozenset(), all_phases)
     compared = same_files(argv)
     if compared is not None:  # `cmp -s A B`: as a test of paths (Only-If same A B)
         return Cond(all_phases, "guard", f"compares {compared}")

@@ -64,10 +64,30 @@ def _h_chgrp(argv: list[str], ctx: Ctx) -> list[Action]:
             for p in rest[1:]]
 
 
+def _install_words(args: list[str]) -> list[str]:
+    """install's arguments with clustered short options apart, as install reads them:
+    `-dm755` is `-d -m 755`, `-oDebian-exim` is `-o Debian-exim` (until `--`)."""
+    out: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return out + args[index:]
+        if not arg.startswith("-") or arg.startswith("--") or len(arg) < 3:
+            out.append(arg)
+            continue
+        for position, letter in enumerate(arg[1:], 1):
+            if letter in "ogm":
+                out += [f"-{letter}", arg[position + 1:]] if position + 1 < len(arg) \
+                    else [f"-{letter}"]
+                break
+            out.append(f"-{letter}")
+    return out
+
+
 def _h_install(argv: list[str], ctx: Ctx) -> list[Action]:
     """`install -d [-o OWNER] [-g GROUP] [-m MODE] DIR...`: directories (installing
     files is not modelled)."""
-    opts, rest = parse_options(argv[1:], {"-o", "-g", "-m", "--owner", "--group", "--mode"})
+    opts, rest = parse_options(_install_words(argv[1:]),
+                               {"-o", "-g", "-m", "--owner", "--group", "--mode"})
     if "-d" not in opts and "--directory" not in opts:
         return _install_empty(opts, rest, ctx)
     unknown = [o for o in opts if o not in ("-d", "--directory", "-o", "-g", "-m", "--owner",
