@@ -469,3 +469,43 @@ def test_image_is_recorded_in_the_catalog(published: Path, tmp_path: Path) -> No
             assert packages["food"].depends.startswith("libfoo1 (>= 1.0)")
     finally:
         engine.dispose()
+
+
+DIVERT_ACTIONS = """\
+Action: divert
+Script: preinst
+On: install
+Path: /usr/bin/tool
+Divert-To: /usr/bin/tool.real
+"""
+
+
+def test_a_diversion_sends_another_package_s_file_aside(tmp_path: Path) -> None:
+    """wrapper's preinst diverts /usr/bin/tool (a divert action, applied before its own
+    unpack): tool, which depends on wrapper, is unpacked after it and its file lands at
+    the diverted name, while wrapper's own file takes the path; dpkg's database has the
+    diversion and dpkg-divert reads it."""
+    home = tmp_path / "home"
+    debs = home / "debs"
+    debs.mkdir(parents=True)
+    seed(home / "data", [
+        build(debs, "wrapper", {"/usr/bin/tool": "wrapper\n"}, control=REWRITTEN,
+              members={"actions": DIVERT_ACTIONS,
+                       "preinst": "#!/bin/sh\nset -e\n# rendered from actions\n"}),
+        build(debs, "tool", {"/usr/bin/tool": "the real tool\n"},
+              control=f"{REWRITTEN}Pre-Depends: wrapper\n"),
+    ])
+    assert run(home, "publish", "--date", "Tue, 14 Nov 2023 22:13:20 +0000").exit_code == 0
+    out = tmp_path / "rootfs"
+    result = boot(home, tmp_path, "tool", "--output", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    assert (out / "usr/bin/tool").read_text() == "wrapper\n"
+    assert (out / "usr/bin/tool.real").read_text() == "the real tool\n"
+    assert (out / "var/lib/dpkg/diversions").read_text() == \
+        "/usr/bin/tool\n/usr/bin/tool.real\nwrapper\n"
+    assert "/usr/bin/tool" in (out / "var/lib/dpkg/info/tool.list").read_text()
+    if shutil.which("dpkg-divert"):
+        done = subprocess.run(["dpkg-divert", "--admindir", str(out / "var/lib/dpkg"),
+                               "--listpackage", "/usr/bin/tool"],
+                              capture_output=True, text=True, check=True)
+        assert done.stdout.strip() == "wrapper"
