@@ -45,11 +45,15 @@ def holds(fs: ImageRoot, condition: str,
         return same != negated
     if test in ("size", "grep"):  # (a file that cannot be read: the test fails)
         try:
-            regular = fs.is_file(path)
-            status = fs.lstat(path) if regular else None
-            result = status is not None and (
-                status.st_size == int(hashes[0]) if test == "size" else
-                matches(hashes[0], fs.read_bytes(path).decode("latin-1")))
+            status = fs.lstat(path)
+            if status is None:
+                result = False
+            elif test == "size":  # (wc -c < DIR prints 0)
+                result = (status.st_size if stat.S_ISREG(status.st_mode) else
+                          0 if stat.S_ISDIR(status.st_mode) else -1) == int(hashes[0])
+            else:
+                result = stat.S_ISREG(status.st_mode) and \
+                    matches(hashes[0], fs.read_bytes(path).decode("latin-1"))
         except (Confinement, OSError):
             result = False
         return result != negated

@@ -66,6 +66,8 @@ def clash(table: Mapping[str, Diversion], path: str, to: str, holder: str) -> st
     for other, diversion in table.items():
         if other != path and diversion.to == to:
             return f"{other} is diverted to {to} already (dpkg-divert: clashes)"
+        if other != path and diversion.to == path:
+            return f"{path} is where {other} is diverted to (dpkg-divert: clashes)"
     if to in table:
         return f"{to} is itself diverted (dpkg-divert: clashes)"
     return ""

@@ -10,7 +10,7 @@ written by `bootstrap.status` so that scanners see every package.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from base.errors import ConfigError, FormatError
 from bootstrap.accounts import NAME, AccountError
 from bootstrap.apply import ActionFailed, Applier, Outcome, parse_actions
 from bootstrap.confined import Confinement, ImageRoot
+from bootstrap.diversions import DIVERSIONS
 from bootstrap.model import InstalledPackage
 from bootstrap.resolver import Resolution, resolve
 from bootstrap.rootpath import OutsideRoot, inside
@@ -192,14 +193,14 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
                 if action.script == "preinst" and "install" in action.on:
                     applier.run(record.package, action)
             try:
+                diverted = _diverted(applier, record.package)
                 files = unpack_deb(deb_path, root, limits=limits, mtime=request.mtime,
-                                   aliases=aliases, diversions={
-                                       path: d.to for path, d in applier.diversions().items()
-                                       if d.holder != record.package})
+                                   aliases=aliases, diversions=diverted)
             except FormatError as exc:  # name the package, not the cache file
                 raise type(exc)(f"{record.package} ({record.filename})", exc.cause) from None
-            if applier.owners is not None:
-                _record_owners(applier.owners, files, aliases or {})
+            if applier.owners is not None:  # (a diverted file, where it went)
+                _record_owners(applier.owners, [replace(f, path=diverted.get(f.path, f.path))
+                                                for f in files], aliases or {})
             configure.append((record.package, actions))
             triggers = deb.members.get("triggers")
             if triggers is not None:
@@ -233,6 +234,15 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
                for e in entries]
     write_database(fs, entries)
     return installed
+
+
+def _diverted(applier: Applier, package: str) -> dict[str, str]:
+    """Where dpkg's diversions send `package`'s files (those held by other packages)."""
+    try:
+        table = applier.diversions()
+    except (ValueError, OSError) as exc:
+        raise ActionFailed(f"{package}: cannot read {DIVERSIONS}: {exc}") from None
+    return {path: d.to for path, d in table.items() if d.holder != package}
 
 
 def _record_owners(owners: dict[str, tuple[int, int]], files: Sequence[UnpackedFile],

@@ -116,8 +116,8 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
             check = (f"cmp -s {_root(path, glob=False)} {_root(hashes[0], glob=False)} "
                      "2>/dev/null")
         elif test == "size":  # (a missing file: no number, the test fails)
-            check = (f"{{ [ -f {_root(path, glob=False)} ] && "
-                     f"[ $(wc -c < {_root(path, glob=False)}) -eq {int(hashes[0])} ]; }}")
+            check = (f"[ $(wc -c < {_root(path, glob=False)} 2>/dev/null) "
+                     f"-eq {int(hashes[0])} ] 2>/dev/null")
         elif test == "grep":
             check = f"grep -q -e {literal(hashes[0])} {_root(path, glob=False)} 2>/dev/null"
         elif test == "diverted":  # (dpkg-divert prints LOCAL for a local diversion)

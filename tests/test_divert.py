@@ -91,6 +91,10 @@ STEPS: dict[str, list[tuple[Action, bool]]] = {
         (_divert(path="/usr/bin/foo", **{"divert-to": "/usr/bin/foo.a"}), True),
         (_divert(path="/usr/bin/foo", **{"divert-to": "/usr/bin/foo.b"}), False),
     ],
+    "a path another diversion goes to": [
+        (_divert(path="/usr/bin/foo", **{"divert-to": "/usr/bin/foo.real"}), True),
+        (_divert(path="/usr/bin/foo.real", **{"divert-to": "/usr/bin/foo.other"}), False),
+    ],
     "nothing to remove": [
         (_divert("remove", path="/usr/bin/zzz", remove="yes"), True),
     ],

@@ -88,6 +88,17 @@ def test_only_a_config_script() -> None:
     "dpkg -i /tmp/x.deb",
     "cleanup() { rm -rf /var/lib/demo; }\ncleanup",  # a function that writes
     ". /usr/share/demo/helpers.sh",  # another file sourced
+    # (a review's cases)
+    "db_cleanup() { rm -f /etc/x; }\ndb_cleanup",  # the script's own db_ function
+    "f() { rm -f /etc/x; }\nf\nf() { :; }",  # redefined: which body ran?
+    "if true; then cat() { rm -f /etc/x; }; fi\ncat /etc/y",  # defined in a block
+    "cat() { rm -f /etc/x; }\n\"cat\" /etc/y",  # quoted: still the function
+    "sed -n 'w /etc/passwd' /etc/y",
+    "sed 'e rm -rf /' /etc/y",
+    "awk -f /tmp/prog.awk /etc/y",
+    "X=-delete\nfind /etc/demo $X",  # an option from a variable
+    "hostname newname",
+    "X=$(echo a\\)b; rm -f /etc/important)",  # an escaped parenthesis
 ])
 def test_anything_that_may_change_the_system_is_refused(line: str) -> None:
     text = TZDATA_LIKE.replace("exit 0\n", f"{line}\nexit 0\n")
@@ -127,3 +138,16 @@ def test_db_set_in_the_script_is_what_db_get_reads() -> None:
     assert [a.stanza()["Path"] for a in translate(
         first, "postinst", package="demo", answers={"demo/q": "no"}).actions] == [
         "/var/lib/demo"]
+
+
+def test_db_set_behind_a_test_of_the_system_leaves_the_answer_unknown() -> None:
+    text = ("#!/bin/sh\nset -e\n. /usr/share/debconf/confmodule\n"
+            "if [ -f /etc/p.conf ]; then db_set p/enable false; fi\n"
+            "db_get p/enable\nif [ \"$RET\" = true ]; then mkdir -p /var/lib/p; fi\n")
+    with pytest.raises(Untranslatable, match="no answer"):
+        translate(text, "postinst", package="demo", answers={"p/enable": "true"})
+    in_a_case = text.replace("if [ -f /etc/p.conf ]; then db_set p/enable false; fi",
+                             'case "$1" in configure) db_set p/enable true ;; esac')
+    assert [a.stanza()["Path"] for a in translate(
+        in_a_case, "postinst", package="demo", answers={"p/enable": "no"}).actions] == [
+        "/var/lib/p"]

@@ -115,6 +115,10 @@ def test_dictionaries_common_s_config_snippet_translates_to_nothing(text: str) -
     ISPELL_CONFIG.replace('"ispell"', '"fonts"'),  # not a dictionary class
     ISPELL_CONFIG.replace("require $script;", "require $other;"),
     ISPELL_CONFIG.replace("#!/usr/bin/perl -w", "#!/usr/bin/python3"),
+    # another library required first, the variable assigned again after it
+    ISPELL_CONFIG.replace('my $script = "', 'my $script = "/usr/share/p/evil.pl";\n'
+                          'require $script;\nmy $script = "'),
+    ISPELL_CONFIG.replace("require $script;", "require $script;\nrequire $script;"),
 ])
 def test_other_perl_is_refused(text: str) -> None:
     with pytest.raises(Untranslatable):

@@ -34,3 +34,10 @@ def test_true_and_false_as_conditions() -> None:
     text = ("#!/bin/sh\nset -e\nif true; then\n  mkdir -p /var/lib/a\nfi\n"
             "if false; then\n  rm -rf /etc\nfi\nif :; then mkdir -p /var/lib/b; fi\n")
     assert [a["Path"] for a in _stanzas(text)] == ["/var/lib/a", "/var/lib/b"]
+
+
+def test_a_substitution_is_read_to_its_real_end() -> None:
+    """`\\)` does not end `$( ... )`: the rm after it runs in the substitution."""
+    text = "#!/bin/sh\nset -e\nx=$(echo a\\)b; rm -f /etc/important)\n"
+    with pytest.raises(Untranslatable):
+        translate(text, "postinst", package="demo")

@@ -14,7 +14,6 @@ import re
 
 _SPECIAL = set(".[]\\*^$/")
 MAX_PATTERN = 256
-MAX_STARS = 6
 _CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z",
             "lower": "a-z", "space": " \\t\\n\\r\\f\\v", "blank": " \\t",
             "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
@@ -23,63 +22,64 @@ _CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A
 
 def bre_to_python(pattern: str) -> str:
     """The Python regular expression of a BRE of the subset (ValueError outside it)."""
-    if not pattern or not pattern.isprintable() or " " in pattern or "," in pattern:
-        raise ValueError(f"pattern {pattern!r}: empty, or with a blank, a comma or a "
-                         "control character")
-    if len(pattern) > MAX_PATTERN or pattern.count("*") > MAX_STARS:
-        # (Python's matcher backtracks: many stars make a line take exponential time)
-        raise ValueError(f"pattern {pattern[:40]!r}...: longer than {MAX_PATTERN} "
-                         f"characters or with more than {MAX_STARS} stars")
-    out: list[str] = []
+    anchored, items, ended = _parse(pattern)
+    return ("^" if anchored else "") + "".join(
+        atom + ("*" if starred else "") for atom, starred in items) + ("$" if ended else "")
+
+
+def _parse(pattern: str) -> tuple[bool, list[tuple[str, bool]], bool]:
+    """(anchored at the start, the items: a one-character Python class and whether a `*`
+    repeats it, anchored at the end) of a BRE of the subset; ValueError outside it."""
+    if not pattern or not pattern.isprintable() or not pattern.isascii() or \
+            " " in pattern or "," in pattern:
+        raise ValueError(f"pattern {pattern!r}: empty, not ASCII, or with a blank, a comma "
+                         "or a control character")
+    if len(pattern) > MAX_PATTERN:
+        raise ValueError(f"pattern {pattern[:40]!r}...: longer than {MAX_PATTERN} characters")
+    items: list[tuple[str, bool]] = []
+    anchored = ended = False
     index = 0
     atom = False  # the last item can take a `*`
-    quantified = False  # the last item was a `*` after an atom
     while index < len(pattern):
         char = pattern[index]
-        quantified = quantified and char == "*"
         if char == "^" and index == 0:
-            out.append("^")
-            atom = False
+            anchored = True
         elif char == "$" and index == len(pattern) - 1:
-            out.append("$")
-            atom = False
+            ended = True
         elif char == "*":
             if atom:
-                out.append("*")
-                atom, quantified = False, True
-            elif quantified:
-                pass  # `a**` is `a*`
-            else:  # first, or after ^: a literal star (an atom itself)
-                out.append("\\*")
+                items[-1] = (items[-1][0], True)
+                atom = False
+            elif not items or not items[-1][1]:  # first, or after ^: a literal star
+                items.append(("\\*", False))
                 atom = True
-            index += 1
-            continue
+            # (else `a**` is `a*`)
         elif char == ".":
-            out.append(".")
+            items.append((".", False))
             atom = True
         elif char == "[":
             index, bracket = _bracket(pattern, index)
-            out.append(bracket)
+            items.append((bracket, False))
             atom = True
             continue
         elif char == "\\":
             if index + 1 >= len(pattern) or pattern[index + 1] not in _SPECIAL:
                 raise ValueError(f"pattern {pattern!r}: {pattern[index:index + 2]!r} is not "
                                  "in the subset the engine reads")
-            out.append(re.escape(pattern[index + 1]))
+            items.append((re.escape(pattern[index + 1]), False))
             index += 2
             atom = True
             continue
         else:
-            out.append(re.escape(char))
+            items.append((re.escape(char), False))
             atom = True
         index += 1
-    result = "".join(out)
-    try:
-        re.compile(result)
-    except re.error as exc:  # (a range backwards: grep refuses it too)
-        raise ValueError(f"pattern {pattern!r}: {exc}") from None
-    return result
+    for item, _ in items:
+        try:
+            re.compile(item)
+        except re.error as exc:  # (a range backwards: grep refuses it too)
+            raise ValueError(f"pattern {pattern!r}: {exc}") from None
+    return anchored, items, ended
 
 
 def _bracket(pattern: str, start: int) -> tuple[int, str]:
@@ -115,9 +115,34 @@ def _bracket(pattern: str, start: int) -> tuple[int, str]:
 
 
 def matches(pattern: str, text: str) -> bool:
-    """Whether a line of `text` matches the BRE `pattern` (grep -q)."""
-    compiled = re.compile(bre_to_python(pattern))
+    """Whether a line of `text` matches the BRE `pattern` (grep -q), in time linear in
+    the text (the items run as a set of states: no backtracking)."""
+    anchored, items, ended = _parse(pattern)
+    classes = [re.compile(item, re.S) for item, _ in items]
     lines = text.split("\n")
     if lines[-1] == "":  # (the newline ending the last line starts no other)
         lines.pop()
-    return any(compiled.search(line) for line in lines)
+    return any(_line_matches(classes, [s for _, s in items], anchored, ended, line)
+               for line in lines)
+
+
+def _line_matches(classes: list[re.Pattern[str]], starred: list[bool], anchored: bool,
+                  ended: bool, line: str) -> bool:
+    final = len(classes)
+
+    def closure(states: set[int]) -> set[int]:
+        out = set(states)
+        for state in sorted(states):
+            while state < final and starred[state]:  # a starred item may match nothing
+                state += 1
+                out.add(state)
+        return out
+
+    states = closure({0})
+    for char in line:
+        if final in states and not ended:
+            return True
+        moved = {state if starred[state] else state + 1 for state in states
+                 if state < final and classes[state].fullmatch(char)}
+        states = closure(moved | (set() if anchored else {0}))
+    return final in states

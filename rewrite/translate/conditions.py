@@ -8,7 +8,7 @@ of each kind (`Cond.kind`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from debian.debian_support import version_compare
@@ -37,6 +37,7 @@ from rewrite.translate.context import (
 )
 from rewrite.translate.debconf import db_get
 from rewrite.translate.effects import affects
+from rewrite.translate.substitutions import substitutions
 from rewrite.translate.systemd import INIT_PATHS, INIT_REASON, INIT_TOOLS
 
 GUARD_TOOLS = {"which", "type"}
@@ -122,25 +123,11 @@ def _reads_only(node: Node, defs: Mapping[str, Function], seen: frozenset[str]) 
     return False
 
 
-def _substitutions(raw: str) -> Iterator[str]:
-    """The text of each `$( ... )` of a word (parentheses balanced)."""
-    start = raw.find("$(")
-    while start != -1:
-        depth, end = 0, start + 1
-        while end < len(raw):
-            depth += {"(": 1, ")": -1}.get(raw[end], 0)
-            if depth == 0:
-                break
-            end += 1
-        yield raw[start + 2:end]
-        start = raw.find("$(", end)
-
-
 def _substitutions_read(raw: str) -> bool:
     """Every `$( ... )` of a word runs only commands that read (no backquotes)."""
     if "`" in raw:
         return False
-    for text in _substitutions(raw):
+    for text in substitutions(raw):
         try:
             inner = parse(text)
         except ShellSyntaxError:
@@ -191,7 +178,7 @@ def substitution_value(raw: str, *, may_fail: bool = False) -> bool:
         return False
     if may_fail:
         return True
-    for inner in _substitutions(text):
+    for inner in substitutions(text):
         nodes = parse(inner)
         last = nodes[-1] if nodes else None
         if not isinstance(last, AndOr):

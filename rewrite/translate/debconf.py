@@ -22,8 +22,11 @@ def db_get(question: str, ctx: Ctx, line: int) -> None:
 
 
 def db_set(question: str, value: str, ctx: Ctx) -> None:
-    """`db_set QUESTION VALUE`: a later `db_get` of it reads VALUE where both are known;
-    else the question has no answer the engine knows from here on."""
+    """`db_set QUESTION VALUE`: a later `db_get` of it reads VALUE where both are known
+    and the call always runs; else the question has no answer the engine knows from
+    here on."""
+    if ctx.guarded:  # (behind a test of the system: set or not, the engine cannot say)
+        value = "$"
     if "$" in question or "`" in question:
         prefix = question[:min(i for i in (question.find("$"), question.find("`")) if i >= 0)]
         for known in [q for q in ctx.answers if q.startswith(prefix)]:
@@ -34,7 +37,7 @@ def db_set(question: str, value: str, ctx: Ctx) -> None:
         ctx.answers[question] = value
 
 
-_DB_SET = re.compile(r"""^\s*db_set\s+(["']?)([^\s"']+)\1""", re.M)
+_DB_SET = re.compile(r"""(?:^|[\s;&|(){}`])db_set\s+(["']?)([^\s"';&|)]+)\1""", re.M)
 
 
 def config_sets(text: str) -> list[str]:

@@ -16,7 +16,7 @@ unknown tool, `eval`, `trap`) leaves the script to the normal translation's verd
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from dataclasses import dataclass
 
 from rewrite.shell import (
     AndOr,
@@ -33,6 +33,7 @@ from rewrite.shell import (
     parse,
 )
 from rewrite.translate.conditions import READERS
+from rewrite.translate.substitutions import substitutions
 
 DEBCONF_ONLY_REASON = ("a config script that only asks debconf questions (and reads the "
                        "system for their defaults): no questions in a container, the "
@@ -41,8 +42,10 @@ DEBCONF_ONLY_REASON = ("a config script that only asks debconf questions (and re
 # what else a config script may run without changing the system
 _CONTROL = {"exit", "return", "break", "continue", "set", "local", "shift", ":", "cd",
             "export", "unset", "readonly",
-            "pwd", "read", "expr", "seq", "hostname", "locale", "id", "dpkg-query",
-            "dnsdomainname", "domainname", "sed", "awk", "find", "grep", "egrep", "fgrep"}
+            "pwd", "read", "expr", "seq", "locale", "id", "dpkg-query",
+            "grep", "egrep", "fgrep"}
+_NAMES_HOST = {"hostname", "dnsdomainname", "domainname"}
+_OPTIONS_MATTER = {"find", "sed", "awk", "dpkg"}
 _FIND_ACTIONS = {"-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprint0",
                  "-fprintf", "-fls"}
 _DPKG_QUERIES = {"-s", "--status", "-l", "--list", "-L", "--listfiles", "-S", "--search",
@@ -55,8 +58,80 @@ def debconf_only(nodes: list[Node]) -> bool:
     """Whether the config script `nodes` can change nothing but debconf's answers."""
     functions: dict[str, Node] = {}
     _collect(nodes, functions)
-    checked: set[str] = set()
-    return all(_node(n, functions, checked) for n in nodes)
+    everywhere: dict[str, int] = {}
+    _count(nodes, everywhere)
+    if any(count > 1 or name not in functions for name, count in everywhere.items()):
+        return False  # (a function redefined, or defined in a block: which body runs?)
+    check = _Check(functions, set(), _assignments(nodes))
+    return all(_node(n, check) for n in nodes)
+
+
+@dataclass
+class _Check:
+    functions: dict[str, Node]  # the script's functions, by name
+    checked: set[str]  # those checked (or being checked)
+    # the values each variable is assigned in the script (None: one of them is computed)
+    constants: dict[str, set[str] | None]
+
+_REFERENCE = re.compile(r'"?\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?')
+
+
+def _assignments(nodes: list[Node]) -> dict[str, set[str] | None]:
+    found: dict[str, set[str] | None] = {}
+
+    def visit(node: Node) -> None:
+        if isinstance(node, Command):
+            for word in node.words:
+                match = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", word.value, re.S)
+                if match is None:
+                    break
+                name, value = match.groups()
+                if "$" in value or "`" in value:
+                    found[name] = None
+                elif found.get(name, set()) is not None:
+                    found.setdefault(name, set()).add(value)  # type: ignore[union-attr]
+            return
+        for child in _children(node):
+            visit(child)
+
+    for node in nodes:
+        visit(node)
+    return found
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, Function):
+        return [node.body]
+    if isinstance(node, AndOr):
+        return [node.first, *(p for _, p in node.rest)]
+    if isinstance(node, Pipeline):
+        return list(node.commands)
+    if isinstance(node, If):
+        return [n for cond, body in node.branches for n in (*cond, *body)] + \
+            list(node.orelse or [])
+    if isinstance(node, Case):
+        return [n for item in node.items for n in item.body]
+    if isinstance(node, For | Group):
+        return list(node.body)
+    if isinstance(node, Loop):
+        return [*node.cond, *node.body]
+    return []
+
+
+def _no_option(raw: str, constants: dict[str, set[str] | None]) -> bool:
+    """Whether a word that expands cannot be an option: it starts with a literal other
+    than '-', with $DPKG_ROOT, or with a variable the script only assigns constants
+    not starting with '-'."""
+    text = raw.lstrip('"')
+    if text and text[0] not in "$`-":
+        return True
+    match = _REFERENCE.match(raw)
+    if match is None:
+        return False
+    if match.group(1) == "DPKG_ROOT":
+        return True
+    values = constants.get(match.group(1))
+    return values is not None and all(v and not v.startswith("-") for v in values)
 
 
 def _collect(nodes: list[Node], functions: dict[str, Node]) -> None:
@@ -70,39 +145,60 @@ def _collect(nodes: list[Node], functions: dict[str, Node]) -> None:
             functions[node.name] = node.body
 
 
-def _node(node: Node, functions: dict[str, Node], checked: set[str]) -> bool:
+def _count(nodes: list[Node], seen: dict[str, int]) -> None:
+    """How many times each function name is defined, anywhere in `nodes`."""
+    for node in nodes:
+        if isinstance(node, Function):
+            seen[node.name] = seen.get(node.name, 0) + 1
+            _count([node.body], seen)
+        elif isinstance(node, AndOr):
+            _count([node.first, *(p for _, p in node.rest)], seen)
+        elif isinstance(node, Pipeline):
+            _count(node.commands, seen)
+        elif isinstance(node, If):
+            _count([n for cond, body in node.branches for n in (*cond, *body)], seen)
+            _count(node.orelse or [], seen)
+        elif isinstance(node, Case):
+            _count([n for item in node.items for n in item.body], seen)
+        elif isinstance(node, For | Group):
+            _count(node.body, seen)
+        elif isinstance(node, Loop):
+            _count([*node.cond, *node.body], seen)
+
+
+def _node(node: Node, check: _Check) -> bool:
     if isinstance(node, Function):
         return True  # (checked where it is called)
     if isinstance(node, AndOr):
-        return all(_node(p, functions, checked) for p in (node.first, *(p for _, p in node.rest)))
+        return all(_node(p, check) for p in (node.first, *(p for _, p in node.rest)))
     if isinstance(node, Pipeline):
-        return all(_node(c, functions, checked) for c in node.commands)
+        return all(_node(c, check) for c in node.commands)
     if isinstance(node, If):
-        return all(_node(n, functions, checked) for cond, body in node.branches
+        return all(_node(n, check) for cond, body in node.branches
                    for n in (*cond, *body)) and \
-            all(_node(n, functions, checked) for n in node.orelse or [])
+            all(_node(n, check) for n in node.orelse or [])
     if isinstance(node, Case):
-        return _word_ok(node.word.raw, functions, checked) and \
-            all(_word_ok(p.raw, functions, checked) for item in node.items
+        return _word_ok(node.word.raw, check) and \
+            all(_word_ok(p.raw, check) for item in node.items
                 for p in item.patterns) and \
-            all(_node(n, functions, checked) for item in node.items for n in item.body)
+            all(_node(n, check) for item in node.items for n in item.body)
     if isinstance(node, For):
-        return all(_word_ok(w.raw, functions, checked) for w in node.words) and \
-            all(_node(n, functions, checked) for n in node.body)
+        return all(_word_ok(w.raw, check) for w in node.words) and \
+            all(_node(n, check) for n in node.body)
     if isinstance(node, Loop):
-        return all(_node(n, functions, checked) for n in (*node.cond, *node.body))
+        return all(_node(n, check) for n in (*node.cond, *node.body))
     if isinstance(node, Group):
         return _redirects_ok(node.redirects) and \
-            all(_node(n, functions, checked) for n in node.body)
+            all(_node(n, check) for n in node.body)
     if isinstance(node, Command):
-        return _command(node, functions, checked)
+        return _command(node, check)
     return False
 
 
-def _command(cmd: Command, functions: dict[str, Node], checked: set[str]) -> bool:
+def _command(cmd: Command, check: _Check) -> bool:
     if not _redirects_ok(cmd.redirects):
         return False
-    if not all(_word_ok(w.raw, functions, checked) for w in cmd.words):
+    if not all(_word_ok(w.raw, check) for w in cmd.words):
         return False
     words = [w.value for w in cmd.words]
     while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0], re.S):
@@ -110,68 +206,90 @@ def _command(cmd: Command, functions: dict[str, Node], checked: set[str]) -> boo
     if not words:
         return True
     name = words[0]
-    if cmd.words[len(cmd.words) - len(words)].expands:
+    first = len(cmd.words) - len(words)
+    if cmd.words[first].expands:
         return False  # a command named by a variable
-    if name.startswith("db_") or name in (".", "source"):
-        return name.startswith("db_") or words[1:] == ["/usr/share/debconf/confmodule"]
-    if name in functions and not cmd.words[0].quoted:
-        if name not in checked:
-            checked.add(name)  # (recursion: assumed while it is checked)
-            if not _node(functions[name], functions, checked):
+    if name in check.functions:  # (quoted or not, a function of the script is called)
+        if name not in check.checked:
+            check.checked.add(name)  # (recursion: assumed while it is checked)
+            if not _node(check.functions[name], check):
                 return False
         return True
+    if name.startswith("db_") or name in (".", "source"):
+        return name.startswith("db_") or words[1:] == ["/usr/share/debconf/confmodule"]
+    arguments = cmd.words[first + 1:]
+    if name in _OPTIONS_MATTER and any(w.expands and not _no_option(w.raw, check.constants)
+                                     for w in arguments):
+        return False  # (an option from a variable: `find D $X` may be -delete)
     if name == "dpkg":  # its queries only
         return len(words) > 1 and words[1] in _DPKG_QUERIES
     if name == "sed":
-        return not any(w.startswith(("-i", "--in-place")) for w in words[1:])
+        return _sed_reads(words[1:])
     if name == "awk":
         program = " ".join(words[1:])
-        return not re.search(r"system\s*\(|[>|]|getline", program)
+        return "-f" not in words[1:] and not any(w.startswith("--file") for w in words[1:]) \
+            and not re.search(r"system\s*\(|[>|]|getline", program)
     if name == "find":
         return not any(w in _FIND_ACTIONS for w in words[1:])
+    if name in _NAMES_HOST:  # (with an argument, hostname sets the name)
+        return all(w.startswith("-") for w in words[1:])
     return name in READERS or name in _CONTROL
+
+
+# sed's commands that only print (and the address forms before them): the others write
+# (w, W), run (e), or read a file in (r, R)
+_SED_COMMAND = re.compile(
+    r"""\s*(?:(?:[0-9]+|\$|/(?:[^/\\]|\\.)*/)(?:\s*,\s*(?:[0-9]+|\$|/(?:[^/\\]|\\.)*/))?)?"""
+    r"""\s*!?\s*(?:[dpqPDN=]|s(?P<d>[^\s\\\n])(?:(?!(?P=d))[^\\]|\\.)*(?P=d)"""
+    r"""(?:(?!(?P=d))[^\\]|\\.)*(?P=d)[gpiI0-9]*)\s*""")
+
+
+def _sed_reads(args: list[str]) -> bool:
+    """Whether sed's arguments are options that change no file (no -i) and scripts of
+    commands that only print (s///[gpI], d, p, q ...), not w, W, e, r."""
+    scripts: list[str] = []
+    files: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg in ("-e", "--expression") and index + 1 < len(args):
+            scripts.append(args[index + 1])
+            index += 2
+            continue
+        if arg.startswith("--expression="):
+            scripts.append(arg.partition("=")[2])
+        elif arg.startswith("-e") and len(arg) > 2:
+            scripts.append(arg[2:])
+        elif arg in ("-n", "-E", "-r", "--quiet", "--silent", "-ne", "-nE", "-En", "-rn",
+                     "-nr", "-u", "-z", "-s"):
+            if arg in ("-ne",) and index + 1 < len(args):
+                scripts.append(args[index + 1])
+                index += 2
+                continue
+        elif arg.startswith("-"):
+            return False  # -i, -f FILE, --in-place ...
+        else:
+            files.append(arg)
+        index += 1
+    if not scripts and files:
+        scripts, files = files[:1], files[1:]
+    return bool(scripts) and all(
+        all(_SED_COMMAND.fullmatch(part) for part in re.split(r";|\n", script) if part.strip())
+        for script in scripts)
 
 
 def _redirects_ok(redirects: list[str]) -> bool:
     return all(_QUIET.fullmatch(r.strip()) for r in redirects)
 
 
-def _word_ok(raw: str, functions: dict[str, Node], checked: set[str]) -> bool:
+def _word_ok(raw: str, check: _Check) -> bool:
     """Every command substitution of a word passes the check too."""
-    for inner in _substitutions(raw):
+    for inner in substitutions(raw, arithmetic=False):
         try:
             nodes = parse(inner)
         except ShellSyntaxError:
             return False
-        _collect(nodes, functions)
-        if not all(_node(n, functions, checked) for n in nodes):
+        _collect(nodes, check.functions)
+        if not all(_node(n, check) for n in nodes):
             return False
     return True
-
-
-def _substitutions(raw: str) -> Iterator[str]:
-    """The text of each `$( ... )` and backquoted command of a word (not `$(( ))`)."""
-    index = 0
-    while index < len(raw):
-        if raw.startswith("$((", index):
-            index += 3
-            continue
-        if raw.startswith("$(", index):
-            depth, end = 0, index + 1
-            while end < len(raw):
-                depth += {"(": 1, ")": -1}.get(raw[end], 0)
-                if depth == 0:
-                    break
-                end += 1
-            yield raw[index + 2:end]
-            index = end + 1
-            continue
-        if raw[index] == "`":
-            end = raw.find("`", index + 1)
-            if end == -1:
-                yield raw[index + 1:]  # (unbalanced: parse decides)
-                return
-            yield raw[index + 1:end]
-            index = end + 1
-            continue
-        index += 1

@@ -70,7 +70,7 @@ def dictionary_config(text: str) -> bool:
     one of its lines (comments and blank lines aside), the library required being
     dc-debconf-select.pl and the class one of the word lists and dictionaries."""
     values: dict[str, str] = {}
-    required = argument = ""
+    calls: dict[str, str] = {}  # the variable required, and the one passed
     lines = text.split("\n")
     if not re.fullmatch(r"#!\s*/usr/bin/perl(\s+-w)?\s*", lines[0]):
         return False
@@ -83,8 +83,13 @@ def dictionary_config(text: str) -> bool:
             return False
         groups = match.groupdict()
         if groups.get("name"):
+            if groups["name"] in values:
+                return False  # (assigned twice: which value does require see?)
             values[groups["name"]] = groups["value"]
-        required = groups.get("required") or required
-        argument = groups.get("argument") or argument
-    return values.get(required) == SELECT_LIBRARY and \
-        values.get(argument) in ("wordlist", "ispell", "aspell", "hunspell")
+        for key in ("required", "argument"):
+            if groups.get(key):
+                if key in calls:
+                    return False  # (one require, one call)
+                calls[key] = groups[key]
+    return values.get(calls.get("required", "")) == SELECT_LIBRARY and \
+        values.get(calls.get("argument", "")) in ("wordlist", "ispell", "aspell", "hunspell")
