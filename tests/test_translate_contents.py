@@ -62,6 +62,7 @@ def test_matching_takes_no_backtracking() -> None:
     assert not matches("a*a*a*a*a*a*a*a*b", "a" * 20000)
     assert matches(".*.*.*.*X", "y" * 5000 + "X")
     assert bre_to_python("^a*b$") == "^a*b$"
+    assert matches("[a&&b]", "x&y")  # (no set operation: Python would warn)
 
 
 @pytest.mark.parametrize("pattern", ["a b", "a,b", "\\(a\\)", "a\\{2\\}", "a\\+", "\\w",

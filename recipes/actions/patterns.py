@@ -108,7 +108,7 @@ def _bracket(pattern: str, start: int) -> tuple[int, str]:
             parts.append("-")
             index += 1
         else:
-            parts.append("\\" + char if char in "\\^]-[" else char)
+            parts.append("\\" + char if char in "\\^]-[&~|" else char)
             index += 1
         first = False
     raise ValueError(f"pattern {pattern!r}: a bracket expression that does not end")
