@@ -411,7 +411,8 @@ class _Unpacker:
         os.utime(name, (when, when), dir_fd=parent, follow_symlinks=False)
 
     def _hardlink(self, parent: int, parts: tuple[str, ...], info: tarfile.TarInfo) -> str:
-        source = self.canonical(_split(info.linkname, "hard link target"))
+        target = _split(info.linkname, "hard link target")
+        source = self.canonical(self.diversions.get(target, target))  # (where it went)
         shown = _image_path(source)
         if source not in self.files:
             raise _Unsafe(f"hard link to {shown}, which is not a file unpacked from this "

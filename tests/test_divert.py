@@ -174,6 +174,25 @@ def test_an_unpack_honours_another_package_s_diversion(tmp_path: Path) -> None:
     assert "/usr/bin/foo" in [f.path for f in files]  # listed where it was shipped
 
 
+def test_a_hard_link_to_a_diverted_file_follows_it(tmp_path: Path) -> None:
+    """A package's hard link to its own diverted file links to where that file went."""
+    tree = tmp_path / "pkg"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "usr/bin").mkdir(parents=True)
+    (tree / "usr/bin/foo").write_text("the tool\n")
+    os.link(tree / "usr/bin/foo", tree / "usr/bin/foo-alias")
+    (tree / "DEBIAN/control").write_text(
+        "Package: foo\nVersion: 1\nArchitecture: all\nMaintainer: T <t@example.invalid>\n"
+        "Description: t\n t\n")
+    deb = tmp_path / "foo.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)],
+                   check=True, capture_output=True)
+    root = tmp_path / "root"
+    unpack_deb(deb, root, diversions={"/usr/bin/foo": "/usr/bin/foo.real"})
+    assert (root / "usr/bin/foo.real").read_text() == "the tool\n"
+    assert (root / "usr/bin/foo-alias").stat().st_ino == (root / "usr/bin/foo.real").stat().st_ino
+
+
 def _actions(text: str, script: str = "postinst") -> list[dict[str, str]]:
     return [a.stanza() for a in translate(text, script, package="dash").actions]
 
