@@ -42,6 +42,7 @@ fi
 TIMEZONE="$(convert_timezone "$TIMEZONE")"
 crts=$( (find . -type f -name '*.crt' -print | sed -e 's/^\\.\\///') | sort | uniq)
 WANTED=`awk '/^LANG=/ {print $2}' /etc/default/locale 2>/dev/null`
+dpkg --compare-versions "$2" lt-nl "1.10.2-1~" || true
 db_set tzdata/Areas "${TIMEZONE%%/*}"
 STATE=1
 while [ "$STATE" -ge 0 ]; do
@@ -86,6 +87,7 @@ def test_only_a_config_script() -> None:
     "trap 'rm -f /tmp/x' EXIT",
     "$TOOL --query",  # a command named by a variable
     "dpkg -i /tmp/x.deb",
+    "X=-i\ndpkg $X /tmp/x.deb",  # the action from a variable
     "cleanup() { rm -rf /var/lib/demo; }\ncleanup",  # a function that writes
     ". /usr/share/demo/helpers.sh",  # another file sourced
     # (a review's cases)

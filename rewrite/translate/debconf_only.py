@@ -45,7 +45,7 @@ _CONTROL = {"exit", "return", "break", "continue", "set", "local", "shift", ":",
             "pwd", "read", "expr", "seq", "locale", "id", "dpkg-query",
             "grep", "egrep", "fgrep"}
 _NAMES_HOST = {"hostname", "dnsdomainname", "domainname"}
-_OPTIONS_MATTER = {"find", "sed", "awk", "dpkg"}
+_OPTIONS_MATTER = {"find", "sed", "awk"}
 _FIND_ACTIONS = {"-delete", "-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprint0",
                  "-fprintf", "-fls"}
 _DPKG_QUERIES = {"-s", "--status", "-l", "--list", "-L", "--listfiles", "-S", "--search",
@@ -221,8 +221,8 @@ def _command(cmd: Command, check: _Check) -> bool:
     if name in _OPTIONS_MATTER and any(w.expands and not _no_option(w.raw, check.constants)
                                      for w in arguments):
         return False  # (an option from a variable: `find D $X` may be -delete)
-    if name == "dpkg":  # its queries only
-        return len(words) > 1 and words[1] in _DPKG_QUERIES
+    if name == "dpkg":  # its queries only (the action a word the script writes)
+        return len(words) > 1 and words[1] in _DPKG_QUERIES and not arguments[0].expands
     if name == "sed":
         return _sed_reads(words[1:])
     if name == "awk":
