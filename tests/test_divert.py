@@ -154,18 +154,27 @@ def test_a_corrupt_database_fails_the_action_with_its_name(tmp_path: Path) -> No
         Applier(root).run("dash", _divert(path="/bin/sh"))
 
 
-def test_an_unpack_honours_another_package_s_diversion(tmp_path: Path) -> None:
+def _foo_deb(tmp_path: Path, files: dict[str, str], links: dict[str, str]) -> Path:
+    """foo.deb shipping `files` (path -> text) and `links` (hard link -> file)."""
     tree = tmp_path / "pkg"
     (tree / "DEBIAN").mkdir(parents=True)
-    (tree / "usr/bin").mkdir(parents=True)
-    (tree / "usr/bin/foo").write_text("from the package\n")
-    (tree / "usr/bin/other").write_text("not diverted\n")
+    for path, text in files.items():
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_text(text)
+    for link, target in links.items():
+        os.link(tree / target, tree / link)
     (tree / "DEBIAN/control").write_text(
         "Package: foo\nVersion: 1\nArchitecture: all\nMaintainer: T <t@example.invalid>\n"
         "Description: t\n t\n")
     deb = tmp_path / "foo.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)],
                    check=True, capture_output=True)
+    return deb
+
+
+def test_an_unpack_honours_another_package_s_diversion(tmp_path: Path) -> None:
+    deb = _foo_deb(tmp_path, {"usr/bin/foo": "from the package\n",
+                              "usr/bin/other": "not diverted\n"}, {})
     root = tmp_path / "root"
     files = unpack_deb(deb, root, diversions={"/usr/bin/foo": "/usr/bin/foo.real"})
     assert (root / "usr/bin/foo.real").read_text() == "from the package\n"
@@ -176,17 +185,7 @@ def test_an_unpack_honours_another_package_s_diversion(tmp_path: Path) -> None:
 
 def test_a_hard_link_to_a_diverted_file_follows_it(tmp_path: Path) -> None:
     """A package's hard link to its own diverted file links to where that file went."""
-    tree = tmp_path / "pkg"
-    (tree / "DEBIAN").mkdir(parents=True)
-    (tree / "usr/bin").mkdir(parents=True)
-    (tree / "usr/bin/foo").write_text("the tool\n")
-    os.link(tree / "usr/bin/foo", tree / "usr/bin/foo-alias")
-    (tree / "DEBIAN/control").write_text(
-        "Package: foo\nVersion: 1\nArchitecture: all\nMaintainer: T <t@example.invalid>\n"
-        "Description: t\n t\n")
-    deb = tmp_path / "foo.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)],
-                   check=True, capture_output=True)
+    deb = _foo_deb(tmp_path, {"usr/bin/foo": "the tool\n"}, {"usr/bin/foo-alias": "usr/bin/foo"})
     root = tmp_path / "root"
     unpack_deb(deb, root, diversions={"/usr/bin/foo": "/usr/bin/foo.real"})
     assert (root / "usr/bin/foo.real").read_text() == "the tool\n"

@@ -14,14 +14,11 @@ def substitutions(raw: str, *, arithmetic: bool = True) -> Iterator[str]:
     index = 0
     double = False  # inside "..."
     while index < len(raw):
+        skipped = _skip(raw, index, double)
+        if skipped is not None:
+            index = skipped
+            continue
         char = raw[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == "'" and not double:
-            end = raw.find("'", index + 1)
-            index = len(raw) if end == -1 else end + 1
-            continue
         if char == '"':
             double = not double
         elif raw.startswith("$((", index) and not arithmetic:
@@ -42,6 +39,17 @@ def substitutions(raw: str, *, arithmetic: bool = True) -> Iterator[str]:
         index += 1
 
 
+def _skip(raw: str, index: int, double: bool) -> int | None:
+    """Where the text after an escaped character or a single-quoted string at `index`
+    resumes (None: neither is there)."""
+    if raw[index] == "\\":
+        return index + 2
+    if raw[index] == "'" and not double:
+        end = raw.find("'", index + 1)
+        return len(raw) if end == -1 else end + 1
+    return None
+
+
 def _closing(raw: str, start: int) -> int:
     """The index of the `)` that closes the `(` at `start` (len(raw) if none), skipping
     escaped characters and quoted text."""
@@ -49,14 +57,11 @@ def _closing(raw: str, start: int) -> int:
     index = start
     double = False
     while index < len(raw):
+        skipped = _skip(raw, index, double)
+        if skipped is not None:
+            index = skipped
+            continue
         char = raw[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == "'" and not double:
-            end = raw.find("'", index + 1)
-            index = len(raw) if end == -1 else end + 1
-            continue
         if char == '"':
             double = not double
         elif not double and char == "(":
