@@ -168,17 +168,23 @@ MIGRATION_LOCK_KEY = 0x756E6573  # "unes": PostgreSQL advisory lock of migration
 
 
 @contextmanager
-def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
-    """One migration at a time: several workers may start on a new catalog at once."""
-    path = _sqlite_file(engine.url)
-    if path is not None:
-        with open(f"{path}.migrate.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+def _file_lock(path: Path | None) -> Iterator[None]:
+    """One migration of the SQLite file `path` at a time (nothing for another database)."""
+    if path is None:
+        yield
         return
+    with open(f"{path}.migrate.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
+    """One migration at a time: several workers may start on a new catalog at once
+    (SQLite: `_file_lock`, taken before connecting)."""
     if engine.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
         connection.commit()
@@ -194,8 +200,10 @@ def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
 def _migrate(url: str | URL, step: str, revision: str) -> str | None:
     engine = make_engine(url)
     try:
-        with catalog_errors(engine.url), engine.connect() as connection, \
-                _migration_lock(engine, connection):
+        # (SQLite: the file lock before the first connection, whose PRAGMA journal_mode
+        # =WAL on a new file may find the database locked by another one's, busy or not)
+        with _file_lock(_sqlite_file(engine.url)), catalog_errors(engine.url), \
+                engine.connect() as connection, _migration_lock(engine, connection):
             config = alembic_config(connection)
             if step == "upgrade":
                 command.upgrade(config, revision)
