@@ -150,20 +150,7 @@ def _count(nodes: list[Node], seen: dict[str, int]) -> None:
     for node in nodes:
         if isinstance(node, Function):
             seen[node.name] = seen.get(node.name, 0) + 1
-            _count([node.body], seen)
-        elif isinstance(node, AndOr):
-            _count([node.first, *(p for _, p in node.rest)], seen)
-        elif isinstance(node, Pipeline):
-            _count(node.commands, seen)
-        elif isinstance(node, If):
-            _count([n for cond, body in node.branches for n in (*cond, *body)], seen)
-            _count(node.orelse or [], seen)
-        elif isinstance(node, Case):
-            _count([n for item in node.items for n in item.body], seen)
-        elif isinstance(node, For | Group):
-            _count(node.body, seen)
-        elif isinstance(node, Loop):
-            _count([*node.cond, *node.body], seen)
+        _count(_children(node), seen)
 
 
 def _node(node: Node, check: _Check) -> bool:
