@@ -41,6 +41,7 @@ from bootstrap.pam import TYPES as PAM_TYPES
 from bootstrap.pam import parse_profile, profile_names
 from bootstrap.pam import update as pam_update
 from bootstrap.shells import update_shells
+from bootstrap.statoverrides import parse_statoverrides, render_statoverrides
 from recipes.actions import (
     Action,
     AlternativeInstall,
@@ -61,6 +62,7 @@ from recipes.actions import (
     PruneLinks,
     PythonClean,
     PythonCompile,
+    RecordTest,
     RemoveFound,
     RemoveGroup,
     RemovePath,
@@ -83,6 +85,7 @@ from recipes.actions import (
     UserInGroup,
     read_actions_file,
 )
+from recipes.actions.fields import STATOVERRIDES
 
 # An apply function: (applier, package, action) -> (status, detail).
 ApplyFunction = Callable[["Applier", str, Any], tuple[str, str]]
@@ -145,6 +148,8 @@ class Applier:
         # package -> conffile -> the md5 dpkg records for it (its md5 as unpacked), for
         # `Only-If: dpkg-md5`; a package not yet unpacked has none
         self.conffiles: dict[str, dict[str, str]] = {}
+        # (package, script) -> the tests its record-test actions recorded, by flag name
+        self.flags: dict[tuple[str, str], dict[str, bool]] = {}
         # without root, owners cannot be set on disk: they are recorded for the image
         # writers (path relative to the root -> (uid, gid)); None when running as root
         self.owners: dict[str, tuple[int, int]] | None = None if os.geteuid() == 0 else {}
@@ -161,10 +166,15 @@ class Applier:
     # -- entry points --------------------------------------------------------------
     def run(self, package: str, action: Action) -> Outcome:
         apply = APPLY.get(type(action))
+        flags = self.flags.setdefault((package, action.script), {})
         try:
             failing = next((c for c in action.only_if
-                            if not holds(self.fs, c, self.conffiles)), None)
-            if failing is not None:
+                            if not holds(self.fs, c, self.conffiles, flags)), None)
+            if isinstance(action, RecordTest):  # (false where a test fails)
+                flags[action.flag] = failing is None
+                status, detail = "applied", f"flag {action.flag}: " + (
+                    "the tests hold" if failing is None else f"{failing!r} does not hold")
+            elif failing is not None:
                 status, detail = "not-needed", f"Only-If {failing!r} does not hold"
             elif apply is None:  # pragma: no cover - every model has one (test_action_vocabulary)
                 status, detail = "skipped", "no installer support"
@@ -299,6 +309,11 @@ class Applier:
                 raise ValueError(f"Mode {mode!r} is not an octal mode")
             self.fs.chmod(path, int(mode, 8))
 
+    @applies(RecordTest)
+    def _record_test(self, package: str, action: RecordTest) -> tuple[str, str]:
+        # (`run` records the flag: its Only-If is what it records, not a precondition)
+        raise AssertionError("record-test is applied by Applier.run")  # pragma: no cover
+
     @applies(StatOverride)
     def _stat_override(self, package: str, action: StatOverride) -> tuple[str, str]:
         path = _absolute(action.path, "Path")
@@ -324,17 +339,11 @@ class Applier:
         """dpkg's stat override database: path -> "owner group mode"."""
         if not self.fs.lexists(_STATOVERRIDE):
             return {}
-        table: dict[str, str] = {}
-        for line in self.fs.read_text(_STATOVERRIDE, strict=True).splitlines():
-            fields = line.split()
-            if len(fields) != 4:
-                raise ValueError(f"{_STATOVERRIDE}: not 'owner group mode path': {line!r}")
-            table[fields[3]] = " ".join(fields[:3])
-        return table
+        return parse_statoverrides(self.fs.read_text(_STATOVERRIDE, strict=True))
 
     def _write_statoverrides(self, table: dict[str, str]) -> None:
-        self.fs.write_text(_STATOVERRIDE, "".join(f"{table[p]} {p}\n" for p in sorted(table)),
-                           mode=0o644, strict=True)
+        self.fs.write_text(_STATOVERRIDE, render_statoverrides(table), mode=0o644,
+                           strict=True)
 
     @applies(Divert)
     def _divert(self, package: str, action: Divert) -> tuple[str, str]:
@@ -745,7 +754,7 @@ class Applier:
         return "not-needed", "only acts on removal or purge"
 
 _MODE = re.compile(r"0?[0-7]{3,4}")
-_STATOVERRIDE = "/var/lib/dpkg/statoverride"
+_STATOVERRIDE = STATOVERRIDES
 #: update-alternatives' names: no slash, no blanks, not '.' or '..'
 _ALTERNATIVE = re.compile(r"[^/\s\x00-\x1f\x7f]{1,255}")
 

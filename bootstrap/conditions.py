@@ -5,9 +5,12 @@ component not followed), `-x` any execute bit (root's view), `-s` size above zer
 `dpkg-md5 PATH PACKAGE` PATH's md5 is the one dpkg records for it among PACKAGE's
 conffiles (none and none count as the same, as in the shell idiom it comes from);
 `diverted PATH [PACKAGE]` dpkg's diversion database diverts PATH (by PACKAGE);
-`same PATH OTHER` both are one file, or regular files (links followed) with the same
-bytes (cmp -s); `size PATH N` a regular file of N bytes; `grep PATH PATTERN` a line of the
-file matches the basic regular expression (grep -q).
+`statoverride PATH [TEXT]` dpkg's stat override database has an entry for PATH (its
+line as `dpkg-statoverride --list` prints it contains TEXT); `flag NAME` a test recorded
+earlier in the same run of the script held; `same PATH OTHER` both are one file, or
+regular files (links followed) with the same bytes (cmp -s); `size PATH N` a regular file
+of N bytes; `grep PATH PATTERN` a line of the file matches the basic regular expression
+(grep -q).
 Paths resolve inside the image root (ImageRoot)."""
 
 from __future__ import annotations
@@ -18,16 +21,26 @@ from collections.abc import Mapping
 
 from bootstrap.confined import Confinement, ImageRoot
 from bootstrap.diversions import DIVERSIONS, parse_diversions
-from recipes.actions.fields import condition_parts
+from bootstrap.statoverrides import listed, parse_statoverrides
+from recipes.actions.fields import STATOVERRIDES, condition_parts
 from recipes.actions.patterns import matches
 
 
 def holds(fs: ImageRoot, condition: str,
-          recorded: Mapping[str, Mapping[str, str]] | None = None) -> bool:
+          recorded: Mapping[str, Mapping[str, str]] | None = None,
+          flags: Mapping[str, bool] | None = None) -> bool:
     """Whether one test such as "-f /etc/x", "! -e /etc/y" or "md5 /etc/x HASH..."
     holds in the image; `recorded`: package -> conffile -> the md5 dpkg records (the
-    packages unpacked so far)."""
+    packages unpacked so far); `flags`: the tests recorded so far in this run of the
+    script (a flag not recorded is false)."""
     negated, test, path, hashes = condition_parts(condition)
+    if test == "flag":
+        return bool((flags or {}).get(path, False)) != negated
+    if test == "statoverride":  # (`dpkg-statoverride --list PATH | grep -qF TEXT`)
+        overrides = parse_statoverrides(fs.read_text(STATOVERRIDES, strict=True)) \
+            if fs.lexists(STATOVERRIDES) else {}
+        line = listed(overrides, path)
+        return (line is not None and " ".join(hashes) in line) != negated
     if test == "diverted":
         table = parse_diversions(fs.read_text(DIVERSIONS, strict=True)) \
             if fs.lexists(DIVERSIONS) else {}

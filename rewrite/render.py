@@ -26,6 +26,7 @@ from recipes.actions import (
     CaBundle,
     CreateFile,
     MakeDir,
+    RecordTest,
     RemoveGroup,
     RemoveUser,
     SetOwner,
@@ -120,6 +121,13 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
                      f"-eq {int(hashes[0])} ] 2>/dev/null")
         elif test == "grep":
             check = f"grep -q -e {literal(hashes[0])} {_root(path, glob=False)} 2>/dev/null"
+        elif test == "statoverride":  # (as --list prints it: "owner group mode path")
+            check = (f"dpkg-statoverride ${{DPKG_ROOT:+--root \"$DPKG_ROOT\"}} --list "
+                     f"{literal(path)} 2>/dev/null" + (
+                         f" | grep -qF -e {literal(' '.join(hashes))}" if hashes else
+                         " >/dev/null"))
+        elif test == "flag":  # (set by a record-test action earlier in the script)
+            check = f"[ -n \"${{{_flag_variable(path)}:-}}\" ]"
         elif test == "diverted":  # (dpkg-divert prints LOCAL for a local diversion)
             holder = literal(hashes[0]) if hashes else "''"
             same = bool(hashes) != negated
@@ -130,6 +138,11 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
             check = f"[ {test} {_root(path, glob=False)} ]"
         tests.append(("! " if negated else "") + check)
     return " && ".join(tests)
+
+
+def _flag_variable(name: str) -> str:
+    """The shell variable of a recorded test (its name's '-' as '_': names have no '_')."""
+    return "_ue_flag_" + name.replace("-", "_")
 
 
 def _root(path: object, glob: bool = True) -> str:
@@ -237,20 +250,28 @@ def render_script(
         if phase in fails:
             by_code.setdefault(fails[phase], []).append(phase)
     env = environment()
-    groups: dict[tuple[str, ...], list[str]] = {}
+    groups: list[tuple[tuple[str, ...], list[str]]] = []
     for action in actions:
         _check(script, action)
         body = env.get_template(TEMPLATE_OF[type(action)]).render(
             a=action, package=package, script=script
         ).strip("\n")
         if action.only_if:
+            # (a recorded test is false where its tests fail: never left from elsewhere)
+            otherwise = f"\nelse\n    {_flag_variable(action.flag)}=" \
+                if isinstance(action, RecordTest) else ""
             body = f"if {only_if_test(action.only_if)}; then\n" + "\n".join(
-                f"    {line}" if line else line for line in body.split("\n")) + "\nfi"
-        groups.setdefault(action.on, []).append(body)
+                f"    {line}" if line else line for line in body.split("\n")) + \
+                otherwise + "\nfi"
+        # (consecutive actions of the same arguments share a case: the order is kept)
+        if groups and groups[-1][0] == action.on:
+            groups[-1][1].append(body)
+        else:
+            groups.append((action.on, [body]))
     return env.get_template("script.sh.j2").render(
         package=package,
         script=script,
         helpers=_helpers(actions),
-        groups=[{"on": on, "body": "\n\n".join(bodies)} for on, bodies in groups.items()],
+        groups=[{"on": on, "body": "\n\n".join(bodies)} for on, bodies in groups],
         fails=[{"on": on, "code": code} for code, on in sorted(by_code.items())],
     )

@@ -76,6 +76,7 @@ DOCUMENTED = {
     "trigger": (("Name",), {"Await": "no"}),
     "tmpfiles": ((), {"Config": ""}),
     "sysusers": ((), {"Config": ""}),
+    "record-test": (("Name",), {}),
 }
 
 

@@ -189,6 +189,10 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
     "divert-remove": (
         "divert", "postrm", ("remove",), {"path": "/bin/sh", "package": "dash", "remove": "yes"},
     ),
+    "record-test": (
+        "record-test", "postrm", ("purge",),
+        {"name": "t1", "only-if": "statoverride /etc/ssl/private root ssl-cert 710"},
+    ),
     "symlink": (
         "symlink", "postinst", ("configure",),
         {"path": "/etc/foo/default.conf", "target": "../../usr/share/foo/default.conf"},
@@ -276,11 +280,13 @@ def test_golden_combined_script(tmp_path: Path) -> None:
     golden("combined.sh", text)
     lint(tmp_path, text)
     assert text == script_of(*[act(name, values, on=on) for name, on, values in COMBINED])
-    # groups in order of first appearance; only the helpers needed, each once
+    # the actions in their order (as bootstrap applies them), consecutive ones of the
+    # same arguments in one case; only the helpers needed, each once
     first = text.index('    configure)\n')
     assert first < text.index("    configure|abort-upgrade)\n") < text.index("    triggered)\n")
     assert text.index("    triggered)\n") < text.index("systemd-tmpfiles")
-    assert text.count("case \"$1\" in") == 3
+    assert text.index("rm_conffile") < text.index("cannot add %s to the missing group")
+    assert text.count("case \"$1\" in") == 4
     assert text.count("_ue_chown() {") == text.count("_ue_add_group() {") == 1
     assert text.startswith("#!/bin/sh\n# Rendered by unessential from the actions control file")
     assert "\nset -e\n" in text and text.endswith("\nexit 0\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from base.deb822 import iter_stanzas
+from recipes.actions import RecordTest
 from rewrite.translate import Untranslatable, translate
 from rewrite.translate.conditions import compare_versions
 from rewrite.translate.context import SCRIPT_PHASES
@@ -392,9 +393,13 @@ def test_owner_change_behind_a_test_of_another_path_carries_the_test() -> None:
     with pytest.raises(Untranslatable, match="owner or mode change behind a test"):
         translate("#!/bin/sh\ncommand -v x >/dev/null && chmod 0700 /var/lib/y\nexit 0\n",
                   "postinst", package="demo")
-    with pytest.raises(Untranslatable, match="owner or mode change behind a test"):
-        translate("#!/bin/sh\nif [ ! -f /etc/flag ]; then\n  touch /etc/flag\n"
-                  "  chmod 0700 /var/lib/y\nfi\n", "postinst", package="demo")
+    # the touch turns the test: what it read is recorded before it (record-test), and the
+    # change behind it carries that record
+    record, touch, chmod = translate("#!/bin/sh\nif [ ! -f /etc/flag ]; then\n"
+                                     "  touch /etc/flag\n  chmod 0700 /var/lib/y\nfi\n",
+                                     "postinst", package="demo").actions
+    assert isinstance(record, RecordTest) and record.only_if == ("! -f /etc/flag",)
+    assert touch.name == "create-file" and chmod.only_if == (f"flag {record.flag}",)
 
 
 @pytest.mark.parametrize("text", [

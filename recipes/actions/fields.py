@@ -213,6 +213,7 @@ AlternativeName = Annotated[str, Value(_text(check_alternative_name))]
 AlternativePath = Annotated[str, Value(_text(check_alternative_path))]  # or '*'
 Target = Annotated[str, Value(_text(check_target))]  # a symlink target, maybe relative
 Word = Annotated[str, Value(_text(check_word))]
+FlagName = Annotated[str, Value(_text(lambda value, what: _flag_name(value, what)))]
 OctalMode = Annotated[str, Value(_text(check_mode))]  # as written: "0755", "755"; optional
 Version = Annotated[str, Value(_text(check_version))]  # optional
 PackageName = Annotated[str, Value(_text(check_package))]  # with an optional :arch
@@ -247,8 +248,17 @@ Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]
 # (both are files with the same bytes, links followed: `cmp -s PATH OTHER`); "size PATH
 # N" (a regular file of N bytes: `[ $(wc -c < PATH) -eq N ]`); "grep PATH PATTERN" (a
 # line of the file matches the basic regular expression, of the subset
-# recipes.actions.patterns reads: `grep -q PATTERN PATH`)
+# recipes.actions.patterns reads: `grep -q PATTERN PATH`); "statoverride PATH [TEXT]"
+# (dpkg's stat override database has an entry for PATH, whose line as `dpkg-statoverride
+# --list PATH` prints it, `OWNER GROUP MODE PATH`, contains TEXT where one is given:
+# words of letters, digits and `_.:+-` joined by single blanks); "flag NAME" (a test
+# recorded earlier in the same run of the script by a `record-test` action held then:
+# a test of the system as the original script read it, before a change of its own
+# turned it)
 FILE_TESTS = ("-e", "-f", "-d", "-L", "-x", "-s")
+STATOVERRIDES = "/var/lib/dpkg/statoverride"
+_OVERRIDE_WORD = re.compile(r"[A-Za-z0-9_.:+-]+")
+FLAG = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
@@ -265,12 +275,23 @@ def condition_parts(item: str) -> tuple[bool, str, str, tuple[str, ...]]:
             _PACKAGE.fullmatch(rest[0]) or test == "diverted" and len(rest) <= 1 and \
             all(_PACKAGE.fullmatch(r) for r in rest) or test == "same" and len(rest) == 1 \
             or test == "size" and len(rest) == 1 and re.fullmatch(r"[0-9]{1,15}", rest[0]) \
-            or test == "grep" and len(rest) == 1 and _pattern(rest[0]):
+            or test == "grep" and len(rest) == 1 and _pattern(rest[0]) \
+            or test == "statoverride" and not any(c in path for c in "*?[") and all(
+                _OVERRIDE_WORD.fullmatch(r) for r in rest) \
+            or test == "flag" and not rest and FLAG.fullmatch(path):
         return negated, test, path, rest
     raise ValueError(f"{item!r} is not a test such as '-f /path', '! -e /path', "
                      "'md5 /path HASH...', 'dpkg-md5 /path PACKAGE', "
-                     "'diverted /path [PACKAGE]', 'same /path /other', 'size /path N' or "
-                     "'grep /path PATTERN'")
+                     "'diverted /path [PACKAGE]', 'same /path /other', 'size /path N', "
+                     "'grep /path PATTERN', 'statoverride /path [TEXT]' or 'flag NAME'")
+
+
+def _flag_name(value: str, what: str) -> str:
+    """The name of a recorded test: a lower-case letter, then letters, digits and '-'."""
+    if not FLAG.fullmatch(value):
+        raise ValueError(f"{what} {value!r} is not a flag name (a lower-case letter, then "
+                         "lower-case letters, digits and '-', at most 32)")
+    return value
 
 
 def _pattern(value: str) -> bool:
@@ -284,6 +305,10 @@ def _pattern(value: str) -> bool:
 def condition_paths(item: str) -> tuple[str, ...]:
     """The paths whose change may turn one `Only-If` test (both of `same`)."""
     _, test, path, rest = condition_parts(item)
+    if test == "flag":  # (what it recorded does not change)
+        return ()
+    if test == "statoverride":  # (the database, not the file: a chown leaves it)
+        return (STATOVERRIDES,)
     return (path, *rest) if test == "same" else (path,)
 
 
@@ -295,7 +320,8 @@ def _conditions(value: Any, what: str) -> tuple[str, ...]:
             paths = condition_paths(item)
         except ValueError as exc:
             raise ValueError(f"{what} {exc}") from None
-        for path in paths:
+        _, test, tested, _ = condition_parts(item)
+        for path in (*paths, tested) if test == "statoverride" else paths:
             if "," in path:
                 raise ValueError(f"{what} {item!r}: a path with a comma")
             check_path(path, what)

@@ -11,6 +11,7 @@ from recipes.actions.fields import (
     AlternativeName,
     AlternativePath,
     FileNames,
+    FlagName,
     Identity,
     Interpreter,
     Kind,
@@ -43,6 +44,17 @@ class AlternativeRemove(Action):
     name: Literal["alternative-remove"] = Field("alternative-remove", alias="Action")
     alternative: AlternativeName = Field(alias="Name")
     path: AlternativePath = Field(alias="Path")
+
+
+class RecordTest(Action):
+    """Remember whether the `Only-If` tests hold now, as the flag `Name`, for the
+    `flag NAME` test of later actions of the same run of the script: an original's test
+    of the system read once, before a change of the script itself turns it (the removal
+    of the stat override a test found). Nothing else changes; where the tests fail the
+    flag is false."""
+
+    name: Literal["record-test"] = Field("record-test", alias="Action")
+    flag: FlagName = Field(alias="Name")
 
 
 class Ldconfig(Action):

@@ -46,6 +46,7 @@ from recipes.actions.system import (
     PamAuthUpdate,
     PythonClean,
     PythonCompile,
+    RecordTest,
     SystemIdentity,
     Trigger,
     UpdateCache,
@@ -62,7 +63,7 @@ AnyAction = Annotated[
     | MakeDir | RemovePath | RemoveFound | PruneLinks | MovePath | CopyPath | SetOwner
     | SetCapability | StatOverride | Divert | Symlink | CreateFile
     | InstallConfig
-    | Trigger | Tmpfiles | Sysusers,
+    | Trigger | Tmpfiles | Sysusers | RecordTest,
     Field(discriminator="name"),
 ]
 ANY_ACTION: TypeAdapter[AnyAction] = TypeAdapter(AnyAction)

@@ -17,6 +17,7 @@ from recipes.actions import (
     Ldconfig,
     MakeDir,
     MovePath,
+    RecordTest,
     RemovePath,
     SetOwner,
     StatOverride,
@@ -26,7 +27,7 @@ from recipes.actions import (
     UserInGroup,
     action_error,
 )
-from recipes.actions.fields import FILE_TESTS, condition_parts
+from recipes.actions.fields import FILE_TESTS, condition_parts, condition_paths
 from rewrite.shell import Command
 from rewrite.translate import (
     accounts,
@@ -54,6 +55,7 @@ from rewrite.translate.context import (
     word_value,
 )
 from rewrite.translate.debconf import DEBCONF_REASON, db_get, db_set
+from rewrite.translate.effects import affects
 from rewrite.translate.systemd import INIT_REASON, INIT_TOOLS
 from rewrite.translate.temps import TEMP_REASON, temp_assignment, temp_removal
 from rewrite.translate.writes import fold_owner
@@ -224,19 +226,27 @@ def take(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
                              "(grep, getent ...): it would be made whether or not the test "
                              "holds (only what adds a missing file, directory or account is)",
                              "change behind a test that reads the system")
-    if ctx.guarded and any(isinstance(a, SetOwner | StatOverride)
-                           and not getattr(a, "remove", False)
-                           and a.path not in ctx.guard_paths
-                           for a in actions):
+    owners = [a for a in actions if isinstance(a, SetOwner | StatOverride)
+              and not getattr(a, "remove", False)]
+    if ctx.guarded and owners:
         holding = ctx.holding()
-        if holding is not None:  # taken where the same tests hold
+        # (behind tests of its own path only, the change is the same whatever they find;
+        # a test of the stat override database is carried all the same)
+        carried = holding is not None and (
+            any(a.path not in ctx.guard_paths for a in owners) or any(
+                isinstance(a, SetOwner) and not _existence(test) for a in owners
+                for test in holding))
+        if holding is not None and carried:  # taken where the same tests hold
+            _record(actions, line, ctx, out)
             actions = [a.model_copy(update={"only_if": holding}) for a in actions]
             out.actions += [a.model_copy(update={"origin": where}) for a in actions]
             ctx.ran(effects.of_all(actions))
             return
-        raise Untranslatable(line, text, "an owner or mode change behind a test of the "
-                             "system (of another path): it would be made whether or not the "
-                             "test holds", "owner or mode change behind a test of the system")
+        if any(a.path not in ctx.guard_paths for a in owners):
+            raise Untranslatable(line, text, "an owner or mode change behind a test of the "
+                                 "system (of another path): it would be made whether or not "
+                                 "the test holds",
+                                 "owner or mode change behind a test of the system")
     if ctx.guarded and not ctx.attach and any(isinstance(a, RemovePath | MovePath)
                                               for a in actions):
         # a removal behind a test (`[ -f flag ] && rm -rf /var/log/x`): made only where
@@ -254,15 +264,18 @@ def take(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
             raise Untranslatable(line, text, "a removal behind a test of the system "
                                  "(of another path): it would be made whether or not the "
                                  "test holds", "removal behind a test of the system")
-    if ctx.guarded and not ctx.attach and any(isinstance(a, Divert) for a in actions):
-        # a diversion behind a test (`[ "$diverter" = dash ] && dpkg-divert --remove`):
-        # made only where the same tests hold
+    if ctx.guarded and not ctx.attach and any(_database(a) for a in actions):
+        # a diversion or the removal of a stat override behind a test (`[ "$diverter" =
+        # dash ] && dpkg-divert --remove`): made only where the same tests hold
         holding = ctx.holding()
         if holding is None:
-            raise Untranslatable(line, text, "a diversion behind a test of the system it "
-                                 "cannot carry", "diversion behind a test of the system")
+            raise Untranslatable(line, text, "a change of dpkg's database behind a test of "
+                                 "the system it cannot carry",
+                                 "diversion behind a test of the system"
+                                 if any(isinstance(a, Divert) for a in actions) else
+                                 "stat override removal behind a test of the system")
         actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)})
-                   if isinstance(a, Divert) else a for a in actions]
+                   if _database(a) else a for a in actions]
     if ctx.attach:  # (a case on a file's md5): the actions carry the tests
         holding = ctx.holding()
         if holding is None:
@@ -270,12 +283,37 @@ def take(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
                                  "and another test of the system", Idiom(
                                      "change behind a test of a file's md5 and another test"))
         actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)}) for a in actions]
+    _record(actions, line, ctx, out)
     ctx.ran(effects.of_all(actions))  # what a test found missing may exist from now on
     for action in actions:
         if isinstance(action, Ldconfig | UpdateCache) and out.actions and \
                 out.actions[-1].stanza() == action.stanza():
             continue  # the same refresh right after itself (both branches of an if)
         out.actions.append(action.model_copy(update={"origin": where}))
+
+
+def _database(action: Action) -> bool:
+    """A diversion, or the removal of a stat override."""
+    return isinstance(action, Divert) or isinstance(action, StatOverride) and action.remove
+
+
+def _record(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
+    """Before actions that turn a test around them (the removal of the stat override
+    the if found), a record-test action keeps what that test read, for the actions
+    after them behind it (`flag NAME`, Ctx.holding)."""
+    made = effects.of_all(actions)
+    for test, count in ctx.conditions:
+        if (test, count) in ctx.flags or condition_parts(test)[1] == "flag":
+            continue
+        paths = condition_paths(test)
+        if any(affects(before, path) for before in ctx.effects[count:] for path in paths):
+            continue  # turned already by a command the engine cannot record before
+        if any(affects(made, path) for path in paths):
+            name = f"t{len(ctx.flags) + 1}"
+            ctx.flags[test, count] = name
+            out.actions.append(RecordTest(**{
+                "Script": ctx.script, "On": ctx.phases, "Name": name, "Only-If": (test,),
+                "origin": ctx.origin(line)}))
 
 
 def _forget(name: str, ctx: Ctx) -> None:

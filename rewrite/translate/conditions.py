@@ -37,6 +37,7 @@ from rewrite.translate.context import (
 )
 from rewrite.translate.debconf import db_get
 from rewrite.translate.effects import affects
+from rewrite.translate.overrides import override_test
 from rewrite.translate.substitutions import substitutions
 from rewrite.translate.systemd import INIT_PATHS, INIT_REASON, INIT_TOOLS
 
@@ -607,6 +608,10 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
 
 
 def eval_pipeline(pipe: Pipeline, ctx: Ctx) -> Cond:
+    override = override_test(pipe, ctx)
+    if override is not None:  # (a test of a path's stat override: Only-If statoverride)
+        found = Cond(frozenset(ctx.phases), "guard", f"tests {override}")
+        return negated(found, frozenset(ctx.phases)) if pipe.negated else found
     if len(pipe.commands) > 1 and all(isinstance(c, Command) and is_query(c)
                                       for c in pipe.commands):
         names = " | ".join(c.name for c in pipe.commands if isinstance(c, Command))

@@ -161,6 +161,9 @@ class Ctx:
     # files a script is writing line by line (`echo a > F; echo b >> F`): path -> (index
     # of its create-file action in the result, the number of commands run after it)
     writing: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # tests of `conditions` recorded by a record-test action before a change of the
+    # script turned them: (test, count) -> the flag's name (shared like `effects`)
+    flags: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def missing(self, path: str) -> bool:
         """Whether a test found `path` missing and no command has run since that may
@@ -176,11 +179,16 @@ class Ctx:
         only); None otherwise."""
         if self.unlisted:
             return None
+        tests = []
         for test, count in self.conditions:
             if any(affects(made, path) for made in self.effects[count:]
                    for path in condition_paths(test)):
-                return None
-        return tuple(dict.fromkeys(test for test, _ in self.conditions))
+                flag = self.flags.get((test, count))
+                if flag is None:
+                    return None
+                test = f"flag {flag}"  # (as it was read before the change that turned it)
+            tests.append(test)
+        return tuple(dict.fromkeys(tests))
 
     def tested_missing(self, paths: frozenset[str]) -> frozenset[tuple[str, int]]:
         """`absent` with `paths` found missing now."""

@@ -32,6 +32,7 @@ from recipes.actions import (
     InstallConfig,
     MakeDir,
     MovePath,
+    RecordTest,
     RemovePath,
 )
 from recipes.actions.fields import condition_paths
@@ -119,7 +120,10 @@ def early_exit(node: Node, ctx: Ctx) -> EarlyExit | None:
 
 
 def _void(action: Action, missing: frozenset[str]) -> bool:
-    """Whether the action does nothing where every path of `missing` exists."""
+    """Whether the action does nothing where every path of `missing` exists (a
+    record-test changes nothing: the actions that test its flag are checked)."""
+    if isinstance(action, RecordTest):
+        return True
     if isinstance(action, CreateFile | InstallConfig):
         return action.path in missing
     if isinstance(action, MakeDir):
@@ -132,8 +136,10 @@ def _void(action: Action, missing: frozenset[str]) -> bool:
 def _untouched(test: str, actions: list[Action]) -> bool:
     """Whether none of `actions` may create or change the path `test` is about before
     the last of them is taken (so that it has, when each is taken, the value it had at
-    the exit: an action's own change comes after its test)."""
-    return all(not affects(of_all(actions[:index]), path) or  # (or it removes that path:
+    the exit: an action's own change comes after its test; a record-test is checked
+    through the actions that test its flag, which carry the test too)."""
+    return all(isinstance(action, RecordTest) or
+               not affects(of_all(actions[:index]), path) or  # (or it removes that path:
                isinstance(action, RemovePath) and action.path == path or  # a no-op if gone)
                isinstance(action, MovePath) and action.source == path
                for path in condition_paths(test)

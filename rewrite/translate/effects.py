@@ -27,6 +27,7 @@ from recipes.actions import (
     MakeDir,
     MovePath,
     PamAuthUpdate,
+    RecordTest,
     RemoveFound,
     RemoveGroup,
     RemovePath,
@@ -43,6 +44,7 @@ from recipes.actions import (
     UpdateShells,
     UserInGroup,
 )
+from recipes.actions.fields import STATOVERRIDES
 
 ACCOUNTS = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
 CACHES = {"man": "/var/cache/man", "fonts": "/var/cache/fontconfig", "mime": "/usr/share/mime",
@@ -84,8 +86,13 @@ def roots(action: Action) -> frozenset[str] | None:
     """The roots of what `action` may change (see the module's docstring)."""
     if isinstance(action, MakeDir | CreateFile | InstallConfig | Symlink):
         return frozenset(_with_parents(action.path)) if _plain(action.path) else None
-    if isinstance(action, SetOwner | StatOverride):
+    if isinstance(action, StatOverride):  # (the database; --update: the path)
+        return frozenset({STATOVERRIDES, action.path.rstrip("/") or "/"}) \
+            if _plain(action.path) else None
+    if isinstance(action, SetOwner):
         return frozenset({action.path.rstrip("/") or "/"}) if _plain(action.path) else None
+    if isinstance(action, RecordTest):
+        return frozenset()
     if isinstance(action, RemovePath):  # (a glob: the directory before its first pattern)
         return frozenset({_tree(action.path) if _plain(action.path) else _glob_root(action.path)})
     if isinstance(action, CopyPath):

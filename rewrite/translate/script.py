@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 import shlex
 
-from recipes.actions import Dropped
+from recipes.actions import Dropped, RecordTest
+from recipes.actions.fields import condition_parts
 from rewrite.shell import (
     AndOr,
     Case,
@@ -90,6 +91,7 @@ def translate(
                              "test of the system (end it with exit 0?)",
                              "script ending with the status of a test of the system")
     fail({p for p, status in flow.items() if status == "F"}, 1, last, ctx, out)
+    _recorded_tests(out, ctx)
     for phase in INSTALL_PHASES.get(script, ()):
         if phase in out.fails:
             code, origin = out.fails[phase]
@@ -98,6 +100,29 @@ def translate(
                                  f"the script fails (exit {code}) on {phase}: the package "
                                  "could never be installed", Idiom("script failing on", phase))
     return out
+
+
+def _recorded_tests(out: Result, ctx: Ctx) -> None:
+    """Each `flag NAME` test after the record-test action of that name (Untranslatable
+    where the record was made in a part the walk read aside), and the records no action
+    tests dropped."""
+    recorded: set[str] = set()
+    used: set[str] = set()
+    for action in out.actions:
+        if isinstance(action, RecordTest):
+            recorded.add(action.flag)
+        for test in action.only_if:
+            negated, kind, name, _ = condition_parts(test)
+            if kind != "flag":
+                continue
+            if name not in recorded:
+                line = int(action.origin.rsplit(":", 1)[1]) if action.origin else 0
+                raise Untranslatable(line, ctx.source(line), "a test of the system turned "
+                                     "by the script itself, recorded where the engine "
+                                     "cannot keep the record", "test turned by the script")
+            used.add(name)
+    out.actions = [a for a in out.actions
+                   if not isinstance(a, RecordTest) or a.flag in used]
 
 
 def _functions(nodes: list[Node]) -> set[str]:

@@ -14,6 +14,7 @@ from rewrite.translate.conditions import (
 )
 from rewrite.translate.contents import grep_test, size_test
 from rewrite.translate.context import Ctx, quiet, word_value
+from rewrite.translate.overrides import override_test
 
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
 
@@ -147,7 +148,11 @@ def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
 
 def _compared(pipe: Pipeline, ctx: Ctx) -> str | None:
     """The `Only-If` test of a pipeline that compares or searches files: `same A B` of
-    `cmp -s A B`, `grep F PATTERN` of `grep -q PATTERN F`; None for anything else."""
+    `cmp -s A B`, `grep F PATTERN` of `grep -q PATTERN F`, `statoverride P [TEXT]` of
+    `dpkg-statoverride --list P [| grep -q TEXT]`; None for anything else."""
+    override = override_test(pipe, ctx)
+    if override is not None:
+        return override
     if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
         return None
     cmd = pipe.commands[0]

@@ -18,7 +18,7 @@ import fnmatch
 import re
 from dataclasses import replace
 
-from recipes.actions import Action, Dropped, MovePath, RemovePath
+from recipes.actions import Action, Dropped, MovePath, RecordTest, RemovePath
 from recipes.actions.fields import FILE_TESTS, condition_parts, condition_paths
 from rewrite.shell import (
     AndOr,
@@ -639,7 +639,21 @@ def _exclusive(actions: list[Action], taken: list[tuple[int, int, frozenset[str]
     its `Only-If` holds then: refused where an earlier branch's change may turn a test of
     a later one's action, unless that action also tests that a path exists which the
     earlier branch removes whenever it runs, or removes or moves that path itself (a
-    no-op then: whiptail's preinst, `mv F F.dpkg-bak` where F was modified, else `rm F`)."""
+    no-op then: whiptail's preinst, `mv F F.dpkg-bak` where F was modified, else `rm F`).
+    A record-test is checked through the actions that test its flag (an unused one is
+    dropped at the end): a `flag NAME` test stands for the tests it recorded."""
+    recorded = {a.flag: a.only_if for a in actions if isinstance(a, RecordTest)}
+
+    def tests_of(action: Action) -> tuple[str, ...]:
+        out: list[str] = []
+        for test in action.only_if:
+            negated, kind, name, _ = condition_parts(test)
+            if kind == "flag" and not negated:
+                out += recorded.get(name, ())
+            else:
+                out.append(test)
+        return tuple(out)
+
     for index, (start, end, tests) in enumerate(taken):
         earlier = actions[start:end]
         changed = of_all(earlier)
@@ -648,11 +662,13 @@ def _exclusive(actions: list[Action], taken: list[tuple[int, int, frozenset[str]
                 and not any(c in a.path for c in "*?[")}
         for later_start, later_end, _ in taken[index + 1:]:
             for action in actions[later_start:later_end]:
-                turned = [t for t in action.only_if
+                if isinstance(action, RecordTest):
+                    continue
+                turned = [t for t in tests_of(action)
                           if any(affects(changed, p) for p in condition_paths(t))]
                 excluded = any(not negated and test in FILE_TESTS and path in gone
                                for negated, test, path, _ in map(condition_parts,
-                                                                 action.only_if)) or \
+                                                                 tests_of(action))) or \
                     isinstance(action, RemovePath) and action.path in gone or \
                     isinstance(action, MovePath) and action.source in gone  # (a no-op)
                 if turned and not excluded:

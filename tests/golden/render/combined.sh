@@ -134,7 +134,17 @@ case "$1" in
                 _ue_edit "$DPKG_ROOT/etc/shadow" add 'foo' 'foo:!:::::::'
             fi
         fi
+        ;;
+esac
 
+case "$1" in
+    configure|abort-upgrade)
+        dpkg-maintscript-helper rm_conffile '/etc/foo/x' '' 'foo' -- "$@"
+        ;;
+esac
+
+case "$1" in
+    configure)
         if ! _ue_has 'adm' "$DPKG_ROOT/etc/group"; then
             printf 'unessential: cannot add %s to the missing group %s\n' 'foo' 'adm' >&2
             exit 1
@@ -150,12 +160,6 @@ case "$1" in
         if command -v ldconfig >/dev/null 2>&1; then
             ldconfig ${DPKG_ROOT:+-r "$DPKG_ROOT"}
         fi
-        ;;
-esac
-
-case "$1" in
-    configure|abort-upgrade)
-        dpkg-maintscript-helper rm_conffile '/etc/foo/x' '' 'foo' -- "$@"
         ;;
 esac
 

@@ -1,0 +1,142 @@
+"""Tests a script's own change turns: read once by a record-test action, as the original
+read them (ssl-cert's postrm: the removal of the stat override its if found, then the
+directory's owner behind the same test); and `Only-If: statoverride PATH [TEXT]`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bootstrap.apply import Applier
+from recipes.actions import RecordTest, make_action
+from rewrite.render import render_script
+from rewrite.translate import translate
+from tests.fixtures.onlyif import assert_read_alike
+
+# (ssl-cert's postrm, on a directory of the test's own and accounts this host has)
+POSTRM = """#!/bin/sh -e
+if [ "$1" = purge ] ; then
+\tif dpkg-statoverride --list /srv/private 2>&1 | grep -q "root adm 710"
+\tthen
+\t\tdpkg-statoverride --remove /srv/private
+\t\tif [ -e "$DPKG_ROOT/srv/private" ] ; then
+\t\t\tchgrp root "$DPKG_ROOT/srv/private"
+\t\t\tchmod 700 "$DPKG_ROOT/srv/private"
+\t\tfi
+\tfi
+fi
+"""
+
+
+def test_a_test_turned_by_the_script_is_recorded_before_the_change() -> None:
+    actions = translate(POSTRM, "postrm", package="demo").actions
+    names = [a.name for a in actions]
+    assert names == ["record-test", "stat-override", "record-test", "set-owner", "set-owner"]
+    first = actions[0]
+    assert isinstance(first, RecordTest)
+    assert first.only_if == ("statoverride /srv/private root adm 710",)
+    assert actions[1].only_if == first.only_if  # (not turned yet: the test itself)
+    # the owner and mode changes behind the test the removal turned: its record
+    assert f"flag {first.flag}" in actions[3].only_if
+    assert f"flag {first.flag}" in actions[4].only_if
+    assert all(a.on == ("purge",) for a in actions)
+
+
+def _tree(root: Path) -> list[tuple[str, str, int]]:
+    # (dpkg-statoverride keeps the database it replaced as statoverride-old)
+    return sorted((str(p.relative_to(root)), oct(p.lstat().st_mode), p.lstat().st_gid)
+                  for p in root.rglob("*") if p.name != "statoverride-old")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changes a directory's group: needs root")
+@pytest.mark.parametrize("override", ["root adm 710", "root adm 750", None])
+def test_a_recorded_test_behaves_like_the_original(tmp_path: Path, override: str | None) -> None:
+    """The original and the rendered script run by dash (the real dpkg-statoverride,
+    under $DPKG_ROOT), and the actions applied natively, on the same trees."""
+    result = translate(POSTRM, "postrm", package="demo")
+    rendered = render_script("postrm", result.actions, package="demo")
+    assert rendered is not None and "_ue_flag_" in rendered
+    trees = []
+    for name, text in (("original", POSTRM), ("rendered", rendered), ("native", "")):
+        root = tmp_path / name
+        private = root / "srv/private"
+        private.mkdir(parents=True)
+        os.chown(private, 0, 4)  # adm
+        private.chmod(0o710)
+        admin = root / "var/lib/dpkg"
+        admin.mkdir(parents=True)
+        (admin / "statoverride").write_text(f"{override} /srv/private\n" if override else "")
+        if text:
+            script = tmp_path / f"{name}.sh"
+            script.write_text(text)
+            done = subprocess.run(["dash", str(script), "purge"], capture_output=True,
+                                  text=True, timeout=60,
+                                  env={"PATH": os.environ["PATH"], "DPKG_ROOT": str(root)})
+            assert done.returncode == 0, (name, done.stderr)
+        else:
+            applier = Applier(root)
+            for action in result.actions:
+                applier.run("demo", action)
+        trees.append((_tree(root), (admin / "statoverride").read_text()))
+    assert trees[0] == trees[1] == trees[2], rendered
+    removed = override == "root adm 710"
+    assert (trees[0][1] == "") == (removed or override is None)
+    mode = (tmp_path / "original/srv/private").stat()
+    assert (oct(mode.st_mode & 0o7777), mode.st_gid) == (("0o700", 0) if removed
+                                                         else ("0o710", 4))
+
+
+def test_statoverride_is_read_alike(tmp_path: Path) -> None:
+    admin = tmp_path / "var/lib/dpkg"
+    admin.mkdir(parents=True)
+    (admin / "statoverride").write_text("root adm 0710 /srv/private\nroot root 755 /srv/x\n")
+    assert_read_alike(tmp_path, [
+        ("statoverride /srv/private", True),
+        ("statoverride /srv/private root adm 710", True),  # (listed as dpkg prints it)
+        ("statoverride /srv/private adm 71", True),  # (a part of the line)
+        ("statoverride /srv/private root adm 750", False),
+        ("! statoverride /srv/private root adm 750", True),
+        ("statoverride /srv/none", False),
+        ("! statoverride /srv/none", True),
+    ])
+    (admin / "statoverride").unlink()
+    assert_read_alike(tmp_path, [("statoverride /srv/private", False)])
+
+
+@pytest.mark.parametrize("item", ["statoverride /srv/*", "statoverride /srv/x root a'b",
+                                  "statoverride srv/x", "flag Upper", "flag t1 extra"])
+def test_malformed_tests_are_refused(item: str) -> None:
+    with pytest.raises(ValueError):
+        make_action("remove-path", "postrm", ("purge",), {"path": "/x", "only-if": item})
+
+
+def test_a_flag_is_false_until_recorded_and_where_its_tests_fail(tmp_path: Path) -> None:
+    applier = Applier(tmp_path)
+    marker = make_action("create-file", "postinst", ("configure",),
+                         {"path": "/made", "only-if": "flag t1"})
+    applier.run("demo", marker)
+    assert not (tmp_path / "made").exists()  # (never recorded: false)
+    record = make_action("record-test", "postinst", ("configure",),
+                         {"name": "t1", "only-if": "-e /flag"})
+    assert applier.run("demo", record).status == "applied"
+    applier.run("demo", marker)
+    assert not (tmp_path / "made").exists()
+    (tmp_path / "flag").touch()
+    applier.run("demo", record)
+    (tmp_path / "flag").unlink()  # (turned after the record: the record holds)
+    applier.run("demo", marker)
+    assert (tmp_path / "made").exists()
+    # another package's script has flags of its own
+    other = marker.model_copy(update={"path": "/other"})
+    applier.run("other", other)
+    assert not (tmp_path / "other").exists()
+
+
+def test_a_record_no_action_tests_is_dropped() -> None:
+    """`[ -f F ] || touch F` turns its own test, and nothing after it tests it."""
+    text = "#!/bin/sh\nif [ ! -f /etc/flag ]; then\n  touch /etc/flag\nfi\n"
+    assert [a.name for a in translate(text, "postinst", package="demo").actions] == \
+        ["create-file"]
