@@ -86,6 +86,7 @@ from recipes.actions import (
     read_actions_file,
 )
 from recipes.actions.fields import STATOVERRIDES
+from recipes.actions.modes import changed_mode, is_symbolic
 
 # An apply function: (applier, package, action) -> (status, detail).
 ApplyFunction = Callable[["Applier", str, Any], tuple[str, str]]
@@ -295,6 +296,15 @@ class Applier:
     @applies(SetOwner)
     def _set_owner(self, package: str, action: SetOwner) -> tuple[str, str]:
         path = _absolute(action.path, "Path")
+        if any(c in path for c in "*?["):  # (a pattern in the last component, as sh's)
+            directory, pattern = path.rsplit("/", 1)
+            names = sorted(name for name in self.fs.listdir(directory or "/")
+                           if fnmatch.fnmatchcase(name, pattern) and
+                           (pattern.startswith(".") or not name.startswith(".")))
+            for name in names:
+                self._set(f"{directory}/{name}", action.owner, action.group, action.mode)
+            return ("applied", ", ".join(f"{directory}/{n}" for n in names)) if names else \
+                ("not-needed", f"nothing matches {path}")
         if not self.fs.exists(path):
             raise ValueError(f"{path} does not exist in the image")
         self._set(path, action.owner, action.group, action.mode)
@@ -304,7 +314,13 @@ class Applier:
         if owner or group:
             uid, gid = self._owner(owner, group)
             self.chown(path, uid, gid)
-        if mode:
+        if mode and is_symbolic(mode):  # (`g+s`: from the mode the file has)
+            status = self.fs.lstat(path)
+            if status is None:
+                raise ValueError(f"{path} does not exist in the image")
+            self.fs.chmod(path, changed_mode(mode, status.st_mode,
+                                             directory=stat.S_ISDIR(status.st_mode)))
+        elif mode:
             if not _MODE.fullmatch(mode):
                 raise ValueError(f"Mode {mode!r} is not an octal mode")
             self.fs.chmod(path, int(mode, 8))

@@ -7,7 +7,8 @@ conffiles (none and none count as the same, as in the shell idiom it comes from)
 `diverted PATH [PACKAGE]` dpkg's diversion database diverts PATH (by PACKAGE);
 `statoverride PATH [TEXT]` dpkg's stat override database has an entry for PATH (its
 line as `dpkg-statoverride --list` prints it contains TEXT); `flag NAME` a test recorded
-earlier in the same run of the script held; `same PATH OTHER` both are one file, or
+earlier in the same run of the script held; `owner PATH ID` PATH (not followed) is not
+a directory and its owner's id is ID; `same PATH OTHER` both are one file, or
 regular files (links followed) with the same bytes (cmp -s); `size PATH N` a regular file
 of N bytes; `grep PATH PATTERN` a line of the file matches the basic regular expression
 (grep -q).
@@ -36,6 +37,13 @@ def holds(fs: ImageRoot, condition: str,
     negated, test, path, hashes = condition_parts(condition)
     if test == "flag":
         return bool((flags or {}).get(path, False)) != negated
+    if test == "owner":  # (as `ls -ln PATH` lists it: a directory lists its entries)
+        try:
+            status = fs.lstat(path, follow=False)
+        except (Confinement, OSError):
+            status = None
+        return (status is not None and not stat.S_ISDIR(status.st_mode) and
+                status.st_uid == int(hashes[0])) != negated
     if test == "statoverride":  # (`dpkg-statoverride --list PATH | grep -qF TEXT`)
         overrides = parse_statoverrides(fs.read_text(STATOVERRIDES, strict=True)) \
             if fs.lexists(STATOVERRIDES) else {}

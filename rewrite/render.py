@@ -126,6 +126,11 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
                      f"{literal(path)} 2>/dev/null" + (
                          f" | grep -qF -e {literal(' '.join(hashes))}" if hashes else
                          " >/dev/null"))
+        elif test == "owner":  # (ls -ln lists a directory's entries: never a match)
+            where = _root(path, glob=False)
+            check = (f"{{ {{ [ -e {where} ] || [ -L {where} ]; }} && "
+                     f"{{ [ -L {where} ] || [ ! -d {where} ]; }} && "
+                     f"[ \"$(stat -c %u -- {where})\" = {int(hashes[0])} ]; }}")
         elif test == "flag":  # (set by a record-test action earlier in the script)
             check = f"[ -n \"${{{_flag_variable(path)}:-}}\" ]"
         elif test == "diverted":  # (dpkg-divert prints LOCAL for a local diversion)

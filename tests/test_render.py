@@ -162,6 +162,10 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         "set-owner", "postinst", ("configure",),
         {"path": "/var/log/foo", "group": "adm", "mode": "2750"},
     ),
+    "set-owner-pattern": (
+        "set-owner", "postinst", ("configure",),
+        {"path": "/etc/bind/named.conf*", "group": "bind", "mode": "g+r"},
+    ),
     "copy-path": ("copy-path", "preinst", ("install",),
                   {"source": "/var/lib/ucf/hashfile", "path": "/var/lib/ucf/hashfile.0"}),
     "set-capability": ("set-capability", "postinst", ("configure",),

@@ -104,6 +104,19 @@ def check_path(value: str, what: str = "path") -> str:
     return value
 
 
+def check_pattern_path(value: str, what: str = "path") -> str:
+    """An absolute path (check_path) whose last component may be a pattern of `*` and
+    `?` (the files sh's glob finds in one directory: `/etc/bind/named.conf*`)."""
+    check_path(value, what)
+    if any(c in value for c in "*?["):
+        directory = value.rsplit("/", 1)[0]
+        if "[" in value or any(c in directory for c in "*?") or \
+                not re.fullmatch(r"[A-Za-z0-9_./*?+@-]+", value):
+            raise ValueError(f"{what} {value!r}: a pattern only of '*' and '?', in its last "
+                             "component, of letters, digits and '_./+@-'")
+    return value
+
+
 def check_alternative_name(value: str, what: str = "alternative name") -> str:
     """A name under /etc/alternatives and /var/lib/dpkg/alternatives: one plain word."""
     plain_text(value, what)

@@ -34,6 +34,7 @@ from recipes.actions.checks import (
     check_package,
     check_path,
     check_paths,
+    check_pattern_path,
     check_priority,
     check_slaves,
     check_target,
@@ -42,6 +43,7 @@ from recipes.actions.checks import (
     check_yes_no,
     optional,
 )
+from recipes.actions.modes import check_chmod_mode
 from recipes.actions.patterns import bre_to_python
 
 ScriptName = Literal["preinst", "postinst", "prerm", "postrm", "config"]
@@ -206,6 +208,7 @@ Depth = Annotated[str, Value(_text(check_depth))]  # optional
 FoundType = Annotated[FindType, Value(_one_of(FIND_TYPES, "{what} must be f, l, d or nothing"))]
 FixedId = Annotated[str, Value(_text(optional(check_fixed_id)))]  # optional
 AbsolutePath = Annotated[str, Value(_text(check_path))]
+PatternPath = Annotated[str, Value(_text(check_pattern_path))]  # `/etc/x/named.conf*`
 OptionalPath = Annotated[str, Value(_text(optional(check_path)))]
 AccountPath = Annotated[str, Value(_text(check_account_path))]  # home, shell: no ':'
 Gecos = Annotated[str, Value(_text(check_gecos))]
@@ -215,6 +218,7 @@ Target = Annotated[str, Value(_text(check_target))]  # a symlink target, maybe r
 Word = Annotated[str, Value(_text(check_word))]
 FlagName = Annotated[str, Value(_text(lambda value, what: _flag_name(value, what)))]
 OctalMode = Annotated[str, Value(_text(check_mode))]  # as written: "0755", "755"; optional
+ChmodMode = Annotated[str, Value(_text(check_chmod_mode))]  # octal or "g+s"; optional
 Version = Annotated[str, Value(_text(check_version))]  # optional
 PackageName = Annotated[str, Value(_text(check_package))]  # with an optional :arch
 OptionalPackageName = Annotated[str, Value(_text(optional(check_package)))]
@@ -254,7 +258,8 @@ Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]
 # words of letters, digits and `_.:+-` joined by single blanks); "flag NAME" (a test
 # recorded earlier in the same run of the script by a `record-test` action held then:
 # a test of the system as the original script read it, before a change of its own
-# turned it)
+# turned it); "owner PATH ID" (PATH, its last component not followed, is not a directory
+# and its owner's numeric id is ID: `[ "$(ls -ln PATH | awk '{print $3}')" = ID ]`)
 FILE_TESTS = ("-e", "-f", "-d", "-L", "-x", "-s")
 STATOVERRIDES = "/var/lib/dpkg/statoverride"
 _OVERRIDE_WORD = re.compile(r"[A-Za-z0-9_.:+-]+")
@@ -278,12 +283,14 @@ def condition_parts(item: str) -> tuple[bool, str, str, tuple[str, ...]]:
             or test == "grep" and len(rest) == 1 and _pattern(rest[0]) \
             or test == "statoverride" and not any(c in path for c in "*?[") and all(
                 _OVERRIDE_WORD.fullmatch(r) for r in rest) \
-            or test == "flag" and not rest and FLAG.fullmatch(path):
+            or test == "flag" and not rest and FLAG.fullmatch(path) \
+            or test == "owner" and len(rest) == 1 and re.fullmatch(r"[0-9]{1,10}", rest[0]):
         return negated, test, path, rest
     raise ValueError(f"{item!r} is not a test such as '-f /path', '! -e /path', "
                      "'md5 /path HASH...', 'dpkg-md5 /path PACKAGE', "
                      "'diverted /path [PACKAGE]', 'same /path /other', 'size /path N', "
-                     "'grep /path PATTERN', 'statoverride /path [TEXT]' or 'flag NAME'")
+                     "'grep /path PATTERN', 'statoverride /path [TEXT]', 'owner /path ID' or "
+                     "'flag NAME'")
 
 
 def _flag_name(value: str, what: str) -> str:

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from recipes.actions.fields import (
     AbsolutePath,
     Capabilities,
+    ChmodMode,
     ConfigFiles,
     Depth,
     FileContent,
@@ -19,6 +20,7 @@ from recipes.actions.fields import (
     OptionalPackageName,
     OptionalPath,
     Owner,
+    PatternPath,
     Target,
     Version,
     YesNo,
@@ -100,13 +102,15 @@ class CopyPath(Action):
 
 
 class SetOwner(Action):
-    """chown/chmod/dpkg-statoverride of one path."""
+    """chown/chmod of one path, or of each file a pattern in its last component matches
+    (`chgrp bind /etc/bind/named.conf*`; none: nothing to do). Mode: octal, or symbolic
+    naming its classes (`g+s`, `g+rwx`)."""
 
     name: Literal["set-owner"] = Field("set-owner", alias="Action")
-    path: AbsolutePath = Field(alias="Path")
+    path: PatternPath = Field(alias="Path")
     owner: Owner = Field("", alias="Owner")
     group: Owner = Field("", alias="Group")
-    mode: OctalMode = Field("", alias="Mode")
+    mode: ChmodMode = Field("", alias="Mode")
 
 
 class SetCapability(Action):

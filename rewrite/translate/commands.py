@@ -116,7 +116,8 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                              "redirection without a command")
     if all(_ASSIGNMENT.fullmatch(a) for a in argv):
         if len(argv) == 1 and (_digest_variable(argv[0], ctx)
-                               or _diverter_variable(argv[0], ctx)):
+                               or _diverter_variable(argv[0], ctx)
+                               or _owner_variable(argv[0], ctx)):
             return
         if len(cmd.words) == 1 and temp_assignment(cmd.words[0].raw):
             _forget(argv[0].partition("=")[0], ctx)
@@ -320,6 +321,7 @@ def _forget(name: str, ctx: Ctx) -> None:
     """What the engine knew of variable `name` (its value, the md5 it held): reassigned."""
     ctx.vars.pop(name, None)
     ctx.digests.pop(name, None)
+    ctx.owners.pop(name, None)
     ctx.recorded.pop(name, None)
     ctx.diverters.pop(name, None)
     ctx.temps.discard(name)
@@ -370,6 +372,25 @@ _RECORDED = re.compile(
     r"""(?:-f|--showformat)[= ]?'\$\{Conffiles\}'\s+(?P<package>[a-z0-9][a-z0-9+.-]+)\s*\|"""
     r"""\s*sed\s+-n\s+(?:-e\s+)?"\\'\^? (?P<path>/[^\s|;&<>$`'"\\]+) '\s*\{\s*"""
     r"""s/ obsolete\$//;\s*s/\.\* //;?\s*p;?\s*\}"\s*(?:\)|`)""")
+
+
+# name=$(ls -ln FILE | awk '{print $3}'): FILE's numeric owner (ls lists a directory's
+# entries instead: `Only-If: owner` holds for no directory)
+_OWNER = re.compile(
+    r"""(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<q>"?)(?:\$\(|`)\s*ls\s+-(?:ln|nl)\s+"""
+    r"""(?P<p>"?)(?P<path>/[^\s|;&<>$`'"*?\[,]+)(?P=p)(?:\s+2>\s*/dev/null)?\s*\|\s*"""
+    r"""awk\s+'\{\s*print \$3;?\s*\}'\s*(?:\)|`)(?P=q)""")
+
+
+def _owner_variable(arg: str, ctx: Ctx) -> bool:
+    """Whether `arg` assigns a path's numeric owner as `ls -ln` lists it: remembered as
+    such (its value at this point)."""
+    match = _OWNER.fullmatch(arg.replace("\\\n", " "))
+    if match is None or ".." in match.group("path").split("/"):
+        return False
+    _forget(match.group("name"), ctx)
+    ctx.owners[match.group("name")] = (match.group("path"), len(ctx.effects))
+    return True
 
 
 def _digest_variable(arg: str, ctx: Ctx) -> bool:

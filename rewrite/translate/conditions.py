@@ -346,6 +346,13 @@ def digest_test(left: str, right: str, ctx: Ctx) -> str | None:
     names = [m.group(1) if (m := _VARIABLE.fullmatch(side)) else None
              for side in (left, right)]
     for index, name in enumerate(names):
+        other = right if index == 0 else left
+        if name in ctx.owners and re.fullmatch(r"[0-9]{1,10}", other):
+            path, count = ctx.owners[name]  # `[ "$uid" = 0 ]`: Only-If owner PATH 0
+            if any(affects(made, path) for made in ctx.effects[count:]):
+                raise Unmodelled(f"compares the owner of {path}, read before a change of it",
+                                 Idiom("condition: owner read before a change of the file"))
+            return f"owner {path} {int(other)}"
         inline = digest_operand((left, right)[index])
         if name not in ctx.digests and inline is None:
             continue

@@ -238,6 +238,7 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
                                  "block fed by a here-document")
         if node.subshell:  # what it assigns stays in it: the values after it are those before
             values, unknown, digests = dict(ctx.vars), set(ctx.unknown), dict(ctx.digests)
+            owners = dict(ctx.owners)
             flow = walk(node.body, replace(nested, subshell=True, straight=False), out)
             ctx.vars.clear()
             ctx.vars.update(values)
@@ -245,6 +246,8 @@ def _statement(node: Node, ctx: Ctx, out: Result) -> Flow:
             ctx.unknown.update(unknown)
             ctx.digests.clear()
             ctx.digests.update(digests)
+            ctx.owners.clear()
+            ctx.owners.update(owners)
             if any(status != "T" for status in flow.values()):
                 raise Untranslatable(node.line, ctx.source(node.line),
                                      "a subshell ( ... ) whose status is not known",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from recipes.actions import Action, CreateFile, SetOwner
+from recipes.actions.modes import is_symbolic
 from rewrite.shell import Command, ShellSyntaxError, word_of
 from rewrite.translate.conditions import constant
 from rewrite.translate.context import Ctx, Result, word_value
@@ -70,8 +71,9 @@ def fold_owner(actions: list[Action], ctx: Ctx, out: Result) -> bool:
     run since, the same script arguments): the mode and owner of the create-file action,
     set only on the file it creates, as the original set them only on the file its
     write had just made. False when the actions are not such a change."""
-    if not actions or not all(isinstance(a, SetOwner) for a in actions):
-        return False
+    if not actions or not all(isinstance(a, SetOwner) and not is_symbolic(a.mode)
+                              for a in actions):
+        return False  # (a symbolic mode changes the file's: not one to create it with)
     updates: list[tuple[int, dict[str, str]]] = []
     for action in actions:
         assert isinstance(action, SetOwner)
