@@ -51,6 +51,7 @@ from recipes.actions import (
     CreateFile,
     DirToSymlink,
     Divert,
+    Fail,
     InfoDir,
     InstallConfig,
     Ldconfig,
@@ -324,6 +325,12 @@ class Applier:
             if not _MODE.fullmatch(mode):
                 raise ValueError(f"Mode {mode!r} is not an octal mode")
             self.fs.chmod(path, int(mode, 8))
+
+    @applies(Fail)
+    def _fail(self, package: str, action: Fail) -> tuple[str, str]:
+        where = f" at {action.origin}" if action.origin else ""
+        raise ValueError(f"the script fails{where} (exit {action.status})"
+                         + (f": {action.message}" if action.message else ""))
 
     @applies(RecordTest)
     def _record_test(self, package: str, action: RecordTest) -> tuple[str, str]:

@@ -8,15 +8,16 @@ conffiles (none and none count as the same, as in the shell idiom it comes from)
 `statoverride PATH [TEXT]` dpkg's stat override database has an entry for PATH (its
 line as `dpkg-statoverride --list` prints it contains TEXT); `flag NAME` a test recorded
 earlier in the same run of the script held; `owner PATH ID` PATH (not followed) is not
-a directory and its owner's id is ID; `same PATH OTHER` both are one file, or
-regular files (links followed) with the same bytes (cmp -s); `size PATH N` a regular file
-of N bytes; `grep PATH PATTERN` a line of the file matches the basic regular expression
-(grep -q).
+a directory and its owner's id is ID; `mountpoint PATH` a file system is mounted there;
+`same PATH OTHER` both are one file, or regular files (links followed) with the same
+bytes (cmp -s); `size PATH N` a regular file of N bytes; `grep PATH PATTERN` a line
+of the file matches the basic regular expression (grep -q).
 Paths resolve inside the image root (ImageRoot)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
 from collections.abc import Mapping
 
@@ -37,6 +38,16 @@ def holds(fs: ImageRoot, condition: str,
     negated, test, path, hashes = condition_parts(condition)
     if test == "flag":
         return bool((flags or {}).get(path, False)) != negated
+    if test == "mountpoint":  # (a directory, not a link, on another device than its
+        # parent's, or the same directory as its parent: os.path.ismount's reading)
+        try:
+            if fs.is_symlink(path):
+                return negated
+            where = fs.canonical(path)
+        except (Confinement, OSError):
+            return negated
+        real = fs.root / where.lstrip("/")
+        return (real.is_dir() and not real.is_symlink() and os.path.ismount(real)) != negated
     if test == "owner":  # (as `ls -ln PATH` lists it: a directory lists its entries)
         try:
             status = fs.lstat(path, follow=False)

@@ -126,6 +126,13 @@ def only_if_test(conditions: tuple[str, ...]) -> str:
                      f"{literal(path)} 2>/dev/null" + (
                          f" | grep -qF -e {literal(' '.join(hashes))}" if hashes else
                          " >/dev/null"))
+        elif test == "mountpoint":  # (as os.path.ismount: another device than its
+            # parent's, or the same directory; util-linux's mountpoint may be missing)
+            where, parent = _root(path, glob=False), _root(path.rstrip("/") + "/..",
+                                                           glob=False)
+            check = (f"{{ [ -d {where} ] && [ ! -L {where} ] && {{ "
+                     f"[ \"$(stat -c %d -- {where})\" != \"$(stat -c %d -- {parent})\" ] || "
+                     f"[ \"$(stat -c %i -- {where})\" = \"$(stat -c %i -- {parent})\" ]; }}; }}")
         elif test == "owner":  # (ls -ln lists a directory's entries: never a match)
             where = _root(path, glob=False)
             check = (f"{{ {{ [ -e {where} ] || [ -L {where} ]; }} && "

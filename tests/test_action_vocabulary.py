@@ -77,6 +77,7 @@ DOCUMENTED = {
     "tmpfiles": ((), {"Config": ""}),
     "sysusers": ((), {"Config": ""}),
     "record-test": (("Name",), {}),
+    "fail": ((), {"Status": "1", "Message": ""}),
 }
 
 

@@ -193,6 +193,11 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
     "divert-remove": (
         "divert", "postrm", ("remove",), {"path": "/bin/sh", "package": "dash", "remove": "yes"},
     ),
+    "fail": (
+        "fail", "preinst", ("install",),
+        {"status": "1", "message": "/usr is a standalone filesystem, this requires using "
+         "an initramfs.", "only-if": "mountpoint /usr, ! -d /run/initramfs/"},
+    ),
     "record-test": (
         "record-test", "postrm", ("purge",),
         {"name": "t1", "only-if": "statoverride /etc/ssl/private root ssl-cert 710"},

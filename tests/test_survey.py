@@ -380,7 +380,7 @@ def test_refusals_stop_where_skipping_cannot_help() -> None:
     many = sh + "".join(f"savelog /f{i}\n" for i in range(80))
     assert len(_refused(many)) == 50  # MAX_REFUSALS
     # a skipped line that exits is the survey's own doing: not counted
-    assert _refused(sh + 'if [ -x /usr/bin/x ]; then\n  frob\n  exit 1\nfi\n') == \
+    assert _refused(sh + 'if [ -x /usr/bin/x ]; then\n  frob\n  exit 0\nfi\n') == \
         [(5, "exit inside an if that tests the system")]
     # the recipe's own mappings apply, as in the engine
     assert _refused(sh + "savelog /a\nsed -i x /b\n",

@@ -42,6 +42,7 @@ from recipes.actions.checks import (
     check_word,
     check_yes_no,
     optional,
+    plain_text,
 )
 from recipes.actions.modes import check_chmod_mode
 from recipes.actions.patterns import bre_to_python
@@ -103,6 +104,14 @@ def _priority(value: Any, what: str) -> int:
         check_priority(str(value), what)
         return value
     return int(_text(check_priority)(value, what))
+
+
+def _exit_status(value: Any, what: str) -> int:
+    """An exit status a script fails with: 1..255."""
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]{1,3}", text) or not 0 < int(text) < 256:
+        raise ValueError(f"{what} {text!r} is not an exit status in 1..255")
+    return int(text)
 
 
 def _slaves(value: Any, what: str) -> tuple[Slave, ...]:
@@ -224,6 +233,8 @@ PackageName = Annotated[str, Value(_text(check_package))]  # with an optional :a
 OptionalPackageName = Annotated[str, Value(_text(optional(check_package)))]
 YesNo = Annotated[bool, Value(_yes_no, text=lambda value: "yes" if value else "no")]
 Priority = Annotated[int, Value(_priority)]
+ExitStatus = Annotated[int, Value(_exit_status)]
+Message = Annotated[str, Value(_text(plain_text))]  # one line of text; optional
 Slaves = Annotated[tuple[Slave, ...], Value(_slaves, text=_slaves_text)]
 Paths = Annotated[tuple[str, ...], Value(_words(check_paths), text=" ".join)]
 # the text of a file, line by line (each ends with a newline; no lines: an empty file)
@@ -259,7 +270,8 @@ Phases = Annotated[tuple[Phase, ...], Value(_phases, text=" ".join)]
 # recorded earlier in the same run of the script by a `record-test` action held then:
 # a test of the system as the original script read it, before a change of its own
 # turned it); "owner PATH ID" (PATH, its last component not followed, is not a directory
-# and its owner's numeric id is ID: `[ "$(ls -ln PATH | awk '{print $3}')" = ID ]`)
+# and its owner's numeric id is ID: `[ "$(ls -ln PATH | awk '{print $3}')" = ID ]`);
+# "mountpoint PATH" (a file system is mounted at PATH: `mountpoint -q PATH`)
 FILE_TESTS = ("-e", "-f", "-d", "-L", "-x", "-s")
 STATOVERRIDES = "/var/lib/dpkg/statoverride"
 _OVERRIDE_WORD = re.compile(r"[A-Za-z0-9_.:+-]+")
@@ -284,13 +296,14 @@ def condition_parts(item: str) -> tuple[bool, str, str, tuple[str, ...]]:
             or test == "statoverride" and not any(c in path for c in "*?[") and all(
                 _OVERRIDE_WORD.fullmatch(r) for r in rest) \
             or test == "flag" and not rest and FLAG.fullmatch(path) \
-            or test == "owner" and len(rest) == 1 and re.fullmatch(r"[0-9]{1,10}", rest[0]):
+            or test == "owner" and len(rest) == 1 and re.fullmatch(r"[0-9]{1,10}", rest[0]) \
+            or test == "mountpoint" and not rest:
         return negated, test, path, rest
     raise ValueError(f"{item!r} is not a test such as '-f /path', '! -e /path', "
                      "'md5 /path HASH...', 'dpkg-md5 /path PACKAGE', "
                      "'diverted /path [PACKAGE]', 'same /path /other', 'size /path N', "
-                     "'grep /path PATTERN', 'statoverride /path [TEXT]', 'owner /path ID' or "
-                     "'flag NAME'")
+                     "'grep /path PATTERN', 'statoverride /path [TEXT]', 'owner /path ID', "
+                     "'mountpoint /path' or 'flag NAME'")
 
 
 def _flag_name(value: str, what: str) -> str:

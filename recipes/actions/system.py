@@ -10,11 +10,13 @@ from recipes.actions.fields import (
     AbsolutePath,
     AlternativeName,
     AlternativePath,
+    ExitStatus,
     FileNames,
     FlagName,
     Identity,
     Interpreter,
     Kind,
+    Message,
     Names,
     OptionalPath,
     PackageName,
@@ -55,6 +57,17 @@ class RecordTest(Action):
 
     name: Literal["record-test"] = Field("record-test", alias="Action")
     flag: FlagName = Field(alias="Name")
+
+
+class Fail(Action):
+    """The script fails here, with `Status`, printing `Message` on stderr: an original's
+    check of the system that refuses to go on (`[ -e X ] || { echo ...; exit 1; }`),
+    taken where its `Only-If` holds. What follows it is not taken; on install, the
+    package cannot be installed there (bootstrap stops with the message)."""
+
+    name: Literal["fail"] = Field("fail", alias="Action")
+    status: ExitStatus = Field(1, alias="Status")
+    message: Message = Field("", alias="Message")
 
 
 class Ldconfig(Action):

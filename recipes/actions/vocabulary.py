@@ -40,6 +40,7 @@ from recipes.actions.system import (
     AlternativeInstall,
     AlternativeRemove,
     CaBundle,
+    Fail,
     InfoDir,
     Ldconfig,
     NssService,
@@ -63,7 +64,7 @@ AnyAction = Annotated[
     | MakeDir | RemovePath | RemoveFound | PruneLinks | MovePath | CopyPath | SetOwner
     | SetCapability | StatOverride | Divert | Symlink | CreateFile
     | InstallConfig
-    | Trigger | Tmpfiles | Sysusers | RecordTest,
+    | Trigger | Tmpfiles | Sysusers | RecordTest | Fail,
     Field(discriminator="name"),
 ]
 ANY_ACTION: TypeAdapter[AnyAction] = TypeAdapter(AnyAction)

@@ -56,7 +56,8 @@ EMPTY_VERSION = {"preinst": frozenset({"install"}),
 # commands that only read the system: as a condition (alone or piped into each other,
 # `getent group shadow | grep -q ...`), a test of the system whose value is not known
 QUERY_TOOLS = {"grep", "egrep", "fgrep", "cmp", "getcap", "aa-enabled", "ischroot",
-               "pidof", "id", "dpkg-divert", "dpkg-query", "getent", "dpkg-statoverride"}
+               "pidof", "id", "dpkg-divert", "dpkg-query", "getent", "dpkg-statoverride",
+               "mountpoint"}
 _QUERY_OPTIONS = {"dpkg-divert": {"--list", "--listpackage", "--truename"},
                   "dpkg-query": {"-W", "--show", "-s", "--status", "-L", "--listfiles"},
                   "dpkg-statoverride": {"--list"}}
@@ -576,6 +577,8 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
         return Cond(all_phases, "init", INIT_REASON)
     if name in GUARD_TOOLS or (name == "command" and argv[1:2] == ["-v"]):
         return Cond(all_phases, "guard", f"tool present: {argv[-1]}")
+    if name == "mountpoint":  # (a test of a path: Only-If mountpoint where it is quiet)
+        return Cond(all_phases, "guard", f"tests a mount point: {argv[-1]}")
     if name == "getent" or (name == "dpkg-statoverride" and "--list" in argv):
         return Cond(all_phases, "guard", " ".join(argv))
     if name == "dpkg" and argv[1:2] == ["--compare-versions"]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from recipes.actions import Fail
 from rewrite.shell import AndOr, Case, Command, For, Function, Group, If, Loop, Node, Pipeline
 from rewrite.translate.conditions import is_condition_cmd
 from rewrite.translate.context import Ctx, Idiom, Result, Untranslatable
@@ -38,27 +39,31 @@ def _simple_command(node: Node, defs: Defs) -> bool:
 
 
 def exit_line(nodes: list[Node], defs: Defs | None = None,
-              seen: frozenset[str] = frozenset()) -> int:
+              seen: frozenset[str] = frozenset(), *, failures: bool = True) -> int:
     """The line of the first `exit` that decides where the script ends, or 0.
 
     `command || exit N` (a command, not a test) is an error path: the engine models
     commands as succeeding (as `set -e` would stop the script where they fail). A
     `return` counts (it ends the function being walked), and so does a call of a
-    function of `defs` whose body exits."""
+    function of `defs` whose body exits. Without `failures`, `exit N` with a status
+    other than 0 does not count (behind a test of the system, the walk makes it a
+    fail action)."""
     for node in nodes:
-        line = _exit_line_of(node, defs or {}, seen)
+        line = _exit_line_of(node, defs or {}, seen, failures)
         if line:
             return line
     return 0
 
 
-def _exit_line_of(node: Node, defs: Defs, seen: frozenset[str]) -> int:
+def _exit_line_of(node: Node, defs: Defs, seen: frozenset[str], failures: bool) -> int:
     if isinstance(node, Command):
         # a return ends the body being walked, not the caller of a function it calls
-        if node.name == "exit" or (node.name == "return" and not seen):
+        if node.name == "exit" and (failures or not _failure(node)) or \
+                (node.name == "return" and not seen):
             return node.line
         if node.name in defs and node.name not in seen:
-            ends = exit_line([defs[node.name].body], defs, seen | {node.name})
+            ends = exit_line([defs[node.name].body], defs, seen | {node.name},
+                             failures=failures)
             return node.line if ends else 0
         return 0
     if isinstance(node, AndOr):
@@ -67,25 +72,34 @@ def _exit_line_of(node: Node, defs: Defs, seen: frozenset[str]) -> int:
             if index and node.rest[index - 1][0] == "||" and _is_exit(pipe) and \
                     all(_simple_command(p, defs) for p in chain[:index]):
                 continue
-            line = _exit_line_of(pipe, defs, seen)
+            line = _exit_line_of(pipe, defs, seen, failures)
             if line:
                 return line
         return 0
     if isinstance(node, Pipeline):
-        return exit_line(list(node.commands), defs, seen)
+        return exit_line(list(node.commands), defs, seen, failures=failures)
     if isinstance(node, If):
         for cond, body in node.branches:
-            line = exit_line(list(cond), defs, seen) or exit_line(body, defs, seen)
+            line = exit_line(list(cond), defs, seen, failures=failures) or \
+                exit_line(body, defs, seen, failures=failures)
             if line:
                 return line
-        return exit_line(node.orelse or [], defs, seen)
+        return exit_line(node.orelse or [], defs, seen, failures=failures)
     if isinstance(node, Case):
-        return exit_line([n for item in node.items for n in item.body], defs, seen)
+        return exit_line([n for item in node.items for n in item.body], defs, seen,
+                         failures=failures)
     if isinstance(node, For | Loop | Group):
-        return exit_line(node.body, defs, seen)
+        return exit_line(node.body, defs, seen, failures=failures)
     if isinstance(node, Function):
         return 0  # a definition ends nothing; its calls do
     return 0  # pragma: no cover - the parser makes nothing else
+
+
+def _failure(cmd: Command) -> bool:
+    """`exit N` with a literal status other than 0."""
+    args = cmd.words[1:]
+    return len(args) == 1 and not args[0].expands and \
+        re.fullmatch(r"[0-9]{1,9}", args[0].value) is not None and int(args[0].value) % 256 != 0
 
 
 def _is_exit(pipe: Pipeline) -> bool:
@@ -152,6 +166,15 @@ def exit_command(cmd: Command, ctx: Ctx, out: Result) -> None:
     """`exit [N]`: the script ends here for the arguments that reach it."""
     text = ctx.source(cmd.line)
     code = status_argument(cmd, ctx)
+    if code and ctx.guarded:  # (behind a test of the system: where its tests hold)
+        holding = ctx.holding()
+        if holding is None:
+            raise Untranslatable(cmd.line, text, "an exit the engine cannot model exactly "
+                                 "(a failure behind a test of the system it cannot carry)",
+                                 "exit inside an if that tests the system")
+        out.actions.append(Fail(**{"Script": ctx.script, "On": ctx.phases, "Status": code,
+                                   "Only-If": holding, "origin": ctx.origin(cmd.line)}))
+        return
     if code is not None:
         fail(set(ctx.phases), code, cmd.line, ctx, out)
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from recipes.actions import Dropped, RecordTest
+from recipes.actions import Dropped, Fail, RecordTest
 from recipes.actions.fields import condition_parts
 from rewrite.shell import (
     AndOr,
@@ -92,6 +92,14 @@ def translate(
                              "script ending with the status of a test of the system")
     fail({p for p, status in flow.items() if status == "F"}, 1, last, ctx, out)
     _recorded_tests(out, ctx)
+    for action in out.actions:  # (a failure behind no test that the walk could carry)
+        if isinstance(action, Fail) and not action.only_if and \
+                set(action.on) & set(INSTALL_PHASES.get(script, ())):
+            line = int(action.origin.rsplit(":", 1)[1])
+            where = next(p for p in action.on if p in INSTALL_PHASES[script])
+            raise Untranslatable(line, ctx.source(line), f"the script fails (exit "
+                                 f"{action.status}) on {where}: the package could never be "
+                                 "installed", Idiom("script failing on", where))
     for phase in INSTALL_PHASES.get(script, ()):
         if phase in out.fails:
             code, origin = out.fails[phase]

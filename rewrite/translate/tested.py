@@ -4,7 +4,9 @@ to be guarded by a test of that path, not of the system)."""
 
 from __future__ import annotations
 
-from rewrite.shell import AndOr, Command, Pipeline
+from dataclasses import replace
+
+from rewrite.shell import AndOr, Command, Group, If, Node, Pipeline
 from rewrite.translate.conditions import (
     constant,
     digest_test,
@@ -14,6 +16,7 @@ from rewrite.translate.conditions import (
 )
 from rewrite.translate.contents import grep_test, size_test
 from rewrite.translate.context import Ctx, quiet, word_value
+from rewrite.translate.exits import unwrap
 from rewrite.translate.overrides import override_test
 
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
@@ -90,7 +93,7 @@ def file_test(pipe: Pipeline, ctx: Ctx, holds: bool) -> str | None:
     one constant path, succeeds (`holds`) or fails; None for any other pipeline."""
     compared = _compared(pipe, ctx)
     if compared is not None:  # `cmp -s A B`: `same A B` where it holds
-        return compared if holds != pipe.negated else f"! {compared}"
+        return compared if holds != pipe.negated else negate(compared)
     negated, argv = _test_words(pipe, ctx)
     test = _path_test(argv, holds == negated)
     if test is None:
@@ -116,7 +119,7 @@ def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
     for pipe in (cond_nodes[0].first, *(pipe for _, pipe in cond_nodes[0].rest)):
         compared = _compared(pipe, ctx)
         if compared is not None:
-            tests.append(f"! {compared}" if pipe.negated else compared)
+            tests.append(negate(compared) if pipe.negated else compared)
             continue
         negated, argv = _test_words(pipe, ctx)
         if not argv:
@@ -146,7 +149,7 @@ def holding_tests(cond_nodes: list[AndOr], ctx: Ctx) -> list[str] | None:
     return tests
 
 
-def _compared(pipe: Pipeline, ctx: Ctx) -> str | None:
+def _compared(pipe: Pipeline, ctx: Ctx, depth: int = 0) -> str | None:
     """The `Only-If` test of a pipeline that compares or searches files: `same A B` of
     `cmp -s A B`, `grep F PATTERN` of `grep -q PATTERN F`, `statoverride P [TEXT]` of
     `dpkg-statoverride --list P [| grep -q TEXT]`; None for anything else."""
@@ -156,9 +159,81 @@ def _compared(pipe: Pipeline, ctx: Ctx) -> str | None:
     if len(pipe.commands) != 1 or not isinstance(pipe.commands[0], Command):
         return None
     cmd = pipe.commands[0]
+    predicate = _predicate(cmd, ctx, depth)
+    if predicate is not None:
+        return predicate
     argv = [word_value(w, ctx) for w in cmd.words]
+    if argv[:1] == ["mountpoint"] and (argv[1:2] == ["-q"] and len(argv) == 3 or
+                                       len(argv) == 2 and quiet(cmd)) and \
+            _plain_path(argv[-1]):  # `mountpoint -q /usr`
+        return f"mountpoint {argv[-1]}"
     compared = same_files(argv)
     return f"same {compared}" if compared is not None else grep_test(argv, quiet(cmd))
+
+
+def negate(test: str) -> str:
+    """The `Only-If` test that holds where `test` does not."""
+    return test[2:] if test.startswith("! ") else f"! {test}"
+
+
+def _plain_path(value: str) -> bool:
+    return value.startswith("/") and ".." not in value.split("/") and \
+        not any(c in value for c in "*?[,$`\\ \t\n")
+
+
+_PREDICATE_DEPTH = 8
+
+
+def _predicate(cmd: Command, ctx: Ctx, depth: int) -> str | None:
+    """The `Only-If` test a call of a function of the script stands for, where its body is
+    one test of the system and its status (`is_mountpoint() { if mountpoint -q "$1"; then
+    return 0; fi; return 1; }`, its negation with `return 1` first, or the test alone),
+    with the call's arguments as its positional parameters; None otherwise."""
+    name = cmd.words[0].value if cmd.words and not cmd.words[0].quoted else ""
+    if name not in ctx.defs or depth >= _PREDICATE_DEPTH or cmd.redirects and not quiet(cmd):
+        return None
+    args = [word_value(w, ctx) for w in cmd.words[1:]]
+    if any("$" in a or "`" in a for a in args):
+        return None
+    body = ctx.defs[name].body
+    nodes = body.body if isinstance(body, Group) and not body.subshell else [body]
+    inner = replace(ctx, positional=args)
+    first = unwrap(nodes[0]) if nodes else None
+    if len(nodes) == 1:
+        test_of = nodes[0]
+        negated = False
+    elif len(nodes) == 2 and isinstance(first, If) and len(first.branches) == 1 and \
+            first.orelse is None and len(first.branches[0][0]) == 1 and \
+            len(first.branches[0][1]) == 1:
+        inside = _returned(first.branches[0][1][0])
+        last = _returned(nodes[1])
+        if {inside, last} != {0, 1}:
+            return None
+        test_of = first.branches[0][0][0]
+        negated = inside == 1
+    else:
+        return None
+    if not isinstance(test_of, AndOr) or test_of.rest:
+        return None
+    test = _compared(test_of.first, inner, depth + 1)
+    if test is not None:
+        test = negate(test) if test_of.first.negated else test
+    else:
+        test = file_test(test_of.first, inner, True)
+    if test is None:
+        return None
+    return negate(test) if negated else test
+
+
+def _returned(node: Node) -> int | None:
+    """N of a statement `return N`."""
+    if isinstance(node, AndOr) and not node.rest and len(node.first.commands) == 1 and \
+            not node.first.negated:
+        cmd = node.first.commands[0]
+        if isinstance(cmd, Command) and cmd.name == "return" and len(cmd.words) == 2 and \
+                cmd.words[1].value in ("0", "1"):
+            return int(cmd.words[1].value)
+    return None
 
 
 def _digest_part(argv: list[str], negated: bool, ctx: Ctx) -> str | None:

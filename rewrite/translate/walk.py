@@ -531,10 +531,12 @@ def _if_statement(node: If, ctx: Ctx, out: Result) -> Flow:
             exact = False
             # (an init test's branch never runs here; an upgrade test's is dropped, its
             # exit too, if nothing follows the if: else it would run on those upgrades)
+            ending = exit_line([n for _, body in node.branches for n in body] +
+                               (node.orelse or []), ctx.defs, failures=False)
             if exits and cond.kind == "upgrade":
                 upgrade_exit = exits
-            elif exits and cond.kind != "init":
-                raise Untranslatable(exits, ctx.source(exits), "an exit the engine cannot "
+            elif ending and cond.kind != "init":  # (a failure: a fail action, where taken)
+                raise Untranslatable(ending, ctx.source(ending), "an exit the engine cannot "
                                      f"model exactly (inside the if of line {node.line}, whose "
                                      "condition tests the system, not the script argument)",
                                      "exit inside an if that tests the system")
