@@ -614,6 +614,13 @@ def _if_statement(node: If, ctx: Ctx, out: Result) -> Flow:
                 ends.setdefault(p, set())
             remaining = set()
         elif node.orelse and all_guards:
+            failing = exit_line(node.orelse, ctx.defs)
+            if failing and not exact:  # (a fallback that fails is no fallback to drop)
+                raise Untranslatable(failing, ctx.source(failing), "an exit the engine "
+                                     f"cannot model exactly (inside the if of line "
+                                     f"{node.line}, whose condition tests the system, not "
+                                     "the script argument)",
+                                     "exit inside an if that tests the system")
             out.dropped.append(Dropped(
                 "else branch of a guard", "fallback when a tool or file is missing: "
                 "the actions do not need it", ctx.origin(node.line)))
