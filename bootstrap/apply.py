@@ -58,11 +58,13 @@ from recipes.actions import (
     MakeDir,
     MovePath,
     MvConffile,
+    NodeDirectory,
     NssService,
     PamAuthUpdate,
     PruneLinks,
     PythonClean,
     PythonCompile,
+    RandomSecret,
     RecordTest,
     RemoveFound,
     RemoveGroup,
@@ -736,6 +738,16 @@ class Applier:
     def _system_identity(self, package: str, action: SystemIdentity) -> tuple[str, str]:
         return "skipped", (f"{action.kind}: made by the system that runs the image (its "
                            "copies would share it)")
+
+    @applies(RandomSecret)
+    def _random_secret(self, package: str, action: RandomSecret) -> tuple[str, str]:
+        return "skipped", (f"{action.path}: a secret made by the system that runs the image "
+                           "(its copies would share it)")
+
+    @applies(NodeDirectory)
+    def _node_directory(self, package: str, action: NodeDirectory) -> tuple[str, str]:
+        return "skipped", (f"{action.path}/NODE: named after the node of the system that "
+                           "runs the image, not the build's")
 
     @applies(NssService)
     def _nss_service(self, package: str, action: NssService) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from recipes.actions import (
     CaBundle,
     CreateFile,
     MakeDir,
+    NodeDirectory,
     RecordTest,
     RemoveGroup,
     RemoveUser,
@@ -72,6 +73,7 @@ HELPERS_OF: dict[type[Action], tuple[str, ...]] = {
     MakeDir: ("_ue_chown",),
     SetOwner: ("_ue_chown",),
     CreateFile: ("_ue_chown",),
+    NodeDirectory: ("_ue_chown",),
     CaBundle: ("_ue_ca_config",),
 }
 

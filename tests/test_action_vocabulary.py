@@ -78,6 +78,8 @@ DOCUMENTED = {
     "sysusers": ((), {"Config": ""}),
     "record-test": (("Name",), {}),
     "fail": ((), {"Status": "1", "Message": ""}),
+    "random-secret": (("Path",), {"Mode": "0600"}),
+    "node-directory": (("Path",), {"Owner": "", "Group": "", "Mode": ""}),
 }
 
 

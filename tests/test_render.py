@@ -198,6 +198,10 @@ SAMPLES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
         {"status": "1", "message": "/usr is a standalone filesystem, this requires using "
          "an initramfs.", "only-if": "mountpoint /usr, ! -d /run/initramfs/"},
     ),
+    "random-secret": ("random-secret", "postinst", ("configure",),
+                      {"path": "/etc/varnish/secret"}),
+    "node-directory": ("node-directory", "postinst", ("configure",),
+                       {"path": "/var/lib/varnish", "owner": "varnish", "group": "varnish"}),
     "record-test": (
         "record-test", "postrm", ("purge",),
         {"name": "t1", "only-if": "statoverride /etc/ssl/private root ssl-cert 710"},

@@ -18,7 +18,9 @@ from recipes.actions.fields import (
     Kind,
     Message,
     Names,
+    OctalMode,
     OptionalPath,
+    Owner,
     PackageName,
     Paths,
     Priority,
@@ -145,6 +147,30 @@ class SystemIdentity(Action):
 
     name: Literal["system-identity"] = Field("system-identity", alias="Action")
     kind: Identity = Field(alias="Kind")
+
+
+class RandomSecret(Action):
+    """Write a new random secret to Path where nothing is there, as `install -m MODE
+    /proc/sys/kernel/random/uuid PATH` does (a UUID, a line): a daemon's own secret
+    (varnish's /etc/varnish/secret). The rendered sh makes it; bootstrap leaves it to
+    the system that runs the image (the copies of an image would share it)."""
+
+    name: Literal["random-secret"] = Field("random-secret", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    mode: OctalMode = Field("0600", alias="Mode")
+
+
+class NodeDirectory(Action):
+    """Create the directory named after the node (`uname -n`) in Path where it is
+    missing, with Owner, Group and Mode (`install -d -o U -g G PATH/$(uname -n)`:
+    varnish's working directory). The rendered sh makes it; bootstrap leaves it to the
+    system that runs the image (the node name is that system's, not the build's)."""
+
+    name: Literal["node-directory"] = Field("node-directory", alias="Action")
+    path: AbsolutePath = Field(alias="Path")
+    owner: Owner = Field("", alias="Owner")
+    group: Owner = Field("", alias="Group")
+    mode: OctalMode = Field("", alias="Mode")
 
 
 class NssService(Action):

@@ -43,10 +43,12 @@ from recipes.actions.system import (
     Fail,
     InfoDir,
     Ldconfig,
+    NodeDirectory,
     NssService,
     PamAuthUpdate,
     PythonClean,
     PythonCompile,
+    RandomSecret,
     RecordTest,
     SystemIdentity,
     Trigger,
@@ -64,7 +66,7 @@ AnyAction = Annotated[
     | MakeDir | RemovePath | RemoveFound | PruneLinks | MovePath | CopyPath | SetOwner
     | SetCapability | StatOverride | Divert | Symlink | CreateFile
     | InstallConfig
-    | Trigger | Tmpfiles | Sysusers | RecordTest | Fail,
+    | Trigger | Tmpfiles | Sysusers | RecordTest | Fail | RandomSecret | NodeDirectory,
     Field(discriminator="name"),
 ]
 ANY_ACTION: TypeAdapter[AnyAction] = TypeAdapter(AnyAction)

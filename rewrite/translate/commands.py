@@ -17,6 +17,8 @@ from recipes.actions import (
     Ldconfig,
     MakeDir,
     MovePath,
+    NodeDirectory,
+    RandomSecret,
     RecordTest,
     RemovePath,
     SetOwner,
@@ -78,7 +80,7 @@ DROPPED_TOOLS = {
 # taken behind a test that reads the system, they change nothing where the test would
 # have skipped them (a cache is derived data: refreshed, it says what the files say)
 ADDITIVE = (CreateFile, InstallConfig, MakeDir, SystemGroup, SystemUser, UserInGroup,
-            Ldconfig, UpdateCache)
+            Ldconfig, UpdateCache, RandomSecret, NodeDirectory)
 # `setpriv --reuid man ... -- mandb -pq`, `runuser -u man -- mandb`: the command after
 # `--`, run as another user (the actions do what it does, as root)
 RUN_AS = {"setpriv", "runuser"}
@@ -130,9 +132,12 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                                      "substitution that may change the system or fail",
                                      "variable assignment from a command substitution")
             for arg in argv:  # `arch=$(dpkg --print-architecture)`: the system's value
-                name = arg.partition("=")[0]
+                name, _, value = arg.partition("=")
                 _forget(name, ctx)
                 ctx.unknown.add(name)
+                named = _NODE.fullmatch(value)
+                if named is not None and ".." not in named.group(1).split("/"):
+                    ctx.nodes[name] = named.group(1).rstrip("/") or "/"
             return
         for arg in argv:  # a constant is known from here on; anything else is unknown
             name, _, value = arg.partition("=")
@@ -201,6 +206,10 @@ def translate_command(cmd: Command, ctx: Ctx, out: Result) -> None:
                              Idiom("call of a function the script defines")
                              if name in ctx.functions else Idiom("command", written))
     expanded = [a for a in argv[1:] if "$" in a and a not in ('$@', '"$@"')]
+    node = _node_directory(name, argv, expanded, ctx)
+    if node is not None:  # `install -d -o U "$dir"`, dir=/var/lib/x/$(uname -n)
+        take([node], cmd.line, ctx, out)
+        return
     if expanded or any("`" in a for a in argv):
         raise Untranslatable(cmd.line, text, "uses a shell variable or command substitution",
                              Idiom("computed arguments to", name))
@@ -293,6 +302,37 @@ def take(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
         out.actions.append(action.model_copy(update={"origin": where}))
 
 
+# a path named after the node: a directory, then the node name (`$(uname -n)`, `hostname`)
+_NODE = re.compile(r"(/[A-Za-z0-9_.+/-]*/)(?:\$\(\s*(?:uname -n|hostname)\s*\)|"
+                   r"`\s*(?:uname -n|hostname)\s*`)")
+_NODE_PLACEHOLDER = "/_ue_node_"
+
+
+def _node_directory(name: str, argv: list[str], expanded: list[str],
+                    ctx: Ctx) -> NodeDirectory | None:
+    """`install -d [-o U] [-g G] [-m M] "$dir"` or `mkdir [-p] "$dir"` of one directory
+    named after the node (a variable assigned `/var/lib/x/$(uname -n)`): a node-directory
+    action; None for anything else."""
+    if name not in ("install", "mkdir") or len(expanded) != 1:
+        return None
+    variable = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", expanded[0])
+    if variable is None or variable.group(1) not in ctx.nodes:
+        return None
+    handler = HANDLERS[name]
+    try:
+        made = handler([placeholder if a == expanded[0] else a for a in argv
+                        for placeholder in (_NODE_PLACEHOLDER,)], ctx)
+    except ValueError:
+        return None
+    if len(made) != 1 or not isinstance(made[0], MakeDir) or \
+            made[0].path != _NODE_PLACEHOLDER:
+        return None
+    directory = made[0]
+    return NodeDirectory(**{"Script": ctx.script, "On": ctx.phases,
+                            "Path": ctx.nodes[variable.group(1)], "Owner": directory.owner,
+                            "Group": directory.group, "Mode": directory.mode})
+
+
 def _database(action: Action) -> bool:
     """A diversion, or the removal of a stat override."""
     return isinstance(action, Divert) or isinstance(action, StatOverride) and action.remove
@@ -322,6 +362,7 @@ def _forget(name: str, ctx: Ctx) -> None:
     ctx.vars.pop(name, None)
     ctx.digests.pop(name, None)
     ctx.owners.pop(name, None)
+    ctx.nodes.pop(name, None)
     ctx.recorded.pop(name, None)
     ctx.diverters.pop(name, None)
     ctx.temps.discard(name)

@@ -114,6 +114,9 @@ class Ctx:
     # variables holding the numeric owner of a path (`uid=$(ls -ln F | awk '{print $3}')`):
     # name -> (path, the number of commands run when it was read)
     owners: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # variables holding a path named after the node (`d=/var/lib/x/$(uname -n)`): name ->
+    # the directory it is in
+    nodes: dict[str, str] = field(default_factory=dict)
     # variables holding the md5 dpkg records for a conffile of a package
     # (`old="$(dpkg-query -W -f='${Conffiles}' PKG | sed -n -e "\' F ' {...; p }")"`):
     # name -> (F, PKG) (shared by the contexts of one script)

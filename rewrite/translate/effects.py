@@ -26,7 +26,9 @@ from recipes.actions import (
     Ldconfig,
     MakeDir,
     MovePath,
+    NodeDirectory,
     PamAuthUpdate,
+    RandomSecret,
     RecordTest,
     RemoveFound,
     RemoveGroup,
@@ -93,6 +95,10 @@ def roots(action: Action) -> frozenset[str] | None:
         return frozenset({action.path.rstrip("/") or "/"}) if _plain(action.path) else None
     if isinstance(action, RecordTest):
         return frozenset()
+    if isinstance(action, RandomSecret):
+        return frozenset(_with_parents(action.path))
+    if isinstance(action, NodeDirectory):
+        return frozenset({_tree(action.path), *_with_parents(action.path)})
     if isinstance(action, RemovePath):  # (a glob: the directory before its first pattern)
         return frozenset({_tree(action.path) if _plain(action.path) else _glob_root(action.path)})
     if isinstance(action, CopyPath):

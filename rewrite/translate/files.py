@@ -12,6 +12,7 @@ from recipes.actions import (
     InstallConfig,
     MakeDir,
     MovePath,
+    RandomSecret,
     RemoveFound,
     RemovePath,
     SetOwner,
@@ -101,11 +102,23 @@ def _h_install(argv: list[str], ctx: Ctx) -> list[Action]:
                     mode=mode) for p in rest]
 
 
+RANDOM_UUID = "/proc/sys/kernel/random/uuid"  # (a new UUID at each read)
+
+
 def _install_empty(opts: dict[str, str], rest: list[str], ctx: Ctx) -> list[Action]:
     """`install [-m MODE] [-o OWNER] [-g GROUP] /dev/null FILE` where the walk knows FILE
     is missing: an empty file created (install would replace an existing one)."""
     unknown = [o for o in opts if o not in ("-o", "-g", "-m", "--owner", "--group",
                                             "--mode")]
+    if not unknown and len(rest) == 2 and rest[0] == RANDOM_UUID and not (
+            opts.get("-o", opts.get("--owner")) or opts.get("-g", opts.get("--group"))):
+        # a new random secret (varnish's): where nothing is, as the test around it says
+        if not ctx.missing(rest[1]):
+            raise Unmodelled(f"a secret written over {rest[1]}, which may exist (only one "
+                             "made where a test found it missing is modelled)",
+                             Idiom("install over a file that may exist"))
+        return [RandomSecret(**{"Script": ctx.script, "On": ctx.phases, "Path": rest[1],
+                                "Mode": opts.get("-m", opts.get("--mode", "0755"))})]
     if unknown or len(rest) != 2 or rest[0] != "/dev/null":
         raise ValueError("install of files (only install -d and install /dev/null FILE "
                          "are modelled)")

@@ -20,6 +20,7 @@ from rewrite.translate.exits import unwrap
 from rewrite.translate.overrides import override_test
 
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
+KERNEL_PATHS = ("/proc/", "/sys/")
 
 
 def _test_words(pipe: Pipeline, ctx: Ctx) -> tuple[bool, list[str]]:
@@ -262,7 +263,7 @@ def _path_test(argv: list[str], negated: bool) -> str | None:
         return (size[2:] if size.startswith("! ") else f"! {size}") if negated else size
     if len(argv) != 2 or argv[0] not in _FILE_TESTS or not constant(argv[1]) or \
             not argv[1].startswith("/") or any(c in argv[1] for c in "*?[,") or \
-            ".." in argv[1].split("/"):
-        return None
+            ".." in argv[1].split("/") or argv[1].startswith(KERNEL_PATHS):
+        return None  # (/proc and /sys are the running kernel's, not the image's)
     test = f"{_FILE_TESTS[argv[0]]} {argv[1]}"
     return f"! {test}" if negated else test
