@@ -133,7 +133,14 @@ def test_python3_closure_list() -> None:
 
 def test_python3_closure_recipes_key_decisions() -> None:
     glibc = load_recipe("glibc")
-    assert glibc is not None and glibc.binaries == ["libc6"]
+    assert glibc is not None and glibc.binaries == ["libc6", "locales"]
+    # locales' postinst: its two files as the templates' defaults make them
+    locales = glibc.script_override("locales", "postinst")
+    assert locales is not None
+    made = {a.get("Path"): a for a in locales.built_actions}
+    assert set(made) == {"/etc/locale.gen", "/etc/default/locale"}
+    content = made["/etc/locale.gen"].content  # type: ignore[attr-defined]
+    assert len(content) == 506 and content[4:7] == ("", "", "# C.UTF-8 UTF-8")
     preinst = glibc.script_override("libc6", "preinst")
     assert preinst is not None
     assert [(a.name, a.get("Path"), a.get("Target")) for a in preinst.built_actions] == [
