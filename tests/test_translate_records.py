@@ -42,7 +42,10 @@ def test_a_test_turned_by_the_script_is_recorded_before_the_change() -> None:
     # the owner and mode changes behind the test the removal turned: its record
     assert f"flag {first.flag}" in actions[3].only_if
     assert f"flag {first.flag}" in actions[4].only_if
-    assert all(a.on == ("purge",) for a in actions)
+    # (a record is taken for every argument: it only reads, and where the change that
+    # turns its test does not run, it reads what the if read)
+    assert all(a.on == ("purge",) for a in actions if not isinstance(a, RecordTest))
+    assert "remove" in first.on and "purge" in first.on
 
 
 def _tree(root: Path) -> list[tuple[str, str, int]]:
@@ -140,3 +143,49 @@ def test_a_record_no_action_tests_is_dropped() -> None:
     text = "#!/bin/sh\nif [ ! -f /etc/flag ]; then\n  touch /etc/flag\nfi\n"
     assert [a.name for a in translate(text, "postinst", package="demo").actions] == \
         ["create-file"]
+
+
+NARROWED = """#!/bin/sh
+set -e
+if [ -e "$DPKG_ROOT/etc/flag" ]; then
+    case "$1" in
+        configure) rm -f "$DPKG_ROOT/etc/flag" ;;
+    esac
+    chmod 0700 "$DPKG_ROOT/var/lib/y"
+fi
+"""
+
+
+@pytest.mark.parametrize("argument", ["configure", "abort-upgrade"])
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_record_holds_for_arguments_the_change_does_not_run_for(
+        tmp_path: Path, argument: str, flag: bool) -> None:
+    """The removal runs on configure only; the chmod behind the test on every argument:
+    on abort-upgrade the record reads the test as the if did, too."""
+    result = translate(NARROWED, "postinst", package="demo")
+    rendered = render_script("postinst", result.actions, package="demo")
+    assert rendered is not None
+    trees = []
+    for name, text in (("original", NARROWED), ("rendered", rendered), ("native", "")):
+        root = tmp_path / name
+        (root / "etc").mkdir(parents=True)
+        (root / "var/lib/y").mkdir(parents=True, mode=0o755)
+        (root / "var/lib/y").chmod(0o755)
+        if flag:
+            (root / "etc/flag").touch()
+        if text:
+            script = tmp_path / f"{name}.sh"
+            script.write_text(text)
+            done = subprocess.run(["dash", str(script), argument], capture_output=True,
+                                  text=True, timeout=60,
+                                  env={"PATH": os.environ["PATH"], "DPKG_ROOT": str(root)})
+            assert done.returncode == 0, (name, done.stderr)
+        else:
+            applier = Applier(root)
+            for action in result.actions:
+                if argument in action.on:
+                    applier.run("demo", action)
+        trees.append(_tree(root))
+    assert trees[0] == trees[1] == trees[2], rendered
+    mode = (tmp_path / "original/var/lib/y").stat().st_mode & 0o777
+    assert mode == (0o700 if flag else 0o755)

@@ -44,6 +44,7 @@ from rewrite.translate import (
 )
 from rewrite.translate.conditions import substitution_value
 from rewrite.translate.context import (
+    SCRIPT_PHASES,
     Ctx,
     Handler,
     Idiom,
@@ -352,9 +353,11 @@ def _record(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
         if any(affects(made, path) for path in paths):
             name = f"t{len(ctx.flags) + 1}"
             ctx.flags[test, count] = name
+            # (for every argument of the script: the test only reads, and where the
+            # change that turns it does not run, the value it reads is the same)
             out.actions.append(RecordTest(**{
-                "Script": ctx.script, "On": ctx.phases, "Name": name, "Only-If": (test,),
-                "origin": ctx.origin(line)}))
+                "Script": ctx.script, "On": SCRIPT_PHASES[ctx.script], "Name": name,
+                "Only-If": (test,), "origin": ctx.origin(line)}))
 
 
 def _forget(name: str, ctx: Ctx) -> None:
