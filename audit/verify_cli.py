@@ -197,6 +197,8 @@ def _print(result: PackageResult) -> None:
     if result.equivalent:
         counts = _counts(result.comparisons)
         click.echo(f"{result.package}{version}: equivalent" + (f" ({counts})" if counts else ""))
+        for kept in result.kept:
+            click.echo(f"  kept as Debian built it (no native install): {kept}")
         return
     if result.status == "not-rewritten":
         click.echo(f"{result.package}{version}: not rewritten: {result.refused}")

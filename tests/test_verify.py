@@ -130,3 +130,24 @@ def test_a_package_the_engine_refuses_is_not_rewritten(verifier: Verifier,
     assert "sources another shell file" in result.refused
     assert result.comparisons == [] and result.errors == []
     assert result.as_dict()["status"] == "not-rewritten"
+
+
+def test_a_refused_package_of_the_closure_is_kept_as_debian_built_it(
+        verifier: Verifier, tmp_path: Path) -> None:
+    """The package verified translates, one its closure brings does not: that one is
+    installed as Debian built it in B (its own script runs there as in A), no native
+    install (bootstrap installs rewritten packages only), and the result says so."""
+    dep = verify_debs.build(tmp_path, "ue-kept", "1.0",
+                            {"/usr/share/ue-kept/lib.sh": ":\n"},
+                            {"postinst": ". /usr/share/ue-kept/lib.sh\n"
+                                         "mkdir -p /var/lib/ue-kept\n"})
+    main = verify_debs.build(tmp_path, "ue-main", "1.0", {"/usr/share/ue-main/x": "x\n"},
+                             {"postinst": 'if [ "$1" = configure ]; then\n'
+                                          "  mkdir -p /var/lib/ue-main\nfi\n"})
+    result = verifier.verify(Subject("ue-main", [main, dep]))
+    assert result.status == "equivalent" and result.equivalent, result.as_dict()
+    assert len(result.kept) == 1 and result.kept[0].startswith("ue-kept: ")
+    assert "sources another shell file" in result.kept[0]
+    assert ("C", "install") not in {(c.system, c.scenario) for c in result.comparisons}
+    assert ("B", "install") in {(c.system, c.scenario) for c in result.comparisons}
+    assert result.as_dict()["kept"] == result.kept

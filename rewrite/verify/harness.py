@@ -9,6 +9,10 @@ Systems (each an overlay of the one base tree, see `systems`):
   (`audit.verify` passes bootstrap's: actions applied, nothing executed). This module
   may not import bootstrap (rewrite is below it), hence the parameter.
 
+A package of the closure the engine refuses (not the package verified) is installed as
+Debian built it in B (its own scripts run, as in A), and C is not built then: the
+result lists it as kept.
+
 Scenarios: `install` (configure with no previous version) for B and C; `remove` and
 `purge` of the package after that install, and `upgrade` from Debian's previous
 version when one is given, for B (bootstrap does not remove nor upgrade). A package
@@ -74,7 +78,10 @@ class PackageResult:
     errors: list[str] = field(default_factory=list)
     rewrites: list[RewriteReport] = field(default_factory=list)
     seconds: float = 0.0
-    refused: str = ""  # the engine refused to rewrite it (or a package of its closure)
+    refused: str = ""  # the engine refused to rewrite it
+    # packages of its closure the engine refuses: Debian's own .deb installed in B (its
+    # own scripts run, as in A), no native install (C); "PACKAGE: why" each
+    kept: list[str] = field(default_factory=list)
 
     @property
     def equivalent(self) -> bool:
@@ -95,7 +102,7 @@ class PackageResult:
                 expected[reason] = expected.get(reason, 0) + count
         return {"package": self.package, "version": self.version,
                 "status": self.status, "equivalent": self.equivalent,
-                "refused": self.refused, "errors": self.errors,
+                "refused": self.refused, "kept": self.kept, "errors": self.errors,
                 "expected": dict(sorted(expected.items())),
                 "comparisons": [c.as_dict() for c in self.comparisons],
                 "seconds": round(self.seconds, 2)}
@@ -217,13 +224,21 @@ class Verifier:
         return result
 
     def _verify(self, subject: Subject, result: PackageResult) -> None:
-        try:
-            pairs = [self.rewriter(deb) for deb in subject.debs]
-        except UnessentialError as exc:  # the rewrite refused the package: verify says so
-            result.refused = exc.cause
-            return
-        ours = [path for path, _ in pairs]
-        result.rewrites = [report for _, report in pairs]
+        ours: list[Path] = []
+        for deb in subject.debs:
+            try:
+                path, report = self.rewriter(deb)
+            except UnessentialError as exc:  # the rewrite refused the package: verify says so
+                name = read_control(deb).get("Package", deb.name)
+                if name == subject.package:
+                    result.refused = exc.cause
+                    return
+                # another package of the closure: Debian's own in B, its scripts run
+                result.kept.append(f"{name}: {exc.cause}")
+                ours.append(deb)
+                continue
+            ours.append(path)
+            result.rewrites.append(report)
         changes: RelationChanges = {
             r.package: [(c.field, c.relation, c.action) for c in r.relations]
             for r in result.rewrites}
@@ -247,7 +262,7 @@ class Verifier:
             snap_a = a.snapshot()
             if ok_b:
                 self._compare(result, snap_a, b.snapshot(), "B", "install", changes)
-            if self.native is not None:
+            if self.native is not None and not result.kept:  # (bootstrap installs ours only)
                 c = System(self.base, self.work, "C")
                 systems.append(c)
                 try:
