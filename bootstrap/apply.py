@@ -302,8 +302,7 @@ class Applier:
         if any(c in path for c in "*?["):  # (a pattern in the last component, as sh's)
             directory, pattern = path.rsplit("/", 1)
             names = sorted(name for name in self.fs.listdir(directory or "/")
-                           if fnmatch.fnmatchcase(name, pattern) and
-                           (pattern.startswith(".") or not name.startswith(".")))
+                           if fnmatch.fnmatchcase(name, pattern) and not name.startswith("."))
             for name in names:
                 self._set(f"{directory}/{name}", action.owner, action.group, action.mode)
             return ("applied", ", ".join(f"{directory}/{n}" for n in names)) if names else \

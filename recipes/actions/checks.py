@@ -106,11 +106,12 @@ def check_path(value: str, what: str = "path") -> str:
 
 def check_pattern_path(value: str, what: str = "path") -> str:
     """An absolute path (check_path) whose last component may be a pattern of `*` and
-    `?` (the files sh's glob finds in one directory: `/etc/bind/named.conf*`)."""
+    `?` (the files sh's glob finds in one directory: `/etc/bind/named.conf*`), not
+    starting with '.' (sh's `.*` finds `.` and `..` too)."""
     check_path(value, what)
     if any(c in value for c in "*?["):
-        directory = value.rsplit("/", 1)[0]
-        if "[" in value or any(c in directory for c in "*?") or \
+        directory, last = value.rsplit("/", 1)
+        if "[" in value or any(c in directory for c in "*?") or last.startswith(".") or \
                 not re.fullmatch(r"[A-Za-z0-9_./*?+@-]+", value):
             raise ValueError(f"{what} {value!r}: a pattern only of '*' and '?', in its last "
                              "component, of letters, digits and '_./+@-'")

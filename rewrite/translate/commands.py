@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from recipes.actions import (
     Action,
+    AlternativeInstall,
     CreateFile,
     Divert,
     Dropped,
@@ -287,6 +288,15 @@ def take(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
                                  "stat override removal behind a test of the system")
         actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)})
                    if _database(a) else a for a in actions]
+    if ctx.guarded and not ctx.attach and any(isinstance(a, AlternativeInstall)
+                                              for a in actions):
+        # `[ -e P ] && update-alternatives --install L N P ...`: where P is missing,
+        # update-alternatives fails; the tests around it carried where one is of P
+        holding = ctx.holding()
+        actions = [a.model_copy(update={"only_if": (*a.only_if, *holding)})
+                   if holding and isinstance(a, AlternativeInstall) and any(
+                       a.path in condition_paths(t) for t in holding) else a
+                   for a in actions]
     if ctx.attach:  # (a case on a file's md5): the actions carry the tests
         holding = ctx.holding()
         if holding is None:
@@ -329,6 +339,9 @@ def _node_directory(name: str, argv: list[str], expanded: list[str],
             made[0].path != _NODE_PLACEHOLDER:
         return None
     directory = made[0]
+    if (directory.owner or directory.group or directory.mode) and \
+            not ctx.missing(f"{ctx.nodes[variable.group(1)].rstrip('/')}/$(uname -n)"):
+        return None  # (install -d sets them on a directory that exists, too)
     return NodeDirectory(**{"Script": ctx.script, "On": ctx.phases,
                             "Path": ctx.nodes[variable.group(1)], "Owner": directory.owner,
                             "Group": directory.group, "Mode": directory.mode})
@@ -430,8 +443,8 @@ def _owner_variable(arg: str, ctx: Ctx) -> bool:
     """Whether `arg` assigns a path's numeric owner as `ls -ln` lists it: remembered as
     such (its value at this point)."""
     match = _OWNER.fullmatch(arg.replace("\\\n", " "))
-    if match is None or ".." in match.group("path").split("/"):
-        return False
+    if match is None or ".." in match.group("path").split("/") or not ctx.straight:
+        return False  # (behind a test: after it, the value may be another's)
     _forget(match.group("name"), ctx)
     ctx.owners[match.group("name")] = (match.group("path"), len(ctx.effects))
     return True

@@ -58,6 +58,9 @@ EMPTY_VERSION = {"preinst": frozenset({"install"}),
 QUERY_TOOLS = {"grep", "egrep", "fgrep", "cmp", "getcap", "aa-enabled", "ischroot",
                "pidof", "id", "dpkg-divert", "dpkg-query", "getent", "dpkg-statoverride",
                "mountpoint"}
+# paths of the running kernel (procfs, sysfs): never tests of the image's files
+KERNEL_PATHS = ("/proc/", "/sys/")
+RANDOM_UUID = "/proc/sys/kernel/random/uuid"  # (a new UUID at each read)
 _QUERY_OPTIONS = {"dpkg-divert": {"--list", "--listpackage", "--truename"},
                   "dpkg-query": {"-W", "--show", "-s", "--status", "-L", "--listfiles"},
                   "dpkg-statoverride": {"--list"}}
@@ -348,7 +351,7 @@ def digest_test(left: str, right: str, ctx: Ctx) -> str | None:
              for side in (left, right)]
     for index, name in enumerate(names):
         other = right if index == 0 else left
-        if name in ctx.owners and re.fullmatch(r"[0-9]{1,10}", other):
+        if name in ctx.owners and re.fullmatch(r"0|[1-9][0-9]{0,9}", other):
             path, count = ctx.owners[name]  # `[ "$uid" = 0 ]`: Only-If owner PATH 0
             if any(affects(made, path) for made in ctx.effects[count:]):
                 raise Unmodelled(f"compares the owner of {path}, read before a change of it",
@@ -556,6 +559,11 @@ def _test_cond(args: list[str], ctx: Ctx) -> Cond:
                 "command -v" not in path:
             raise Unmodelled(f"tests a path built from a variable: {path!r}",
                              Idiom(f"condition: test {args[0]} of a computed path"))
+        if path.startswith(KERNEL_PATHS):  # (the running kernel's, not the image's)
+            if path == RANDOM_UUID and args[0] in ("-e", "-f", "-r", "-s"):
+                return _known(all_phases, all_phases)  # (Linux's: a new UUID each read)
+            return Cond(all_phases, "either", f"tests the running kernel's {path}",
+                        reads=True)
         return Cond(all_phases, "guard", f"tests {path}")
     raise Unmodelled("a test the engine does not know",
                      Idiom("condition: test", " ".join(a for a in args if a.startswith("-"))
@@ -571,14 +579,20 @@ def _cond_command(cmd: Command, ctx: Ctx) -> Cond | None:
     all_phases = frozenset(ctx.phases)
     if name in ("[", "test"):
         args = argv[1:-1] if name == "[" and argv[-1] == "]" else argv[1:]
+        if any(w.expands and not w.quoted and (m := _VARIABLE.search(w.raw)) is not None
+               and m.group(1) in ctx.owners for w in cmd.words):
+            raise Unmodelled("an owner read by ls, unquoted in a test (empty or several "
+                             "words: the test is another)",
+                             Idiom("condition: unquoted value of a command"))
         return _test_cond(args, ctx)
     if name in INIT_TOOLS or (name in GUARD_TOOLS | {"command"} and
                               any(a in INIT_TOOLS for a in argv[1:])):
         return Cond(all_phases, "init", INIT_REASON)
     if name in GUARD_TOOLS or (name == "command" and argv[1:2] == ["-v"]):
         return Cond(all_phases, "guard", f"tool present: {argv[-1]}")
-    if name == "mountpoint":  # (a test of a path: Only-If mountpoint where it is quiet)
-        return Cond(all_phases, "guard", f"tests a mount point: {argv[-1]}")
+    if name == "mountpoint":  # (a test of a path: Only-If mountpoint where it is quiet;
+        # each branch may run, an else is no fallback)
+        return Cond(all_phases, "either", f"tests a mount point: {argv[-1]}")
     if name == "getent" or (name == "dpkg-statoverride" and "--list" in argv):
         return Cond(all_phases, "guard", " ".join(argv))
     if name == "dpkg" and argv[1:2] == ["--compare-versions"]:

@@ -4,10 +4,12 @@ to be guarded by a test of that path, not of the system)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from rewrite.shell import AndOr, Command, Group, If, Node, Pipeline
 from rewrite.translate.conditions import (
+    KERNEL_PATHS,
     constant,
     digest_test,
     diversion_test,
@@ -20,7 +22,6 @@ from rewrite.translate.exits import unwrap
 from rewrite.translate.overrides import override_test
 
 _EXISTS = ("-e", "-f", "-d", "-h", "-L")
-KERNEL_PATHS = ("/proc/", "/sys/")
 
 
 def _test_words(pipe: Pipeline, ctx: Ctx) -> tuple[bool, list[str]]:
@@ -45,7 +46,10 @@ def missing_after(pipe: Pipeline, ctx: Ctx, op: str) -> frozenset[str]:
     """The path a test pipeline finds missing for what runs after it with `op`
     (`[ -e P ] || ...`, `[ ! -e P ] && ...`)."""
     negated, argv = _test_words(pipe, ctx)
-    if len(argv) != 2 or argv[0] not in _EXISTS or not constant(argv[1]):
+    node = node_path(argv[1], ctx) if len(argv) == 2 else None
+    if node is not None and argv[0] in _EXISTS:  # `[ -d "$dir" ]`, dir=/x/$(uname -n)
+        argv = [argv[0], node]
+    elif len(argv) != 2 or argv[0] not in _EXISTS or not constant(argv[1]):
         return frozenset()
     # missing where the test fails (||) or where its negation holds (&&)
     return frozenset({argv[1]}) if (op == "||") != negated else frozenset()
@@ -166,10 +170,19 @@ def _compared(pipe: Pipeline, ctx: Ctx, depth: int = 0) -> str | None:
     argv = [word_value(w, ctx) for w in cmd.words]
     if argv[:1] == ["mountpoint"] and (argv[1:2] == ["-q"] and len(argv) == 3 or
                                        len(argv) == 2 and quiet(cmd)) and \
-            _plain_path(argv[-1]):  # `mountpoint -q /usr`
+            _plain_path(argv[-1]) and not argv[-1].startswith(KERNEL_PATHS):
         return f"mountpoint {argv[-1]}"
     compared = same_files(argv)
     return f"same {compared}" if compared is not None else grep_test(argv, quiet(cmd))
+
+
+def node_path(value: str, ctx: Ctx) -> str | None:
+    """`DIR/$(uname -n)` for a reference to a variable holding a path named after the
+    node (`$dir`, `${dir}`), None for anything else."""
+    match = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value)
+    if match is None or match.group(1) not in ctx.nodes:
+        return None
+    return f"{ctx.nodes[match.group(1)].rstrip('/')}/$(uname -n)"
 
 
 def negate(test: str) -> str:

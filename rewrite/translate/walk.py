@@ -678,9 +678,10 @@ def _exclusive(actions: list[Action], taken: list[tuple[int, int, frozenset[str]
                     continue
                 turned = [t for t in tests_of(action)
                           if any(affects(changed, p) for p in condition_paths(t))]
+                # (a recorded test was read before the removal: not one that excludes)
                 excluded = any(not negated and test in FILE_TESTS and path in gone
                                for negated, test, path, _ in map(condition_parts,
-                                                                 tests_of(action))) or \
+                                                                 action.only_if)) or \
                     isinstance(action, RemovePath) and action.path in gone or \
                     isinstance(action, MovePath) and action.source in gone  # (a no-op)
                 if turned and not excluded:

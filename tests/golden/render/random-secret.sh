@@ -4,8 +4,7 @@ set -e
 
 case "$1" in
     configure)
-        if [ ! -e "$DPKG_ROOT"'/etc/varnish/secret' ] && [ ! -L "$DPKG_ROOT"'/etc/varnish/secret' ]; then
-            mkdir -p "$DPKG_ROOT"'/etc/varnish'
+        if [ ! -e "$DPKG_ROOT"'/etc/varnish/secret' ]; then
             install -m '0600' /proc/sys/kernel/random/uuid "$DPKG_ROOT"'/etc/varnish/secret'
         fi
         ;;
