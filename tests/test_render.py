@@ -482,6 +482,47 @@ def test_remove_user_and_group(root: Path) -> None:
     assert list(entries(root, "group")) == ["root", "daemon", "adm", "users", "nogroup"]
 
 
+@pytest.mark.skipif(shutil.which("userdel") is None or os.geteuid() != 0,
+                    reason="compares with userdel -R (root)")
+@pytest.mark.parametrize(("case", "removed"), [
+    ("own", True),  # its own empty group: gone with it
+    ("member", False),  # the group has a member
+    ("primary", False),  # another user's primary group
+    ("off", False),  # USERGROUPS_ENAB no
+    ("other", False),  # its primary group has another name
+])
+def test_remove_user_as_userdel(root: Path, case: str, removed: bool) -> None:
+    """bind9's postrm: `deluser bind` (userdel) removes the user's own group too."""
+    gid = "4" if case == "other" else "120"
+    passwd = PASSWD.rstrip("\n") + f"\nu1:x:120:{gid}::/nonexistent:/usr/sbin/nologin\n"
+    if case == "primary":
+        passwd += "u2:x:121:120::/nonexistent:/usr/sbin/nologin\n"
+    group = GROUP.rstrip("\n") + "\n" + ("u1:x:120:daemon\n" if case == "member"
+                                         else "u1:x:120:\n")
+    defs = "USERGROUPS_ENAB " + ("no" if case == "off" else "yes") + "\n"
+    trees = []
+    for name in ("userdel", "ours"):
+        base = root.parent / name
+        shutil.copytree(root, base)
+        (base / "etc" / "passwd").write_text(passwd)
+        (base / "etc" / "shadow").write_text(SHADOW.rstrip("\n") + "\n" + "u1:!:19000::::::\n" + (
+            "u2:!:19000::::::\n" if case == "primary" else ""))
+        (base / "etc" / "group").write_text(group)
+        (base / "etc" / "gshadow").write_text(GSHADOW.rstrip("\n") + "\n" + (
+            "u1:!::daemon\n" if case == "member" else "u1:!::\n"))
+        (base / "etc" / "login.defs").write_text(defs)
+        if name == "userdel":
+            subprocess.run(["userdel", "-R", str(base), "u1"], check=True,
+                           capture_output=True, timeout=60)
+        else:
+            run(base, act("remove-user", {"name": "u1"}, script="postrm", on=("purge",)),
+                script="postrm", arg="purge")
+        trees.append({n: (base / "etc" / n).read_text()
+                      for n in ("passwd", "shadow", "group", "gshadow")})
+    assert trees[0] == trees[1]
+    assert ("u1" in entries(root.parent / "ours", "group")) != removed
+
+
 def test_actions_only_on_their_arguments(root: Path) -> None:
     user = act("system-user", {"name": "foo"})
     run(root, user, arg="abort-upgrade")

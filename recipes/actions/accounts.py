@@ -49,7 +49,9 @@ class UserInGroup(Action):
 
 
 class RemoveUser(Action):
-    """Remove a system user (postrm purge)."""
+    """Remove a system user (postrm purge), as deluser's userdel does: with
+    USERGROUPS_ENAB yes in /etc/login.defs, the group named after the user too, where it
+    is the user's primary group, has no members and is no other user's primary group."""
 
     name: Literal["remove-user"] = Field("remove-user", alias="Action")
     user: AccountName = Field(alias="Name")

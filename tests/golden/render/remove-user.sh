@@ -37,11 +37,39 @@ _ue_edit() {
 
 case "$1" in
     purge)
+        # as userdel: with USERGROUPS_ENAB yes in login.defs, the group named after the user
+        # goes too where it is the user's primary group, has no members and is no other
+        # user's primary group
+        _ue_pg=
+        _ue_rg=
+        if [ -f "$DPKG_ROOT/etc/login.defs" ] && grep -Eq '^[[:space:]]*USERGROUPS_ENAB[[:space:]]+yes([[:space:]]|$)' "$DPKG_ROOT/etc/login.defs"; then
+            _ue_pg=$(while IFS=: read -r _ue_n _ue_x _ue_u _ue_g _ue_r; do
+                if [ "$_ue_n" = 'foo' ]; then printf '%s' "$_ue_g"; fi
+            done < "$DPKG_ROOT/etc/passwd")
+        fi
+        if [ -n "$_ue_pg" ] && [ -f "$DPKG_ROOT/etc/group" ]; then
+            _ue_rg=$(while IFS=: read -r _ue_n _ue_x _ue_g _ue_m; do
+                if [ "$_ue_n" = 'foo' ] && [ "$_ue_g" = "$_ue_pg" ] && [ -z "$_ue_m" ]; then printf yes; fi
+            done < "$DPKG_ROOT/etc/group")
+            if [ -n "$_ue_rg" ]; then
+                _ue_rg=$(while IFS=: read -r _ue_n _ue_x _ue_u _ue_g _ue_r; do
+                    if [ "$_ue_n" != 'foo' ] && [ "$_ue_g" = "$_ue_pg" ]; then printf no; fi
+                done < "$DPKG_ROOT/etc/passwd")
+                [ -z "$_ue_rg" ] && _ue_rg=yes || _ue_rg=
+            fi
+        fi
         for _ue_f in "$DPKG_ROOT/etc/passwd" "$DPKG_ROOT/etc/shadow"; do
             if [ -f "$_ue_f" ]; then
                 _ue_edit "$_ue_f" del 'foo'
             fi
         done
+        if [ -n "$_ue_rg" ]; then
+            for _ue_f in "$DPKG_ROOT/etc/group" "$DPKG_ROOT/etc/gshadow"; do
+                if [ -f "$_ue_f" ]; then
+                    _ue_edit "$_ue_f" del 'foo'
+                fi
+            done
+        fi
         ;;
 esac
 
