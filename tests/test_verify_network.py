@@ -104,6 +104,18 @@ def test_the_priority_classes_are_equivalent_where_translated(env: dict[str, str
     print(json.dumps({k: v for k, v in data.items() if k != "packages"}))
 
 
+def test_server_scripts_are_equivalent(env: dict[str, str]) -> None:
+    """Issue 15's server closure: a stat override's removal then changes behind the same
+    test (ssl-cert's postrm: record-test), an owner read by ls, symbolic modes and a
+    pattern's files, deluser's own group (bind9), a directory named after the node and a
+    random secret (varnish): install, remove, purge."""
+    code, data, stderr = verify(env, "ssl-cert", "bind9", "varnish", "-j", "2")
+    assert code == 0, (json.dumps(data)[:4000], stderr[-3000:])
+    assert by_status(data)["equivalent"] == {"ssl-cert", "bind9", "varnish"}
+    for result in data["packages"]:
+        assert {c["scenario"] for c in result["comparisons"]} >= {"install", "purge"}
+
+
 def test_a_named_package_the_engine_refuses_fails_as_not_rewritten(env: dict[str, str]) -> None:
     # (usrmerge's postinst: its conversion of the system, a Perl program; locales, refused
     # until glibc's recipe wrote its files, is equivalent now)
