@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.apply import Applier
 from recipes.actions import make_action
 from recipes.actions.modes import changed_mode, check_chmod_mode
-from rewrite.render import render_script
 from rewrite.translate import translate
+from tests.fixtures.alike import three_ways
 from tests.fixtures.onlyif import assert_read_alike
 
 SYMBOLIC = ["g+s", "g+r", "g+rwx", "u+x,go-w", "o+X", "a-x", "g+u", "o+t", "ug+s", "u-s",
@@ -106,13 +105,9 @@ def _tree(root: Path) -> list[tuple[str, str, int, int]]:
 def test_owner_changes_behave_like_the_original(tmp_path: Path, key_owner: int | None,
                                                 confs: int) -> None:
     """The original and the rendered script run by dash under $DPKG_ROOT, the actions
-    applied natively: the same trees (owners, groups, modes)."""
-    result = translate(POSTINST, "postinst", package="demo")
-    rendered = render_script("postinst", result.actions, package="demo")
-    assert rendered is not None
-    trees = []
-    for name, text in (("original", POSTINST), ("rendered", rendered), ("native", "")):
-        root = tmp_path / name
+    applied natively: the same trees (owners, groups, modes). A missing key: ls fails,
+    the pipeline's status is awk's."""
+    def prepare(root: Path) -> None:
         (root / "etc").mkdir(parents=True)
         (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n"
                                          "daemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n")
@@ -128,19 +123,9 @@ def test_owner_changes_behave_like_the_original(tmp_path: Path, key_owner: int |
             (srv / f"named.conf{'.x' * index}").write_text("")
             (srv / f"named.conf{'.x' * index}").chmod(0o640)
         (srv / ".named.conf.hidden").write_text("")  # (not matched by `named.conf*`)
-        if text:
-            script = tmp_path / f"{name}.sh"
-            script.write_text(text)
-            done = subprocess.run(["dash", str(script), "configure"], capture_output=True,
-                                  text=True, timeout=60,
-                                  env={"PATH": os.environ["PATH"], "DPKG_ROOT": str(root)})
-            # (a missing key: ls fails, the pipeline's status is awk's)
-            assert done.returncode == 0, (name, done.stderr)
-        else:
-            applier = Applier(root)
-            for action in result.actions:
-                applier.run("demo", action)
-        trees.append(_tree(root))
-    assert trees[0] == trees[1] == trees[2], rendered
+
+    trees = [_tree(r) for r in three_ways(tmp_path, POSTINST, "postinst", "configure",
+                                          prepare)]
+    assert trees[0] == trees[1] == trees[2]
     changed = (tmp_path / "original/srv").stat()
     assert (changed.st_gid == 1 and bool(changed.st_mode & 0o2000)) == (key_owner == 0)

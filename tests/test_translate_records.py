@@ -5,7 +5,6 @@ directory's owner behind the same test); and `Only-If: statoverride PATH [TEXT]`
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from bootstrap.apply import Applier
 from recipes.actions import RecordTest, make_action
 from rewrite.render import render_script
 from rewrite.translate import translate
+from tests.fixtures.alike import three_ways
 from tests.fixtures.onlyif import assert_read_alike
 
 # (ssl-cert's postrm, on a directory of the test's own and accounts this host has)
@@ -59,31 +59,21 @@ def _tree(root: Path) -> list[tuple[str, str, int]]:
 def test_a_recorded_test_behaves_like_the_original(tmp_path: Path, override: str | None) -> None:
     """The original and the rendered script run by dash (the real dpkg-statoverride,
     under $DPKG_ROOT), and the actions applied natively, on the same trees."""
-    result = translate(POSTRM, "postrm", package="demo")
-    rendered = render_script("postrm", result.actions, package="demo")
+    rendered = render_script("postrm", translate(POSTRM, "postrm", package="demo").actions,
+                             package="demo")
     assert rendered is not None and "_ue_flag_" in rendered
-    trees = []
-    for name, text in (("original", POSTRM), ("rendered", rendered), ("native", "")):
-        root = tmp_path / name
+
+    def prepare(root: Path) -> None:
         private = root / "srv/private"
         private.mkdir(parents=True)
         os.chown(private, 0, 4)  # adm
         private.chmod(0o710)
-        admin = root / "var/lib/dpkg"
-        admin.mkdir(parents=True)
-        (admin / "statoverride").write_text(f"{override} /srv/private\n" if override else "")
-        if text:
-            script = tmp_path / f"{name}.sh"
-            script.write_text(text)
-            done = subprocess.run(["dash", str(script), "purge"], capture_output=True,
-                                  text=True, timeout=60,
-                                  env={"PATH": os.environ["PATH"], "DPKG_ROOT": str(root)})
-            assert done.returncode == 0, (name, done.stderr)
-        else:
-            applier = Applier(root)
-            for action in result.actions:
-                applier.run("demo", action)
-        trees.append((_tree(root), (admin / "statoverride").read_text()))
+        (root / "var/lib/dpkg").mkdir(parents=True)
+        (root / "var/lib/dpkg/statoverride").write_text(
+            f"{override} /srv/private\n" if override else "")
+
+    roots = three_ways(tmp_path, POSTRM, "postrm", "purge", prepare)
+    trees = [(_tree(r), (r / "var/lib/dpkg/statoverride").read_text()) for r in roots]
     assert trees[0] == trees[1] == trees[2], rendered
     removed = override == "root adm 710"
     assert (trees[0][1] == "") == (removed or override is None)
@@ -162,30 +152,14 @@ def test_a_record_holds_for_arguments_the_change_does_not_run_for(
         tmp_path: Path, argument: str, flag: bool) -> None:
     """The removal runs on configure only; the chmod behind the test on every argument:
     on abort-upgrade the record reads the test as the if did, too."""
-    result = translate(NARROWED, "postinst", package="demo")
-    rendered = render_script("postinst", result.actions, package="demo")
-    assert rendered is not None
-    trees = []
-    for name, text in (("original", NARROWED), ("rendered", rendered), ("native", "")):
-        root = tmp_path / name
+    def prepare(root: Path) -> None:
         (root / "etc").mkdir(parents=True)
-        (root / "var/lib/y").mkdir(parents=True, mode=0o755)
+        (root / "var/lib/y").mkdir(parents=True)
         (root / "var/lib/y").chmod(0o755)
         if flag:
             (root / "etc/flag").touch()
-        if text:
-            script = tmp_path / f"{name}.sh"
-            script.write_text(text)
-            done = subprocess.run(["dash", str(script), argument], capture_output=True,
-                                  text=True, timeout=60,
-                                  env={"PATH": os.environ["PATH"], "DPKG_ROOT": str(root)})
-            assert done.returncode == 0, (name, done.stderr)
-        else:
-            applier = Applier(root)
-            for action in result.actions:
-                if argument in action.on:
-                    applier.run("demo", action)
-        trees.append(_tree(root))
-    assert trees[0] == trees[1] == trees[2], rendered
+
+    trees = [_tree(r) for r in three_ways(tmp_path, NARROWED, "postinst", argument, prepare)]
+    assert trees[0] == trees[1] == trees[2]
     mode = (tmp_path / "original/var/lib/y").stat().st_mode & 0o777
     assert mode == (0o700 if flag else 0o755)
