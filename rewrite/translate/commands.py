@@ -244,11 +244,10 @@ def take(actions: list[Action], line: int, ctx: Ctx, out: Result) -> None:
         holding = ctx.holding()
         # (behind tests of its own path only, the change is the same whatever they find;
         # a test of the stat override database is carried all the same)
-        carried = holding is not None and (
-            any(a.path not in ctx.guard_paths for a in owners) or any(
-                isinstance(a, SetOwner) and not _existence(test) for a in owners
-                for test in holding))
-        if holding is not None and carried:  # taken where the same tests hold
+        if holding is not None and (  # taken where the same tests hold
+                any(a.path not in ctx.guard_paths for a in owners) or any(
+                    isinstance(a, SetOwner) and not _existence(test) for a in owners
+                    for test in holding)):
             _record(actions, line, ctx, out)
             actions = [a.model_copy(update={"only_if": holding}) for a in actions]
             out.actions += [a.model_copy(update={"origin": where}) for a in actions]
@@ -331,8 +330,7 @@ def _node_directory(name: str, argv: list[str], expanded: list[str],
         return None
     handler = HANDLERS[name]
     try:
-        made = handler([placeholder if a == expanded[0] else a for a in argv
-                        for placeholder in (_NODE_PLACEHOLDER,)], ctx)
+        made = handler([_NODE_PLACEHOLDER if a == expanded[0] else a for a in argv], ctx)
     except ValueError:
         return None
     if len(made) != 1 or not isinstance(made[0], MakeDir) or \

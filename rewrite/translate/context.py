@@ -525,6 +525,13 @@ def parse_options(args: list[str], with_value: set[str]) -> tuple[dict[str, str]
 
 
 
+def plain_path(value: str) -> bool:
+    """An absolute path the engine can name in an `Only-If` test: no '..' component, no
+    glob, comma, expansion, blank or backslash."""
+    return value.startswith("/") and ".." not in value.split("/") and \
+        not any(c in value for c in "*?[,$`\\ \t\n")
+
+
 def quiet(cmd: Command) -> bool:
     """Output goes nowhere that matters (stdout/stderr, /dev/null)."""
     for redirect in cmd.redirects:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from rewrite.shell import Command, Pipeline
-from rewrite.translate.context import Ctx, quiet, word_value
+from rewrite.translate.context import Ctx, plain_path, quiet, word_value
 
 _TEXT = re.compile(r"[A-Za-z0-9_:+-]+( [A-Za-z0-9_:+-]+)*")  # ('.' is a pattern in grep)
 _GREP_QUIET = ("-q", "--quiet", "--silent", "-qs", "-sq", "-s", "-F", "-qF", "-Fq")
@@ -29,7 +29,7 @@ def override_test(pipe: Pipeline, ctx: Ctx) -> str | None:
     assert isinstance(listing, Command)
     argv = [word_value(w, ctx) for w in listing.words]
     if argv[:2] != ["dpkg-statoverride", "--list"] or len(argv) != 3 or \
-            not _path(argv[2]):
+            not plain_path(argv[2]):
         return None
     if len(commands) == 1:
         return f"statoverride {argv[2]}"
@@ -45,8 +45,3 @@ def override_test(pipe: Pipeline, ctx: Ctx) -> str | None:
             not _TEXT.fullmatch(operands[0]):
         return None
     return f"statoverride {argv[2]} {operands[0]}"
-
-
-def _path(value: str) -> bool:
-    return value.startswith("/") and ".." not in value.split("/") and \
-        not any(c in value for c in "*?[,$`\\ \t\n")

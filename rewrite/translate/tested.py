@@ -17,7 +17,7 @@ from rewrite.translate.conditions import (
     test_condition,
 )
 from rewrite.translate.contents import grep_test, size_test
-from rewrite.translate.context import Ctx, quiet, word_value
+from rewrite.translate.context import Ctx, plain_path, quiet, word_value
 from rewrite.translate.exits import unwrap
 from rewrite.translate.overrides import override_test
 
@@ -107,7 +107,7 @@ def file_test(pipe: Pipeline, ctx: Ctx, holds: bool) -> str | None:
         except ValueError:
             return None
         if diversion is not None and holds == negated:  # where it fails
-            return diversion[2:] if diversion.startswith("! ") else f"! {diversion}"
+            return negate(diversion)
         return diversion
     return test
 
@@ -170,7 +170,7 @@ def _compared(pipe: Pipeline, ctx: Ctx, depth: int = 0) -> str | None:
     argv = [word_value(w, ctx) for w in cmd.words]
     if argv[:1] == ["mountpoint"] and (argv[1:2] == ["-q"] and len(argv) == 3 or
                                        len(argv) == 2 and quiet(cmd)) and \
-            _plain_path(argv[-1]) and not argv[-1].startswith(KERNEL_PATHS):
+            plain_path(argv[-1]) and not argv[-1].startswith(KERNEL_PATHS):
         return f"mountpoint {argv[-1]}"
     compared = same_files(argv)
     return f"same {compared}" if compared is not None else grep_test(argv, quiet(cmd))
@@ -188,11 +188,6 @@ def node_path(value: str, ctx: Ctx) -> str | None:
 def negate(test: str) -> str:
     """The `Only-If` test that holds where `test` does not."""
     return test[2:] if test.startswith("! ") else f"! {test}"
-
-
-def _plain_path(value: str) -> bool:
-    return value.startswith("/") and ".." not in value.split("/") and \
-        not any(c in value for c in "*?[,$`\\ \t\n")
 
 
 _PREDICATE_DEPTH = 8
@@ -257,7 +252,7 @@ def _digest_part(argv: list[str], negated: bool, ctx: Ctx) -> str | None:
     except ValueError:
         return None
     if diversion is not None:  # `"$diverter" = dash`: `diverted /bin/sh dash`
-        return (diversion[2:] if diversion.startswith("! ") else f"! {diversion}") \
+        return negate(diversion) \
             if negated else diversion
     if len(argv) != 3 or argv[1] not in ("=", "==", "!="):
         return None
@@ -273,7 +268,7 @@ def _digest_part(argv: list[str], negated: bool, ctx: Ctx) -> str | None:
 def _path_test(argv: list[str], negated: bool) -> str | None:
     size = size_test(argv)
     if size is not None:  # `[ $(wc -c < F) -eq N ]`
-        return (size[2:] if size.startswith("! ") else f"! {size}") if negated else size
+        return negate(size) if negated else size
     if len(argv) != 2 or argv[0] not in _FILE_TESTS or not constant(argv[1]) or \
             not argv[1].startswith("/") or any(c in argv[1] for c in "*?[,") or \
             ".." in argv[1].split("/") or argv[1].startswith(KERNEL_PATHS):
