@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.apply import Applier
+from bootstrap.apply import ActionFailed, Applier
 from recipes.actions import RecordTest, make_action
 from rewrite.render import render_script
 from rewrite.translate import translate
@@ -163,3 +163,16 @@ def test_a_record_holds_for_arguments_the_change_does_not_run_for(
     assert trees[0] == trees[1] == trees[2]
     mode = (tmp_path / "original/var/lib/y").stat().st_mode & 0o777
     assert mode == (0o700 if flag else 0o755)
+
+
+def test_a_broken_stat_override_database_is_one_clear_error(tmp_path: Path) -> None:
+    """A hostile or damaged /var/lib/dpkg/statoverride: the action fails naming the file
+    and the line; nothing is recorded for it."""
+    (tmp_path / "var/lib/dpkg").mkdir(parents=True)
+    (tmp_path / "var/lib/dpkg/statoverride").write_text("root adm /srv/private\n")
+    applier = Applier(tmp_path)
+    record = make_action("record-test", "postrm", ("purge",),
+                         {"name": "t1", "only-if": "statoverride /srv/private"})
+    with pytest.raises(ActionFailed, match=r"statoverride:1: not 'owner group mode path'"):
+        applier.run("demo", record)
+    assert applier.flags.get(("demo", "postrm"), {}) == {}
