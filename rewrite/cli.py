@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -24,6 +25,7 @@ from rewrite.engine import (
     source_of,
 )
 from rewrite.relations import Universe
+from rewrite.versions import mark_versions
 
 
 def _source_of(path: Path) -> str:
@@ -42,6 +44,10 @@ def _source_of(path: Path) -> str:
               help="Directory of recipes (default: the packaged recipes/).")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Policy file (default: the packaged recipes/policy.toml).")
+@click.option("--mark", "mark", metavar="LETTERS+N",
+              help="Give each rewritten binary our version, Debian's with this mark "
+                   "appended (ue1: 1.0-1 -> 1.0-1ue1); relations between the .debs given "
+                   "that pin each other's exact version follow.")
 @mirror_option
 @click.option("--json", "as_json", is_flag=True, help="Print the change reports as JSON.")
 @pass_app
@@ -53,6 +59,7 @@ def rewrite_command(
     report: bool,
     recipes_dir: Path | None,
     policy_file: Path | None,
+    mark: str | None,
     mirror_url: str | None,
     as_json: bool,
 ) -> None:
@@ -64,12 +71,16 @@ def rewrite_command(
     \b
     Example:
       unessential rewrite ./debs/ca-certificates_*.deb --out ./out
+      unessential rewrite ./debs/python3*.deb --out ./out --mark ue1
       unessential rewrite --closure python3 openssl tzdata --report
     """
     if not debs:
         raise click.UsageError("give .deb files, or package names with --closure")
     if not closure_of and not report and out_dir is None:
         raise click.UsageError("--out DIR is required to write rewritten packages")
+    parsed_mark = _parse_mark(mark) if mark is not None else None
+    if parsed_mark is not None and (closure_of or report):
+        raise click.UsageError("--mark applies to rewritten packages (--out), not to a survey")
     if out_dir is not None and not (closure_of or report):
         source_date_epoch()  # a bad SOURCE_DATE_EPOCH fails before any work
         for deb in debs:
@@ -95,7 +106,14 @@ def rewrite_command(
                 paths.append(result.files[0])
         else:
             paths = list(debs)
-    reports = _run(paths, out_dir, universe, policy, recipes_dir, survey=report or closure_of)
+    versions = None
+    if parsed_mark is not None:
+        for path in paths:
+            if not path.is_file():
+                raise RewriteError(printable(str(path)), "no such .deb file")
+        versions = mark_versions(paths, *parsed_mark)
+    reports = _run(paths, out_dir, universe, policy, recipes_dir, survey=report or closure_of,
+                   versions=versions)
     if as_json:
         print_json([r.as_dict() for r in reports])
     elif report or closure_of:
@@ -103,6 +121,14 @@ def rewrite_command(
     else:
         for r in reports:
             _print_one(r)
+
+
+def _parse_mark(text: str) -> tuple[str, int]:
+    match = re.fullmatch(r"([a-z]{1,16})([1-9][0-9]{0,8})", text)
+    if match is None:
+        raise click.BadParameter(f"{text!r}: expected lower-case letters and a counter, "
+                                 "e.g. ue1 (see rewrite.versions)", param_hint="--mark")
+    return match.group(1), int(match.group(2))
 
 
 def _run(
@@ -113,6 +139,7 @@ def _run(
     recipes_dir: Path | None,
     *,
     survey: bool,
+    versions: dict[str, tuple[str, str]] | None = None,
 ) -> list[RewriteReport]:
     reports = []
     for path in paths:
@@ -127,7 +154,7 @@ def _run(
         else:
             assert out_dir is not None
             result = rewrite(path, out_dir, universe=universe, policy=policy, recipe=recipe,
-                             recipe_digest=digest)
+                             recipe_digest=digest, versions=versions)
         reports.append(result)
     return reports
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from rewrite.relations import (
 from rewrite.render import render_script
 from rewrite.translate import Lookup, Untranslatable, translate
 from rewrite.translate.debconf import config_sets, set_by
+from rewrite.versions import REASON_SIBLING, deb_name, with_versions
 
 SCRIPTS = ("preinst", "postinst", "prerm", "postrm", "config")
 DEBCONF_MEMBERS = ("config", "templates")
@@ -103,12 +105,13 @@ class RewriteReport:
     """What changed in one binary package; the worker stores it in the catalog."""
 
     package: str
-    version: str
+    version: str  # the version written (ours when the build marks versions)
     architecture: str
     source: str
     input: str
     input_sha256: str
     recipe_digest: str
+    original_version: str = ""  # Debian's (the input's)
     relations: list[RelationChange] = field(default_factory=list)
     scripts: list[ScriptReport] = field(default_factory=list)
     removed_members: list[str] = field(default_factory=list)
@@ -126,6 +129,7 @@ class RewriteReport:
     def as_dict(self) -> dict[str, object]:
         return {
             "package": self.package, "version": self.version,
+            "original_version": self.original_version,
             "architecture": self.architecture, "source": self.source,
             "input": self.input, "input_sha256": self.input_sha256,
             "output": self.output, "output_sha256": self.output_sha256,
@@ -251,8 +255,13 @@ def analyse(
     policy: Policy,
     recipe: Recipe | None,
     recipe_digest: str,
+    versions: Mapping[str, tuple[str, str]] | None = None,
 ) -> tuple[DebFile, dict[str, str], RewriteReport]:
-    """Read and analyse a .deb: the new control fields and the report (nothing written)."""
+    """Read and analyse a .deb: the new control fields and the report (nothing written).
+
+    `versions` (binary name -> (Debian's version, ours), for every binary of the build,
+    `rewrite.versions`) gives the package its new version, and the relations that pin a
+    sibling's exact version the sibling's new one; without it the version is kept."""
     deb = read_deb(path)
     control = read_control(path, deb)
     package = control["Package"]
@@ -261,6 +270,7 @@ def analyse(
         package=package, version=version, architecture=control.get("Architecture", ""),
         source=source_of(control), input=str(path),
         input_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), recipe_digest=recipe_digest,
+        original_version=version,
     )
     answers = _answers(deb, recipe)
     for name in SCRIPTS:
@@ -275,6 +285,18 @@ def analyse(
     scan = scan_deb(deb, policy.implicit_use)
     report.unscanned = scan.skipped
     report.implicit_uses = _declare_uses(fields, scan.uses, package, policy, report.relations)
+    if versions is not None:
+        try:
+            pinned = with_versions(fields, versions)
+        except (KeyError, ValueError) as exc:
+            raise RewriteError(printable(str(path)),
+                               f"{package}: cannot give it its version: "
+                               f"{printable(str(exc))}") from exc
+        report.version = fields["Version"]
+        report.relations += [
+            RelationChange(p.field, p.relation, "pinned", REASON_SIBLING,
+                           f"was {p.before}: the sibling is published as {p.relation}")
+            for p in pinned]
     return deb, fields, report
 
 
@@ -330,21 +352,26 @@ def rewrite(
     recipe: Recipe | None,
     recipe_digest: str,
     mtime: int | None = None,
+    versions: Mapping[str, tuple[str, str]] | None = None,
 ) -> RewriteReport:
-    """Rewrite one .deb into `out_dir`; RewriteError if a script line is not covered."""
+    """Rewrite one .deb into `out_dir`; RewriteError if a script line is not covered.
+
+    With `versions` (see `analyse`) the output is named after its new version
+    (``name_version_arch.deb``); without, it keeps the input's name."""
     subject = printable(str(path))
-    target = out_dir / path.name
-    if target.exists() and path.exists() and target.samefile(path):
-        raise RewriteError(subject, "the output directory is the directory of the input: "
-                           "the rewritten package would replace it (choose another --out)")
     if mtime is None:
         mtime = source_date_epoch()
     deb, fields, report = analyse(path, universe=universe, policy=policy, recipe=recipe,
-                                  recipe_digest=recipe_digest)
+                                  recipe_digest=recipe_digest, versions=versions)
+    target = out_dir / (path.name if report.version == report.original_version else
+                        deb_name(report.package, report.version, report.architecture))
+    if target.exists() and path.exists() and target.samefile(path):
+        raise RewriteError(subject, "the output directory is the directory of the input: "
+                           "the rewritten package would replace it (choose another --out)")
     flagged = report.flagged
     if flagged:
         raise FlaggedScript(subject, flagged[0].problem, package=report.package,
-                            version=report.version, architecture=report.architecture)
+                            version=report.original_version, architecture=report.architecture)
     members = dict(deb.members)
     actions: list[Action] = []
     for script in report.scripts:

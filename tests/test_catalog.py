@@ -33,6 +33,7 @@ TABLES = {
     "build",
     "binary_package",
     "relation_change",
+    "source_file",
     "script_rewrite",
     "publication",
     "image",
@@ -122,7 +123,7 @@ def _binary(build: Build, name: str, version: str = "1.0-1", arch: str = "amd64"
 # -- migrations -----------------------------------------------------------------------
 
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def test_upgrade_from_empty_creates_every_table(url: str) -> None:

@@ -90,8 +90,13 @@ def test_campaign_with_one_broken_recipe(farm: tuple[Workspace, Path]) -> None:
             assert "FAILED" in build.log
             continue
         (binary,) = build.binaries
+        # our version: Debian's with the mark and the build's counter (rewrite.versions)
+        assert build.version_counter == 1
+        assert (binary.version, binary.original_version) == ("1.0-1ue1", "1.0-1")
         assert binary.filename == f"pool/main/{binary.name[0]}/{binary.name}/" \
-            f"{binary.name}_1.0-1_all.deb"
+            f"{binary.name}_1.0-1ue1_all.deb"
+        assert f"\nSource: {binary.name} (1.0-1)\n" in (binary.control or "")
+        assert "\nVersion: 1.0-1ue1\n" in (binary.control or "")
         (change,) = binary.relation_changes
         assert (change.field, change.relation, change.action, change.reason) == \
             ("Depends", "base-thing (>= 1.0)", "dropped", "implicit-essential")
@@ -129,6 +134,9 @@ def test_repeat_is_a_no_op_that_says_so(farm: tuple[Workspace, Path]) -> None:
     assert [b.status for b in builds] == ["done", "done"]
     assert builds[1].recipe_digest != builds[0].recipe_digest
     assert builds[1].binaries[0].relation_changes == []
+    # new bytes of the same upstream version get a new, higher version
+    assert [b.version_counter for b in builds] == [1, 2]
+    assert [b.binaries[0].version for b in builds] == ["1.0-1ue1", "1.0-1ue2"]
 
 
 def test_unknown_source_stops_before_queueing(farm: tuple[Workspace, Path]) -> None:

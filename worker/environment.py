@@ -1,8 +1,9 @@
 """What a build depends on besides its source and recipe: the build environment.
 
 Its digest is part of a build's identity: (source, version, recipe digest, environment
-digest). Repacks depend on the architecture and the rewrite engine; source builds also
-on the chroot (codename, mirror, mmdebstrap variant) described by `BuildEnv`.
+digest). Repacks depend on the architecture, the rewrite engine and the version mark;
+source builds also on the chroot (codename, mirror, mmdebstrap variant) described by
+`BuildEnv`.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def build_env(settings: FarmSettings, arch: str) -> BuildEnv:
 
 def env_digest(settings: FarmSettings, origin: str, arch: str) -> str:
     inner = build_env(settings, arch).digest() if origin == "source-build" else ""
-    text = json.dumps({"origin": origin, "arch": arch, "engine": __version__, "env": inner},
-                      sort_keys=True)
+    text = json.dumps({"origin": origin, "arch": arch, "engine": __version__, "env": inner,
+                       "mark": settings.worker.version_mark}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

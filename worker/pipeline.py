@@ -45,6 +45,7 @@ from recipes.policy import Policy, load_policy
 from recipes.recipe import Recipe
 from rewrite.engine import RewriteReport, rewrite
 from rewrite.relations import Universe
+from rewrite.versions import mark_versions
 from worker.environment import build_env, campaign_recipe
 from worker.record import (
     BinaryResult,
@@ -394,11 +395,16 @@ def _rewrite_all(debs: list[Path], got: Claimed, universe: Universe, policy: Pol
     out_dir = work / "out"
     results = []
     flagged: list[Flagged] = []
+    versions = (mark_versions(debs, settings.worker.version_mark, got.counter)
+                if got.counter is not None else None)
+    if versions is not None:
+        log(f"versions: Debian's + {settings.worker.version_mark}{got.counter} "
+            f"(e.g. {' -> '.join(next(iter(sorted(versions.values()))))})")
     for deb in sorted(debs):
         log(f"rewrite {deb.name}")
         try:
             report = rewrite(deb, out_dir, universe=universe, policy=policy, recipe=recipe,
-                             recipe_digest=digest)
+                             recipe_digest=digest, versions=versions)
         except FlaggedScript as exc:
             if recipe is not None and recipe.binaries is not None:
                 raise  # the recipe asks for this binary: the build fails with it
@@ -429,6 +435,7 @@ def _binary_result(report: RewriteReport, original: Path, sha: str, size: int,
     return BinaryResult(
         name=report.package, version=report.version, architecture=report.architecture,
         sha256=sha, size=size, filename=pool_path(source, Path(report.output).name),
+        original_version=report.original_version,
         relations=[(c.field, c.relation, c.action, c.reason, c.detail)
                    for c in report.relations],
         scripts=scripts,

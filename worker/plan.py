@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog.models import Build
@@ -37,6 +37,24 @@ class Planned:
 
 def new_campaign_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def version_counter(session: Session, source_id: int, recipe: str, env: str) -> int:
+    """The counter of the version mark of a build of this identity: the one an earlier
+    attempt of the same identity had (a failed build retried makes the same bytes'
+    version), else one more than any build of this source version had: a new recipe,
+    policy or environment gives new bytes a new, higher version."""
+    same = session.scalars(
+        select(Build.version_counter)
+        .where(Build.source_package_id == source_id, Build.recipe_digest == recipe,
+               Build.env_digest == env, Build.version_counter.is_not(None))
+        .order_by(Build.id.desc())
+    ).first()
+    if same is not None:
+        return same
+    highest = session.scalar(select(func.max(Build.version_counter))
+                             .where(Build.source_package_id == source_id))
+    return (highest or 0) + 1
 
 
 def plan(
@@ -90,7 +108,9 @@ def plan(
                 continue
             build = Build(source_package_id=source.id, recipe_digest=digest_recipe,
                           env_digest=digest_env, origin=origin, status="queued",
-                          campaign=campaign)
+                          campaign=campaign,
+                          version_counter=version_counter(session, source.id, digest_recipe,
+                                                          digest_env))
             session.add(build)
             session.flush()
             planned.append(Planned(record.package, record.version, suite_name, build.id,

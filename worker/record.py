@@ -40,6 +40,8 @@ class Claimed:
     origin: str
     recipe_digest: str
     env_digest: str
+    #: the counter of the build's version mark (rewrite.versions); None: versions kept
+    counter: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def claim(
             return NotClaimed(build.status, build.worker)
         source = build.source_package
         return Claimed(build.id, source.name, source.version, source.suite, build.origin,
-                       build.recipe_digest, build.env_digest)
+                       build.recipe_digest, build.env_digest, build.version_counter)
 
 
 class Heartbeat:
@@ -126,6 +128,7 @@ class BinaryResult:
     control: str | None = None
     installed_size: int | None = None  # KiB
     original_installed_size: int | None = None
+    original_version: str | None = None  # Debian's, when ours is marked
     #: path, kind, needs, evidence, provider, declared (rewrite.engine's implicit uses)
     implicit_uses: list[tuple[str, str, str, str, str | None, bool]] = field(
         default_factory=list)
@@ -175,7 +178,8 @@ def record_success(sessions: sessionmaker[Session], build_id: int, worker: str,
                                    original_sha256=item.original_sha256,
                                    original_control=item.original_control,
                                    control=item.control, installed_size=item.installed_size,
-                                   original_installed_size=item.original_installed_size)
+                                   original_installed_size=item.original_installed_size,
+                                   original_version=item.original_version)
             binary.relation_changes = [
                 RelationChange(field=f, relation=r, action=a, reason=why, detail=d or None,
                                relation_name=relation_name(r))

@@ -30,6 +30,11 @@ class WorkerSettings(BaseModel):
     jobs: int = Field(default=2, ge=1, le=256, description="dpkg-buildpackage -j")
     retries: int = Field(default=3, ge=0, le=20, description="retries after network errors")
     retry_backoff: float = Field(default=30, ge=0, description="first retry delay in seconds")
+    version_mark: str = Field(
+        default="ue", pattern=r"^[a-z]{1,16}$",
+        description="letters appended to Debian's version of each binary we publish, with "
+                    "a counter (1.0-1 -> 1.0-1ue1): above Debian's same version, below its "
+                    "later uploads (see rewrite.versions)")
     recipes_dir: Path | None = Field(
         default=None, description="directory of recipes (default: the packaged recipes/)"
     )

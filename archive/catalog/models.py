@@ -41,7 +41,7 @@ NAMING_CONVENTION: dict[str, str] = {
 
 BUILD_ORIGINS = ("source-build", "repack")
 BUILD_STATUSES = ("queued", "building", "done", "failed")
-RELATION_ACTIONS = ("dropped", "added")
+RELATION_ACTIONS = ("dropped", "added", "pinned")  # pinned: a sibling's new version (0006)
 SCRIPT_NAMES = ("preinst", "postinst", "prerm", "postrm", "config", "triggers")
 # an implicit run-time use of the essential set found in a package's data (0004)
 IMPLICIT_KINDS = ("shebang", "shell-exec", "essential-path")
@@ -142,9 +142,18 @@ class Build(Base):
     campaign: Mapped[str | None] = mapped_column(String(64))
     task_id: Mapped[str | None] = mapped_column(String(NAME_LEN))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the counter of our version mark (1.0-1ue<N>), one per build identity of a source
+    # version; None for builds before marking (0006)
+    version_counter: Mapped[int | None] = mapped_column(Integer)
+    # the version of the source this build publishes when it is not the upstream's
+    # (a recipe's patches make a source of our own); None: the upstream source (0006)
+    source_version: Mapped[str | None] = mapped_column(String(NAME_LEN))
 
     source_package: Mapped[SourcePackage] = relationship(back_populates="builds")
     binaries: Mapped[list[BinaryPackage]] = relationship(
+        back_populates="build", cascade="all, delete-orphan", passive_deletes=True
+    )
+    source_files: Mapped[list[SourceFile]] = relationship(
         back_populates="build", cascade="all, delete-orphan", passive_deletes=True
     )
     flagged: Mapped[list[FlaggedBinary]] = relationship(
@@ -178,6 +187,7 @@ class BinaryPackage(Base):
     control: Mapped[str | None] = mapped_column(Text)
     installed_size: Mapped[int | None] = mapped_column(BigInteger)  # KiB, ours
     original_installed_size: Mapped[int | None] = mapped_column(BigInteger)  # KiB, upstream
+    original_version: Mapped[str | None] = mapped_column(String(NAME_LEN))  # Debian's (0006)
 
     build: Mapped[Build] = relationship(back_populates="binaries")
     relation_changes: Mapped[list[RelationChange]] = relationship(
@@ -192,6 +202,25 @@ class BinaryPackage(Base):
 
     def __repr__(self) -> str:
         return f"<BinaryPackage {self.name} {self.version} {self.architecture}>"
+
+
+class SourceFile(Base):
+    """A file of a source package a build made (a recipe's patches applied: its .dsc,
+    its Debian tarball), kept in the artifact store by SHA256 (0006)."""
+
+    __tablename__ = "source_file"
+    __table_args__ = (UniqueConstraint("build_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    build_id: Mapped[int] = mapped_column(ForeignKey("build.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    sha256: Mapped[str] = mapped_column(String(SHA256_LEN))
+    size: Mapped[int] = mapped_column(BigInteger)
+
+    build: Mapped[Build] = relationship(back_populates="source_files")
+
+    def __repr__(self) -> str:
+        return f"<SourceFile {self.name}>"
 
 
 class RelationChange(Base):

@@ -1,0 +1,226 @@
+"""Our archive beside Debian's: marked versions, sibling pins, upgrades (issue 16).
+
+The order is checked against real `dpkg --compare-versions`; the archive tests run a
+repack through the embedded farm from a fixture upstream served on 127.0.0.1, publish
+it, and give stock apt both archives in one sources list.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rewrite.versions import check_mark, deb_name, marked, source_field, with_versions
+from tests.conftest import Workspace
+from tests.fixtures.apt import PrivateApt
+from tests.fixtures.archive import FixtureArchive
+from tests.fixtures.debs import make_deb, make_source
+from tests.fixtures.keys import ArchiveKey
+from tests.fixtures.source_farm import farm_on, run
+
+
+def dpkg_less(a: str, b: str) -> bool:
+    return subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0
+
+
+@pytest.mark.parametrize("debian", ["1.0-1", "2:1.2.13.dfsg-1", "3.11.2-1+b1", "1.0",
+                                    "1.0~rc1-2", "3.0.11-1~deb12u2", "1.0-1a", "252.30-1~deb12u2"])
+def test_marked_sorts_above_debian_and_below_its_later_uploads(debian: str) -> None:
+    ours, next_build = marked(debian, "ue", 1), marked(debian, "ue", 2)
+    assert dpkg_less(debian, ours) and dpkg_less(ours, next_build)
+    later = [f"{debian}+b1", f"{debian}+deb12u1", f"{debian}.1"]
+    if "-" in debian:
+        upstream, _, revision = debian.rpartition("-")
+        later.append(f"{upstream}-{revision}.1")
+    for newer in later:
+        assert dpkg_less(next_build, newer), (next_build, newer)
+
+
+def test_a_plus_mark_would_hide_security_updates_and_is_refused() -> None:
+    # the reason for letters only: 1.0-1+ue1 sorts above Debian's later 1.0-1+deb12u1
+    assert dpkg_less("1.0-1+deb12u1", "1.0-1+ue1")
+    for bad in ["+ue", "ue1", "", "UE", "u.e", "abcdefghijklmnopq"]:
+        with pytest.raises(ValueError, match="lower-case letters"):
+            check_mark(bad)
+    with pytest.raises(ValueError):
+        marked("1.0-1", "ue", 0)
+    with pytest.raises(ValueError):
+        marked("not a version!", "ue", 1)
+
+
+_VERSIONS = st.builds(
+    lambda epoch, upstream, revision: f"{epoch}{upstream}{revision}",
+    st.sampled_from(["", "1:", "12:"]),
+    st.from_regex(r"[0-9][0-9a-z.+~]{0,8}", fullmatch=True),
+    st.one_of(st.just(""), st.from_regex(r"-[0-9a-z.+~]{1,8}", fullmatch=True)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_VERSIONS, st.integers(min_value=1, max_value=50))
+def test_marked_order_holds_for_any_version(debian: str, counter: int) -> None:
+    from debian.debian_support import version_compare
+
+    try:
+        ours = marked(debian, "ue", counter)
+    except ValueError:
+        return  # not a Debian version (python-debian refuses it)
+    assert version_compare(debian, ours) < 0
+    assert version_compare(ours, marked(debian, "ue", counter + 1)) < 0
+    assert version_compare(ours, f"{debian}+b1") < 0
+
+
+def test_with_versions_pins_siblings_and_keeps_history() -> None:
+    fields = {
+        "Package": "python3", "Version": "3.11.2-1+b1", "Architecture": "amd64",
+        "Source": "python3-defaults (3.11.2-1)",
+        "Depends": "python3-minimal (= 3.11.2-1+b1) | other, libpython3-stdlib (<= 3.11.2-1+b1),"
+                   " python3.11 (>= 3.11.2-1~), foreign (= 3.11.2-1+b1)",
+        "Provides": "python3-profiler (= 3.11.2-1+b1), python3-any (= 1.0)",
+        "Breaks": "python3-minimal (<< 3.11.2-1+b1)",
+    }
+    versions = {name: ("3.11.2-1+b1", "3.11.2-1+b1ue2")
+                for name in ("python3", "python3-minimal", "libpython3-stdlib")}
+    pinned = with_versions(fields, versions)
+    assert fields["Version"] == "3.11.2-1+b1ue2"
+    assert fields["Source"] == "python3-defaults (3.11.2-1)"
+    assert fields["Depends"] == (
+        "python3-minimal (= 3.11.2-1+b1ue2) | other, libpython3-stdlib (<= 3.11.2-1+b1ue2), "
+        "python3.11 (>= 3.11.2-1~), foreign (= 3.11.2-1+b1)")  # foreign: not of this build
+    # Provides keep Debian's versions: Debian's dependents on `(= X)` find our X
+    assert fields["Provides"] == "python3-profiler (= 3.11.2-1+b1), python3-any (= 1.0)"
+    assert fields["Breaks"] == "python3-minimal (<< 3.11.2-1+b1)"  # Debian's history
+    assert [(p.field, p.before) for p in pinned] == [
+        ("Depends", "python3-minimal (= 3.11.2-1+b1)"),
+        ("Depends", "libpython3-stdlib (<= 3.11.2-1+b1)")]
+    # no Source field: one naming the package and Debian's version, after Package
+    plain = {"Package": "zlib1g", "Version": "1:1.2.13.dfsg-1", "Architecture": "amd64"}
+    with_versions(plain, {"zlib1g": ("1:1.2.13.dfsg-1", "1:1.2.13.dfsg-1ue1")})
+    assert list(plain) == ["Package", "Source", "Version", "Architecture"]
+    assert source_field(plain) == ("zlib1g", "1:1.2.13.dfsg-1")
+    assert deb_name("zlib1g", plain["Version"], "amd64") == "zlib1g_1.2.13.dfsg-1ue1_amd64.deb"
+    with pytest.raises(ValueError, match="is not"):
+        with_versions({"Package": "a", "Version": "2"}, {"a": ("1", "1ue1")})
+
+
+# -- our archive beside the upstream, through stock apt and bootstrap ------------------
+
+def _upstream(root: Path, key: ArchiveKey) -> FixtureArchive:
+    """Source `pair` 1.0-1 (pair pins pair-data's exact version, pair-data Breaks older
+    pairs and Provides an ABI at its version), source `user` 2.0-1 that needs pair-data,
+    and an Essential base-thing."""
+    archive = FixtureArchive(root=root / "www", key=key)
+    work = root / "work"
+    (work / "debs").mkdir(parents=True)
+    specs = [
+        ("pair", "pair", "1.0-1", "pair-data (= 1.0-1), base-thing", ""),
+        ("pair-data", "pair", "1.0-1", "", "Breaks: pair (<< 1.0-1)\n"
+                                           "Provides: pair-abi (= 1.0-1)\n"),
+        ("user", "user", "2.0-1", "pair-data (>= 1.0), pair-abi (= 1.0-1)", ""),
+        ("base-thing", "base-thing", "1.0-1", "", "Essential: yes\n"),
+    ]
+    for name, source, version, depends, extra in specs:
+        deb = make_deb(work / "debs", name, version, "all", depends=depends,
+                       extra=f"Source: {source}\nPriority: optional\nSection: misc\n{extra}")
+        pool = archive.repo / "pool" / "main" / source[0] / source
+        pool.mkdir(parents=True, exist_ok=True)
+        shutil.copy(deb, pool / deb.name)
+    for source, upstream in (("pair", "1.0"), ("user", "2.0"), ("base-thing", "1.0")):
+        dsc = make_source(work, source, upstream)
+        pool = archive.repo / "pool" / "main" / source[0] / source
+        for produced in dsc.parent.iterdir():
+            if produced.is_file() and produced.name.startswith(f"{source}_"):
+                shutil.copy(produced, pool / produced.name)
+    archive.write_indices()
+    archive.write_release()
+    return archive
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory,
+             keys: dict[str, ArchiveKey]) -> FixtureArchive:
+    return _upstream(tmp_path_factory.mktemp("derived-upstream"), keys["archive"])
+
+
+@pytest.fixture
+def farm(tmp_path: Path, upstream: FixtureArchive) -> Iterator[tuple[Workspace, Path, str]]:
+    with farm_on(tmp_path, upstream) as (ws, recipes):
+        mirror = ws.config.read_text().split('mirror = "', 1)[1].split('"', 1)[0]
+        yield ws, recipes, mirror
+
+
+def _apt_beside(root: Path, ours: Path, mirror: str, upstream: FixtureArchive) -> PrivateApt:
+    """Stock apt with our archive and the upstream in one sources list."""
+    apt = PrivateApt(root, ours.as_uri(), "stable", ours / "archive-keyring.asc")
+    (root / "sources" / "upstream.sources").write_text(
+        f"Types: deb\nURIs: {mirror}\nSuites: fixture\nComponents: main\n"
+        f"Signed-By: {upstream.key.public_keyring}\n")
+    return apt
+
+
+def _quiet(result: subprocess.CompletedProcess[str]) -> str:
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert not [line for line in output.splitlines() if line.startswith(("W:", "E:"))], output
+    return output
+
+
+def _dpkg_version(apt: PrivateApt, package: str) -> str:
+    return subprocess.run(["dpkg-query", f"--admindir={apt.target / 'var/lib/dpkg'}", "-W",
+                           "-f", "${Version}", package], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_our_builds_beside_the_upstream_in_one_sources_list(
+        farm: tuple[Workspace, Path, str], upstream: FixtureArchive, tmp_path: Path) -> None:
+    ws, recipes, mirror = farm
+    built = run(ws, "rebuild", "--repack", "pair", "--wait")
+    assert built.returncode == 0, built.stderr
+    published = run(ws, "publish", "--json")
+    assert published.returncode == 0, published.stderr
+    ours = Path(json.loads(published.stdout)["root"])
+
+    apt = _apt_beside(tmp_path / "apt", ours, mirror, upstream)
+    _quiet(apt.update())
+    _quiet(apt.run("check"))
+    shown = subprocess.run(["apt-cache", *apt.options, "policy", "pair-data"],
+                           capture_output=True, text=True,
+                           env={"APT_CONFIG": str(apt.config), "LC_ALL": "C"})
+    text = _quiet(shown)
+    assert "Candidate: 1.0-1ue1" in text, text
+    assert " 1.0-1ue1 500" in text and " 1.0-1 500" in text, text  # two versions
+
+    # a package we did not rebuild resolves against our rebuilt library
+    output = _quiet(apt.install("user"))
+    assert _dpkg_version(apt, "user") == "2.0-1"
+    assert _dpkg_version(apt, "pair-data") == "1.0-1ue1", output
+    # siblings that pin each other's exact version install together
+    _quiet(apt.install("pair"))
+    assert _dpkg_version(apt, "pair") == "1.0-1ue1"
+
+    # bootstrap resolves the same pins from our archive alone
+    image = tmp_path / "image"
+    booted = run(ws, "bootstrap", "pair", "--archive", str(ours), "--suite", "stable",
+                 "--output", str(image), "--format", "dir", "--no-record", "--json")
+    assert booted.returncode == 0, booted.stderr
+    status = (image / "var/lib/dpkg/status").read_text()
+    assert "Package: pair\n" in status and "Package: pair-data\n" in status
+    assert status.count("Version: 1.0-1ue1\n") == 2, status
+
+    # a recipe change is a new build with a higher version; apt upgrades to it (the
+    # new build keeps base-thing, which this client has: `upgrade` adds no package)
+    _quiet(apt.install("base-thing"))
+    (recipes / "pair.toml").write_text('[binary.pair]\nkeep = ["base-thing"]\n')
+    rebuilt = run(ws, "rebuild", "--repack", "pair", "--wait")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert run(ws, "publish").returncode == 0
+    _quiet(apt.update())
+    _quiet(apt.run("upgrade", "-y"))
+    assert _dpkg_version(apt, "pair") == "1.0-1ue2"
+    assert _dpkg_version(apt, "pair-data") == "1.0-1ue2"
