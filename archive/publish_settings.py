@@ -15,9 +15,11 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from archive.settings import UpstreamSettings
 
 _FINGERPRINT = re.compile(r"[0-9A-F]{40}")
 _DURATION_PART = re.compile(r"(\d+)([smhdw])")
@@ -123,6 +125,11 @@ class PublishSettings(BaseModel):
         default=[], description="fingerprints of the keys that sign (several during a rotation)"
     )
     keep_snapshots: int = Field(default=10, ge=0, description="previous publishes kept")
+    sources: Literal["required", "available"] = Field(
+        default="required",
+        description="required: every published binary's source is in Sources (fetched, "
+                    "verified, from the upstream when not cached), or the publish fails; "
+                    "available: sources that cannot be had are left out, with a log line")
     description: OneLine = Field(default="", description="Description: of Release")
 
     @field_validator("components")
@@ -180,8 +187,11 @@ def root_problem(root: Path, data_dir: Path) -> str | None:
 
 @dataclass(frozen=True)
 class PublishTarget:
-    """What a publish needs: its settings section, the data dir and the catalog's URL."""
+    """What a publish needs: its settings section, the data dir and the catalog's URL;
+    the upstream, where the sources of published binaries are fetched from when this
+    host has not cached them (None: never fetched)."""
 
     publish: PublishSettings
     data_dir: Path
     database_url: str
+    upstream: UpstreamSettings | None = None

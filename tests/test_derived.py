@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from debian.deb822 import Deb822
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -111,34 +112,43 @@ def test_with_versions_pins_siblings_and_keeps_history() -> None:
 
 # -- our archive beside the upstream, through stock apt and bootstrap ------------------
 
-def _upstream(root: Path, key: ArchiveKey) -> FixtureArchive:
-    """Source `pair` 1.0-1 (pair pins pair-data's exact version, pair-data Breaks older
-    pairs and Provides an ABI at its version), source `user` 2.0-1 that needs pair-data,
-    and an Essential base-thing."""
-    archive = FixtureArchive(root=root / "www", key=key)
-    work = root / "work"
+def _pair(version: str) -> list[tuple[str, str, str, str, str]]:
+    return [("pair", "pair", version, f"pair-data (= {version}), base-thing", ""),
+            ("pair-data", "pair", version, "", f"Breaks: pair (<< {version})\n"
+                                               f"Provides: pair-abi (= {version})\n")]
+
+
+def _add(archive: FixtureArchive, work: Path,
+         specs: list[tuple[str, str, str, str, str]]) -> None:
+    """Binaries (name, source, version, Depends, more fields) and their sources."""
     (work / "debs").mkdir(parents=True)
-    specs = [
-        ("pair", "pair", "1.0-1", "pair-data (= 1.0-1), base-thing", ""),
-        ("pair-data", "pair", "1.0-1", "", "Breaks: pair (<< 1.0-1)\n"
-                                           "Provides: pair-abi (= 1.0-1)\n"),
-        ("user", "user", "2.0-1", "pair-data (>= 1.0), pair-abi (= 1.0-1)", ""),
-        ("base-thing", "base-thing", "1.0-1", "", "Essential: yes\n"),
-    ]
     for name, source, version, depends, extra in specs:
         deb = make_deb(work / "debs", name, version, "all", depends=depends,
                        extra=f"Source: {source}\nPriority: optional\nSection: misc\n{extra}")
         pool = archive.repo / "pool" / "main" / source[0] / source
         pool.mkdir(parents=True, exist_ok=True)
         shutil.copy(deb, pool / deb.name)
-    for source, upstream in (("pair", "1.0"), ("user", "2.0"), ("base-thing", "1.0")):
-        dsc = make_source(work, source, upstream)
+    for source, version in sorted({(spec[1], spec[2]) for spec in specs}):
+        upstream, _, revision = version.rpartition("-")
+        dsc = make_source(work, source, upstream, revision)
         pool = archive.repo / "pool" / "main" / source[0] / source
         for produced in dsc.parent.iterdir():
             if produced.is_file() and produced.name.startswith(f"{source}_"):
                 shutil.copy(produced, pool / produced.name)
     archive.write_indices()
     archive.write_release()
+
+
+def _upstream(root: Path, key: ArchiveKey) -> FixtureArchive:
+    """Source `pair` 1.0-1 (pair pins pair-data's exact version, pair-data Breaks older
+    pairs and Provides an ABI at its version), source `user` 2.0-1 that needs pair-data,
+    and an Essential base-thing."""
+    archive = FixtureArchive(root=root / "www", key=key)
+    _add(archive, root / "work", [
+        *_pair("1.0-1"),
+        ("user", "user", "2.0-1", "pair-data (>= 1.0), pair-abi (= 1.0-1)", ""),
+        ("base-thing", "base-thing", "1.0-1", "", "Essential: yes\n"),
+    ])
     return archive
 
 
@@ -169,6 +179,15 @@ def _quiet(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, output
     assert not [line for line in output.splitlines() if line.startswith(("W:", "E:"))], output
     return output
+
+
+def _apt_source(apt: PrivateApt, folder: Path, package: str
+                ) -> subprocess.CompletedProcess[str]:
+    folder.mkdir()
+    return subprocess.run(["apt-get", "-q", *apt.options, "source", package], cwd=folder,
+                          capture_output=True, text=True,
+                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C",
+                               "APT_CONFIG": str(apt.config)})
 
 
 def _dpkg_version(apt: PrivateApt, package: str) -> str:
@@ -213,6 +232,16 @@ def test_our_builds_beside_the_upstream_in_one_sources_list(
     assert "Package: pair\n" in status and "Package: pair-data\n" in status
     assert status.count("Version: 1.0-1ue1\n") == 2, status
 
+    # the source of the repacked package is in our archive: stock apt-get source
+    # fetches it, verified against our signed Sources, and dpkg-source unpacks it
+    sources = (tmp_path / "apt" / "sources" / "test.sources")
+    sources.write_text(sources.read_text().replace("Types: deb\n", "Types: deb deb-src\n"))
+    _quiet(apt.update())
+    fetched = _apt_source(apt, tmp_path / "src", "pair-data")
+    _quiet(fetched)
+    assert (tmp_path / "src" / "pair-1.0" / "README").is_file()
+    assert (tmp_path / "src" / "pair_1.0-1.dsc").is_file()
+
     # a recipe change is a new build with a higher version; apt upgrades to it (the
     # new build keeps base-thing, which this client has: `upgrade` adds no package)
     _quiet(apt.install("base-thing"))
@@ -224,3 +253,55 @@ def test_our_builds_beside_the_upstream_in_one_sources_list(
     _quiet(apt.run("upgrade", "-y"))
     assert _dpkg_version(apt, "pair") == "1.0-1ue2"
     assert _dpkg_version(apt, "pair-data") == "1.0-1ue2"
+
+    # apt verifies what it fetches: a tarball altered in our pool is refused
+    tarball = next((ours / "pool/main/p/pair").glob("pair_1.0.orig.tar.*"))
+    tarball.write_bytes(tarball.read_bytes() + b"tampered")
+    refused = _apt_source(apt, tmp_path / "src2", "pair")
+    assert refused.returncode != 0
+    assert "Hash Sum mismatch" in refused.stdout + refused.stderr or \
+        "Size mismatch" in refused.stdout + refused.stderr, refused.stdout + refused.stderr
+
+
+def test_outdated_sources_are_listed_rebuilt_and_published(
+        tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    """Two upstream snapshots: after the upstream moves pair to 1.1-1, `status
+    --outdated` lists pair (not user), `rebuild --outdated` rebuilds only it, and the
+    next publish carries it, with its source."""
+    archive = _upstream(tmp_path / "upstream", keys["archive"])
+    with farm_on(tmp_path, archive) as (ws, _):
+        built = run(ws, "rebuild", "--repack", "pair", "user", "--wait")
+        assert built.returncode == 0, built.stderr
+        none = run(ws, "status", "--outdated", "--json")
+        assert none.returncode == 0, none.stderr
+        assert json.loads(none.stdout) == []
+        assert "no source is outdated" in run(ws, "status", "--outdated").stdout
+
+        _add(archive, tmp_path / "upstream" / "work2", _pair("1.1-1"))  # the upstream moves
+        moved = run(ws, "status", "--outdated", "--json")
+        assert moved.returncode == 0, moved.stderr
+        (row,) = json.loads(moved.stdout)
+        assert (row["source"], row["ours"], row["upstream"], row["suite"], row["origin"]) == \
+            ("pair", "1.0-1", "1.1-1", "fixture", "repack")
+        assert "pair" in run(ws, "status", "--outdated").stdout
+
+        rebuilt = run(ws, "rebuild", "--outdated", "--wait", "--json")
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        builds = json.loads(rebuilt.stdout)["builds"]
+        assert [(b["source"], b["version"], b["status"]) for b in builds] == [
+            ("pair", "1.1-1", "done")]
+        assert json.loads(run(ws, "status", "--outdated", "--json").stdout) == []
+        again = run(ws, "rebuild", "--outdated", "--json")
+        assert again.returncode == 0 and json.loads(again.stdout)["builds"] == []
+
+        published = run(ws, "publish", "--json")
+        assert published.returncode == 0, published.stderr
+        ours = Path(json.loads(published.stdout)["root"]) / "dists" / "stable" / "main"
+        packages = {p["Package"]: (p["Version"], p["Source"]) for p in
+                    Deb822.iter_paragraphs((ours / "binary-amd64" / "Packages").read_text())}
+        assert packages == {"pair": ("1.1-1ue1", "pair (1.1-1)"),
+                            "pair-data": ("1.1-1ue1", "pair (1.1-1)"),
+                            "user": ("2.0-1ue1", "user (2.0-1)")}
+        sources = {p["Package"]: p["Version"] for p in
+                   Deb822.iter_paragraphs((ours / "source" / "Sources").read_text())}
+        assert sources == {"pair": "1.1-1", "user": "2.0-1"}

@@ -139,7 +139,8 @@ def test_same_catalog_and_date_give_identical_indices(home: Path, tmp_path: Path
     copy = tmp_path / "copy"
     shutil.copytree(home / "data", copy / "data", ignore=shutil.ignore_patterns("S.gpg-agent*"))
     shutil.rmtree(copy / "data" / "public")
-    shutil.rmtree(copy / "data" / "cache", ignore_errors=True)
+    for facts in ("publish", "publish-pool"):  # what publish remembers (not the sources)
+        shutil.rmtree(copy / "data" / "cache" / facts, ignore_errors=True)
     third = json.loads(CliRunner(env={"UNESSENTIAL_DATA_DIR": str(copy / "data")}).invoke(
         cli, ["-q", "publish", "--json", "--date", date]).output)
     assert third["release_sha256"] == first["release_sha256"]
@@ -228,10 +229,10 @@ def test_publish_after_one_new_package_reads_one_deb(home: Path) -> None:
     for index in range(5):
         add(home, f"many{index}")
     first = publish(home)
-    assert first["new_pool_files"] == 5
+    assert first["new_pool_files"] == 5 * 3  # each: its .deb, and its source's .dsc, tarball
     add(home, "one-more")
     second = publish(home)
-    assert second["new_pool_files"] == 1
+    assert second["new_pool_files"] == 3
     facts = list((home / "data" / "cache" / "publish").rglob("*.json"))
     assert len(facts) == 6
 
@@ -297,3 +298,29 @@ def test_serve_command(home: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_binary_is_never_published_without_its_source(home: Path, tmp_path: Path,
+                                                          keys: dict) -> None:
+    """The source of a published binary that is neither cached nor to be had from the
+    upstream fails the publish (one line naming it, nothing written), unless the
+    configuration says to leave such sources out."""
+    add(home, "tiny")
+    for path in (home / "data" / "cache" / "by-hash" / "SHA256").iterdir():
+        path.unlink()  # the source fetched at build time is gone from this host
+    config = tmp_path / "unessential.toml"
+    base = (f'data_dir = "{home / "data"}"\n[upstream]\nmirror = "http://127.0.0.1:9/debian"\n'
+            f'suites = ["fixture"]\nkeyring = ["{keys["archive"].public_keyring}"]\n'
+            "apt_sources = []\nretries = 0\nbackoff = 0\ntimeout = 2\n")
+    config.write_text(base)
+    result = CliRunner().invoke(cli, ["-q", "--config", str(config), "publish"])
+    assert result.exit_code != 0
+    line = result.output.strip().splitlines()[-1]
+    assert "source tiny 1.0" in line and "never published without its source" in line, line
+    assert "cannot be fetched" in line
+    assert not (public(home) / "dists").exists() and not (public(home) / "pool").exists()
+    config.write_text(base + '[publish]\nsources = "available"\n')
+    result = CliRunner().invoke(cli, ["-q", "--config", str(config), "publish", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sources"] == 0
+    assert (public(home) / "dists" / "stable" / "main" / "source" / "Sources").read_text() == ""

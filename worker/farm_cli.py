@@ -26,6 +26,7 @@ from base.context import AppContext, pass_app
 from base.errors import NotFoundError
 from worker.campaign_watch import FarmWatch, LocalWatch, Watch, build_states
 from worker.celery_app import configure, embedded, queue_dir
+from worker.outdated import Outdated, newest_builds, newest_upstream, outdated
 from worker.pipeline import clean_stale_work
 from worker.plan import Planned, new_campaign_id, plan
 from worker.record import latest_builds
@@ -102,7 +103,7 @@ def worker_command(app: AppContext, concurrency: int | None, pool: str, loglevel
 
 
 @click.command("rebuild")
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE[=VERSION]...")
+@click.argument("sources", nargs=-1, metavar="SOURCE[=VERSION]...")
 @click.option("--repack", is_flag=True,
               help="Do not compile: rewrite the upstream binaries of each source.")
 @click.option("--wait/--no-wait", default=False,
@@ -112,10 +113,15 @@ def worker_command(app: AppContext, concurrency: int | None, pool: str, loglevel
 @click.option("--closure", is_flag=True,
               help="The arguments are binary packages: rebuild the sources of their "
                    "dependency closure, as rewritten (what an image of them needs).")
+@click.option("--outdated", is_flag=True,
+              help="Rebuild every source (or each SOURCE given) whose upstream version moved "
+                   "past our newest build, at the upstream's version, the way it was built "
+                   "before (see: status --outdated).")
 @click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
 @pass_app
 def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wait: bool,
-                    concurrency: int | None, closure: bool, as_json: bool) -> None:
+                    concurrency: int | None, closure: bool, outdated: bool,
+                    as_json: bool) -> None:
     """Queue a campaign: one build per source package (a Celery group).
 
     A build already done with the same source version, recipe and build environment is
@@ -136,7 +142,12 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
       unessential rebuild hello tzdata --wait
       unessential rebuild --repack python3-defaults openssl --wait --json
       unessential rebuild --repack --closure haproxy --wait
+      unessential rebuild --outdated --wait
     """
+    if outdated and closure:
+        raise click.UsageError("--outdated and --closure cannot be combined")
+    if not sources and not outdated:
+        raise click.UsageError("give SOURCE names (or --outdated)")
     settings = farm_settings(app)
     url = settings.database_url
     upgrade(url)
@@ -147,17 +158,25 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
     arch = (settings.upstream.architectures or [host_architecture()])[0]
     origin = "repack" if repack else "source-build"
     clean_stale_work(settings.data_dir, reporter.log)
-    specs = _closure_specs(settings, list(sources), arch, reporter) if closure \
-        else list(sources)
+    if outdated:
+        moved = _outdated(settings, sessions, list(sources), reporter)
+        groups = [(how, [f"{o.source}={o.upstream}" for o in moved if o.origin == how])
+                  for how in sorted({o.origin for o in moved})]
+        if not moved:
+            reporter.log("no source is outdated: nothing to rebuild")
+    else:
+        groups = [(origin, _closure_specs(settings, list(sources), arch, reporter) if closure
+                   else list(sources))]
     try:
-        planned = plan(settings, sessions, specs, origin, campaign, arch, reporter)
+        planned = [item for how, specs in groups
+                   for item in plan(settings, sessions, specs, how, campaign, arch, reporter)]
         fresh = [p for p in planned if p.state in ("queued", "requeued")]
         celery = configure(settings)
         if fresh:
             _send(sessions, [p.build_id for p in fresh])
         for item in planned:
             reporter.log(f"{item.source} {item.version}: "
-                         + (item.note or f"queued as build {item.build_id} ({origin})"))
+                         + (item.note or f"queued as build {item.build_id}"))
         ids = [p.build_id for p in planned]
         problem = None
         watch: Watch | None = None
@@ -200,6 +219,22 @@ def _closure_specs(settings: FarmSettings, names: list[str], arch: str,
     for package, problem in workload.flagged.items():
         reporter.log(f"flagged (its build will leave it out): {package}: {problem}")
     return [f"{source}={version}" for source, version in workload.sources]
+
+
+def _outdated(settings: FarmSettings, sessions: sessionmaker[Session], names: list[str],
+              reporter: Reporter) -> list[Outdated]:
+    """Our newest builds (of `names`, when given) that the upstream has moved past."""
+    with sessions.begin() as session:
+        built = newest_builds(session, names)
+    missing = sorted(set(names) - {b.source for b in built})
+    if missing:
+        raise NotFoundError(", ".join(missing), "no done build of this source in the catalog")
+    if not built:
+        return []
+    with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
+        rows = [(suite.entry.suite, record.package, record.version)
+                for suite, record in upstream.sources()]
+    return outdated(built, newest_upstream(rows))
 
 
 def _send(sessions: sessionmaker[Session], ids: list[int]) -> None:
@@ -317,17 +352,30 @@ def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_
 @click.command("status")
 @click.argument("sources", nargs=-1)
 @click.option("--campaign", help="Every build of this campaign.")
+@click.option("--outdated", is_flag=True,
+              help="Compare our newest done builds with the upstream's Sources (every "
+                   "configured suite) and list the sources the upstream moved past.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def status_command(app: AppContext, sources: tuple[str, ...], campaign: str | None,
-                   as_json: bool) -> None:
+                   outdated: bool, as_json: bool) -> None:
     """Show the newest build of each source: queued / building / done / failed.
+
+    With --outdated: the sources whose upstream version is higher than the one our
+    newest build was made from (a security update, a new revision, a binNMU'd source),
+    ours against the upstream's and its suite; `rebuild --outdated` rebuilds them.
 
     \b
     Example:
       unessential status
       unessential status hello --json
+      unessential status --outdated --json
     """
+    if outdated:
+        if campaign:
+            raise click.UsageError("--outdated and --campaign cannot be combined")
+        _status_outdated(app, list(sources), as_json)
+        return
     engine = make_engine(app.database_url)
     upgrade(app.database_url)
     try:
@@ -358,6 +406,25 @@ def status_command(app: AppContext, sources: tuple[str, ...], campaign: str | No
         for flagged in row["flagged"]:
             click.echo(f"{'':8}not produced: {flagged['package']} (flagged: "
                        f"{flagged['problem']})")
+
+
+def _status_outdated(app: AppContext, names: list[str], as_json: bool) -> None:
+    settings = farm_settings(app)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        moved = _outdated(settings, session_factory(engine), names, app.reporter())
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json([o.as_dict() for o in moved])
+        return
+    if not moved:
+        click.echo("no source is outdated")
+        return
+    click.echo(f"{'source':24} {'ours':24} {'upstream':24} suite")
+    for item in moved:
+        click.echo(f"{item.source:24} {item.ours:24} {item.upstream:24} {item.suite}")
 
 
 @click.command("logs")

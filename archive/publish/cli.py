@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from archive.publish.snapshots import Snapshots
 from archive.publish_settings import PublishSettings, PublishTarget, parse_duration
+from archive.settings import UpstreamSettings
 from archive.storage import storage_errors
 from base.console import print_json
 from base.context import AppContext, pass_app
@@ -44,7 +45,8 @@ def _settings(app: AppContext, suite: str | None = None) -> PublishTarget:
         except ValidationError as exc:
             reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
             raise ConfigError("--suite", f"{reason}, got {suite!r}") from exc
-    return PublishTarget(publish, app.data_dir, app.database_url)
+    return PublishTarget(publish, app.data_dir, app.database_url,
+                         app.section(UpstreamSettings))
 
 
 def sources_stanza(root: Path, suite: str, keyring: Path, url: str | None = None) -> str:

@@ -37,10 +37,19 @@ from archive.signing import SigningKeys
 from archive.storage import storage_errors
 from archive.upstream.cache import Cache
 from archive.upstream.index import parse_checksums
+from archive.upstream.mirror import Upstream
 from base.atomic import write_bytes
 from base.console import Reporter
 from base.deb822 import parse_one
-from base.errors import ConfigError, FormatError
+from base.errors import (
+    ConfigError,
+    FormatError,
+    IntegrityError,
+    MirrorUnreachable,
+    NotFoundError,
+    SignatureError,
+    TruncatedDownload,
+)
 
 
 @dataclass
@@ -68,32 +77,36 @@ def archive_root(settings: PublishTarget) -> Path:
 
 def _sources(settings: PublishTarget, items: list[SourceItem],
              reporter: Reporter) -> tuple[list[str], list[PoolEntry]]:
-    """Sources stanzas for the sources whose verified files are in the upstream cache,
-    and the pool files they list."""
+    """Sources stanzas of the published sources, and the pool files they list.
+
+    A source's files come from this host's upstream cache; those not cached are fetched
+    from the upstream, each verified against its signed Sources, and the .dsc must be
+    the one the build used. With `publish.sources = "required"` (the default) a source
+    that cannot be had fails the publish before anything is written: a binary is never
+    published without its source."""
     cache = Cache(settings.data_dir)
+    missing = [item for item in items if _source_files(cache, item) is None]
+    problems: dict[tuple[str, str], str] = {}
+    if missing and settings.upstream is not None:
+        problems = _fetch_sources(settings, missing, reporter)
     stanzas = []
     pool: list[PoolEntry] = []
     for item in items:
-        if not is_digest(item.dsc_sha256, "SHA256"):
-            reporter.log(f"source {item.name} {item.version}: no .dsc digest, not in Sources")
+        entries = _source_files(cache, item)
+        if entries is None:
+            problem = problems.get((item.name, item.version)) or (
+                "its files are not in this host's cache and no upstream is configured")
+            if settings.publish.sources == "required":
+                raise NotFoundError(
+                    f"source {item.name} {item.version}",
+                    f"{problem}; a binary is never published without its source (publish."
+                    "sources = \"available\" leaves such sources out). Nothing was published")
+            reporter.log(f"source {item.name} {item.version}: {problem}: not in Sources")
             continue
         dsc_path = cache.object_path(item.dsc_sha256)
-        if not dsc_path.is_file():
-            continue
         dsc = parse_one(_dsc_body(dsc_path.read_text(encoding="utf-8", errors="replace")))
-        prefix = item.name[:4] if item.name.startswith("lib") else item.name[:1]
-        directory = f"pool/main/{prefix}/{item.name}"
+        directory = _directory(item.name)
         files: list[tuple[str, Hashes]] = []
-        dsc_name = f"{item.name}_{item.version.split(':')[-1]}.dsc"
-        entries = [(dsc_name, item.dsc_sha256)]
-        listed = parse_checksums(dsc.get("Checksums-Sha256", ""),
-                                 f"{item.name}_{item.version} .dsc")
-        entries += [(ref.name, ref.sha256) for ref in listed]
-        complete = all(cache.object_path(sha).is_file() for _, sha in entries)
-        if not complete:
-            reporter.log(f"source {item.name} {item.version}: files not in the cache, "
-                         "not in Sources")
-            continue
         for name, sha in entries:
             path = cache.object_path(sha)
             pool.append(PoolEntry(f"{directory}/{name}", path, sha,
@@ -101,6 +114,51 @@ def _sources(settings: PublishTarget, items: list[SourceItem],
             files.append((name, hashes(path.read_bytes())))
         stanzas.append(sources_stanza(dsc, directory=directory, files=files))
     return stanzas, pool
+
+
+def _directory(source: str) -> str:
+    prefix = source[:4] if source.startswith("lib") else source[:1]
+    return f"pool/main/{prefix}/{source}"
+
+
+def _source_files(cache: Cache, item: SourceItem) -> list[tuple[str, str]] | None:
+    """(file name, SHA256) of every file of the source, the .dsc first, when all of them
+    are in the cache; None otherwise."""
+    if not is_digest(item.dsc_sha256, "SHA256"):
+        return None
+    dsc_path = cache.object_path(item.dsc_sha256)
+    if not dsc_path.is_file():
+        return None
+    dsc = parse_one(_dsc_body(dsc_path.read_text(encoding="utf-8", errors="replace")))
+    entries = [(f"{item.name}_{item.version.split(':')[-1]}.dsc", item.dsc_sha256)]
+    listed = parse_checksums(dsc.get("Checksums-Sha256", ""), f"{item.name}_{item.version} .dsc")
+    entries += [(ref.name, ref.sha256) for ref in listed]
+    if not all(cache.object_path(sha).is_file() for _, sha in entries):
+        return None
+    return entries
+
+
+def _fetch_sources(settings: PublishTarget, items: list[SourceItem],
+                   reporter: Reporter) -> dict[tuple[str, str], str]:
+    """Fetch the sources `items` into the cache from the upstream; what failed, and why."""
+    assert settings.upstream is not None
+    problems: dict[tuple[str, str], str] = {}
+    with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
+        for item in items:
+            reporter.log(f"source {item.name} {item.version}: fetching from the upstream")
+            try:
+                _, record = upstream.cache_source(item.name, item.version)
+            except NotFoundError as exc:
+                problems[(item.name, item.version)] = f"not in the upstream's Sources ({exc})"
+                continue
+            except (MirrorUnreachable, TruncatedDownload, IntegrityError, SignatureError) as exc:
+                problems[(item.name, item.version)] = f"cannot be fetched: {exc}"
+                continue
+            if record.dsc.sha256 != item.dsc_sha256:
+                problems[(item.name, item.version)] = (
+                    f"the upstream's .dsc (SHA256 {record.dsc.sha256}) is not the one the "
+                    f"build used (SHA256 {item.dsc_sha256})")
+    return problems
 
 
 def _dsc_body(text: str) -> str:

@@ -402,6 +402,14 @@ class Upstream:
             result.sha256[ref.name] = ref.sha256
         return result
 
+    def cache_source(self, name: str, version: str) -> tuple[Suite, SourceRecord]:
+        """Bring every file of source `name` `version` into the cache, each verified
+        against the signed Sources (committed when the `with` block ends)."""
+        suite, record = self.find_source(name, version)
+        for ref in record.files:
+            self._get(f"{suite.entry.uri}/{record.directory}/{ref.name}", ref, ref.name)
+        return suite, record
+
     def fetch_binary(
         self, name: str, version: str | None, dest: Path, arch: str | None = None
     ) -> FetchResult:
