@@ -23,6 +23,10 @@ actions = [{ action = "ca-bundle", on = ["configure"] }]
 # ... or, instead of actions:
 # ignore = "why dropping this line is safe"
 
+[source]                          # a source of our own: patches, built from source
+patches = ["fix-path.patch"]      # under <recipes dir>/patches/<source>/, in order
+changelog = "Use /usr/bin/env-free paths."   # our changelog entry's text
+
 [scripts.ca-certificates.postinst]  # a whole maintainer script of one binary
 keep = true                         # keep it as is ...
 interpreter = "bash"                # ... and add the interpreter it needs to Depends
@@ -60,7 +64,9 @@ line mapping has exactly one of `actions`/`ignore`, that a script override eithe
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,10 +171,38 @@ class ScriptOverride(_Strict):
         return self._built
 
 
+class SourceChange(_Strict):
+    """`[source]`: changes to the source package itself, built as a source of our own.
+
+    `patches`: file names under `<recipes dir>/patches/<source>/`, applied in order (a
+    quilt series appended to the source's own for a 3.0 (quilt) source, applied with
+    `patch -p1` otherwise); `changelog`: the text of the changelog entry of our version.
+    """
+
+    patches: list[str] = Field(default_factory=list)
+    changelog: str = ""
+    _paths: tuple[Path, ...] = PrivateAttr(default=())
+    _digests: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """The patch files, resolved and read when the recipe was loaded."""
+        return self._paths
+
+    @property
+    def digests(self) -> tuple[str, ...]:
+        """SHA256 of each patch's bytes, as loaded (part of the recipe digest)."""
+        return self._digests
+
+
+PATCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+
+
 class Recipe(_Strict):
     """One source package's recipe; see the module docstring for the schema."""
 
     binaries: list[str] | None = None
+    source: SourceChange | None = None
     binary: dict[str, BinaryOverride] = Field(default_factory=dict)
     debconf: dict[str, str] = Field(default_factory=dict)
     lines: list[LineMapping] = Field(default_factory=list)
@@ -229,7 +263,38 @@ def load_recipe(source: str, recipes_dir: Path | None = None) -> Recipe | None:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(str(path), f"cannot read: {exc}") from exc
-    return parse_recipe(text, str(path))
+    recipe = parse_recipe(text, str(path))
+    if recipe.source is not None:
+        _load_patches(recipe.source, path.parent / "patches" / source, str(path))
+    return recipe
+
+
+def _load_patches(change: SourceChange, folder: Path, origin: str) -> None:
+    """Resolve and read the patches of `[source]`; RecipeError naming the recipe."""
+    if not change.patches:
+        raise RecipeError(origin, "key 'source.patches': expected at least one patch file "
+                          f"(under {folder})")
+    if len(set(change.patches)) != len(change.patches):
+        raise RecipeError(origin, "key 'source.patches': a patch is listed twice")
+    paths, digests = [], []
+    for name in change.patches:
+        if not PATCH_NAME.fullmatch(name):
+            raise RecipeError(origin, f"key 'source.patches': {name!r} is not a plain file "
+                              "name (letters, digits, . _ + -)")
+        path = folder / name
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise RecipeError(origin, f"key 'source.patches': {path} is not a regular file")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise RecipeError(origin, f"key 'source.patches': cannot read {path}: "
+                              f"{exc.strerror or exc}") from exc
+        if not data.strip():
+            raise RecipeError(origin, f"key 'source.patches': {path} is empty")
+        paths.append(path)
+        digests.append(hashlib.sha256(data).hexdigest())
+    change._paths = tuple(paths)
+    change._digests = tuple(digests)
 
 
 def load_closure(name: str, recipes_dir: Path | None = None) -> list[str]:
@@ -275,6 +340,10 @@ def recipe_digest(policy: Policy, recipe: Recipe | None) -> str:
     if dumped is not None and dumped.get("binaries") is None:
         # a recipe without `binaries` keeps the digest it had before the key existed
         dumped.pop("binaries", None)
+    if dumped is not None and dumped.get("source") is None:
+        dumped.pop("source", None)  # likewise for `[source]`
+    elif recipe is not None and recipe.source is not None and dumped is not None:
+        dumped["source"]["patch_sha256"] = list(recipe.source.digests)  # the bytes count
     data = {"policy": policy_digest(policy), "recipe": dumped}
     return hashlib.sha256(canonical_json(data)).hexdigest()
 

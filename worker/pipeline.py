@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,7 +46,7 @@ from recipes.policy import Policy, load_policy
 from recipes.recipe import Recipe
 from rewrite.engine import RewriteReport, rewrite
 from rewrite.relations import Universe
-from rewrite.versions import mark_versions
+from rewrite.versions import mark_versions, marked
 from worker.environment import build_env, campaign_recipe
 from worker.record import (
     BinaryResult,
@@ -54,12 +55,16 @@ from worker.record import (
     Heartbeat,
     LostClaim,
     NotClaimed,
+    OwnSource,
     claim,
     record_failure,
     record_success,
     release,
 )
 from worker.settings import FarmSettings
+
+if TYPE_CHECKING:
+    from worker.build.chroot import BuildResult, NewSource
 
 RETRYABLE = (MirrorUnreachable, TruncatedDownload)
 LOG_LIMIT = 4 << 20  # characters of build log kept in the catalog
@@ -259,8 +264,9 @@ def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: FarmSe
     log(f"build {build_id}: {got.source} {got.version} ({got.origin}) on {worker}")
     try:
         with Heartbeat(sessions, build_id, worker, settings.worker.heartbeat):
-            binaries, flagged = _produce(got, settings, work, log)
-        record_success(sessions, build_id, worker, binaries, log.text(), flagged=flagged)
+            binaries, flagged, made = _produce(got, settings, work, log)
+        record_success(sessions, build_id, worker, binaries, log.text(), flagged=flagged,
+                       source=made)
         return Outcome(build_id, "done", f"{len(binaries)} binaries"
                        + (f", {len(flagged)} flagged" if flagged else ""))
     except RETRYABLE as exc:
@@ -300,7 +306,7 @@ def _ensure(path: Path) -> Path:
 
 
 def _produce(got: Claimed, settings: FarmSettings, work: Path,
-             log: BuildLog) -> tuple[list[BinaryResult], list[Flagged]]:
+             log: BuildLog) -> tuple[list[BinaryResult], list[Flagged], OwnSource | None]:
     policy = load_policy()
     recipe, digest, error = campaign_recipe(policy, got.source, settings.worker.recipes_dir)
     if error is not None:
@@ -334,12 +340,23 @@ def _produce(got: Claimed, settings: FarmSettings, work: Path,
         else:
             log(f"fetch source {got.source} {got.version}, verified")
             fetched = upstream.fetch_source(got.source, got.version, inputs)
+    made: OwnSource | None = None
     if got.origin != "repack":
-        debs = _build(fetched.files, settings, arch, work, log)
+        new_source = _new_source(recipe, got, settings)
+        patches = list(recipe.source.paths) if recipe is not None and recipe.source else []
+        built = _build(fetched.files, settings, arch, work, log, new_source, patches)
+        debs = built.debs
+        if new_source is not None:
+            made = _store_source(new_source.version, built.sources, settings, log)
         chosen = _chosen_binaries([_deb_package(deb) for deb in debs], recipe, got, log,
                                   built="built")
         debs = [deb for deb in debs if _deb_package(deb) in chosen]
-    return _rewrite_all(debs, got, universe, policy, recipe, digest, settings, work, log)
+    elif recipe is not None and recipe.source is not None:
+        raise RecipeError(recipe.origin, "key 'source': a recipe with patches makes a source "
+                          "of its own, built from source: rebuild it without --repack")
+    binaries, flagged = _rewrite_all(debs, got, universe, policy, recipe, digest, settings,
+                                     work, log, mark_binaries=made is None)
+    return binaries, flagged, made
 
 
 def _deb_package(deb: Path) -> str:
@@ -370,8 +387,34 @@ def _chosen_binaries(names: list[str], recipe: Recipe | None, got: Claimed,
     return set(recipe.binaries)
 
 
+def _new_source(recipe: Recipe | None, got: Claimed, settings: FarmSettings
+                ) -> NewSource | None:
+    """The source of our own a recipe's `[source]` asks for: the upstream version with
+    our mark and the build's counter."""
+    from worker.build.chroot import NewSource
+
+    if recipe is None or recipe.source is None:
+        return None
+    version = marked(got.version, settings.worker.version_mark, got.counter or 1)
+    return NewSource(version=version, changes=recipe.source.changelog,
+                     maintainer=settings.worker.maintainer)
+
+
+def _store_source(version: str, files: list[Path], settings: FarmSettings,
+                  log: BuildLog) -> OwnSource:
+    """Keep the files of the source of our own in the artifact store."""
+    store = ArtifactStore(settings.data_dir / "artifacts")
+    kept = []
+    for path in files:
+        sha, size = store.store(path)
+        kept.append((path.name, sha, size))
+        log(f"source file {path.name}: sha256 {sha}")
+    return OwnSource(version, kept)
+
+
 def _build(files: list[Path], settings: FarmSettings, arch: str, work: Path,
-           log: BuildLog) -> list[Path]:
+           log: BuildLog, new_source: NewSource | None = None,
+           patches: list[Path] | None = None) -> BuildResult:
     from worker.build.chroot import build_source, ensure_base
 
     env = build_env(settings, arch)
@@ -380,23 +423,27 @@ def _build(files: list[Path], settings: FarmSettings, arch: str, work: Path,
     log(f"build {dsc.name} in a network-less chroot ({env.codename}/{env.arch})")
     result = build_source(dsc, env, base, work / "build", work / "built",
                           timeout=settings.worker.build_timeout, jobs=settings.worker.jobs,
-                          log=log)
-    log(f"built {len(result.debs)} packages in {result.seconds:.0f} s")
+                          patches=patches or [], new_source=new_source, log=log)
+    log(f"built {len(result.debs)} packages in {result.seconds:.0f} s"
+        + (f" and the source {new_source.version}" if new_source is not None else ""))
     log.append_file(result.log)
-    return result.debs
+    return result
 
 
 def _rewrite_all(debs: list[Path], got: Claimed, universe: Universe, policy: Policy,
                  recipe: Recipe | None, digest: str, settings: FarmSettings, work: Path,
-                 log: BuildLog) -> tuple[list[BinaryResult], list[Flagged]]:
+                 log: BuildLog, *, mark_binaries: bool = True
+                 ) -> tuple[list[BinaryResult], list[Flagged]]:
     """Rewrite each .deb; a binary whose scripts the engine flags is not produced (and
-    listed), unless the recipe names its binaries (it asked for that one)."""
+    listed), unless the recipe names its binaries (it asked for that one). With
+    `mark_binaries`, the binaries get our version (rewrite.versions); built from a source of
+    our own they already carry its version."""
     store = ArtifactStore(settings.data_dir / "artifacts")
     out_dir = work / "out"
     results = []
     flagged: list[Flagged] = []
     versions = (mark_versions(debs, settings.worker.version_mark, got.counter)
-                if got.counter is not None else None)
+                if got.counter is not None and mark_binaries else None)
     if versions is not None:
         log(f"versions: Debian's + {settings.worker.version_mark}{got.counter} "
             f"(e.g. {' -> '.join(next(iter(sorted(versions.values()))))})")

@@ -22,6 +22,7 @@ from archive.catalog.models import (
     ImplicitUse,
     RelationChange,
     ScriptRewrite,
+    SourceFile,
     SourcePackage,
 )
 from archive.catalog.queries import relation_name
@@ -135,6 +136,15 @@ class BinaryResult:
 
 
 @dataclass(frozen=True)
+class OwnSource:
+    """A source package a build made (a recipe's patches): its version and files (name,
+    SHA256 in the artifact store, size), the .dsc first."""
+
+    version: str
+    files: list[tuple[str, str, int]]
+
+
+@dataclass(frozen=True)
 class Flagged:
     """A binary not produced: the engine flagged one of its maintainer scripts."""
 
@@ -161,11 +171,18 @@ def _finish(session: Session, build_id: int, worker: str, status: str, **values:
 
 def record_success(sessions: sessionmaker[Session], build_id: int, worker: str,
                    binaries: list[BinaryResult], log: str, *,
-                   flagged: list[Flagged] | None = None) -> None:
+                   flagged: list[Flagged] | None = None,
+                   source: OwnSource | None = None) -> None:
     """The binaries, their relation changes, script rewrites and implicit uses, the
-    binaries not produced (flagged), and status done: at once."""
+    binaries not produced (flagged), the source of our own it made, and status done:
+    at once."""
     with sessions.begin() as session:
-        _finish(session, build_id, worker, "done", log=log)
+        extra: dict[str, object] = {}
+        if source is not None:
+            extra["source_version"] = source.version
+            session.add_all(SourceFile(build_id=build_id, name=name, sha256=sha, size=size)
+                            for name, sha, size in source.files)
+        _finish(session, build_id, worker, "done", log=log, **extra)
         for skipped in flagged or []:
             session.add(FlaggedBinary(build_id=build_id, name=skipped.name,
                                       version=skipped.version,

@@ -35,6 +35,11 @@ class WorkerSettings(BaseModel):
         description="letters appended to Debian's version of each binary we publish, with "
                     "a counter (1.0-1 -> 1.0-1ue1): above Debian's same version, below its "
                     "later uploads (see rewrite.versions)")
+    maintainer: str = Field(
+        default="unessential <rebuild@unessential.invalid>",
+        pattern=r"^[^\n<>]+ <[^\n<>@ ]+@[^\n<> ]+>$",
+        description="the changelog entry's maintainer of a source of our own (a recipe's "
+                    "patches)")
     recipes_dir: Path | None = Field(
         default=None, description="directory of recipes (default: the packaged recipes/)"
     )

@@ -85,16 +85,19 @@ def _sources(settings: PublishTarget, items: list[SourceItem],
     that cannot be had fails the publish before anything is written: a binary is never
     published without its source."""
     cache = Cache(settings.data_dir)
-    missing = [item for item in items if _source_files(cache, item) is None]
+    store = ArtifactStore(settings.data_dir / "artifacts")
+    missing = [item for item in items
+               if not item.files and _source_files(cache, store, item) is None]
     problems: dict[tuple[str, str], str] = {}
     if missing and settings.upstream is not None:
         problems = _fetch_sources(settings, missing, reporter)
     stanzas = []
     pool: list[PoolEntry] = []
     for item in items:
-        entries = _source_files(cache, item)
+        entries = _source_files(cache, store, item)
         if entries is None:
             problem = problems.get((item.name, item.version)) or (
+                "its files are missing from the artifact store" if item.files else
                 "its files are not in this host's cache and no upstream is configured")
             if settings.publish.sources == "required":
                 raise NotFoundError(
@@ -103,12 +106,11 @@ def _sources(settings: PublishTarget, items: list[SourceItem],
                     "sources = \"available\" leaves such sources out). Nothing was published")
             reporter.log(f"source {item.name} {item.version}: {problem}: not in Sources")
             continue
-        dsc_path = cache.object_path(item.dsc_sha256)
+        dsc_path = entries[0][2]
         dsc = parse_one(_dsc_body(dsc_path.read_text(encoding="utf-8", errors="replace")))
         directory = _directory(item.name)
         files: list[tuple[str, Hashes]] = []
-        for name, sha in entries:
-            path = cache.object_path(sha)
+        for name, sha, path in entries:
             pool.append(PoolEntry(f"{directory}/{name}", path, sha,
                                   f"source {item.name} {item.version}"))
             files.append((name, hashes(path.read_bytes())))
@@ -121,19 +123,32 @@ def _directory(source: str) -> str:
     return f"pool/main/{prefix}/{source}"
 
 
-def _source_files(cache: Cache, item: SourceItem) -> list[tuple[str, str]] | None:
-    """(file name, SHA256) of every file of the source, the .dsc first, when all of them
-    are in the cache; None otherwise."""
+def _source_files(cache: Cache, store: ArtifactStore, item: SourceItem
+                  ) -> list[tuple[str, str, Path]] | None:
+    """(file name, SHA256, local copy) of every file of the source, the .dsc first, when
+    all of them are here (the artifact store for a source a build made, else the
+    upstream cache); None otherwise. The .dsc's own list must match a made source's."""
+    if item.files:
+        made = [(name, sha, store.path(sha)) for name, sha in item.files]
+        if not all(path.is_file() for _, _, path in made):
+            return None
+        dsc = parse_one(_dsc_body(made[0][2].read_text(encoding="utf-8", errors="replace")))
+        listed = parse_checksums(dsc.get("Checksums-Sha256", ""), f"{made[0][0]}")
+        if sorted((ref.name, ref.sha256) for ref in listed) != sorted(item.files[1:]):
+            raise IntegrityError(made[0][0], "the files this .dsc lists are not the ones the "
+                                 f"build recorded (build {item.build_id}): nothing was "
+                                 "published")
+        return made
     if not is_digest(item.dsc_sha256, "SHA256"):
         return None
     dsc_path = cache.object_path(item.dsc_sha256)
     if not dsc_path.is_file():
         return None
     dsc = parse_one(_dsc_body(dsc_path.read_text(encoding="utf-8", errors="replace")))
-    entries = [(f"{item.name}_{item.version.split(':')[-1]}.dsc", item.dsc_sha256)]
+    entries = [(f"{item.name}_{item.version.split(':')[-1]}.dsc", item.dsc_sha256, dsc_path)]
     listed = parse_checksums(dsc.get("Checksums-Sha256", ""), f"{item.name}_{item.version} .dsc")
-    entries += [(ref.name, ref.sha256) for ref in listed]
-    if not all(cache.object_path(sha).is_file() for _, sha in entries):
+    entries += [(ref.name, ref.sha256, cache.object_path(ref.sha256)) for ref in listed]
+    if not all(path.is_file() for _, _, path in entries):
         return None
     return entries
 

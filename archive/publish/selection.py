@@ -28,6 +28,9 @@ class SourceItem:
     version: str
     dsc_sha256: str
     build_id: int
+    #: a source the build made (a recipe's patches): (file name, SHA256 in the artifact
+    #: store), the .dsc first; empty for the upstream's source
+    files: tuple[tuple[str, str], ...] = ()
 
 
 def select_published(session: Session) -> tuple[list[BinaryItem], list[SourceItem]]:
@@ -38,14 +41,21 @@ def select_published(session: Session) -> tuple[list[BinaryItem], list[SourceIte
     """
     newest: dict[str, Build] = {}
     query = (select(Build).where(Build.status == "done").order_by(Build.id)
-             .options(joinedload(Build.source_package), selectinload(Build.binaries)))
+             .options(joinedload(Build.source_package), selectinload(Build.binaries),
+                      selectinload(Build.source_files)))
     for build in session.scalars(query):
         newest[build.source_package.name] = build
     binaries: dict[tuple[str, str], BinaryItem] = {}
     sources: list[SourceItem] = []
     for build in sorted(newest.values(), key=lambda b: b.id):
         source = build.source_package
-        sources.append(SourceItem(source.name, source.version, source.dsc_sha256, build.id))
+        own = tuple((f.name, f.sha256) for f in build.source_files)
+        if build.source_version and own:
+            sources.append(SourceItem(source.name, build.source_version, own[0][1], build.id,
+                                      own))
+        else:
+            sources.append(SourceItem(source.name, source.version, source.dsc_sha256,
+                                      build.id))
         for binary in build.binaries:
             binaries[(binary.name, binary.architecture)] = BinaryItem(
                 binary.name, binary.version, binary.architecture, binary.sha256, binary.size,

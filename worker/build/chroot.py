@@ -167,6 +167,28 @@ class BuildResult:
     buildinfo: Path | None = None
     changes: Path | None = None
     udebs: list[Path] = field(default_factory=list)
+    # with a NewSource: the source package of our own (its .dsc first), in out_dir/source
+    sources: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NewSource:
+    """Build a source package of our own: the patches become part of the source (a quilt
+    series after the source's own for 3.0 (quilt), applied with `patch -p1` for other
+    formats), a changelog entry gives it `version`, and `dpkg-source -b` makes its .dsc
+    before the binaries are built from it (so they carry `version`)."""
+
+    version: str
+    changes: str  # the changelog entry's text (one or more lines)
+    maintainer: str  # of the entry: "Name <address>"
+
+    def entry_lines(self) -> str:
+        """The entry's body, as dch writes it: "  * " then "    " for more lines."""
+        lines = [line.rstrip() for line in self.changes.strip().splitlines() if line.strip()]
+        if not lines:
+            lines = ["Rebuilt by unessential."]
+        return "\n".join(("  * " if index == 0 else "    ") + line
+                         for index, line in enumerate(lines))
 
 
 # --------------------------------------------------------------------------- base
@@ -472,6 +494,7 @@ def build_source(
     *,
     extra_build_depends: Sequence[str] = (),
     patches: Sequence[Path] = (),
+    new_source: NewSource | None = None,
     timeout: float = 3 * 3600,
     jobs: int = 2,
     log: Log = print,
@@ -482,6 +505,9 @@ def build_source(
     (also on failure; a leftover of a killed worker is removed at the start). The log is
     `out_dir/<source>_<version>_<arch>.build`, kept in every case; produced .debs (and
     .udebs, .buildinfo, .changes) are copied to `out_dir` only on success.
+
+    With `new_source`, the patches make a source package of our own (see `NewSource`);
+    its files are copied to `out_dir/source` and listed in the result's `sources`.
     """
     start = time.monotonic()
     info = read_source_info(dsc)
@@ -491,6 +517,12 @@ def build_source(
     for patch in patches:
         if not patch.is_file():
             raise NotFoundError(str(patch), "patch file not found")
+    if new_source is not None and not _VERSION.match(new_source.version):
+        raise ConfigError("new source version", f"not a Debian version: {new_source.version!r}")
+    if new_source is not None and not re.fullmatch(r"[^\n<>]+ <[^\n<>@ ]+@[^\n<> ]+>",
+                                                   new_source.maintainer):
+        raise ConfigError("new source maintainer",
+                          f"expected 'Name <address>', got {new_source.maintainer!r}")
     bad = [p for p in extra_build_depends if not _APT_PACKAGE.match(p)]
     if bad:
         raise ConfigError("extra build dependencies", f"not a package name: {bad[0]!r}")
@@ -519,7 +551,7 @@ def build_source(
         build = _Build(info, env, root, blog, start + timeout, log)
         try:
             copied = _build(build, dsc, base, out_dir, list(extra_build_depends),
-                            list(patches), jobs)
+                            list(patches), jobs, new_source)
         except StepTimeout:
             raise build.fail(f"timed out after {timeout:.0f} s") from None
         finally:
@@ -535,6 +567,7 @@ def build_source(
             buildinfo=next((p for p in copied if p.suffix == ".buildinfo"), None),
             changes=next((p for p in copied if p.suffix == ".changes"), None),
             udebs=[p for p in copied if p.suffix == ".udeb"],
+            sources=[p for p in copied if p.parent.name == "source"],
         )
         blog.note(f"success: {len(result.debs)} .deb in {seconds:.1f} s")
         log(f"{info.subject}: built {len(result.debs)} .deb in {seconds:.0f} s")
@@ -542,7 +575,8 @@ def build_source(
 
 
 def _build(build: _Build, dsc: Path, base: Path, out_dir: Path,
-           extra: list[str], patches: list[Path], jobs: int) -> list[Path]:
+           extra: list[str], patches: list[Path], jobs: int,
+           new_source: NewSource | None = None) -> list[Path]:
     """The steps of one build; returns the files copied to `out_dir`."""
     info, root = build.info, build.root
     try:
@@ -593,6 +627,9 @@ def _build(build: _Build, dsc: Path, base: Path, out_dir: Path,
                         network=False, user=True, env=benv, cwd="/build")
     if step.returncode != 0:
         raise build.fail(f"dpkg-source -x exited {step.returncode}")
+    if new_source is not None:
+        _make_source(build, new_source, [name for _, name in patch_names], benv, srcdir)
+        patch_names = []  # part of the new source now
     for patch, name in patch_names:
         step = build.chroot(
             f"patch {patch.name}",
@@ -617,10 +654,73 @@ def _build(build: _Build, dsc: Path, base: Path, out_dir: Path,
     debs = [p for p in produced if p.suffix == ".deb"]
     if not debs:
         raise build.fail("dpkg-buildpackage produced no .deb")
+    if new_source is not None:
+        dsc_name = f"{info.source}_{new_source.version.split(':', 1)[-1]}.dsc"
+        made = build_dir / dsc_name
+        if not _is_regular(made):
+            raise build.fail(f"dpkg-source -b made no {dsc_name}")
+        produced += [made, *(build_dir / name for name in parse_dsc_files(made))]
+        (out_dir / "source").mkdir(exist_ok=True)
     copied = []
     for path in produced:
-        shutil.copyfile(path, out_dir / path.name)
-        copied.append(out_dir / path.name)
+        if not _is_regular(path):
+            raise build.fail(f"{path.name}: not a regular file in /build")
+        into = out_dir / "source" if path.suffix not in (".deb", ".udeb", ".buildinfo",
+                                                         ".changes") else out_dir
+        if path.name.endswith(".dsc"):
+            into = out_dir / "source"
+        shutil.copyfile(path, into / path.name)
+        copied.append(into / path.name)
         build.blog.note(f"result: {path.name} ({path.stat().st_size} bytes, sha256 "
                         f"{hashlib.sha256(path.read_bytes()).hexdigest()})")
     return copied
+
+
+# Run as the build user, no network, in the unpacked source: the recipe's patches into
+# the source (quilt series, or applied), our changelog entry, then `dpkg-source -b`.
+_MAKE_SOURCE = r"""set -eu
+format=$(cat debian/source/format 2>/dev/null || echo 1.0)
+if [ "$format" = "3.0 (quilt)" ]; then
+  mkdir -p debian/patches
+  touch debian/patches/series
+  for name in $UE_PATCHES; do
+    cp "/build/patches/$name" "debian/patches/$name"
+    printf '%s
+' "$name" >> debian/patches/series
+  done
+  dpkg-source --before-build .
+else
+  for name in $UE_PATCHES; do
+    patch -p1 --batch --forward --fuzz=0 --no-backup-if-mismatch -i "/build/patches/$name"
+  done
+fi
+distribution=$(dpkg-parsechangelog -S Distribution)
+date=$(dpkg-parsechangelog -S Date)
+{
+  printf '%s (%s) %s; urgency=medium
+
+%s
+
+ -- %s  %s
+
+' "$UE_SOURCE" "$UE_VERSION"     "$distribution" "$UE_CHANGES" "$UE_MAINTAINER" "$date"
+  cat debian/changelog
+} > debian/changelog.unessential
+mv debian/changelog.unessential debian/changelog
+cd ..
+dpkg-source -b "$UE_TREE"
+"""
+
+
+def _make_source(build: _Build, new: NewSource, patches: list[str], benv: dict[str, str],
+                 srcdir: str) -> None:
+    env = dict(benv, UE_PATCHES=" ".join(patches), UE_SOURCE=build.info.source,
+               UE_VERSION=new.version, UE_CHANGES=new.entry_lines(),
+               UE_MAINTAINER=new.maintainer, UE_TREE=srcdir.rsplit("/", 1)[-1])
+    step = build.chroot(f"make source {new.version} (patches: {', '.join(patches) or 'none'})",
+                        ["sh", "-c", _MAKE_SOURCE], network=False, user=True, env=env,
+                        cwd=srcdir)
+    if step.returncode != 0:
+        raise build.fail(f"the source of our own ({new.version}) could not be made: the "
+                         "recipe's patches do not apply, or dpkg-source failed (exited "
+                         f"{step.returncode})")
