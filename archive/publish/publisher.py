@@ -132,7 +132,10 @@ def _source_files(cache: Cache, store: ArtifactStore, item: SourceItem
         made = [(name, sha, store.path(sha)) for name, sha in item.files]
         if not all(path.is_file() for _, _, path in made):
             return None
-        dsc = parse_one(_dsc_body(made[0][2].read_text(encoding="utf-8", errors="replace")))
+        try:
+            dsc = parse_one(_dsc_body(made[0][2].read_text(encoding="utf-8", errors="replace")))
+        except ValueError as exc:
+            raise FormatError(made[0][0], f"not a .dsc (build {item.build_id}): {exc}") from exc
         listed = parse_checksums(dsc.get("Checksums-Sha256", ""), f"{made[0][0]}")
         if sorted((ref.name, ref.sha256) for ref in listed) != sorted(item.files[1:]):
             raise IntegrityError(made[0][0], "the files this .dsc lists are not the ones the "

@@ -49,7 +49,8 @@ def select_published(session: Session) -> tuple[list[BinaryItem], list[SourceIte
     sources: list[SourceItem] = []
     for build in sorted(newest.values(), key=lambda b: b.id):
         source = build.source_package
-        own = tuple((f.name, f.sha256) for f in build.source_files)
+        own = tuple((f.name, f.sha256) for f in sorted(
+            build.source_files, key=lambda f: (not f.name.endswith(".dsc"), f.id)))
         if build.source_version and own:
             sources.append(SourceItem(source.name, build.source_version, own[0][1], build.id,
                                       own))

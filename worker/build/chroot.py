@@ -681,12 +681,15 @@ def _build(build: _Build, dsc: Path, base: Path, out_dir: Path,
 _MAKE_SOURCE = r"""set -eu
 format=$(cat debian/source/format 2>/dev/null || echo 1.0)
 if [ "$format" = "3.0 (quilt)" ]; then
-  mkdir -p debian/patches
+  mkdir -p debian/patches/unessential
   touch debian/patches/series
   for name in $UE_PATCHES; do
-    cp "/build/patches/$name" "debian/patches/$name"
-    printf '%s
-' "$name" >> debian/patches/series
+    if [ -e "debian/patches/unessential/$name" ]; then
+      echo "debian/patches/unessential/$name: already in the source" >&2
+      exit 1
+    fi
+    cp "/build/patches/$name" "debian/patches/unessential/$name"
+    printf 'unessential/%s\n' "$name" >> debian/patches/series
   done
   dpkg-source --before-build .
 else
@@ -697,13 +700,8 @@ fi
 distribution=$(dpkg-parsechangelog -S Distribution)
 date=$(dpkg-parsechangelog -S Date)
 {
-  printf '%s (%s) %s; urgency=medium
-
-%s
-
- -- %s  %s
-
-' "$UE_SOURCE" "$UE_VERSION"     "$distribution" "$UE_CHANGES" "$UE_MAINTAINER" "$date"
+  printf '%s (%s) %s; urgency=medium\n\n%s\n\n -- %s  %s\n\n' "$UE_SOURCE" "$UE_VERSION" \
+    "$distribution" "$UE_CHANGES" "$UE_MAINTAINER" "$date"
   cat debian/changelog
 } > debian/changelog.unessential
 mv debian/changelog.unessential debian/changelog
