@@ -305,3 +305,97 @@ def test_outdated_sources_are_listed_rebuilt_and_published(
         sources = {p["Package"]: p["Version"] for p in
                    Deb822.iter_paragraphs((ours / "source" / "Sources").read_text())}
         assert sources == {"pair": "1.1-1", "user": "2.0-1"}
+
+
+# -- outdated, sources of our own, build environments (pure parts) ---------------------
+
+def test_outdated_compares_in_dpkg_order_across_suites() -> None:
+    from worker.outdated import Built, newest_upstream, outdated
+
+    upstream = newest_upstream([
+        ("bookworm", "openssl", "3.0.11-1~deb12u1"),
+        ("bookworm-security", "openssl", "3.0.11-1~deb12u2"),
+        ("bookworm", "zlib", "1:1.2.13.dfsg-1"),
+        ("bookworm", "curl", "7.88.1-10+deb12u5"),
+        ("bookworm-updates", "curl", "7.88.1-10+deb12u4"),
+    ])
+    assert upstream["openssl"] == ("3.0.11-1~deb12u2", "bookworm-security")
+    assert upstream["curl"] == ("7.88.1-10+deb12u5", "bookworm")
+    built = [Built("openssl", "3.0.11-1~deb12u1", "bookworm", "repack", 1),
+             Built("zlib", "1:1.2.13.dfsg-1", "bookworm", "source-build", 2),
+             Built("curl", "7.88.1-10+deb12u6", "bookworm", "repack", 3),  # ours is newer
+             Built("gone", "1.0-1", "bookworm", "repack", 4)]  # not upstream any more
+    (moved,) = outdated(built, upstream)
+    assert moved.as_dict() == {"source": "openssl", "ours": "3.0.11-1~deb12u1",
+                               "upstream": "3.0.11-1~deb12u2", "suite": "bookworm-security",
+                               "origin": "repack", "build_id": 1}
+
+
+def test_new_source_changelog_entry_lines() -> None:
+    from worker.build.chroot import NewSource
+
+    entry = NewSource("1.0-1ue1", "Carry a fix.\n\nSecond line.", "A <a@b.example>")
+    assert entry.entry_lines() == "  * Carry a fix.\n    Second line."
+    assert NewSource("1.0-1ue1", "  ", "A <a@b.example>").entry_lines() == \
+        "  * Rebuilt by unessential."
+
+
+def test_the_suite_a_source_came_from_is_in_its_build_environment(tmp_path: Path) -> None:
+    from archive.settings import UpstreamSettings
+    from archive.upstream.mirror import host_codename
+    from worker.build.chroot import _sources_stanza
+    from worker.environment import build_env
+    from worker.settings import FarmSettings, WorkerSettings
+
+    codename = host_codename()
+    if not codename:
+        pytest.skip("the host names no codename")
+    keyring = tmp_path / "keyring.gpg"
+    keyring.write_bytes(b"not read here")
+    upstream = UpstreamSettings(mirror="http://127.0.0.1:9/debian", keyring=[keyring],
+                                suites=[codename, f"{codename}-security", "other"])
+    settings = FarmSettings(WorkerSettings(), upstream, tmp_path, "sqlite://")
+    plain = build_env(settings, "amd64")
+    assert plain.extra == () and build_env(settings, "amd64", codename) == plain
+    assert build_env(settings, "amd64", "other").extra == ()  # not of this codename
+    security = build_env(settings, "amd64", f"{codename}-security")
+    assert security.extra == (("http://127.0.0.1:9/debian", f"{codename}-security"),)
+    stanzas = _sources_stanza(security, "/k.gpg")
+    assert f"Suites: {codename}\n" in stanzas and f"Suites: {codename}-security\n" in stanzas
+    assert security.description()["extra"] and "extra" not in plain.description()
+
+
+def test_recipe_patches_are_checked_and_counted(tmp_path: Path) -> None:
+    from base.errors import RecipeError
+    from recipes.policy import load_policy
+    from recipes.recipe import load_recipe, recipe_digest
+
+    (tmp_path / "pair.toml").write_text('[source]\npatches = ["fix.patch"]\nchangelog = "x"\n')
+    with pytest.raises(RecipeError, match=r"pair.toml.*source.patches.*cannot read"):
+        load_recipe("pair", tmp_path)
+    (tmp_path / "patches" / "pair").mkdir(parents=True)
+    patch = tmp_path / "patches" / "pair" / "fix.patch"
+    patch.write_text("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n")
+    recipe = load_recipe("pair", tmp_path)
+    assert recipe is not None and recipe.source is not None
+    assert recipe.source.paths == (patch,)
+    first = recipe_digest(load_policy(), recipe)
+    patch.write_text("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+c\n")
+    assert recipe_digest(load_policy(), load_recipe("pair", tmp_path)) != first  # bytes count
+    for bad, why in (('["../evil.patch"]', "not a plain file name"), ("[]", "at least one"),
+                     ('["fix.patch", "fix.patch"]', "listed twice")):
+        (tmp_path / "pair.toml").write_text(f"[source]\npatches = {bad}\n")
+        with pytest.raises(RecipeError, match=why):
+            load_recipe("pair", tmp_path)
+
+
+def test_a_recipe_with_patches_is_not_repacked(farm: tuple[Workspace, Path, str]) -> None:
+    ws, recipes, _ = farm
+    (recipes / "patches" / "pair").mkdir(parents=True)
+    (recipes / "patches" / "pair" / "fix.patch").write_text("--- a/x\n+++ b/x\n")
+    (recipes / "pair.toml").write_text('[source]\npatches = ["fix.patch"]\n')
+    result = run(ws, "rebuild", "--repack", "pair", "--wait", "--json")
+    assert result.returncode != 0
+    (build,) = json.loads(result.stdout)["builds"]
+    assert build["status"] == "failed"
+    assert "pair.toml" in build["error"] and "without --repack" in build["error"]

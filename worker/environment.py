@@ -26,20 +26,29 @@ if TYPE_CHECKING:
 ORIGINS = ("source-build", "repack")
 
 
-def build_env(settings: FarmSettings, arch: str) -> BuildEnv:
-    """The chroot of source builds: the host codename's suite of the upstream mirror."""
+def build_env(settings: FarmSettings, arch: str, suite: str | None = None) -> BuildEnv:
+    """The chroot of source builds: the host codename's suite of the upstream mirror,
+    and `suite` (where the source came from, e.g. bookworm-security) when it is another
+    configured suite of that codename signed by the same keyring."""
     from worker.build.chroot import BuildEnv
 
     entries = resolve_entries(settings.upstream)
     codename = host_codename() or entries[0].suite
     entry = next((e for e in entries if e.suite == codename), entries[0])
     keyring = entry.signed_by.keyrings[0] if entry.signed_by.keyrings else DEFAULT_KEYRING
+    extra: tuple[tuple[str, str], ...] = ()
+    origin = next((e for e in entries if e.suite == suite), None)
+    if (origin is not None and origin.suite != entry.suite
+            and origin.suite.startswith(f"{entry.suite}-")
+            and origin.signed_by.keyrings[:1] in ((), (keyring,))):
+        extra = ((origin.uri, origin.suite),)
     return BuildEnv(codename=entry.suite, arch=arch, mirror=entry.uri,
-                    components=tuple(entry.components or ("main",)), keyring=keyring)
+                    components=tuple(entry.components or ("main",)), keyring=keyring,
+                    extra=extra)
 
 
-def env_digest(settings: FarmSettings, origin: str, arch: str) -> str:
-    inner = build_env(settings, arch).digest() if origin == "source-build" else ""
+def env_digest(settings: FarmSettings, origin: str, arch: str, suite: str | None = None) -> str:
+    inner = build_env(settings, arch, suite).digest() if origin == "source-build" else ""
     text = json.dumps({"origin": origin, "arch": arch, "engine": __version__, "env": inner,
                        "mark": settings.worker.version_mark}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

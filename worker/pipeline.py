@@ -344,7 +344,8 @@ def _produce(got: Claimed, settings: FarmSettings, work: Path,
     if got.origin != "repack":
         new_source = _new_source(recipe, got, settings)
         patches = list(recipe.source.paths) if recipe is not None and recipe.source else []
-        built = _build(fetched.files, settings, arch, work, log, new_source, patches)
+        built = _build(fetched.files, settings, arch, work, log, new_source, got.suite,
+                       patches)
         debs = built.debs
         if new_source is not None:
             made = _store_source(new_source.version, built.sources, settings, log)
@@ -414,10 +415,11 @@ def _store_source(version: str, files: list[Path], settings: FarmSettings,
 
 def _build(files: list[Path], settings: FarmSettings, arch: str, work: Path,
            log: BuildLog, new_source: NewSource | None = None,
+           suite: str | None = None,
            patches: list[Path] | None = None) -> BuildResult:
     from worker.build.chroot import build_source, ensure_base
 
-    env = build_env(settings, arch)
+    env = build_env(settings, arch, suite)
     base = ensure_base(env, _ensure(settings.data_dir / "chroots"), log=log)
     dsc = next(f for f in files if f.name.endswith(".dsc"))
     log(f"build {dsc.name} in a network-less chroot ({env.codename}/{env.arch})")

@@ -67,7 +67,6 @@ def plan(
     reporter: Reporter,
 ) -> list[Planned]:
     policy = load_policy()
-    digest_env = env_digest(settings, origin, arch)
     found = []
     with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
         for spec in specs:
@@ -78,6 +77,7 @@ def plan(
     for suite_name, record in found:
         _, digest_recipe, _ = campaign_recipe(policy, record.package,
                                               settings.worker.recipes_dir)
+        digest_env = env_digest(settings, origin, arch, suite_name)
         with sessions.begin() as session:
             source = add_source(session, record.package, record.version, suite_name,
                                 record.dsc.sha256)

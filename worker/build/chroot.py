@@ -107,6 +107,9 @@ class BuildEnv:
     components: tuple[str, ...] = ("main",)
     keyring: Path | None = None
     variant: str = "buildd"
+    #: more suites apt in the chroot reads (URI, suite), checked with the same keyring and
+    #: components: the suite a source came from (e.g. bookworm-security) beside the base
+    extra: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.codename):
@@ -120,6 +123,12 @@ class BuildEnv:
                               f"mirror must be an http:// or https:// URI, not {self.mirror!r}")
         if not self.components or not all(_NAME.match(c) for c in self.components):
             raise ConfigError("build environment", f"bad components {self.components!r}")
+        for uri, suite in self.extra:
+            if not uri.startswith(("http://", "https://")) or any(c.isspace() for c in uri):
+                raise ConfigError("build environment",
+                                  f"mirror must be an http:// or https:// URI, not {uri!r}")
+            if not _NAME.match(suite):
+                raise ConfigError("build environment", f"bad suite {suite!r}")
         if self.variant not in VARIANTS:
             raise ConfigError("build environment", f"unknown mmdebstrap variant "
                               f"{self.variant!r} (expected one of {', '.join(VARIANTS)})")
@@ -150,7 +159,8 @@ class BuildEnv:
             "keyring_sha256": keyring_sha256,
             "variant": self.variant,
             "include": list(BASE_INCLUDE),
-        }
+        } | ({"extra": [[uri.rstrip("/"), suite] for uri, suite in self.extra]}
+             if self.extra else {})
 
     def digest(self) -> str:
         """sha256 of the canonical description (fields, mmdebstrap version, recipe)."""
@@ -206,14 +216,15 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _sources_stanza(env: BuildEnv, keyring_in_chroot: str) -> str:
-    return format_stanza([
+    return "\n".join(format_stanza([
         ("Types", "deb"),
-        ("URIs", env.mirror_uri),
-        ("Suites", env.codename),
+        ("URIs", uri),
+        ("Suites", suite),
         ("Components", " ".join(env.components)),
         ("Architectures", env.arch),
         ("Signed-By", keyring_in_chroot),
-    ])
+    ]) for uri, suite in [(env.mirror_uri, env.codename),
+                          *((u.rstrip("/"), s) for u, s in env.extra)])
 
 
 def _keyring_in_chroot(keyring: Path) -> str:
