@@ -159,16 +159,16 @@ Description: the message of our distribution
 +patched by the recipe
 """
 
-HELLO_PATCH = """\
---- a/NEWS
-+++ b/NEWS
-@@ -1,4 +1,4 @@
--* Noteworthy changes in release ?.? (????-??-??) [?]
-+* Patched by the unessential test recipe.
- 
- * Noteworthy changes in release 2.10 (2014-11-16) [stable]
- 
-"""
+HELLO_PATCH = "".join(line + "\n" for line in (
+    "--- a/NEWS",
+    "+++ b/NEWS",
+    "@@ -1,4 +1,4 @@",
+    "-* Noteworthy changes in release ?.? (????-??-??) [?]",
+    "+* Patched by the unessential test recipe.",
+    " ",
+    " * Noteworthy changes in release 2.10 (2014-11-16) [stable]",
+    " ",
+))
 
 
 def _twin_source(folder: Path) -> None:
