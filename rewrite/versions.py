@@ -36,7 +36,7 @@ from pathlib import Path
 
 from debian.debian_support import Version
 
-from base.errors import RewriteError
+from base.errors import FormatError, RewriteError
 from recipes.recipe import Relation, split_relations
 
 #: the default mark of our binaries' versions (letters only; see the module text)
@@ -66,22 +66,28 @@ def marked(version: str, mark: str, counter: int) -> str:
     return f"{version}{mark}{counter}"
 
 
-def mark_versions(debs: Iterable[Path], mark: str, counter: int
+def mark_versions(debs: Iterable[Path], mark: str, counter: int, *, keep: str | None = None
                   ) -> dict[str, tuple[str, str]]:
     """Binary name -> (Debian's version, ours) for the .debs of one build (reads their
-    control files: FormatError if one is unreadable; RewriteError if two files name one
-    package with different versions)."""
-    from rewrite.engine import read_control
+    control files: FormatError if one is unreadable or has no valid version;
+    RewriteError if two files name one package with different versions). A binary whose
+    version is `keep` (built from a source of our own: already its version) keeps it."""
+    from rewrite.engine import printable, read_control
 
     versions: dict[str, tuple[str, str]] = {}
     for deb in debs:
         control = read_control(deb)
-        name, version = control["Package"], control["Version"]
+        name, version = control["Package"], control.get("Version", "")
         old = versions.get(name)
         if old is not None and old[0] != version:
-            raise RewriteError(str(deb), f"{name} is given with two versions: {old[0]} "
-                               f"and {version}")
-        versions[name] = (version, marked(version, mark, counter))
+            raise RewriteError(printable(str(deb)), f"{name} is given with two versions: "
+                               f"{old[0]} and {version}")
+        try:
+            versions[name] = (version, version if version == keep else
+                              marked(version, mark, counter))
+        except ValueError as exc:
+            raise FormatError(printable(str(deb)), f"{name}: cannot mark its version: "
+                              f"{printable(str(exc))}") from exc
     return versions
 
 

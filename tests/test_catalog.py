@@ -34,6 +34,7 @@ TABLES = {
     "binary_package",
     "relation_change",
     "source_file",
+    "version_counter",
     "script_rewrite",
     "publication",
     "image",
@@ -547,3 +548,27 @@ def test_concurrent_upgrades_of_a_new_catalog(url: str) -> None:
     outputs = [p.communicate(timeout=120) for p in processes]
     assert [p.returncode for p in processes] == [0] * 4, outputs
     assert {out.strip() for out, _ in outputs} == {HEAD}
+
+
+def test_version_counters_are_unique_per_source_version(url: str) -> None:
+    """Each build identity of a source version gets a counter; a new identity, or going
+    back to an older one, gets one more than the highest; a retry of the highest keeps
+    it; two planners can never record one counter twice (the unique constraint)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from archive.catalog.models import VersionCounter
+    from worker.plan import version_counter
+
+    db.upgrade(url)
+    sessions = db.session_factory(db.make_engine(url))
+
+    def take(recipe: str, version: str = "1.0-1") -> int:
+        with sessions.begin() as session:
+            return version_counter(session, "foo", version, recipe, "env")
+
+    assert [take("a"), take("a"), take("b"), take("b"), take("a"), take("a")] == \
+        [1, 1, 2, 2, 3, 3]
+    assert take("a", "1.0-2") == 1  # another version counts on its own
+    with pytest.raises(IntegrityError), sessions.begin() as session:
+        session.add(VersionCounter(source="foo", version="1.0-1", counter=3,
+                                   recipe_digest="c", env_digest="env"))

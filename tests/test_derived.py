@@ -399,3 +399,78 @@ def test_a_recipe_with_patches_is_not_repacked(farm: tuple[Workspace, Path, str]
     (build,) = json.loads(result.stdout)["builds"]
     assert build["status"] == "failed"
     assert "pair.toml" in build["error"] and "without --repack" in build["error"]
+
+
+def test_a_binnmu_of_a_repacked_source_is_outdated_and_rebuilt(
+        tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    """Debian rebuilds pair's binaries (1.0-1+b1) without a new source version: status
+    --outdated lists it, rebuild --outdated repacks the binNMU as a new build, with a
+    higher version of ours."""
+    archive = _upstream(tmp_path / "upstream", keys["archive"])
+    with farm_on(tmp_path, archive) as (ws, _):
+        assert run(ws, "rebuild", "--repack", "pair", "--wait").returncode == 0
+        work = tmp_path / "binnmu"
+        work.mkdir()
+        pool = archive.repo / "pool" / "main" / "p" / "pair"
+        for name, depends, extra in (
+                ("pair", "pair-data (= 1.0-1+b1), base-thing", ""),
+                ("pair-data", "", "Breaks: pair (<< 1.0-1+b1)\n")):
+            deb = make_deb(work, name, "1.0-1+b1", "all", depends=depends,
+                           extra=f"Source: pair (1.0-1)\nPriority: optional\nSection: misc\n"
+                                 f"{extra}")
+            shutil.copy(deb, pool / deb.name)
+        archive.write_indices()
+        archive.write_release()
+        moved = run(ws, "status", "--outdated", "--json")
+        assert moved.returncode == 0, moved.stderr
+        (row,) = json.loads(moved.stdout)
+        assert (row["source"], row["ours"], row["upstream"]) == ("pair", "1.0-1", "1.0-1")
+        assert row["binnmu"] == ["pair 1.0-1+b1", "pair-data 1.0-1+b1"]
+        assert "binNMU: pair 1.0-1+b1" in run(ws, "status", "--outdated").stdout
+        rebuilt = run(ws, "rebuild", "--outdated", "--wait", "--json")
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        (build,) = json.loads(rebuilt.stdout)["builds"]
+        assert (build["source"], build["version"], build["status"]) == ("pair", "1.0-1", "done")
+        assert json.loads(run(ws, "status", "--outdated", "--json").stdout) == []
+        published = run(ws, "publish", "--json")
+        assert published.returncode == 0, published.stderr
+        ours = Path(json.loads(published.stdout)["root"]) / "dists/stable/main/binary-amd64"
+        packages = {p["Package"]: p for p in
+                    Deb822.iter_paragraphs((ours / "Packages").read_text())}
+        assert packages["pair"]["Version"] == "1.0-1+b1ue2"
+        assert packages["pair"]["Depends"] == "pair-data (= 1.0-1+b1ue2)"
+        assert packages["pair"]["Source"] == "pair (1.0-1)"
+
+
+def test_a_flagged_sibling_is_not_pinned(tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    """split's tools pin split-data's exact version, and split-data's postinst runs perl
+    (flagged, not produced): the tools keep Debian's pin, which Debian's split-data
+    satisfies, instead of naming a version of ours that exists nowhere."""
+    archive = FixtureArchive(root=tmp_path / "www", key=keys["archive"])
+    work = tmp_path / "work"
+    work.mkdir()
+    pool = archive.repo / "pool" / "main" / "s" / "split"
+    pool.mkdir(parents=True)
+    for name, depends, scripts in (
+            ("split-tools", "split-data (= 1.0-1)", {}),
+            ("split-data", "", {"postinst": "#!/bin/sh\nset -e\nperl -e 'print 1'\n"})):
+        deb = make_deb(work, name, "1.0-1", "all", depends=depends, scripts=scripts,
+                       extra="Source: split\nPriority: optional\nSection: misc\n")
+        shutil.copy(deb, pool / deb.name)
+    dsc = make_source(work, "split", "1.0")
+    for produced in dsc.parent.iterdir():
+        if produced.is_file():
+            shutil.copy(produced, pool / produced.name)
+    archive.write_indices()
+    archive.write_release()
+    with farm_on(tmp_path, archive) as (ws, _):
+        result = run(ws, "rebuild", "--repack", "split", "--wait", "--json")
+        assert result.returncode == 0, result.stderr
+        (build,) = json.loads(result.stdout)["builds"]
+        assert [f["package"] for f in build["flagged"]] == ["split-data"]
+        published = run(ws, "publish", "--json")
+        assert published.returncode == 0, published.stderr
+    ours = Path(json.loads(published.stdout)["root"]) / "dists/stable/main/binary-amd64"
+    (tools,) = Deb822.iter_paragraphs((ours / "Packages").read_text())
+    assert (tools["Package"], tools["Version"]) == ("split-tools", "1.0-1ue1")
+    assert tools["Depends"] == "split-data (= 1.0-1)"

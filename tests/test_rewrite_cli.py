@@ -136,3 +136,34 @@ def test_kept_script_stays_in_the_package(workspace: Workspace, tmp_path: Path) 
     assert not (control / "actions").exists()
     fields = (control / "control").read_text()
     assert "Depends: bash" in fields
+
+
+def test_rewrite_mark_gives_our_versions_and_pins_siblings(workspace: Workspace,
+                                                          tmp_path: Path) -> None:
+    from tests.fixtures.debs import make_deb
+
+    debs = tmp_path / "debs"
+    debs.mkdir()
+    made = [make_deb(debs, "twin", "2:1.0-1", depends="twin-data (= 2:1.0-1)",
+                     extra="Source: twins\n"),
+            make_deb(debs, "twin-data", "2:1.0-1", extra="Source: twins\n")]
+    out = tmp_path / "out"
+    result = run(workspace, "rewrite", *map(str, made), "--out", str(out), "--mark", "ue3",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    reports = {r["package"]: r for r in json.loads(result.output)}
+    assert {(r["version"], r["original_version"]) for r in reports.values()} == {
+        ("2:1.0-1ue3", "2:1.0-1")}
+    assert sorted(p.name for p in out.iterdir()) == ["twin-data_1.0-1ue3_all.deb",
+                                                     "twin_1.0-1ue3_all.deb"]
+    fields = subprocess.run(["dpkg-deb", "--field", str(out / "twin_1.0-1ue3_all.deb"),
+                             "Source", "Version", "Depends"], capture_output=True, text=True,
+                            check=True).stdout
+    assert fields.splitlines() == ["Source: twins (2:1.0-1)", "Version: 2:1.0-1ue3",
+                                   "Depends: twin-data (= 2:1.0-1ue3)"]
+    pinned = [c for c in reports["twin"]["relations"] if c["action"] == "pinned"]
+    assert [(c["field"], c["relation"], c["reason"]) for c in pinned] == [
+        ("Depends", "twin-data (= 2:1.0-1ue3)", "sibling-version")]
+    for bad in ("+ue1", "ue", "ue0", "UE1"):
+        refused = run(workspace, "rewrite", str(made[0]), "--out", str(out), "--mark", bad)
+        assert refused.exit_code == 2 and "--mark" in refused.output, refused.output

@@ -1,18 +1,22 @@
 """What a build depends on besides its source and recipe: the build environment.
 
 Its digest is part of a build's identity: (source, version, recipe digest, environment
-digest). Repacks depend on the architecture, the rewrite engine and the version mark;
-source builds also on the chroot (codename, mirror, mmdebstrap variant) described by
-`BuildEnv`.
+digest). Repacks depend on the architecture, the rewrite engine, the version mark and
+the upstream binaries they take (a binNMU is a new build); source builds on the chroot
+(codename, mirror, suites, mmdebstrap variant) described by `BuildEnv`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from debian.debian_support import version_compare
+
+from archive.upstream.index import BinaryRecord
 from archive.upstream.mirror import DEFAULT_KEYRING, host_codename, resolve_entries
 from base import __version__
 from base.errors import UnessentialError
@@ -47,10 +51,39 @@ def build_env(settings: FarmSettings, arch: str, suite: str | None = None) -> Bu
                     extra=extra)
 
 
-def env_digest(settings: FarmSettings, origin: str, arch: str, suite: str | None = None) -> str:
+def repack_inputs(records: Iterable[BinaryRecord], source: str, version: str, arch: str
+                  ) -> list[BinaryRecord]:
+    """The upstream binaries a repack of `source` `version` takes: those built from it for
+    `arch` (or all), the highest version of each (a binNMU, `+b1`, over the first build
+    when suites hold both), sorted by name."""
+    best: dict[tuple[str, str], BinaryRecord] = {}
+    for record in records:
+        if (record.source != source or record.source_version != version
+                or record.architecture not in (arch, "all")):
+            continue
+        key = (record.package, record.architecture)
+        known = best.get(key)
+        if known is None or version_compare(record.version, known.version) > 0:
+            best[key] = record
+    return [best[key] for key in sorted(best)]
+
+
+def inputs_digest(records: Iterable[BinaryRecord]) -> str:
+    """What a repack is made from: the upstream .debs (name, version, SHA256)."""
+    text = json.dumps(sorted((r.package, r.version, r.architecture, r.sha256) for r in records))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def env_digest(settings: FarmSettings, origin: str, arch: str, suite: str | None = None,
+               inputs: str = "") -> str:
+    """The environment part of a build's identity; `inputs` (a repack's): the digest of
+    the upstream binaries it takes, so that a binNMU is a new build."""
     inner = build_env(settings, arch, suite).digest() if origin == "source-build" else ""
-    text = json.dumps({"origin": origin, "arch": arch, "engine": __version__, "env": inner,
-                       "mark": settings.worker.version_mark}, sort_keys=True)
+    described: dict[str, str] = {"origin": origin, "arch": arch, "engine": __version__,
+                                 "env": inner, "mark": settings.worker.version_mark}
+    if inputs:
+        described["inputs"] = inputs
+    text = json.dumps(described, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -26,6 +26,7 @@ from base.context import AppContext, pass_app
 from base.errors import NotFoundError
 from worker.campaign_watch import FarmWatch, LocalWatch, Watch, build_states
 from worker.celery_app import configure, embedded, queue_dir
+from worker.environment import repack_inputs
 from worker.outdated import Outdated, newest_builds, newest_upstream, outdated
 from worker.pipeline import clean_stale_work
 from worker.plan import Planned, new_campaign_id, plan
@@ -231,10 +232,16 @@ def _outdated(settings: FarmSettings, sessions: sessionmaker[Session], names: li
         raise NotFoundError(", ".join(missing), "no done build of this source in the catalog")
     if not built:
         return []
+    arch = (settings.upstream.architectures or [host_architecture()])[0]
     with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
         rows = [(suite.entry.suite, record.package, record.version)
                 for suite, record in upstream.sources()]
-    return outdated(built, newest_upstream(rows))
+        records = ([record for _, record in upstream.packages(arch)]
+                   if any(b.origin == "repack" for b in built) else [])
+    binaries = {(b.source, b.version): {r.package: r.version for r in
+                                        repack_inputs(records, b.source, b.version, arch)}
+                for b in built if b.origin == "repack"}
+    return outdated(built, newest_upstream(rows), binaries)
 
 
 def _send(sessions: sessionmaker[Session], ids: list[int]) -> None:
@@ -424,7 +431,8 @@ def _status_outdated(app: AppContext, names: list[str], as_json: bool) -> None:
         return
     click.echo(f"{'source':24} {'ours':24} {'upstream':24} suite")
     for item in moved:
-        click.echo(f"{item.source:24} {item.ours:24} {item.upstream:24} {item.suite}")
+        click.echo(f"{item.source:24} {item.ours:24} {item.upstream:24} {item.suite}"
+                   + (f"  (binNMU: {', '.join(item.rebuilt)})" if item.rebuilt else ""))
 
 
 @click.command("logs")

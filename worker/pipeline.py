@@ -47,7 +47,7 @@ from recipes.recipe import Recipe
 from rewrite.engine import RewriteReport, rewrite
 from rewrite.relations import Universe
 from rewrite.versions import mark_versions, marked
-from worker.environment import build_env, campaign_recipe
+from worker.environment import build_env, campaign_recipe, repack_inputs
 from worker.record import (
     BinaryResult,
     Claimed,
@@ -320,9 +320,8 @@ def _produce(got: Claimed, settings: FarmSettings, work: Path,
         universe = Universe.from_records(records, policy.implicit_essential.priorities)
         inputs = work / "in"
         if got.origin == "repack":
-            wanted = sorted(
-                {(r.package, r.version, r.architecture) for r in records
-                 if r.source == got.source and r.source_version == got.version})
+            wanted = [(r.package, r.version, r.architecture)
+                      for r in repack_inputs(records, got.source, got.version, arch)]
             if not wanted:
                 from base.errors import NotFoundError
 
@@ -356,7 +355,7 @@ def _produce(got: Claimed, settings: FarmSettings, work: Path,
         raise RecipeError(recipe.origin, "key 'source': a recipe with patches makes a source "
                           "of its own, built from source: rebuild it without --repack")
     binaries, flagged = _rewrite_all(debs, got, universe, policy, recipe, digest, settings,
-                                     work, log, mark_binaries=made is None)
+                                     work, log, own_version=made.version if made else None)
     return binaries, flagged, made
 
 
@@ -396,7 +395,10 @@ def _new_source(recipe: Recipe | None, got: Claimed, settings: FarmSettings
 
     if recipe is None or recipe.source is None:
         return None
-    version = marked(got.version, settings.worker.version_mark, got.counter or 1)
+    if got.counter is None:
+        raise RecipeError(recipe.origin, f"key 'source': build {got.build_id} was queued "
+                          "before versions were marked; plan it again (rebuild)")
+    version = marked(got.version, got.mark or settings.worker.version_mark, got.counter)
     return NewSource(version=version, changes=recipe.source.changelog,
                      maintainer=settings.worker.maintainer)
 
@@ -434,21 +436,48 @@ def _build(files: list[Path], settings: FarmSettings, arch: str, work: Path,
 
 def _rewrite_all(debs: list[Path], got: Claimed, universe: Universe, policy: Policy,
                  recipe: Recipe | None, digest: str, settings: FarmSettings, work: Path,
-                 log: BuildLog, *, mark_binaries: bool = True
+                 log: BuildLog, *, own_version: str | None = None
                  ) -> tuple[list[BinaryResult], list[Flagged]]:
     """Rewrite each .deb; a binary whose scripts the engine flags is not produced (and
-    listed), unless the recipe names its binaries (it asked for that one). With
-    `mark_binaries`, the binaries get our version (rewrite.versions); built from a source of
-    our own they already carry its version."""
-    store = ArtifactStore(settings.data_dir / "artifacts")
-    out_dir = work / "out"
-    results = []
-    flagged: list[Flagged] = []
-    versions = (mark_versions(debs, settings.worker.version_mark, got.counter)
-                if got.counter is not None and mark_binaries else None)
+    listed), unless the recipe names its binaries (it asked for that one).
+
+    The binaries get our version (rewrite.versions), but those built from a source of
+    our own (`own_version`) that already carry its version. A relation pinning a
+    sibling that is not produced (flagged) keeps Debian's version: the binaries that
+    pinned it are rewritten again without it."""
+    mark = got.mark or settings.worker.version_mark
+    versions = (mark_versions(debs, mark, got.counter, keep=own_version)
+                if got.counter is not None else None)
     if versions is not None:
-        log(f"versions: Debian's + {settings.worker.version_mark}{got.counter} "
-            f"(e.g. {' -> '.join(next(iter(sorted(versions.values()))))})")
+        log(f"versions: Debian's + {mark}{got.counter}")
+    done, flagged = _rewrite_each(debs, got, universe, policy, recipe, digest, work, log,
+                                  versions)
+    gone = {f.name for f in flagged}
+    if versions is not None and gone and any(
+            change.action == "pinned" and change.relation.split(" ", 1)[0] in gone
+            for _, report in done for change in report.relations):
+        log(f"not produced, so not pinned: {', '.join(sorted(gone))}; rewriting again")
+        versions = {name: pair for name, pair in versions.items() if name not in gone}
+        done, _ = _rewrite_each([deb for deb, _ in done], got, universe, policy, recipe,
+                                digest, work, log, versions)
+    if flagged and not done:  # nothing of the source translates: the build fails
+        raise FlaggedScript(got.source, "every binary has a flagged maintainer script: "
+                            + "; ".join(f.problem for f in flagged))
+    store = ArtifactStore(settings.data_dir / "artifacts")
+    results = []
+    for deb, report in done:
+        sha, size = store.store(Path(report.output))
+        results.append(_binary_result(report, deb, sha, size, got.source))
+    return results, flagged
+
+
+def _rewrite_each(debs: list[Path], got: Claimed, universe: Universe, policy: Policy,
+                  recipe: Recipe | None, digest: str, work: Path, log: BuildLog,
+                  versions: dict[str, tuple[str, str]] | None
+                  ) -> tuple[list[tuple[Path, RewriteReport]], list[Flagged]]:
+    out_dir = work / "out"
+    done: list[tuple[Path, RewriteReport]] = []
+    flagged: list[Flagged] = []
     for deb in sorted(debs):
         log(f"rewrite {deb.name}")
         try:
@@ -460,14 +489,10 @@ def _rewrite_all(debs: list[Path], got: Claimed, universe: Universe, policy: Pol
             log(f"  not produced (flagged): {exc.cause}")
             flagged.append(Flagged(exc.package, exc.version, exc.architecture, exc.cause))
             continue
-        sha, size = store.store(Path(report.output))
-        results.append(_binary_result(report, deb, sha, size, got.source))
+        done.append((deb, report))
         for change in report.relations:
             log(f"  {change.action} {change.field}: {change.relation} [{change.reason}]")
-    if flagged and not results:  # nothing of the source translates: the build fails
-        raise FlaggedScript(got.source, "every binary has a flagged maintainer script: "
-                            + "; ".join(f.problem for f in flagged))
-    return results, flagged
+    return done, flagged
 
 
 def _binary_result(report: RewriteReport, original: Path, sha: str, size: int,

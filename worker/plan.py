@@ -1,9 +1,11 @@
 """Planning a campaign (client side): which builds to queue, which are already done.
 
 A build's identity is (source, version, recipe digest, environment digest). If a
-build with that identity is done, or queued/building, the request is a no-op that
-says so; otherwise a `build` row is created in state `queued`, to be claimed by a
-worker.
+build with that identity is done (and is the newest done build of that source
+version), or queued/building, the request is a no-op that says so; otherwise a `build`
+row is created in state `queued`, to be claimed by a worker, with the counter of our
+version mark (`version_counter`, unique per source version across suites and
+planners).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive.catalog.models import Build
+from archive.catalog.models import Build, SourcePackage, VersionCounter
 from archive.catalog.queries import add_source
 from archive.upstream.mirror import Upstream
 from base.console import Reporter
 from recipes.policy import load_policy
-from worker.environment import campaign_recipe, env_digest
+from worker.environment import campaign_recipe, env_digest, inputs_digest, repack_inputs
 from worker.record import now
 from worker.settings import FarmSettings
 
@@ -39,22 +42,25 @@ def new_campaign_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def version_counter(session: Session, source_id: int, recipe: str, env: str) -> int:
-    """The counter of the version mark of a build of this identity: the one an earlier
-    attempt of the same identity had (a failed build retried makes the same bytes'
-    version), else one more than any build of this source version had: a new recipe,
-    policy or environment gives new bytes a new, higher version."""
-    same = session.scalars(
-        select(Build.version_counter)
-        .where(Build.source_package_id == source_id, Build.recipe_digest == recipe,
-               Build.env_digest == env, Build.version_counter.is_not(None))
-        .order_by(Build.id.desc())
-    ).first()
-    if same is not None:
-        return same
-    highest = session.scalar(select(func.max(Build.version_counter))
-                             .where(Build.source_package_id == source_id))
-    return (highest or 0) + 1
+def version_counter(session: Session, source: str, version: str, recipe: str, env: str) -> int:
+    """The counter of our version mark for a build of this identity of `source`
+    `version` (any suite): the identity's own while it is the highest (a failed build
+    retried makes the same bytes' version), else one more than the highest: a new
+    recipe, policy or environment, or going back to an older one, gives the build a
+    new, higher version. IntegrityError if another planner took that counter meanwhile
+    (unique per source version; the caller retries)."""
+    rows = session.execute(
+        select(VersionCounter.counter, VersionCounter.recipe_digest, VersionCounter.env_digest)
+        .where(VersionCounter.source == source, VersionCounter.version == version)
+    ).all()
+    highest = max((row.counter for row in rows), default=0)
+    own = [row.counter for row in rows if (row.recipe_digest, row.env_digest) == (recipe, env)]
+    if own and max(own) == highest:
+        return highest
+    with session.begin_nested():
+        session.add(VersionCounter(source=source, version=version, counter=highest + 1,
+                                   recipe_digest=recipe, env_digest=env))
+    return highest + 1
 
 
 def plan(
@@ -73,46 +79,67 @@ def plan(
             name, _, version = spec.partition("=")
             suite, record = upstream.find_source(name, version or None)
             found.append((suite.entry.suite, record))
+        binaries = ([record for _, record in upstream.packages(arch)]
+                    if origin == "repack" and found else [])
     planned: list[Planned] = []
     for suite_name, record in found:
         _, digest_recipe, _ = campaign_recipe(policy, record.package,
                                               settings.worker.recipes_dir)
-        digest_env = env_digest(settings, origin, arch, suite_name)
-        with sessions.begin() as session:
-            source = add_source(session, record.package, record.version, suite_name,
-                                record.dsc.sha256)
-            existing = session.scalars(
-                select(Build)
-                .where(Build.source_package_id == source.id,
-                       Build.recipe_digest == digest_recipe,
-                       Build.env_digest == digest_env,
-                       Build.status.in_(("done", "queued", "building")))
-                .order_by(Build.id.desc())
-            ).first()
-            if existing is not None:
-                stale = existing.status == "building" and (
-                    existing.heartbeat_at is None
-                    or existing.heartbeat_at < now() - timedelta(seconds=settings.worker.lease))
-                if existing.status == "queued" or stale:
-                    # its task may be lost (a dead worker, a wiped queue): send another;
-                    # claiming is atomic, so a duplicate task is a no-op
-                    what = "stale build taken over" if stale else "still queued, task re-sent"
-                    planned.append(Planned(record.package, record.version, suite_name,
-                                           existing.id, "requeued",
-                                           f"{what} (build {existing.id})"))
-                    continue
-                note = {"done": "already built", "building": "being built"}[existing.status]
-                planned.append(Planned(record.package, record.version, suite_name,
-                                       existing.id, existing.status,
-                                       f"{note} (build {existing.id}): nothing to do"))
-                continue
-            build = Build(source_package_id=source.id, recipe_digest=digest_recipe,
-                          env_digest=digest_env, origin=origin, status="queued",
-                          campaign=campaign,
-                          version_counter=version_counter(session, source.id, digest_recipe,
-                                                          digest_env))
-            session.add(build)
-            session.flush()
-            planned.append(Planned(record.package, record.version, suite_name, build.id,
-                                   "queued"))
+        inputs = (inputs_digest(repack_inputs(binaries, record.package, record.version, arch))
+                  if origin == "repack" else "")
+        digest_env = env_digest(settings, origin, arch, suite_name, inputs)
+        for attempt in range(_RACES):
+            try:
+                with sessions.begin() as session:
+                    planned.append(_plan_one(session, settings, record.package,
+                                             record.version, record.dsc.sha256, suite_name,
+                                             digest_recipe, digest_env, origin, campaign))
+                break
+            except IntegrityError:
+                if attempt == _RACES - 1:
+                    raise
     return planned
+
+
+_RACES = 5  # another planner took the counter: read again
+
+
+def _plan_one(session: Session, settings: FarmSettings, name: str, version: str, dsc: str,
+              suite: str, recipe: str, env: str, origin: str, campaign: str) -> Planned:
+    source = add_source(session, name, version, suite, dsc)
+    same_version = select(SourcePackage.id).where(SourcePackage.name == name,
+                                                  SourcePackage.version == version)
+    existing = session.scalars(
+        select(Build)
+        .where(Build.source_package_id.in_(same_version), Build.recipe_digest == recipe,
+               Build.env_digest == env, Build.status.in_(("done", "queued", "building")))
+        .order_by(Build.id.desc())
+    ).first()
+    newest_done = session.scalars(
+        select(Build.id).where(Build.source_package_id.in_(same_version),
+                               Build.status == "done").order_by(Build.id.desc())
+    ).first()
+    superseded = (existing is not None and existing.status == "done"
+                  and newest_done is not None and newest_done != existing.id)
+    if existing is not None and not superseded:
+        stale = existing.status == "building" and (
+            existing.heartbeat_at is None
+            or existing.heartbeat_at < now() - timedelta(seconds=settings.worker.lease))
+        if existing.status == "queued" or stale:
+            # its task may be lost (a dead worker, a wiped queue): send another;
+            # claiming is atomic, so a duplicate task is a no-op
+            what = "stale build taken over" if stale else "still queued, task re-sent"
+            return Planned(name, version, suite, existing.id, "requeued",
+                           f"{what} (build {existing.id})")
+        note = {"done": "already built", "building": "being built"}[existing.status]
+        return Planned(name, version, suite, existing.id, existing.status,
+                       f"{note} (build {existing.id}): nothing to do")
+    # new, or done but another identity's build came after it (a recipe changed back):
+    # a new build, whose counter makes its version the highest
+    build = Build(source_package_id=source.id, recipe_digest=recipe, env_digest=env,
+                  origin=origin, status="queued", campaign=campaign,
+                  version_mark=settings.worker.version_mark,
+                  version_counter=version_counter(session, name, version, recipe, env))
+    session.add(build)
+    session.flush()
+    return Planned(name, version, suite, build.id, "queued")

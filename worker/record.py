@@ -43,6 +43,7 @@ class Claimed:
     env_digest: str
     #: the counter of the build's version mark (rewrite.versions); None: versions kept
     counter: int | None = None
+    mark: str | None = None  # the mark's letters, as planned
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def claim(
             return NotClaimed(build.status, build.worker)
         source = build.source_package
         return Claimed(build.id, source.name, source.version, source.suite, build.origin,
-                       build.recipe_digest, build.env_digest, build.version_counter)
+                       build.recipe_digest, build.env_digest, build.version_counter,
+                       build.version_mark)
 
 
 class Heartbeat:

@@ -145,6 +145,7 @@ class Build(Base):
     # the counter of our version mark (1.0-1ue<N>), one per build identity of a source
     # version; None for builds before marking (0006)
     version_counter: Mapped[int | None] = mapped_column(Integer)
+    version_mark: Mapped[str | None] = mapped_column(String(16))  # the letters (0006)
     # the version of the source this build publishes when it is not the upstream's
     # (a recipe's patches make a source of our own); None: the upstream source (0006)
     source_version: Mapped[str | None] = mapped_column(String(NAME_LEN))
@@ -202,6 +203,26 @@ class BinaryPackage(Base):
 
     def __repr__(self) -> str:
         return f"<BinaryPackage {self.name} {self.version} {self.architecture}>"
+
+
+class VersionCounter(Base):
+    """The counters of our version mark of one source version (0006): each build identity
+    (recipe digest, environment digest) gets one, a new one is always one more than the
+    highest, and (source, version, counter) is unique, so two planners never give
+    different builds one version."""
+
+    __tablename__ = "version_counter"
+    __table_args__ = (UniqueConstraint("source", "version", "counter"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(NAME_LEN))
+    version: Mapped[str] = mapped_column(String(NAME_LEN))
+    counter: Mapped[int] = mapped_column(Integer)
+    recipe_digest: Mapped[str] = mapped_column(String(DIGEST_LEN))
+    env_digest: Mapped[str] = mapped_column(String(DIGEST_LEN))
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
 
 
 class SourceFile(Base):

@@ -114,7 +114,10 @@ def _sources(settings: PublishTarget, items: list[SourceItem],
             pool.append(PoolEntry(f"{directory}/{name}", path, sha,
                                   f"source {item.name} {item.version}"))
             files.append((name, hashes(path.read_bytes())))
-        stanzas.append(sources_stanza(dsc, directory=directory, files=files))
+        try:
+            stanzas.append(sources_stanza(dsc, directory=directory, files=files))
+        except ValueError as exc:
+            raise FormatError(entries[0][0], f"cannot be listed in Sources: {exc}") from exc
     return stanzas, pool
 
 
@@ -140,6 +143,11 @@ def _source_files(cache: Cache, store: ArtifactStore, item: SourceItem
         if sorted((ref.name, ref.sha256) for ref in listed) != sorted(item.files[1:]):
             raise IntegrityError(made[0][0], "the files this .dsc lists are not the ones the "
                                  f"build recorded (build {item.build_id}): nothing was "
+                                 "published")
+        named = (dsc.get("Source", ""), dsc.get("Version", ""))
+        if named != (item.name, item.version):
+            raise IntegrityError(made[0][0], f"names {' '.join(named)}, not {item.name} "
+                                 f"{item.version} (build {item.build_id}): nothing was "
                                  "published")
         return made
     if not is_digest(item.dsc_sha256, "SHA256"):

@@ -47,6 +47,7 @@ from base.errors import (
     MirrorUnreachable,
     NotFoundError,
     SignatureError,
+    UnessentialError,
 )
 from worker.build.sandbox import (
     CHROOT_PATH,
@@ -578,7 +579,7 @@ def build_source(
             buildinfo=next((p for p in copied if p.suffix == ".buildinfo"), None),
             changes=next((p for p in copied if p.suffix == ".changes"), None),
             udebs=[p for p in copied if p.suffix == ".udeb"],
-            sources=[p for p in copied if p.parent.name == "source"],
+            sources=[p for p in copied if p.parent == out_dir / "source"],
         )
         blog.note(f"success: {len(result.debs)} .deb in {seconds:.1f} s")
         log(f"{info.subject}: built {len(result.debs)} .deb in {seconds:.0f} s")
@@ -638,9 +639,11 @@ def _build(build: _Build, dsc: Path, base: Path, out_dir: Path,
                         network=False, user=True, env=benv, cwd="/build")
     if step.returncode != 0:
         raise build.fail(f"dpkg-source -x exited {step.returncode}")
+    made: list[Path] = []
     if new_source is not None:
         _make_source(build, new_source, [name for _, name in patch_names], benv, srcdir)
         patch_names = []  # part of the new source now
+        made = _copy_source(build, new_source, build_dir, out_dir / "source")
     for patch, name in patch_names:
         step = build.chroot(
             f"patch {patch.name}",
@@ -665,24 +668,43 @@ def _build(build: _Build, dsc: Path, base: Path, out_dir: Path,
     debs = [p for p in produced if p.suffix == ".deb"]
     if not debs:
         raise build.fail("dpkg-buildpackage produced no .deb")
-    if new_source is not None:
-        dsc_name = f"{info.source}_{new_source.version.split(':', 1)[-1]}.dsc"
-        made = build_dir / dsc_name
-        if not _is_regular(made):
-            raise build.fail(f"dpkg-source -b made no {dsc_name}")
-        produced += [made, *(build_dir / name for name in parse_dsc_files(made))]
-        (out_dir / "source").mkdir(exist_ok=True)
     copied = []
     for path in produced:
         if not _is_regular(path):
             raise build.fail(f"{path.name}: not a regular file in /build")
-        into = out_dir / "source" if path.suffix not in (".deb", ".udeb", ".buildinfo",
-                                                         ".changes") else out_dir
-        if path.name.endswith(".dsc"):
-            into = out_dir / "source"
-        shutil.copyfile(path, into / path.name)
-        copied.append(into / path.name)
+        shutil.copyfile(path, out_dir / path.name)
+        copied.append(out_dir / path.name)
         build.blog.note(f"result: {path.name} ({path.stat().st_size} bytes, sha256 "
+                        f"{hashlib.sha256(path.read_bytes()).hexdigest()})")
+    return copied + made
+
+
+def _copy_source(build: _Build, new: NewSource, build_dir: Path, into: Path) -> list[Path]:
+    """The source dpkg-source -b made, copied out before the package's own build runs
+    (its debian/rules could change /build afterwards), checked: its .dsc names this
+    source and version, and lists plain names of regular files. The .dsc first."""
+    name = f"{build.info.source}_{new.version.split(':', 1)[-1]}.dsc"
+    made = build_dir / name
+    if not _is_regular(made):
+        raise build.fail(f"dpkg-source -b made no {name}")
+    into.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(made, into / name)
+    try:
+        info = read_source_info(into / name)
+    except UnessentialError as exc:
+        raise build.fail(f"the source made: {exc}") from exc
+    if (info.source, info.version) != (build.info.source, new.version):
+        raise build.fail(f"the source made is {info.source} {info.version}, not "
+                         f"{build.info.source} {new.version}")
+    copied = [into / name]
+    for listed in info.files:
+        path = build_dir / listed
+        if not _is_regular(path):
+            raise build.fail(f"{listed}: listed in {name} but not a regular file in /build")
+        shutil.copyfile(path, into / listed)
+        copied.append(into / listed)
+    for path in copied:
+        build.blog.note(f"source: {path.name} ({path.stat().st_size} bytes, sha256 "
                         f"{hashlib.sha256(path.read_bytes()).hexdigest()})")
     return copied
 
@@ -694,6 +716,9 @@ format=$(cat debian/source/format 2>/dev/null || echo 1.0)
 if [ "$format" = "3.0 (quilt)" ]; then
   mkdir -p debian/patches/unessential
   touch debian/patches/series
+  if [ -s debian/patches/series ] && [ -n "$(tail -c 1 debian/patches/series)" ]; then
+    echo >> debian/patches/series  # its last line had no newline
+  fi
   for name in $UE_PATCHES; do
     if [ -e "debian/patches/unessential/$name" ]; then
       echo "debian/patches/unessential/$name: already in the source" >&2
