@@ -328,7 +328,7 @@ def test_outdated_compares_in_dpkg_order_across_suites() -> None:
     (moved,) = outdated(built, upstream)
     assert moved.as_dict() == {"source": "openssl", "ours": "3.0.11-1~deb12u1",
                                "upstream": "3.0.11-1~deb12u2", "suite": "bookworm-security",
-                               "origin": "repack", "build_id": 1}
+                               "origin": "repack", "build_id": 1, "binnmu": []}
 
 
 def test_new_source_changelog_entry_lines() -> None:
