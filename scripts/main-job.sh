@@ -29,8 +29,11 @@ $u rebuild --repack $(sed -e 's/#.*//' recipes/closures/python3.txt) ca-certific
 $u rebuild --repack --closure haproxy --wait --concurrency 2
 $u rebuild hello --wait
 $u status
-# publish the rebuilt packages as a signed archive; prints the sources.list stanza
-$u publish --valid-for 30d
+# publish the rebuilt packages as a signed archive; prints the sources.list stanza.
+# Every binary's source is fetched (verified) into Sources; `--sources available` lists
+# and leaves out those the mirror cannot serve (some mirrors carry no sources of the
+# security suite) instead of failing the publish, the default.
+$u publish --valid-for 30d --sources available
 
 # bootstrap from the published archive (verified through its signed Release): an OCI
 # image with an SPDX SBOM, and the same closure as a directory to run python3 in

@@ -317,10 +317,19 @@ def test_a_binary_is_never_published_without_its_source(home: Path, tmp_path: Pa
     assert result.exit_code != 0
     line = result.output.strip().splitlines()[-1]
     assert "source tiny 1.0" in line and "never published without its source" in line, line
-    assert "cannot be fetched" in line
+    assert "cannot read the upstream" in line
     assert not (public(home) / "dists").exists() and not (public(home) / "pool").exists()
     config.write_text(base + '[publish]\nsources = "available"\n')
     result = CliRunner().invoke(cli, ["-q", "--config", str(config), "publish", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["sources"] == 0
+    info = json.loads(result.stdout)
+    assert info["sources"] == 0
+    (missing,) = info["missing_sources"]
+    assert (missing["source"], missing["version"]) == ("tiny", "1.0")
+    assert "cannot read the upstream" in missing["problem"]
+    # the option overrides the configuration, both ways
+    config.write_text(base)
+    result = CliRunner().invoke(cli, ["-q", "--config", str(config), "publish", "--sources",
+                                      "available", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["missing_sources"]
     assert (public(home) / "dists" / "stable" / "main" / "source" / "Sources").read_text() == ""

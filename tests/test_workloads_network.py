@@ -38,8 +38,14 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     campaign = json.loads(result.stdout)
     assert {b["status"] for b in campaign["builds"]} == {"done"}, campaign
-    publish = cli(data, "publish")
+    publish = cli(data, "publish", "--sources", "available", "--json")
     assert publish.returncode == 0, publish.stderr
+    info = json.loads(publish.stdout)
+    # every source is in Sources, or one the mirror lists but does not serve (some
+    # mirrors carry no sources of the security suite)
+    assert all("cannot be fetched" in m["problem"] for m in info["missing_sources"]), \
+        info["missing_sources"]
+    assert info["sources"] + len(info["missing_sources"]) == len(campaign["builds"])
     yield data, campaign
 
 

@@ -9,6 +9,7 @@ import http.server
 import os
 import socket
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -62,22 +63,35 @@ def sources_stanza(root: Path, suite: str, keyring: Path, url: str | None = None
               "(units s, m, h, d, w; positive; default: publish.valid_for, else none).")
 @click.option("--date", "date_text", help="The Release Date (RFC 2822; default: now). "
               "The same catalog and Date give byte-identical indices.")
+@click.option("--sources", "sources_mode", type=click.Choice(["required", "available"]),
+              help="required: fail when a published binary's source cannot be had; "
+                   "available: leave it out of Sources, listed (default: publish.sources).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def publish_command(app: AppContext, suite: str | None, valid_for: str | None,
-                    date_text: str | None, as_json: bool) -> None:
+                    date_text: str | None, sources_mode: str | None, as_json: bool) -> None:
     """Publish the catalog's newest builds as a signed APT archive, atomically.
 
     Writes a new snapshot beside the served one and switches `dists/<suite>` to it
     with one rename; a failed publish leaves the previous archive served.
 
     \b
+    Every published binary's source is listed in Sources: from this host's cache, else
+    fetched from the upstream (verified); one that cannot be had fails the publish,
+    unless `--sources available` (or publish.sources) leaves it out (listed in the
+    output as missing, with the reason).
+
+    \b
     Example:
       unessential publish --suite stable --valid-for 7d
+      unessential publish --sources available --json
     """
     from archive.publish.publisher import archive_root, publish
 
     settings = _settings(app, suite)
+    if sources_mode is not None:
+        settings = replace(settings, publish=settings.publish.model_copy(
+            update={"sources": sources_mode}))
     duration = (option_duration(valid_for) if valid_for is not None
                 else settings.publish.valid_for_delta)
     date = None
@@ -94,11 +108,15 @@ def publish_command(app: AppContext, suite: str | None, valid_for: str | None,
                     "release_sha256": result.release_sha256,
                     "fingerprints": result.fingerprints, "packages": result.packages,
                     "sources": result.sources, "new_pool_files": result.new_pool_files,
-                    "reused": result.reused, "keyring": str(keyring)})
+                    "reused": result.reused, "keyring": str(keyring),
+                    "missing_sources": result.missing_sources})
         return
     click.echo(f"published {result.suite}: snapshot {result.snapshot}, {result.packages} "
                f"packages, {result.sources} sources, signed by "
                f"{', '.join(result.fingerprints)}")
+    for missing in result.missing_sources:
+        click.echo(f"source left out: {missing['source']} {missing['version']}: "
+                   f"{missing['problem']}")
     click.echo("\nTo use it, save the key and this sources stanza (e.g. "
                "/etc/apt/sources.list.d/unessential.sources):\n")
     click.echo(sources_stanza(root, result.suite, keyring))

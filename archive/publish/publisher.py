@@ -64,6 +64,8 @@ class PublishResult:
     new_pool_files: int
     reused: bool = False
     files: dict[str, Hashes] = field(default_factory=dict)
+    #: sources left out (publish.sources = "available"): source, version, problem
+    missing_sources: list[dict[str, str]] = field(default_factory=list)
 
 
 def archive_root(settings: PublishTarget) -> Path:
@@ -75,8 +77,9 @@ def archive_root(settings: PublishTarget) -> Path:
     return root
 
 
-def _sources(settings: PublishTarget, items: list[SourceItem],
-             reporter: Reporter) -> tuple[list[str], list[PoolEntry]]:
+def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporter,
+             missing_out: list[dict[str, str]] | None = None
+             ) -> tuple[list[str], list[PoolEntry]]:
     """Sources stanzas of the published sources, and the pool files they list.
 
     A source's files come from this host's upstream cache; those not cached are fetched
@@ -105,6 +108,9 @@ def _sources(settings: PublishTarget, items: list[SourceItem],
                     f"{problem}; a binary is never published without its source (publish."
                     "sources = \"available\" leaves such sources out). Nothing was published")
             reporter.log(f"source {item.name} {item.version}: {problem}: not in Sources")
+            if missing_out is not None:
+                missing_out.append({"source": item.name, "version": item.version,
+                                    "problem": problem})
             continue
         dsc_path = entries[0][2]
         dsc = parse_one(_dsc_body(dsc_path.read_text(encoding="utf-8", errors="replace")))
@@ -173,13 +179,21 @@ def _fetch_sources(settings: PublishTarget, items: list[SourceItem],
         for item in items:
             reporter.log(f"source {item.name} {item.version}: fetching from the upstream")
             try:
-                _, record = upstream.cache_source(item.name, item.version)
+                _, record = upstream.find_source(item.name, item.version)
             except NotFoundError as exc:
                 problems[(item.name, item.version)] = f"not in the upstream's Sources ({exc})"
                 continue
             except (MirrorUnreachable, TruncatedDownload, IntegrityError, SignatureError) as exc:
-                problems[(item.name, item.version)] = f"cannot be fetched: {exc}"
+                problems[(item.name, item.version)] = f"cannot read the upstream: {exc}"
                 continue
+            if record.dsc.sha256 == item.dsc_sha256:
+                try:
+                    upstream.cache_source(item.name, item.version)
+                except (NotFoundError, MirrorUnreachable, TruncatedDownload, IntegrityError,
+                        SignatureError) as exc:
+                    problems[(item.name, item.version)] = (
+                        f"listed in the upstream's Sources but cannot be fetched: {exc}")
+                    continue
             if record.dsc.sha256 != item.dsc_sha256:
                 problems[(item.name, item.version)] = (
                     f"the upstream's .dsc (SHA256 {record.dsc.sha256}) is not the one the "
@@ -261,7 +275,8 @@ def _publish(
                     stanzas[arch].append(stanza)
                     contents[arch] += [(path, f"{section}/{item.name}") for path in deb.paths]
             advance(1)
-    source_stanzas, source_entries = _sources(settings, sources, reporter)
+    missing: list[dict[str, str]] = []
+    source_stanzas, source_entries = _sources(settings, sources, reporter, missing)
     pool = Pool(root, settings.data_dir / "cache" / "publish-pool")
     try:
         # every pool name is checked before any file is copied: a refused publish adds none
@@ -290,6 +305,7 @@ def _publish(
     result.packages = len(binaries)
     result.sources = len(source_stanzas)
     result.new_pool_files = new_files
+    result.missing_sources = missing
     _record(settings, result)
     snapshots.prune(pub.keep_snapshots)
     return result
