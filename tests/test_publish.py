@@ -327,7 +327,7 @@ def test_a_binary_is_never_published_without_its_source(home: Path, tmp_path: Pa
     (missing,) = info["missing_sources"]
     assert (missing["source"], missing["version"]) == ("tiny", "1.0")
     assert "cannot read the upstream" in missing["problem"]
-    # the option overrides the configuration, both ways
+    # the option overrides the configuration
     config.write_text(base)
     result = CliRunner().invoke(cli, ["-q", "--config", str(config), "publish", "--sources",
                                       "available", "--json"])
