@@ -285,8 +285,12 @@ class _Decider:
         return self._essential_detail(name)
 
 
-def _render(groups: list[list[Relation]]) -> str:
+def render_groups(groups: list[list[Relation]]) -> str:
+    """A relation field's text from OR-groups (python-debian's writer)."""
     return str(PkgRelation.str(groups))
+
+
+_render = render_groups
 
 
 def _set(control: dict[str, str], name: str, groups: list[list[Relation]]) -> None:

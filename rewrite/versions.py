@@ -37,7 +37,8 @@ from pathlib import Path
 from debian.debian_support import Version
 
 from base.errors import FormatError, RewriteError
-from recipes.recipe import Relation, split_relations
+from recipes.recipe import split_relations
+from rewrite.relations import render_groups as _render
 
 #: the default mark of our binaries' versions (letters only; see the module text)
 DEFAULT_MARK = "ue"
@@ -168,9 +169,3 @@ def _pin(fields: dict[str, str], name: str, versions: Mapping[str, tuple[str, st
     if changed:
         fields[name] = _render(groups)
     return pinned
-
-
-def _render(groups: list[list[Relation]]) -> str:
-    from debian.deb822 import PkgRelation
-
-    return str(PkgRelation.str(groups))

@@ -112,8 +112,7 @@ def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporte
                 missing_out.append({"source": item.name, "version": item.version,
                                     "problem": problem})
             continue
-        dsc_path = entries[0][2]
-        dsc = parse_one(_dsc_body(dsc_path.read_text(encoding="utf-8", errors="replace")))
+        dsc = _read_dsc(entries[0][0], entries[0][2])
         directory = _directory(item.name)
         files: list[tuple[str, Hashes]] = []
         for name, sha, path in entries:
@@ -141,10 +140,7 @@ def _source_files(cache: Cache, store: ArtifactStore, item: SourceItem
         made = [(name, sha, store.path(sha)) for name, sha in item.files]
         if not all(path.is_file() for _, _, path in made):
             return None
-        try:
-            dsc = parse_one(_dsc_body(made[0][2].read_text(encoding="utf-8", errors="replace")))
-        except ValueError as exc:
-            raise FormatError(made[0][0], f"not a .dsc (build {item.build_id}): {exc}") from exc
+        dsc = _read_dsc(made[0][0], made[0][2])
         listed = parse_checksums(dsc.get("Checksums-Sha256", ""), f"{made[0][0]}")
         if sorted((ref.name, ref.sha256) for ref in listed) != sorted(item.files[1:]):
             raise IntegrityError(made[0][0], "the files this .dsc lists are not the ones the "
@@ -161,7 +157,7 @@ def _source_files(cache: Cache, store: ArtifactStore, item: SourceItem
     dsc_path = cache.object_path(item.dsc_sha256)
     if not dsc_path.is_file():
         return None
-    dsc = parse_one(_dsc_body(dsc_path.read_text(encoding="utf-8", errors="replace")))
+    dsc = _read_dsc(dsc_path.name, dsc_path)
     entries = [(f"{item.name}_{item.version.split(':')[-1]}.dsc", item.dsc_sha256, dsc_path)]
     listed = parse_checksums(dsc.get("Checksums-Sha256", ""), f"{item.name}_{item.version} .dsc")
     entries += [(ref.name, ref.sha256, cache.object_path(ref.sha256)) for ref in listed]
@@ -199,6 +195,14 @@ def _fetch_sources(settings: PublishTarget, items: list[SourceItem],
                     f"the upstream's .dsc (SHA256 {record.dsc.sha256}) is not the one the "
                     f"build used (SHA256 {item.dsc_sha256})")
     return problems
+
+
+def _read_dsc(name: str, path: Path) -> dict[str, str]:
+    """The fields of a .dsc file; FormatError naming it if they do not parse."""
+    try:
+        return dict(parse_one(_dsc_body(path.read_text(encoding="utf-8", errors="replace"))))
+    except ValueError as exc:
+        raise FormatError(name, f"not a .dsc: {exc}") from exc
 
 
 def _dsc_body(text: str) -> str:
