@@ -27,6 +27,32 @@ BASE_GROUP = ["root:x:0:", "nogroup:x:65534:"]
 BASE_SHADOW = ["root:*:0:0:99999:7:::", "nobody:*:0:0:99999:7:::"]
 BASE_GSHADOW = ["root:*::", "nogroup:*::"]
 
+#: Debian's globally allocated groups and users (ids below 100: Debian policy 9.2.2,
+#: the same on every Debian system), as base-passwd's group.master and passwd.master
+#: list them. An action that names one the image lacks (base-files' postinst makes
+#: /var/mail root:mail) gets it with that id, as a system with base-passwd has it.
+STATIC_GROUPS = {
+    "daemon": 1, "bin": 2, "sys": 3, "adm": 4, "tty": 5, "disk": 6, "lp": 7, "mail": 8,
+    "news": 9, "uucp": 10, "man": 12, "proxy": 13, "kmem": 15, "dialout": 20, "fax": 21,
+    "voice": 22, "cdrom": 24, "floppy": 25, "tape": 26, "sudo": 27, "audio": 29, "dip": 30,
+    "www-data": 33, "backup": 34, "operator": 37, "list": 38, "irc": 39, "src": 40,
+    "shadow": 42, "utmp": 43, "video": 44, "sasl": 45, "plugdev": 46, "staff": 50,
+    "games": 60, "users": 100,
+}
+#: name -> (uid, primary group, gecos, home)
+STATIC_USERS = {
+    "daemon": (1, "daemon", "daemon", "/usr/sbin"), "bin": (2, "bin", "bin", "/bin"),
+    "sys": (3, "sys", "sys", "/dev"), "sync": (4, "nogroup", "sync", "/bin"),
+    "games": (5, "games", "games", "/usr/games"), "man": (6, "man", "man", "/var/cache/man"),
+    "lp": (7, "lp", "lp", "/var/spool/lpd"), "mail": (8, "mail", "mail", "/var/mail"),
+    "news": (9, "news", "news", "/var/spool/news"),
+    "uucp": (10, "uucp", "uucp", "/var/spool/uucp"), "proxy": (13, "proxy", "proxy", "/bin"),
+    "www-data": (33, "www-data", "www-data", "/var/www"),
+    "backup": (34, "backup", "backup", "/var/backups"),
+    "list": (38, "list", "Mailing List Manager", "/var/list"),
+    "irc": (39, "irc", "ircd", "/run/ircd"),
+}
+
 
 class AccountError(ValueError):
     """No free id, a reference to a user or group that does not exist, or a field that
@@ -110,6 +136,8 @@ class Accounts:
         if name.isdigit() and len(name) < 10:
             return int(name)
         fields = self.passwd.find(name)
+        if fields is None and name in STATIC_USERS:
+            return self._add_static_user(name)
         if fields is None:
             raise AccountError(f"no user {name!r} in /etc/passwd")
         return int(fields[2])
@@ -118,9 +146,21 @@ class Accounts:
         if name.isdigit() and len(name) < 10:
             return int(name)
         fields = self.group.find(name)
+        if fields is None and name in STATIC_GROUPS:
+            return self.add_fixed_group(name, STATIC_GROUPS[name])
         if fields is None:
             raise AccountError(f"no group {name!r} in /etc/group")
         return int(fields[2])
+
+    def _add_static_user(self, name: str) -> int:
+        """One of Debian's static users, with its fixed uid (and its group)."""
+        uid, group, gecos, home = STATIC_USERS[name]
+        if uid in self.passwd.ids():
+            raise AccountError(f"uid {uid} of Debian's user {name!r} is another user's")
+        gid = self.gid(group)
+        self.passwd.lines.append(f"{name}:x:{uid}:{gid}:{gecos}:{home}:{NOLOGIN}")
+        self.shadow.lines.append(f"{name}:*:0:0:99999:7:::")
+        return uid
 
     def has_user(self, name: str) -> bool:
         return self.passwd.find(name) is not None

@@ -29,7 +29,9 @@ from bootstrap.installer import (
 )
 from bootstrap.model import ImageConfig
 from bootstrap.output import FORMATS, check_target, guess_format, work_dir, write_output
+from bootstrap.paths import FilterError
 from bootstrap.resolver import ResolveError, why
+from bootstrap.settings import BootstrapSettings
 
 OCI_ARCH = {"amd64": "amd64", "arm64": "arm64", "armhf": "arm", "i386": "386",
             "ppc64el": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
@@ -57,8 +59,9 @@ def source_date_epoch() -> int | None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="dir, tar, oci (OCI layout in a tar) or docker (docker-archive); default "
               "from the output name (.oci.tar, .docker.tar, .tar, else a directory).")
-@click.option("--sbom", "sboms", multiple=True, type=click.Choice(["spdx", "cyclonedx"]),
-              help="Write an SBOM beside the output (<output>.spdx.json / .cdx.json).")
+@click.option("--sbom", "sboms", multiple=True, metavar="spdx,cyclonedx",
+              help="Write SBOMs beside the output (<output>.spdx.json / .cdx.json): spdx, "
+              "cyclonedx, or both (comma-separated or repeated).")
 @click.option("--why", "why_name", metavar="PACKAGE",
               help="Print the chain of relations that pulls PACKAGE in, and stop.")
 @click.option("--user", help="Create a non-root account NAME[:UID] and run the image as it.")
@@ -69,6 +72,18 @@ def source_date_epoch() -> int | None:
 @click.option("--tag", default="latest", show_default=True, help="Image tag.")
 @click.option("--name", "image_name", default="", help="Image name (default: the packages).")
 @click.option("--with-recommends", is_flag=True, help="Install Recommends too.")
+@click.option("--exclude-docs", is_flag=True,
+              help="Leave out manual pages, Info manuals, /usr/share/doc but the copyright "
+              "files, and message catalogs (dpkg path filters; bootstrap.exclude_docs).")
+@click.option("--exclude-charsets", is_flag=True,
+              help="Leave out glibc's iconv modules (/usr/lib/*/gconv: charsets beyond "
+              "UTF-8, ASCII, Latin-1, UTF-16/32; bootstrap.exclude_charsets).")
+@click.option("--path-filter", "path_filters", multiple=True, metavar="RULE",
+              help="A dpkg path filter, path-exclude=GLOB or path-include=GLOB (as "
+              "mmdebstrap's --dpkgopt takes it); repeatable, applied in order after "
+              "--exclude-docs and bootstrap.path_filters, the last match deciding.")
+@click.option("--no-base", is_flag=True,
+              help="Do not add bootstrap.base (base-files: /etc/os-release) to the image.")
 @click.option("--no-merged-usr", is_flag=True, help="Keep /bin, /lib, ... as directories.")
 @click.option("--allow-devices", is_flag=True, help="Accept device nodes in packages.")
 @click.option("--strict", is_flag=True,
@@ -86,7 +101,9 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
                       output: Path | None, fmt: str | None, sboms: tuple[str, ...],
                       why_name: str | None, user: str | None, entrypoint: str | None,
                       cmd: str | None, env: tuple[str, ...], workdir: str, tag: str,
-                      image_name: str, with_recommends: bool, no_merged_usr: bool,
+                      image_name: str, with_recommends: bool, exclude_docs: bool,
+                      exclude_charsets: bool,
+                      path_filters: tuple[str, ...], no_base: bool, no_merged_usr: bool,
                       allow_devices: bool, strict: bool, force: bool, no_record: bool,
                       compare_upstream: bool, as_json: bool) -> None:
     """Install PACKAGES and their dependency closure (nothing else) into an image.
@@ -103,9 +120,16 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
       unessential bootstrap python3 ca-certificates --archive ./public --suite stable \\
           --output python.oci.tar --sbom spdx --entrypoint /usr/bin/python3
       unessential bootstrap busybox --output rootfs/ --format dir
+      unessential bootstrap python3 --exclude-docs --output rootfs/
       unessential bootstrap python3 --why libssl3
     """
     target = PublishTarget(app.section(PublishSettings), app.data_dir, app.database_url)
+    sboms = _sbom_kinds(sboms)
+    settings = app.section(BootstrapSettings)
+    try:
+        paths = settings.path_filter(exclude_docs, path_filters, exclude_charsets)
+    except FilterError as exc:
+        raise click.BadParameter(str(exc), param_hint="--path-filter") from None
     reporter = app.reporter() if not as_json else Reporter(quiet=True)
     if user is not None:
         parse_user(user)  # refused before anything is fetched
@@ -122,6 +146,8 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
         allow_devices=allow_devices,
         mtime=source_date_epoch(),
         user=user,
+        base=() if no_base else tuple(settings.base),
+        paths=paths,
     )
     upstream_config = upstream_settings(request)
     if why_name is None and output is None:
@@ -232,6 +258,18 @@ def _image_config(request: Request, installed: Installed, entrypoint: str | None
         created=request.mtime or 0, tag=tag, name=f"unessential/{name}")
 
 
+def _sbom_kinds(values: tuple[str, ...]) -> tuple[str, ...]:
+    kinds: list[str] = []
+    for value in values:
+        for kind in (k.strip().lower() for k in value.split(",")):
+            if kind not in ("spdx", "cyclonedx"):
+                raise click.BadParameter(f"{kind!r}: expected spdx or cyclonedx",
+                                         param_hint="--sbom")
+            if kind not in kinds:
+                kinds.append(kind)
+    return tuple(kinds)
+
+
 def _write_sboms(installed: Installed, output: Path, kinds: tuple[str, ...],
                  config: ImageConfig, created: int) -> list[str]:
     written: list[str] = []
@@ -240,14 +278,17 @@ def _write_sboms(installed: Installed, output: Path, kinds: tuple[str, ...],
     from bootstrap.sbom import cyclonedx_json, spdx_json, write_sbom
 
     seed = "\n".join(f"{p.name} {p.version} {p.sha256}" for p in installed.packages)
+    paths = installed.path_filters
     for kind in kinds:
         if kind == "spdx":
             document = spdx_json(installed.packages, image_name=config.name, created=created,
-                                 namespace_seed=seed)
+                                 namespace_seed=seed, identity=installed.identity,
+                                 path_filters=paths)
             path = output.with_name(output.name + ".spdx.json")
         else:
             document = cyclonedx_json(installed.packages, image_name=config.name,
-                                      created=created, serial_seed=seed)
+                                      created=created, serial_seed=seed,
+                                      identity=installed.identity, path_filters=paths)
             path = output.with_name(output.name + ".cdx.json")
         write_sbom(path, document)
         written.append(str(path))
@@ -282,6 +323,10 @@ def _summary(installed: Installed, output: Path, fmt: str, digest: str, sboms: l
             "actions": [asdict(o) for o in installed.outcomes],
             "unhandled": [asdict(u) for u in installed.unhandled],
             "implicit_uses": [asdict(u) for u in installed.implicit_uses],
+            "identity": asdict(installed.identity) if installed.identity else None,
+            "missing_base": installed.missing_base,
+            "path_filters": installed.path_filters,
+            "left_out": {name: len(paths) for name, paths in installed.left_out.items()},
         })
         return
     skipped = [o for o in installed.outcomes if o.status == "skipped"]
@@ -290,6 +335,12 @@ def _summary(installed: Installed, output: Path, fmt: str, digest: str, sboms: l
     applied = sum(1 for o in installed.outcomes if o.status == "applied")
     click.echo(f"actions: {applied} applied, {len(skipped)} skipped, "
                f"{len(installed.unhandled)} packages with scripts not run")
+    if installed.path_filters:
+        left = sum(len(paths) for paths in installed.left_out.values())
+        click.echo(f"path filters: {left} paths of {len(installed.left_out)} packages left out")
+    if installed.identity is not None:
+        click.echo(f"identity: {installed.identity.pretty_name or installed.identity.distro} "
+                   f"({installed.identity.path})")
     if installed.implicit_uses:
         packages = len({u.package for u in installed.implicit_uses})
         click.echo(f"implicit uses: {len(installed.implicit_uses)} unsatisfied in {packages} "

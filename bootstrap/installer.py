@@ -27,7 +27,9 @@ from bootstrap.accounts import NAME, AccountError
 from bootstrap.apply import ActionFailed, Applier, Outcome, parse_actions
 from bootstrap.confined import Confinement, ImageRoot
 from bootstrap.diversions import DIVERSIONS
+from bootstrap.identity import Identity, read_identity
 from bootstrap.model import InstalledPackage
+from bootstrap.paths import PathFilter, dpkg_config
 from bootstrap.resolver import Resolution, resolve
 from bootstrap.rootpath import OutsideRoot, inside
 from bootstrap.status import ARCH_NAME, PACKAGE_NAME, DpkgEntry, md5_of, write_database
@@ -42,6 +44,8 @@ INSTALL_SCRIPTS = ("preinst", "postinst", "config")
 #: The dpkg status field that lists a package's unsatisfied implicit uses, one per line:
 #: "KIND NEEDS PATH" (read by `audit --fail-on implicit-use`).
 UNSATISFIED_FIELD = "Unessential-Unsatisfied-Uses"
+#: the image's path filters, as dpkg reads them (a dpkg run later applies them too)
+PATHS_CONFIG = "etc/dpkg/dpkg.cfg.d/unessential-paths"
 
 
 @dataclass
@@ -59,6 +63,10 @@ class Request:
     allow_devices: bool = False
     mtime: int | None = None  # SOURCE_DATE_EPOCH: clamp of every mtime
     user: str | None = None  # "name" or "name:uid": a non-root account to create
+    #: packages every image gets where the archive has them (base-files: the image's
+    #: identity, /etc/os-release); one the archive lacks is reported, not an error
+    base: tuple[str, ...] = ()
+    paths: PathFilter = field(default_factory=PathFilter)  # dpkg's path filters
 
 
 @dataclass
@@ -102,6 +110,12 @@ class Installed:
     #: implicit run-time uses (the packages' `implicit-uses` members) the image leaves
     #: unsatisfied: the needed program is not in it
     implicit_uses: list[UnsatisfiedUse] = field(default_factory=list)
+    #: per package, the paths its .deb ships that the path filters left out
+    left_out: dict[str, list[str]] = field(default_factory=dict)
+    #: base packages (Request.base) the archive does not have
+    missing_base: list[str] = field(default_factory=list)
+    identity: Identity | None = None  # the image's os-release, as scanners read it
+    path_filters: list[str] = field(default_factory=list)  # the rules, as dpkg writes them
 
 
 def archive_url(archive: str) -> str:
@@ -145,9 +159,18 @@ def resolve_request(upstream: Upstream, request: Request) -> tuple[Resolution, d
     pairs = upstream.packages(request.arch)
     suites = {record.package: suite for suite, record in pairs}
     records = [record for _, record in pairs]
-    resolution = resolve(records, request.roots, arch=request.arch,
+    roots, _ = base_roots(request, set(suites))
+    resolution = resolve(records, roots, arch=request.arch,
                          with_recommends=request.with_recommends)
     return resolution, suites
+
+
+def base_roots(request: Request, names: set[str]) -> tuple[list[str], list[str]]:
+    """The roots with the base packages the archive has; and those it lacks."""
+    roots = list(request.roots)
+    missing = [name for name in request.base if name not in names]
+    roots += [name for name in request.base if name in names and name not in roots]
+    return roots, missing
 
 
 def install(request: Request, root: Path, upstream: Upstream, reporter: Reporter) -> Installed:
@@ -177,6 +200,10 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
     _skeleton(fs, request)
     applier = Applier(root, log=reporter.log)
     installed = Installed(root, resolution, [], archive_url=url)
+    installed.missing_base = base_roots(request, set(suites))[1]
+    for name in installed.missing_base:
+        reporter.log(f"warning: {name} is not in the archive: the image has no identity "
+                     "(/etc/os-release), scanners will not know its distribution")
     entries: list[DpkgEntry] = []
     configure: list[tuple[str, list[Action]]] = []
     interests: list[tuple[str, list[str], list[Action]]] = []
@@ -194,8 +221,10 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
                     applier.run(record.package, action)
             try:
                 diverted = _diverted(applier, record.package)
+                left_out: list[str] = []
                 files = unpack_deb(deb_path, root, limits=limits, mtime=request.mtime,
-                                   aliases=aliases, diversions=diverted)
+                                   aliases=aliases, diversions=diverted,
+                                   paths=request.paths, left_out=left_out)
             except FormatError as exc:  # name the package, not the cache file
                 raise type(exc)(f"{record.package} ({record.filename})", exc.cause) from None
             if applier.owners is not None:  # (a diverted file, where it went)
@@ -208,12 +237,15 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
             _check_scripts(installed, record.package, deb.members, control, actions)
             conffiles = _lines(deb.members.get("conffiles"))
             applier.conffiles[record.package] = {p: md5_of(fs, p) for p in conffiles}
+            if left_out:
+                installed.left_out[record.package] = left_out
             entries.append(DpkgEntry(
                 control=control, paths=tuple(f.path for f in files),
-                md5sums=_text(deb.members.get("md5sums")), conffiles=tuple(conffiles),
-                triggers=_text(triggers)))
+                md5sums=without_paths(_text(deb.members.get("md5sums")), left_out),
+                conffiles=tuple(conffiles), triggers=_text(triggers)))
             installed.packages.append(_installed(record, control, url,
-                                                 suites[record.package].entry.suite))
+                                                 suites[record.package].entry.suite,
+                                                 len(left_out)))
             step(1)
     if request.merged_usr:
         _late_lib_links(fs)
@@ -233,7 +265,23 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
                          e.triggers)
                for e in entries]
     write_database(fs, entries)
+    installed.identity = read_identity(fs)
+    installed.path_filters = request.paths.texts
+    if request.paths:
+        fs.makedirs("etc/dpkg/dpkg.cfg.d", strict=True)
+        fs.write_text(PATHS_CONFIG, dpkg_config(request.paths.rules), strict=True)
     return installed
+
+
+def without_paths(md5sums: str, left_out: Sequence[str]) -> str:
+    """A package's md5sums without the files the path filters left out (so that
+    debsums and `dpkg --verify` check what the image holds)."""
+    if not left_out:
+        return md5sums
+    gone = {path.lstrip("/") for path in left_out}
+    kept = [line for line in md5sums.splitlines(keepends=True)
+            if line.rstrip("\n").partition("  ")[2].lstrip("/") not in gone]
+    return "".join(kept)
 
 
 def _diverted(applier: Applier, package: str) -> dict[str, str]:
@@ -437,7 +485,7 @@ def _add_user(applier: Applier, spec: str) -> tuple[int, int]:
 
 
 def _installed(record: BinaryRecord, control: dict[str, str], url: str,
-               suite: str) -> InstalledPackage:
+               suite: str, left_out: int = 0) -> InstalledPackage:
     fields = record.fields
     description = control.get("Description", "").split("\n", 1)[0]
     return InstalledPackage(
@@ -447,7 +495,7 @@ def _installed(record: BinaryRecord, control: dict[str, str], url: str,
         installed_size=int(control.get("Installed-Size", "0") or 0),
         homepage=control.get("Homepage", ""), maintainer=control.get("Maintainer", ""),
         description=description, md5=fields.get("MD5sum", ""),
-        sha512=fields.get("SHA512", ""))
+        sha512=fields.get("SHA512", ""), left_out=left_out)
 
 
 Log = Callable[[str], None]

@@ -25,6 +25,7 @@ class InstalledPackage:
     description: str = ""  # the first (synopsis) line
     md5: str = ""  # of the .deb, when the index lists it
     sha512: str = ""
+    left_out: int = 0  # files and links of the .deb the path filters left out
 
 
 @dataclass(frozen=True)

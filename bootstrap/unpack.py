@@ -60,8 +60,9 @@ from archive.debfile import (
     read_deb,
 )
 from base.errors import FormatError
+from bootstrap.paths import PathFilter
 
-__all__ = ["UnpackedFile", "UnpackLimits", "UnsafeArchive", "unpack_deb"]
+__all__ = ["PathFilterFailed", "UnpackedFile", "UnpackLimits", "UnsafeArchive", "unpack_deb"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -100,6 +101,16 @@ class UnpackLimits:
     allow_devices: bool = False
 
 
+class PathFilterFailed(FormatError):
+    """Path filters that leave out the directory of a member they keep."""
+
+    kind = "path-filter"
+
+
+class _LeftOut(Exception):
+    """Internal: a kept member's directory was left out; becomes PathFilterFailed."""
+
+
 class _Unsafe(Exception):
     """Internal: refuse the current member; becomes UnsafeArchive(deb, member: cause)."""
 
@@ -116,12 +127,18 @@ class _BoundedTarInfo(tarfile.TarInfo):
 def unpack_deb(deb: Path, root: Path, *, limits: UnpackLimits = UnpackLimits(),  # noqa: B008
                owners: bool = True, mtime: int | None = None,
                aliases: Mapping[str, str] | None = None,
-               diversions: Mapping[str, str] | None = None) -> list[UnpackedFile]:
+               diversions: Mapping[str, str] | None = None,
+               paths: PathFilter | None = None,
+               left_out: list[str] | None = None) -> list[UnpackedFile]:
     """Unpack the data.tar of `deb` into the directory `root` (created if missing).
 
     `diversions` maps a path as packages ship it to where dpkg's diversions database
     sends this package's file (those held by other packages): the member is written
     there, and listed at the path it was shipped at, as dpkg does.
+
+    `paths`: dpkg's path filters (`bootstrap.paths`): a member they leave out is not
+    written, not returned, and its path is appended to `left_out`; a kept member whose
+    parent directory they left out (and that no other package made) fails, as in dpkg.
 
     Returns the members in archive order. Raises UnsafeArchive naming `deb` and the
     member; FormatError for a corrupt package; OSError for I/O failures. On failure
@@ -136,6 +153,8 @@ def unpack_deb(deb: Path, root: Path, *, limits: UnpackLimits = UnpackLimits(), 
     job.aliases = {name: tuple(p for p in target.split("/") if p)
                    for name, target in (aliases or {}).items()}
     job.diversions = {_parts(path): _parts(to) for path, to in (diversions or {}).items()}
+    job.paths = paths or PathFilter()
+    job.left_out = left_out if left_out is not None else []
     member = package.data_name
     try:
         ext = _extension(member, "data.tar", DATA_EXTENSIONS)
@@ -157,6 +176,8 @@ def unpack_deb(deb: Path, root: Path, *, limits: UnpackLimits = UnpackLimits(), 
         job.clean_up()
         if isinstance(exc, _Unsafe):
             raise UnsafeArchive(subject, f"{member}: {exc}") from None
+        if isinstance(exc, _LeftOut):
+            raise PathFilterFailed(subject, f"{member}: {exc}") from None
         if isinstance(exc, _Bad):
             cls = UnsafeArchive if "decompresses to more than" in str(exc) else FormatError
             raise cls(subject, str(exc)) from None
@@ -209,6 +230,9 @@ class _Unpacker:
         self.total = 0
         self.aliases: dict[str, tuple[str, ...]] = {}
         self.diversions: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.paths = PathFilter()
+        self.left_out: list[str] = []
+        self.skipped_dirs: set[tuple[str, ...]] = set()  # canonical parts
 
     def canonical(self, parts: tuple[str, ...]) -> tuple[str, ...]:
         """Where `parts` goes in the image (an aliased top-level directory replaced)."""
@@ -301,7 +325,14 @@ class _Unpacker:
             self.total += size
             if self.total > self.limits.max_total:
                 raise _Unsafe(f"files total more than {self.limits.max_total} bytes")
-        elif kind in "cbp" and not self.limits.allow_devices:
+        if self.paths and parts and self.paths.skips(_image_path(shipped), kind):
+            self.left_out.append(_image_path(shipped))
+            if kind == "d":
+                self.skipped_dirs.add(parts)
+            return
+        if self.skipped_dirs and parts[:-1] in self.skipped_dirs:
+            self._parent_left_out(parts)
+        if kind in "cbp" and not self.limits.allow_devices:
             what = {"c": "character device", "b": "block device", "p": "FIFO"}[kind]
             raise _Unsafe(f"{what} refused (devices are not allowed)")
 
@@ -326,6 +357,16 @@ class _Unpacker:
         self.result.append(UnpackedFile(path=_image_path(shipped), kind=kind, size=size,
                                         mode=mode if kind != "l" else 0o777,
                                         uid=info.uid, gid=info.gid, target=target))
+
+    def _parent_left_out(self, parts: tuple[str, ...]) -> None:
+        """A kept member in a directory the path filters left out: dpkg cannot create
+        it (no such directory) unless the directory is there already."""
+        try:
+            os.close(self._open_dir(parts[:-1], create=False))
+        except FileNotFoundError:
+            raise _LeftOut(f"the path filters leave out its directory "
+                           f"{_image_path(parts[:-1])} (dpkg fails the same way: "
+                           "include the directory too)") from None
 
     def _directory(self, parent: int, parts: tuple[str, ...], info: tarfile.TarInfo,
                    mode: int) -> None:

@@ -33,7 +33,7 @@ def test_packaged_policy_is_valid() -> None:
     assert policy.fields == ["Pre-Depends", "Depends", "Recommends"]
     assert policy.implicit_essential.priorities == ["required"]
     assert {"libs", "oldlibs"} <= set(policy.keep.sections)
-    assert policy.keep.packages == []
+    assert policy.keep.packages == ["base-files"]  # the image identity (os-release)
     only = policy.script_only.packages
     for name in ("debconf", "debconf-2.0", "cdebconf", "adduser", "passwd",
                  "init-system-helpers", "lsb-base", "ucf", "install-info", "perl-base",
@@ -87,7 +87,8 @@ def test_policy_show_text() -> None:
         ('[script-only.packages.ucf]\nprovides = ["ucf", "ucfr"]',
          '[script-only.packages.ucf]\nprovides = []',
          "key 'script-only.packages.ucf.provides'"),
-        ("packages = []\n", 'packages = ["ucf"]\n', "key 'keep.packages': ucf: listed as"),
+        ('packages = ["base-files"]\n', 'packages = ["ucf"]\n',
+         "key 'keep.packages': ucf: listed as"),
     ],
 )
 def test_bad_policy_names_file_line_and_key(tmp_path: Path, old: str, new: str,

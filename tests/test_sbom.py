@@ -10,10 +10,12 @@ import re
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from base import __version__
+from bootstrap.identity import Identity
 from bootstrap.layer import ImageError
 from bootstrap.model import InstalledPackage
 from bootstrap.sbom import cyclonedx_json, purl, spdx_json, write_sbom
@@ -114,7 +116,7 @@ def test_spdx_lists_every_package_with_its_sha256():
         assert entry["versionInfo"] == package.version
         assert entry["filesAnalyzed"] is False
         assert entry["externalRefs"][0]["referenceLocator"] == purl(package)
-        assert entry["downloadLocation"] == f"{ARCHIVE}{package.filename}"
+        assert entry["downloadLocation"] == f"{ARCHIVE}{quote(package.filename, safe='/+:')}"
     assert set({c["algorithm"] for c in by_name["libssl3"]["checksums"]}) == {
         "SHA256", "MD5", "SHA512"}
     assert by_name["libcap2"]["supplier"] == "NOASSERTION"
@@ -165,7 +167,7 @@ def test_cyclonedx_lists_every_package_with_its_sha256():
         assert properties["unessential:package:source"] == package.source
         assert properties["unessential:package:suite"] == "bookworm"
         assert component["externalReferences"][0] == {
-            "type": "distribution", "url": f"{ARCHIVE}{package.filename}"}
+            "type": "distribution", "url": f"{ARCHIVE}{quote(package.filename, safe='/+:')}"}
     assert set(h["alg"] for h in components["libssl3"]["hashes"]) == {
         "SHA-256", "MD5", "SHA-512"}
 
@@ -185,3 +187,85 @@ def test_write_sbom_into_a_missing_directory(tmp_path: Path):
     with pytest.raises(ImageError, match="does not exist"):
         write_sbom(tmp_path / "missing" / "sbom.json", spdx())
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------
+# identity, path filters, validators
+
+
+DEBIAN_12 = Identity(id="debian", version_id="12", version_codename="bookworm",
+                     pretty_name="unessential (Debian GNU/Linux 12 (bookworm))",
+                     variant_id="unessential", path="/etc/os-release")
+
+
+def test_purls_name_the_distribution_of_the_image_as_syft_does():
+    """Syft: namespace ID, distro=ID-VERSION_ID, upstream=SOURCE@VERSION where the
+    source version differs from the package's, else SOURCE where the name differs."""
+    assert purl(LIBSSL, DEBIAN_12) == (
+        "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl")
+    rebuilt = replace(LIBSSL, version="3.0.11-1~deb12u2ue1")
+    assert purl(rebuilt, DEBIAN_12) == (
+        "pkg:deb/debian/libssl3@3.0.11-1~deb12u2ue1?arch=amd64&distro=debian-12"
+        "&upstream=openssl%403.0.11-1~deb12u2")
+    assert purl(replace(LIBCAP, version="1:2.66-4ue1"), DEBIAN_12).endswith(
+        "?arch=amd64&distro=debian-12&upstream=libcap2%401:2.66-4")
+    assert purl(LIBCAP, DEBIAN_12) == "pkg:deb/debian/libcap2@1:2.66-4?arch=amd64&distro=debian-12"
+
+
+def test_the_operating_system_and_left_out_paths_are_described():
+    packages = [replace(LIBSSL, left_out=12), LIBCAP]
+    rules = ["path-exclude=/usr/share/doc/*", "path-include=/usr/share/doc/*/copyright"]
+    document = spdx_json(packages, image_name="img", created=CREATED, namespace_seed="s",
+                         identity=DEBIAN_12, path_filters=rules)
+    system = [p for p in document["packages"]
+              if p.get("primaryPackagePurpose") == "OPERATING-SYSTEM"]
+    assert [(p["name"], p["versionInfo"]) for p in system] == [("debian", "12")]
+    assert "path-include=/usr/share/doc/*/copyright" in document["creationInfo"]["comment"]
+    by_name = {p["name"]: p for p in document["packages"]}
+    assert by_name["libssl3"]["comment"].startswith("12 paths")
+    assert "comment" not in by_name["libcap2"]
+    bom = cyclonedx_json(packages, image_name="img", created=CREATED, serial_seed="s",
+                         identity=DEBIAN_12, path_filters=rules)
+    assert bom["components"][0] == {
+        "type": "operating-system", "name": "debian", "version": "12",
+        "bom-ref": "os:debian-12", "description": DEBIAN_12.pretty_name}
+    assert [p["value"] for p in bom["metadata"]["properties"]] == rules
+    ssl = next(c for c in bom["components"] if c["name"] == "libssl3")
+    assert {"name": "unessential:package:leftOutPaths", "value": "12"} in ssl["properties"]
+
+
+def test_a_local_archive_has_no_spdx_download_location():
+    local = replace(LIBSSL, archive="file:///srv/public")
+    document = spdx_json([local], image_name="img", created=CREATED, namespace_seed="s")
+    assert document["packages"][1]["downloadLocation"] == "NOASSERTION"
+    bom = cyclonedx_json([local], image_name="img", created=CREATED, serial_seed="s")
+    assert bom["components"][0]["externalReferences"][0]["url"].startswith("file:///srv/")
+
+
+@pytest.mark.parametrize("archive", [ARCHIVE, "file:///srv/public"])
+@pytest.mark.parametrize("identity", [None, DEBIAN_12])
+def test_spdx_tools_validate_our_documents(tmp_path: Path, archive: str,
+                                           identity: Identity | None) -> None:
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    packages = [replace(p, archive=archive, left_out=3) for p in PACKAGES]
+    path = tmp_path / "image.spdx.json"
+    write_sbom(path, spdx_json(packages, image_name="unessential/img", created=CREATED,
+                               namespace_seed="s", identity=identity,
+                               path_filters=["path-exclude=/usr/share/man/*"]))
+    messages = validate_full_spdx_document(parse_file(str(path)))
+    assert [m.validation_message for m in messages] == []
+
+
+@pytest.mark.parametrize("identity", [None, DEBIAN_12])
+def test_the_cyclonedx_schema_validates_our_documents(identity: Identity | None) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    packages = [replace(p, left_out=3) for p in PACKAGES]
+    bom = cyclonedx_json(packages, image_name="unessential/img", created=CREATED,
+                         serial_seed="s", identity=identity,
+                         path_filters=["path-exclude=/usr/share/man/*"])
+    error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(json.dumps(bom))
+    assert error is None, error

@@ -21,6 +21,7 @@ from archive.publish_settings import PublishSettings, root_problem
 from archive.settings import UpstreamSettings
 from base.errors import ConfigError
 from base.tomlload import describe_validation_error, located_error, read_toml
+from bootstrap.settings import BootstrapSettings
 from worker.settings import WorkerSettings
 
 T = TypeVar("T")
@@ -51,6 +52,7 @@ class Settings(BaseModel):
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    bootstrap: BootstrapSettings = Field(default_factory=BootstrapSettings)
 
     @field_validator("database_url")
     @classmethod
