@@ -495,7 +495,8 @@ def _installed(record: BinaryRecord, control: dict[str, str], url: str,
         installed_size=int(control.get("Installed-Size", "0") or 0),
         homepage=control.get("Homepage", ""), maintainer=control.get("Maintainer", ""),
         description=description, md5=fields.get("MD5sum", ""),
-        sha512=fields.get("SHA512", ""), left_out=left_out)
+        sha512=fields.get("SHA512", ""), left_out=left_out,
+        source_field=control.get("Source", "").strip())
 
 
 Log = Callable[[str], None]

@@ -26,6 +26,7 @@ class InstalledPackage:
     md5: str = ""  # of the .deb, when the index lists it
     sha512: str = ""
     left_out: int = 0  # files and links of the .deb the path filters left out
+    source_field: str = ""  # the control's Source field as is ("glibc (2.36-9)"), or ""
 
 
 @dataclass(frozen=True)

