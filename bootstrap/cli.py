@@ -6,7 +6,7 @@ import errno
 import json
 import os
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
@@ -33,6 +33,7 @@ from bootstrap.paths import FilterError
 from bootstrap.resolver import ResolveError, why
 from bootstrap.settings import BootstrapSettings
 
+OCI_VARIANT = {"arm64": "v8", "armhf": "v7", "armel": "v5"}
 OCI_ARCH = {"amd64": "amd64", "arm64": "arm64", "armhf": "arm", "i386": "386",
             "ppc64el": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
 
@@ -55,6 +56,9 @@ def source_date_epoch() -> int | None:
               help="Key the archive is signed with (default: <archive>/archive-keyring.asc; "
               "required for a URL).")
 @click.option("--arch", help="Architecture (default: the host's).")
+@click.option("--platform", metavar="linux/ARCH[,...]",
+              help="Platforms of an OCI image, e.g. linux/amd64,linux/arm64: one manifest "
+              "per platform in an image index, an SBOM per platform (<output>.ARCH.spdx.json).")
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Where to write the image.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="dir, tar, oci (OCI layout in a tar) or docker (docker-archive); default "
@@ -98,6 +102,7 @@ def source_date_epoch() -> int | None:
 @pass_app
 def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str | None,
                       suite: str | None, keyring: Path | None, arch: str | None,
+                      platform: str | None,
                       output: Path | None, fmt: str | None, sboms: tuple[str, ...],
                       why_name: str | None, user: str | None, entrypoint: str | None,
                       cmd: str | None, env: tuple[str, ...], workdir: str, tag: str,
@@ -122,6 +127,8 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
       unessential bootstrap busybox --output rootfs/ --format dir
       unessential bootstrap python3 --exclude-docs --output rootfs/
       unessential bootstrap python3 --why libssl3
+      unessential bootstrap python3 ca-certificates --platform linux/amd64,linux/arm64 \\
+          --output python.oci.tar --sbom spdx,cyclonedx
     """
     target = PublishTarget(app.section(PublishSettings), app.data_dir, app.database_url)
     sboms = _sbom_kinds(sboms)
@@ -149,54 +156,142 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
         base=() if no_base else tuple(settings.base),
         paths=paths,
     )
-    upstream_config = upstream_settings(request)
     if why_name is None and output is None:
         raise click.UsageError("give --output (or --why PACKAGE)")
-    with Upstream(app.data_dir, upstream_config, reporter=reporter) as upstream:
-        if why_name is not None:
+    arches = _platform_arches(platform, arch, request.arch)
+    if why_name is not None:
+        with Upstream(app.data_dir, upstream_settings(request), reporter=reporter) as upstream:
             _print_why(upstream, request, why_name, as_json)
-            return
-        assert output is not None
-        fmt = fmt or guess_format(output)
-        output = output.absolute()
-        check_target(output, fmt, force)
-        if request.mtime is None:
-            request.mtime = _release_epoch(upstream)
-        work = work_dir(output)
-        try:
-            root = work / "rootfs"
-            try:
-                installed = install(request, root, upstream, reporter)
-            except ResolveError as exc:
-                raise ResolveFailed(" ".join(packages), _chain(exc)) from None
-            except ActionFailed as exc:
-                raise InstallError(str(output), str(exc)) from None
-            except OSError as exc:  # disk full, permissions: the image cannot be made
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
-                    raise StorageError(str(output), _os_error(exc)) from None
-                raise InstallError(str(output), _os_error(exc)) from None
+        return
+    assert output is not None
+    fmt = fmt or guess_format(output)
+    if len(arches) > 1 and fmt != "oci":
+        raise click.UsageError(f"several platforms make one OCI image (.oci.tar), not {fmt}")
+    output = output.absolute()
+    check_target(output, fmt, force)
+    built: list[tuple[Request, Installed, ImageConfig, Path, list[str]]] = []
+    work = work_dir(output)
+    try:
+        for one in arches:
+            each = replace(request, arch=one)
+            with Upstream(app.data_dir, upstream_settings(each), reporter=reporter) as upstream:
+                if request.mtime is None:  # every platform gets the first one's epoch
+                    request.mtime = _release_epoch(upstream)
+                each.mtime = request.mtime
+                root = work / (f"rootfs-{one}" if len(arches) > 1 else "rootfs")
+                installed = _install(each, root, upstream, reporter, output, packages)
             _report_unhandled(installed, reporter, strict)
             if not as_json:
                 _warn_implicit_uses(installed)
-            config = _image_config(request, installed, entrypoint, cmd, env, workdir, tag,
+            config = _image_config(each, installed, entrypoint, cmd, env, workdir, tag,
                                    image_name or "-".join(sorted(packages)))
-            reporter.log(f"write {fmt} {output}")
-            from bootstrap.layer import recorded_owners
+            built.append((each, installed, config, root, []))
+        reporter.log(f"write {fmt} {output}")
+        from bootstrap.layer import recorded_owners
 
+        if len(built) == 1:
+            _, installed, config, root, _ = built[0]
             with recorded_owners(installed.owners):
                 digest = write_output(root, output, fmt, config, request.mtime)
-            written = _write_sboms(installed, output, sboms, config, request.mtime or 0)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    image_id = None
-    if not no_record:
-        from bootstrap.record import record_image, upstream_closure
+        else:
+            from bootstrap.oci import write_oci_platforms
 
-        closure = (upstream_closure(app.data_dir, app.section(UpstreamSettings), request,
-                                     reporter) if compare_upstream else None)
-        image_id = record_image(app.database_url, installed, request, name=config.name,
-                                output=str(output), fmt=fmt, digest=digest, upstream=closure)
-    _summary(installed, output, fmt, digest, written, as_json, reporter, image_id)
+            digest = write_oci_platforms([(root, config) for _, _, config, root, _ in built],
+                                         output, mtime=request.mtime,
+                                         owners=[i.owners for _, i, _, _, _ in built])
+        for each, installed, config, _, written in built:
+            suffix = f".{each.arch}" if len(built) > 1 else ""
+            written += _write_sboms(installed, output, sboms, config, request.mtime or 0,
+                                    suffix)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ids: list[int | None] = []
+    for each, installed, config, _, _ in built:
+        image_id = None
+        if not no_record:
+            from bootstrap.record import record_image, upstream_closure
+
+            closure = (upstream_closure(app.data_dir, app.section(UpstreamSettings), each,
+                                         reporter) if compare_upstream else None)
+            image_id = record_image(app.database_url, installed, each, name=config.name,
+                                    output=str(output), fmt=fmt, digest=digest,
+                                    upstream=closure)
+        ids.append(image_id)
+    if len(built) == 1:
+        _, installed, _, _, written = built[0]
+        _summary(installed, output, fmt, digest, written, as_json, reporter, ids[0])
+    else:
+        _summaries(built, ids, output, fmt, digest, as_json, reporter)
+
+
+def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporter,
+             output: Path, packages: tuple[str, ...]) -> Installed:
+    try:
+        return install(request, root, upstream, reporter)
+    except ResolveError as exc:
+        raise ResolveFailed(" ".join(packages), _chain(exc)) from None
+    except ActionFailed as exc:
+        raise InstallError(str(output), str(exc)) from None
+    except OSError as exc:  # disk full, permissions: the image cannot be made
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise StorageError(str(output), _os_error(exc)) from None
+        raise InstallError(str(output), _os_error(exc)) from None
+
+
+#: OCI platform architecture (GOARCH) and variant -> Debian architecture
+PLATFORMS = {("amd64", ""): "amd64", ("arm64", ""): "arm64", ("arm64", "v8"): "arm64",
+             ("arm", "v7"): "armhf", ("arm", "v5"): "armel", ("386", ""): "i386",
+             ("ppc64le", ""): "ppc64el", ("s390x", ""): "s390x",
+             ("riscv64", ""): "riscv64"}
+
+
+def _platform_arches(platform: str | None, arch: str | None, default: str) -> list[str]:
+    """Debian architectures of `--platform linux/amd64,linux/arm64` (or `--arch`)."""
+    if platform is None:
+        return [arch or default]
+    if arch is not None:
+        raise click.UsageError("give --platform or --arch, not both")
+    arches: list[str] = []
+    for item in (p.strip() for p in platform.split(",")):
+        parts = item.split("/")
+        if len(parts) not in (2, 3) or parts[0] != "linux":
+            raise click.BadParameter(f"{item!r}: expected linux/ARCH[/VARIANT], e.g. "
+                                     "linux/arm64", param_hint="--platform")
+        key = (parts[1], parts[2] if len(parts) == 3 else "")
+        if key not in PLATFORMS:
+            known = ", ".join(sorted({"linux/" + "/".join(filter(None, k)) for k in PLATFORMS}))
+            raise click.BadParameter(f"{item!r}: not a platform Debian builds ({known})",
+                                     param_hint="--platform")
+        if PLATFORMS[key] not in arches:
+            arches.append(PLATFORMS[key])
+    return arches
+
+
+def _summaries(built: list[tuple[Request, Installed, ImageConfig, Path, list[str]]],
+               ids: list[int | None], output: Path, fmt: str, digest: str, as_json: bool,
+               reporter: Reporter) -> None:
+    if as_json:
+        print_json({
+            "output": str(output), "format": fmt, "digest": digest,
+            "platforms": [{
+                "architecture": each.arch, "platform": f"linux/{config.architecture}"
+                + (f"/{config.variant}" if config.variant else ""), "image_id": image_id,
+                "packages": [asdict(p) for p in installed.packages],
+                "installed_size_kib": sum(p.installed_size for p in installed.packages),
+                "sboms": written,
+                "identity": asdict(installed.identity) if installed.identity else None,
+                "unhandled": [asdict(u) for u in installed.unhandled],
+                "left_out": {n: len(paths) for n, paths in installed.left_out.items()},
+            } for (each, installed, config, _, written), image_id in zip(built, ids,
+                                                                         strict=True)],
+        })
+        return
+    for each, installed, _, _, written in built:
+        size = sum(p.installed_size for p in installed.packages)
+        click.echo(f"{each.arch}: {len(installed.packages)} packages, {size} KiB installed")
+        for path in written:
+            click.echo(f"sbom: {path}")
+    click.echo(f"{len(built)} platforms -> {output} ({fmt}, {digest})")
 
 
 def _os_error(exc: OSError) -> str:
@@ -250,6 +345,7 @@ def _image_config(request: Request, installed: Installed, entrypoint: str | None
     user = f"{installed.user[0]}:{installed.user[1]}" if installed.user else ""
     return ImageConfig(
         architecture=OCI_ARCH.get(request.arch, request.arch),
+        variant=OCI_VARIANT.get(request.arch, ""),
         entrypoint=_json_list(entrypoint, "--entrypoint"), cmd=_json_list(cmd, "--cmd"),
         env=(*base.env, *env), user=user, workdir=workdir,
         labels={"org.opencontainers.image.description":
@@ -271,7 +367,7 @@ def _sbom_kinds(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _write_sboms(installed: Installed, output: Path, kinds: tuple[str, ...],
-                 config: ImageConfig, created: int) -> list[str]:
+                 config: ImageConfig, created: int, suffix: str = "") -> list[str]:
     written: list[str] = []
     if not kinds:
         return written
@@ -284,12 +380,12 @@ def _write_sboms(installed: Installed, output: Path, kinds: tuple[str, ...],
             document = spdx_json(installed.packages, image_name=config.name, created=created,
                                  namespace_seed=seed, identity=installed.identity,
                                  path_filters=paths)
-            path = output.with_name(output.name + ".spdx.json")
+            path = output.with_name(output.name + suffix + ".spdx.json")
         else:
             document = cyclonedx_json(installed.packages, image_name=config.name,
                                       created=created, serial_seed=seed,
                                       identity=installed.identity, path_filters=paths)
-            path = output.with_name(output.name + ".cdx.json")
+            path = output.with_name(output.name + suffix + ".cdx.json")
         write_sbom(path, document)
         written.append(str(path))
     return written

@@ -34,6 +34,7 @@ class ImageConfig:
     """The run-time configuration of an OCI / docker image."""
 
     architecture: str = "amd64"  # OCI/GOARCH spelling (amd64, arm64, ...)
+    variant: str = ""  # the OCI platform variant (arm64: v8, armhf: v7), "" for none
     os: str = "linux"
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +23,12 @@ from pathlib import Path
 from base import __version__
 from base.atomic import fsync_directory
 from bootstrap.layer import (
+    OWNERS,
     ImageError,
     atomic_writer,
     os_errors,
     pack_directory,
+    recorded_owners,
     write_gzip_layer,
     write_layer,
 )
@@ -61,13 +63,45 @@ class Blob:
 def write_oci_archive(root: Path, config: ImageConfig, out_path: Path, *,
                       mtime: int | None) -> str:
     """Write an OCI image layout packed in one tar at `out_path`; the manifest digest."""
+    return write_oci_platforms([(root, config)], out_path, mtime=mtime)
+
+
+def write_oci_platforms(images: list[tuple[Path, ImageConfig]], out_path: Path, *,
+                        mtime: int | None,
+                        owners: list[Mapping[str, tuple[int, int]] | None] | None = None
+                        ) -> str:
+    """Write an OCI image layout packed in one tar at `out_path` holding one image per
+    platform (`images`: root and config of each). One image: index.json names its
+    manifest, whose digest is returned. Several: index.json names an image index (a
+    multi-platform image, as registries store one) listing a manifest per platform with
+    its platform; that index's digest is returned."""
     out_path = Path(out_path)
-    _check(root, out_path)
+    for root, _ in images:
+        _check(root, out_path)
+    platforms = [(c.os, c.architecture) for _, c in images]
+    if len(set(platforms)) != len(platforms):
+        raise ImageError(str(out_path), "the same platform twice in one image")
+    first = images[0][1]
     with os_errors(out_path), _staging(out_path) as work:
         layout = work / "layout"
         layout.mkdir()
-        digest = _write_layout(root, config, layout, mtime)
-        _pack(layout, out_path, _wrapper_mtime(config, mtime))
+        blobs = layout / "blobs" / "sha256"
+        blobs.mkdir(parents=True)
+        entries = []
+        for number, (root, config) in enumerate(images):
+            with recorded_owners(owners[number] if owners else OWNERS.get()):
+                entries.append(_write_image(root, config, blobs, mtime))
+        if len(entries) == 1:
+            top, digest = entries[0], str(entries[0]["digest"])
+        else:
+            nested = _put(blobs, {"schemaVersion": 2, "mediaType": MEDIA_INDEX,
+                                  "manifests": entries})
+            top, digest = nested.descriptor(MEDIA_INDEX), nested.digest
+        top["annotations"] = {REF_NAME: first.tag}
+        index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [top]}
+        (layout / "index.json").write_bytes(canonical_json(index))
+        (layout / "oci-layout").write_bytes(canonical_json({"imageLayoutVersion": "1.0.0"}))
+        _pack(layout, out_path, _wrapper_mtime(first, mtime))
     return digest
 
 
@@ -119,7 +153,7 @@ def image_config(config: ImageConfig, diff_ids: list[str]) -> dict[str, object]:
                        ("WorkingDir", config.workdir), ("Labels", dict(config.labels))):
         if value:
             runtime[key] = value
-    return {
+    described: dict[str, object] = {
         "architecture": config.architecture,
         "os": config.os,
         "created": created,
@@ -127,6 +161,9 @@ def image_config(config: ImageConfig, diff_ids: list[str]) -> dict[str, object]:
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": [{"created": created, "created_by": f"unessential {__version__}"}],
     }
+    if config.variant:
+        described["variant"] = config.variant
+    return described
 
 
 def rfc3339(seconds: int) -> str:
@@ -147,6 +184,18 @@ def canonical_json(document: object) -> bytes:
 def _write_layout(root: Path, config: ImageConfig, layout: Path, mtime: int | None) -> str:
     blobs = layout / "blobs" / "sha256"
     blobs.mkdir(parents=True)
+    entry = _write_image(root, config, blobs, mtime)
+    entry["annotations"] = {REF_NAME: config.tag}
+    index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [entry]}
+    (layout / "index.json").write_bytes(canonical_json(index))
+    (layout / "oci-layout").write_bytes(canonical_json({"imageLayoutVersion": "1.0.0"}))
+    return str(entry["digest"])
+
+
+def _write_image(root: Path, config: ImageConfig, blobs: Path,
+                 mtime: int | None) -> dict[str, object]:
+    """The layer, config and manifest blobs of one image; its manifest's descriptor
+    with its platform."""
     staged = blobs / ".layer"
     with staged.open("wb") as out:
         layer = write_gzip_layer(root, out, mtime=mtime)
@@ -161,12 +210,15 @@ def _write_layout(root: Path, config: ImageConfig, layout: Path, mtime: int | No
     }
     manifest_blob = _put(blobs, manifest)
     entry = manifest_blob.descriptor(MEDIA_MANIFEST)
-    entry["platform"] = {"architecture": config.architecture, "os": config.os}
-    entry["annotations"] = {REF_NAME: config.tag}
-    index = {"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [entry]}
-    (layout / "index.json").write_bytes(canonical_json(index))
-    (layout / "oci-layout").write_bytes(canonical_json({"imageLayoutVersion": "1.0.0"}))
-    return manifest_blob.digest
+    entry["platform"] = _platform(config)
+    return entry
+
+
+def _platform(config: ImageConfig) -> dict[str, str]:
+    platform = {"architecture": config.architecture, "os": config.os}
+    if config.variant:
+        platform["variant"] = config.variant
+    return platform
 
 
 def _put(blobs: Path, document: object) -> Blob:

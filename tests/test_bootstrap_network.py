@@ -21,8 +21,10 @@ from recipes.recipe import RECIPES_DIR
 
 pytestmark = pytest.mark.network
 CLI = [sys.executable, "-m", "unessential.cli"]
+# base-files is in every image on purpose (bootstrap.base): our build, whose os-release
+# names the distribution for scanners
 IMPLICIT = {"bash", "dash", "perl-base", "perl", "coreutils", "dpkg", "debconf", "sed",
-            "grep", "findutils", "diffutils", "util-linux", "base-files", "base-passwd",
+            "grep", "findutils", "diffutils", "util-linux", "base-passwd",
             "debianutils", "init-system-helpers", "login", "passwd", "sysvinit-utils", "tar",
             "mawk", "gzip", "hostname", "ncurses-bin", "bsdutils", "libc-bin"}
 
@@ -58,6 +60,11 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert all("cannot be fetched" in m["problem"] for m in info["missing_sources"]), \
         info["missing_sources"]
     assert info["sources"] + len(info["missing_sources"]) == len(states)
+    # base-files from a source of our own (its os-release names us): a source build
+    result = cli(data, "rebuild", "base-files", "--wait", "--json")
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    publish = cli(data, "publish", "--sources", "available", "--json")
+    assert publish.returncode == 0, publish.stderr
     yield data
 
 
@@ -67,7 +74,7 @@ def test_python3_rootfs_has_no_shell_and_runs(published: Path, tmp_path: Path) -
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads(result.stdout)
     names = {p["name"] for p in info["packages"]}
-    assert "python3" in names and "libssl3" in names
+    assert "python3" in names and "libssl3" in names and "base-files" in names
     assert not names & IMPLICIT, names & IMPLICIT
     assert info["unhandled"] == []
     for shell in ("bin/sh", "usr/bin/sh", "bin/bash", "usr/bin/bash", "usr/bin/perl",
@@ -101,3 +108,64 @@ def test_python3_oci_is_reproducible(published: Path, tmp_path: Path) -> None:
     assert json.loads(inspect.stdout)["Digest"] == digests[0]
     sbom = json.loads((tmp_path / "one.oci.tar.spdx.json").read_text())
     assert {p["name"] for p in sbom["packages"]} >= {"python3", "libssl3", "libc6"}
+
+
+def _syft(target: str) -> dict:
+    syft = Path(sys.executable).parent / "syft"
+    done = subprocess.run([str(syft), "-q", target, "-o", "json"], capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _apparent_size(root: Path) -> int:
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def test_scanners_read_the_slim_python3_image(published: Path, tmp_path: Path) -> None:
+    """Syft identifies Debian 12 and every package with the purl of our SBOM (OCI archive
+    and rootfs), spdx-tools and the CycloneDX schema accept the SBOMs, and with the
+    documentation and charset filters the python3 + ca-certificates image is at most
+    16 MB and the python3 rootfs at most 40 MiB, python3 working, dpkg --verify clean."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    slim = ("--exclude-docs", "--exclude-charsets")
+    image = tmp_path / "python.oci.tar"
+    result = cli(published, "bootstrap", "python3", "ca-certificates", *slim, "--output",
+                 str(image), "--sbom", "spdx,cyclonedx", "--entrypoint", "/usr/bin/python3",
+                 "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert image.stat().st_size <= 16_000_000, image.stat().st_size
+    rootfs = tmp_path / "rootfs"
+    result = cli(published, "bootstrap", "python3", *slim, "--output", str(rootfs),
+                 "--sbom", "cyclonedx", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _apparent_size(rootfs) <= 40 * 2**20, _apparent_size(rootfs)
+    verify = subprocess.run(["dpkg", f"--root={rootfs}", "--verify"], capture_output=True,
+                            text=True)
+    assert verify.returncode == 0 and verify.stdout == "", verify.stdout[-3000:]
+    if os.geteuid() == 0:
+        run = subprocess.run(["chroot", str(rootfs), "/usr/bin/python3", "-c",
+                              "import ssl, json, sqlite3; print(ssl.OPENSSL_VERSION)"],
+                             capture_output=True, text=True)
+        assert run.returncode == 0 and run.stdout.startswith("OpenSSL"), run.stderr
+    for target, sbom in ((f"oci-archive:{image}", image.with_name(image.name + ".cdx.json")),
+                         (f"dir:{rootfs}", rootfs.with_name(rootfs.name + ".cdx.json"))):
+        report = _syft(target)
+        assert (report["distro"]["id"], report["distro"]["versionID"]) == ("debian", "12")
+        found = {(a["name"], a["version"], a["purl"]) for a in report["artifacts"]}
+        assert all(a["type"] == "deb" and a["purl"] for a in report["artifacts"])
+        bom = json.loads(sbom.read_text())
+        ours = {(c["name"], c["version"], c["purl"]) for c in bom["components"]
+                if c["type"] == "library"}
+        assert found == ours, found ^ ours
+        assert JsonStrictValidator(SchemaVersion.V1_5).validate_str(sbom.read_text()) is None
+    spdx = image.with_name(image.name + ".spdx.json")
+    assert validate_full_spdx_document(parse_file(str(spdx))) == []

@@ -87,6 +87,18 @@ def env_digest(settings: FarmSettings, origin: str, arch: str, suite: str | None
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def counter_digest(settings: FarmSettings, origin: str, arch: str,
+                   suite: str | None = None) -> str:
+    """What a build's version counter is kept by (rewrite.versions): a repack's is the
+    same for every architecture and for new upstream binaries of the same source version
+    (a binNMU, `+b1`, already makes its versions new), so that the amd64 and arm64
+    repacks of one recipe give one version; a source build's is its environment."""
+    if origin == "source-build":
+        return env_digest(settings, origin, arch, suite)
+    described = {"origin": origin, "engine": __version__, "mark": settings.worker.version_mark}
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
 def campaign_recipe(
     policy: Policy, source: str, recipes_dir: Path | None
 ) -> tuple[Recipe | None, str, str | None]:

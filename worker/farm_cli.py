@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -118,11 +119,15 @@ def worker_command(app: AppContext, concurrency: int | None, pool: str, loglevel
               help="Rebuild every source (or each SOURCE given) whose upstream version moved "
                    "past our newest build, at the upstream's version, the way it was built "
                    "before (see: status --outdated).")
+@click.option("--arch", "arches", multiple=True, metavar="ARCH[,ARCH]",
+              help="Architectures to build for (default: the first of "
+                   "upstream.architectures, else the host's). A foreign one (arm64 on an "
+                   "amd64 host) is repacked from the mirror's binaries: it needs --repack.")
 @click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
 @pass_app
 def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wait: bool,
                     concurrency: int | None, closure: bool, outdated: bool,
-                    as_json: bool) -> None:
+                    arches: tuple[str, ...], as_json: bool) -> None:
     """Queue a campaign: one build per source package (a Celery group).
 
     A build already done with the same source version, recipe and build environment is
@@ -143,6 +148,7 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
       unessential rebuild hello tzdata --wait
       unessential rebuild --repack python3-defaults openssl --wait --json
       unessential rebuild --repack --closure haproxy --wait
+      unessential rebuild --repack zlib --arch amd64,arm64 --wait
       unessential rebuild --outdated --wait
     """
     if outdated and closure:
@@ -156,7 +162,8 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
     sessions = session_factory(engine)
     reporter = app.reporter()
     campaign = new_campaign_id()
-    arch = (settings.upstream.architectures or [host_architecture()])[0]
+    targets = _architectures(arches, settings, repack)
+    arch = targets[0]
     origin = "repack" if repack else "source-build"
     clean_stale_work(settings.data_dir, reporter.log)
     if outdated:
@@ -169,8 +176,9 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
         groups = [(origin, _closure_specs(settings, list(sources), arch, reporter) if closure
                    else list(sources))]
     try:
-        planned = [item for how, specs in groups
-                   for item in plan(settings, sessions, specs, how, campaign, arch, reporter)]
+        planned = [item for target in targets for how, specs in groups
+                   for item in plan(settings, sessions, specs, how, campaign, target,
+                                    reporter)]
         fresh = [p for p in planned if p.state in ("queued", "requeued")]
         celery = configure(settings)
         if fresh:
@@ -203,6 +211,29 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
         engine.dispose()
     _report(planned, states, campaign, as_json, wait, problem,
             watch.incidents if watch is not None else [])
+
+
+ARCH_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def _architectures(values: tuple[str, ...], settings: FarmSettings, repack: bool) -> list[str]:
+    """The architectures of a campaign: given (comma-separated or repeated), else the
+    farm's first. A source build runs on the host: only the host's architecture."""
+    default = (settings.upstream.architectures or [host_architecture()])[0]
+    found: list[str] = []
+    for value in values:
+        for arch in (a.strip() for a in value.split(",")):
+            if not ARCH_NAME.fullmatch(arch) or arch == "all":
+                raise click.BadParameter(f"{arch!r} is not a Debian architecture",
+                                         param_hint="--arch")
+            if arch not in found:
+                found.append(arch)
+    host = host_architecture()
+    foreign = [arch for arch in found if arch != host]
+    if foreign and not repack:
+        raise click.UsageError(f"a source build runs on this host ({host}): build "
+                               f"{', '.join(foreign)} with --repack (the mirror's binaries)")
+    return found or [default]
 
 
 def _closure_specs(settings: FarmSettings, names: list[str], arch: str,

@@ -313,7 +313,7 @@ def _produce(got: Claimed, settings: FarmSettings, work: Path,
         raise RecipeError(got.source, error)
     if digest != got.recipe_digest:
         log(f"note: the recipe changed since the build was queued ({digest[:12]})")
-    arch = (settings.upstream.architectures or [host_architecture()])[0]
+    arch = got.architecture or (settings.upstream.architectures or [host_architecture()])[0]
     reporter = Reporter(quiet=True)
     with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
         records = [record for _, record in upstream.packages(arch)]

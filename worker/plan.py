@@ -23,7 +23,13 @@ from archive.catalog.queries import add_source
 from archive.upstream.mirror import Upstream
 from base.console import Reporter
 from recipes.policy import load_policy
-from worker.environment import campaign_recipe, env_digest, inputs_digest, repack_inputs
+from worker.environment import (
+    campaign_recipe,
+    counter_digest,
+    env_digest,
+    inputs_digest,
+    repack_inputs,
+)
 from worker.record import now
 from worker.settings import FarmSettings
 
@@ -88,12 +94,14 @@ def plan(
         inputs = (inputs_digest(repack_inputs(binaries, record.package, record.version, arch))
                   if origin == "repack" else "")
         digest_env = env_digest(settings, origin, arch, suite_name, inputs)
+        digest_counter = counter_digest(settings, origin, arch, suite_name)
         for attempt in range(_RACES):
             try:
                 with sessions.begin() as session:
                     planned.append(_plan_one(session, settings, record.package,
                                              record.version, record.dsc.sha256, suite_name,
-                                             digest_recipe, digest_env, origin, campaign))
+                                             digest_recipe, (digest_env, digest_counter),
+                                             origin, campaign, arch))
                 break
             except IntegrityError:
                 if attempt == _RACES - 1:
@@ -105,7 +113,12 @@ _RACES = 5  # another planner took the counter: read again
 
 
 def _plan_one(session: Session, settings: FarmSettings, name: str, version: str, dsc: str,
-              suite: str, recipe: str, env: str, origin: str, campaign: str) -> Planned:
+              suite: str, recipe: str, envs: tuple[str, str], origin: str, campaign: str,
+              arch: str) -> Planned:
+    """`envs`: the build's environment digest and the one its version counter is kept
+    by (the same for every architecture of a repack: amd64 and arm64 builds of one
+    recipe get one version, as Multi-Arch: same packages need)."""
+    env, counter_env = envs
     source = add_source(session, name, version, suite, dsc)
     same_version = select(SourcePackage.id).where(SourcePackage.name == name,
                                                   SourcePackage.version == version)
@@ -117,7 +130,9 @@ def _plan_one(session: Session, settings: FarmSettings, name: str, version: str,
     ).first()
     newest_done = session.scalars(
         select(Build.id).where(Build.source_package_id.in_(same_version),
-                               Build.status == "done").order_by(Build.id.desc())
+                               Build.status == "done",
+                               (Build.architecture == arch) | Build.architecture.is_(None))
+        .order_by(Build.id.desc())
     ).first()
     superseded = (existing is not None and existing.status == "done"
                   and newest_done is not None and newest_done != existing.id)
@@ -137,9 +152,10 @@ def _plan_one(session: Session, settings: FarmSettings, name: str, version: str,
     # new, or done but another identity's build came after it (a recipe changed back):
     # a new build, whose counter makes its version the highest
     build = Build(source_package_id=source.id, recipe_digest=recipe, env_digest=env,
-                  origin=origin, status="queued", campaign=campaign,
+                  origin=origin, status="queued", campaign=campaign, architecture=arch,
                   version_mark=settings.worker.version_mark,
-                  version_counter=version_counter(session, name, version, recipe, env))
+                  version_counter=version_counter(session, name, version, recipe,
+                                                  counter_env))
     session.add(build)
     session.flush()
     return Planned(name, version, suite, build.id, "queued")

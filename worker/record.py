@@ -44,6 +44,7 @@ class Claimed:
     #: the counter of the build's version mark (rewrite.versions); None: versions kept
     counter: int | None = None
     mark: str | None = None  # the mark's letters, as planned
+    architecture: str | None = None  # None: a build planned before 0007 (the first arch)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def claim(
         source = build.source_package
         return Claimed(build.id, source.name, source.version, source.suite, build.origin,
                        build.recipe_digest, build.env_digest, build.version_counter,
-                       build.version_mark)
+                       build.version_mark, build.architecture)
 
 
 class Heartbeat:

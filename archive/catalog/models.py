@@ -146,6 +146,9 @@ class Build(Base):
     # version; None for builds before marking (0006)
     version_counter: Mapped[int | None] = mapped_column(Integer)
     version_mark: Mapped[str | None] = mapped_column(String(16))  # the letters (0006)
+    #: the architecture the build is for (0007); None: a build from before, made for
+    #: the farm's one architecture of the time
+    architecture: Mapped[str | None] = mapped_column(String(32))
     # the version of the source this build publishes when it is not the upstream's
     # (a recipe's patches make a source of our own); None: the upstream source (0006)
     source_version: Mapped[str | None] = mapped_column(String(NAME_LEN))

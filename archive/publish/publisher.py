@@ -37,7 +37,7 @@ from archive.signing import SigningKeys
 from archive.storage import storage_errors
 from archive.upstream.cache import Cache
 from archive.upstream.index import parse_checksums
-from archive.upstream.mirror import Upstream
+from archive.upstream.mirror import Upstream, host_architecture
 from base.atomic import write_bytes
 from base.console import Reporter
 from base.deb822 import parse_one
@@ -237,6 +237,12 @@ def publish(
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _first_arch(settings: PublishTarget) -> str:
+    """The architecture builds from before 0007 were made for: the farm's first."""
+    configured = settings.upstream.architectures if settings.upstream else None
+    return (configured or [host_architecture()])[0]
+
+
 def _publish(
     settings: PublishTarget,
     *,
@@ -252,7 +258,7 @@ def _publish(
     engine = make_engine(settings.database_url)
     try:
         with catalog_errors(engine.url), session_factory(engine).begin() as session:
-            binaries, sources = select_published(session)
+            binaries, sources = select_published(session, _first_arch(settings))
     finally:
         engine.dispose()
     store = ArtifactStore(settings.data_dir / "artifacts")

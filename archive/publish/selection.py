@@ -33,22 +33,32 @@ class SourceItem:
     files: tuple[tuple[str, str], ...] = ()
 
 
-def select_published(session: Session) -> tuple[list[BinaryItem], list[SourceItem]]:
-    """The newest `done` build of each source name, and its binaries.
+def select_published(session: Session, legacy_arch: str = ""
+                     ) -> tuple[list[BinaryItem], list[SourceItem]]:
+    """The newest `done` build of each source name and architecture, and its binaries.
 
-    A binary (name, architecture) built by several sources is taken from the newest
-    build. Sorted, so the same catalog state gives the same selection.
+    A binary (name, architecture) built by several builds (an `all` package of the
+    amd64 and the arm64 repack of a source) is taken from the newest. A source version
+    is listed once, whatever number of architectures built it. Sorted, so the same
+    catalog state gives the same selection. A build from before architectures were
+    recorded counts as one for `legacy_arch` (the farm's first architecture).
     """
-    newest: dict[str, Build] = {}
+    newest: dict[tuple[str, str], Build] = {}
     query = (select(Build).where(Build.status == "done").order_by(Build.id)
              .options(joinedload(Build.source_package), selectinload(Build.binaries),
                       selectinload(Build.source_files)))
     for build in session.scalars(query):
-        newest[build.source_package.name] = build
+        newest[(build.source_package.name, build.architecture or legacy_arch)] = build
     binaries: dict[tuple[str, str], BinaryItem] = {}
     sources: list[SourceItem] = []
+    listed: set[tuple[str, str]] = set()
     for build in sorted(newest.values(), key=lambda b: b.id):
         source = build.source_package
+        version = build.source_version or source.version
+        if (source.name, version) in listed:
+            _add_binaries(binaries, build)
+            continue
+        listed.add((source.name, version))
         own = tuple((f.name, f.sha256) for f in sorted(
             build.source_files, key=lambda f: (not f.name.endswith(".dsc"), f.id)))
         if build.source_version and own:
@@ -57,9 +67,13 @@ def select_published(session: Session) -> tuple[list[BinaryItem], list[SourceIte
         else:
             sources.append(SourceItem(source.name, source.version, source.dsc_sha256,
                                       build.id))
-        for binary in build.binaries:
-            binaries[(binary.name, binary.architecture)] = BinaryItem(
-                binary.name, binary.version, binary.architecture, binary.sha256, binary.size,
-                binary.filename, source.name, build.id)
+        _add_binaries(binaries, build)
     return (sorted(binaries.values(), key=lambda b: (b.name, b.architecture)),
             sorted(sources, key=lambda s: s.name))
+
+
+def _add_binaries(binaries: dict[tuple[str, str], BinaryItem], build: Build) -> None:
+    for binary in build.binaries:
+        binaries[(binary.name, binary.architecture)] = BinaryItem(
+            binary.name, binary.version, binary.architecture, binary.sha256, binary.size,
+            binary.filename, build.source_package.name, build.id)
