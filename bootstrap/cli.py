@@ -82,6 +82,9 @@ def source_date_epoch() -> int | None:
 @click.option("--exclude-charsets", is_flag=True,
               help="Leave out glibc's iconv modules (/usr/lib/*/gconv: charsets beyond "
               "UTF-8, ASCII, Latin-1, UTF-16/32; bootstrap.exclude_charsets).")
+@click.option("--compression", type=click.Choice(["gzip", "zstd"]),
+              help="Layer compression of an OCI image: gzip (every reader; default, "
+              "bootstrap.compression) or zstd (smaller; containerd, podman, skopeo).")
 @click.option("--path-filter", "path_filters", multiple=True, metavar="RULE",
               help="A dpkg path filter, path-exclude=GLOB or path-include=GLOB (as "
               "mmdebstrap's --dpkgopt takes it); repeatable, applied in order after "
@@ -107,7 +110,7 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
                       why_name: str | None, user: str | None, entrypoint: str | None,
                       cmd: str | None, env: tuple[str, ...], workdir: str, tag: str,
                       image_name: str, with_recommends: bool, exclude_docs: bool,
-                      exclude_charsets: bool,
+                      exclude_charsets: bool, compression: str | None,
                       path_filters: tuple[str, ...], no_base: bool, no_merged_usr: bool,
                       allow_devices: bool, strict: bool, force: bool, no_record: bool,
                       compare_upstream: bool, as_json: bool) -> None:
@@ -184,7 +187,8 @@ def bootstrap_command(app: AppContext, packages: tuple[str, ...], archive: str |
             if not as_json:
                 _warn_implicit_uses(installed)
             config = _image_config(each, installed, entrypoint, cmd, env, workdir, tag,
-                                   image_name or "-".join(sorted(packages)))
+                                   image_name or "-".join(sorted(packages)),
+                                   compression or settings.compression)
             built.append((each, installed, config, root, []))
         reporter.log(f"write {fmt} {output}")
         from bootstrap.layer import recorded_owners
@@ -337,7 +341,7 @@ def _json_list(text: str | None, what: str) -> tuple[str, ...]:
 
 def _image_config(request: Request, installed: Installed, entrypoint: str | None,
                   cmd: str | None, env: tuple[str, ...], workdir: str, tag: str,
-                  name: str) -> ImageConfig:
+                  name: str, compression: str = "gzip") -> ImageConfig:
     base = ImageConfig()
     for item in env:
         if "=" not in item:
@@ -351,7 +355,8 @@ def _image_config(request: Request, installed: Installed, entrypoint: str | None
         labels={"org.opencontainers.image.description":
                 f"unessential bootstrap {' '.join(request.roots)}",
                 "org.opencontainers.image.source": installed.archive_url},
-        created=request.mtime or 0, tag=tag, name=f"unessential/{name}")
+        created=request.mtime or 0, tag=tag, name=f"unessential/{name}",
+        compression=compression)
 
 
 def _sbom_kinds(values: tuple[str, ...]) -> tuple[str, ...]:

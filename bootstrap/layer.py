@@ -35,6 +35,7 @@ from base.errors import InstallError
 
 _XATTRS = ("user.", "security.capability")
 _GZIP_LEVEL = 6
+_ZSTD_LEVEL = 19  # slow to write, small; decompression speed does not depend on it
 
 
 class ImageError(InstallError):
@@ -114,6 +115,22 @@ def write_gzip_layer(root: Path, out: BinaryIO, *, mtime: int | None) -> GzipLay
     compressed = _Digesting(out)
     with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0,
                        compresslevel=_GZIP_LEVEL) as zipped:
+        plain = _Digesting(zipped)
+        _write_tree(root, plain, mtime)
+    return GzipLayerInfo(diff_id=plain.digest, digest=compressed.digest,
+                         size=compressed.size, uncompressed_size=plain.size)
+
+
+def write_zstd_layer(root: Path, out: BinaryIO, *, mtime: int | None) -> GzipLayerInfo:
+    """Write the layer of `root` zstd-compressed (one frame, content size and checksum
+    in it, no dictionary: the same tree gives the same bytes) to `out`."""
+    import zstandard
+
+    _check_root(root)
+    compressed = _Digesting(out)
+    compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_checksum=True,
+                                          threads=0)
+    with compressor.stream_writer(compressed, closefd=False) as zipped:  # type: ignore[arg-type]
         plain = _Digesting(zipped)
         _write_tree(root, plain, mtime)
     return GzipLayerInfo(diff_id=plain.digest, digest=compressed.digest,

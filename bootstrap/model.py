@@ -35,6 +35,7 @@ class ImageConfig:
 
     architecture: str = "amd64"  # OCI/GOARCH spelling (amd64, arm64, ...)
     variant: str = ""  # the OCI platform variant (arm64: v8, armhf: v7), "" for none
+    compression: str = "gzip"  # of an OCI image's layer: gzip (any reader) or zstd
     os: str = "linux"
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()

@@ -31,6 +31,7 @@ from bootstrap.layer import (
     recorded_owners,
     write_gzip_layer,
     write_layer,
+    write_zstd_layer,
 )
 from bootstrap.model import ImageConfig
 
@@ -38,6 +39,7 @@ MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MEDIA_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
@@ -198,7 +200,10 @@ def _write_image(root: Path, config: ImageConfig, blobs: Path,
     with its platform."""
     staged = blobs / ".layer"
     with staged.open("wb") as out:
-        layer = write_gzip_layer(root, out, mtime=mtime)
+        if config.compression == "zstd":
+            layer = write_zstd_layer(root, out, mtime=mtime)
+        else:
+            layer = write_gzip_layer(root, out, mtime=mtime)
     layer_blob = Blob(layer.digest, layer.size)
     os.replace(staged, blobs / layer_blob.hex)
     config_blob = _put(blobs, image_config(config, [layer.diff_id]))
@@ -206,7 +211,8 @@ def _write_image(root: Path, config: ImageConfig, blobs: Path,
         "schemaVersion": 2,
         "mediaType": MEDIA_MANIFEST,
         "config": config_blob.descriptor(MEDIA_CONFIG),
-        "layers": [layer_blob.descriptor(MEDIA_LAYER_GZIP)],
+        "layers": [layer_blob.descriptor(MEDIA_LAYER_ZSTD if config.compression == "zstd"
+                                         else MEDIA_LAYER_GZIP)],
     }
     manifest_blob = _put(blobs, manifest)
     entry = manifest_blob.descriptor(MEDIA_MANIFEST)

@@ -161,3 +161,33 @@ def test_bad_path_filters_are_refused(published: Path, tmp_path: Path, rule: str
     result = boot(published, tmp_path, "food", "--output", str(tmp_path / "r"),
                   "--path-filter", rule)
     assert result.exit_code == 2 and rule in result.output, result.output
+
+
+def _skopeo(*args: str) -> dict:
+    done = subprocess.run(["skopeo", *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_zstd_layers_hold_the_same_tar_reproducibly(published: Path, tmp_path: Path) -> None:
+    """--compression zstd: the layer's media type says zstd, its uncompressed tar (diff_id)
+    is gzip's, the same inputs give the same bytes, and skopeo and Syft read it."""
+    digests = {}
+    for name, compression in (("gzip", "gzip"), ("zstd", "zstd"), ("again", "zstd")):
+        out = tmp_path / f"{name}.oci.tar"
+        result = boot(published, tmp_path, "food", "--output", str(out), "--compression",
+                      compression, "--json")
+        assert result.exit_code == 0, result.output
+        digests[name] = json.loads(result.output)["digest"]
+    assert digests["zstd"] == digests["again"] != digests["gzip"]
+    assert (tmp_path / "zstd.oci.tar").read_bytes() == (tmp_path / "again.oci.tar").read_bytes()
+    zstd, gzip = tmp_path / "zstd.oci.tar", tmp_path / "gzip.oci.tar"
+    manifest = _skopeo("inspect", "--raw", f"oci-archive:{zstd}")
+    assert [m["mediaType"] for m in manifest["layers"]] == [
+        "application/vnd.oci.image.layer.v1.tar+zstd"]
+    assert (_skopeo("inspect", "--config", f"oci-archive:{zstd}")["rootfs"]
+            == _skopeo("inspect", "--config", f"oci-archive:{gzip}")["rootfs"])
+    report = syft(f"oci-archive:{zstd}")
+    assert report["distro"]["id"] == "debian"
+    assert {a["name"] for a in report["artifacts"]} == {"base-files", "food", "libfoo1",
+                                                        "certs"}
