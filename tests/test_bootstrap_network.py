@@ -123,9 +123,11 @@ def _syft(target: str) -> dict:
 
 
 def _apparent_size(root: Path) -> int:
+    """Bytes of the image's regular files and links (as bench_bootstrap.py counts them and
+    `du --apparent-size` does; a directory's size is its file system's)."""
     total = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
             total += os.lstat(os.path.join(dirpath, name)).st_size
     return total
 
