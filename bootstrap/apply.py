@@ -16,6 +16,7 @@ registered by `@applies(Model)` in `APPLY` and found by the type of the action.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fnmatch
 import os
@@ -110,6 +111,10 @@ def applies(*models: type[Action]) -> Callable[[F], F]:
         return function
 
     return register
+
+
+#: where ldconfig keeps its auxiliary cache (under the root it runs for)
+AUX_CACHE_DIR = "/var/cache/ldconfig"
 
 
 @dataclass(frozen=True)
@@ -568,11 +573,19 @@ class Applier:
         if not self.fs.lexists("/etc/ld.so.conf"):
             # libc-bin's file; the image has only ld.so.conf.d/ from libc6
             self.fs.write_text("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n")
+        had_dir = self.fs.lexists(AUX_CACHE_DIR)
         try:
-            subprocess.run([tool, "-r", str(self.root)], check=True, capture_output=True,
-                           text=True)
+            subprocess.run([tool, "-i", "-r", str(self.root)], check=True,
+                           capture_output=True, text=True)
         except subprocess.CalledProcessError as exc:
             raise ActionFailed(f"ldconfig -r {self.root}: {exc.stderr.strip()}") from None
+        # its auxiliary cache holds the inodes and ctimes of this run's files: never the
+        # same twice (an image must be), and only a speed-up of the next ldconfig run
+        if self.fs.lexists(f"{AUX_CACHE_DIR}/aux-cache"):
+            self.fs.remove(f"{AUX_CACHE_DIR}/aux-cache")
+        if not had_dir and self.fs.is_dir(AUX_CACHE_DIR):
+            with contextlib.suppress(OSError):  # not empty: something else is in it
+                self.fs.remove(AUX_CACHE_DIR)
 
     @applies(CaBundle)
     def _ca_bundle(self, package: str, action: CaBundle) -> tuple[str, str]:

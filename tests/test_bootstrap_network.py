@@ -49,11 +49,11 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     data = tmp_path_factory.mktemp("python3-archive") / "data"
     sources = closure_sources("python3")
     # amd64 and arm64 (repacked from the mirror's arm64 binaries)
-    result = cli(data, "rebuild", "--repack", *sources, "--arch", "amd64,arm64", "--wait",
-                 "--concurrency", "2", "--json")
+    result = cli(data, "rebuild", "--repack", *sources, "ca-certificates", "--arch",
+                 "amd64,arm64", "--wait", "--concurrency", "2", "--json")
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     builds = json.loads(result.stdout)["builds"]
-    assert len(builds) == 2 * len(sources)
+    assert len(builds) == 2 * (len(sources) + 1)
     states = {b["source"]: b["status"] for b in builds}
     assert {b["status"] for b in builds} == {"done"}, states
     publish = cli(data, "publish", "--sources", "available", "--json")

@@ -51,7 +51,9 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     debs.append(build(home / "debs", "base-files", {
         "/usr/lib/os-release": OS_RELEASE, "/etc/os-release": ("symlink", "../usr/lib/os-release"),
         "/etc/debian_version": "12.4\n", "/usr/share/doc/base-files/README": "docs\n",
-        "/usr/share/doc/base-files/copyright": "licence\n"},
+        "/usr/share/doc/base-files/copyright": "licence\n",
+        # /var/cache, as Debian's ships it: ldconfig's auxiliary cache would go there
+        "/var/cache/README": "caches\n"},
         version="12.4+deb12u15ue1",
         control=f"{REWRITTEN}Source: base-files\n",
         members={"actions": BASE_ACTIONS, "postinst": "#!/bin/sh\n# rendered\n"}))
@@ -179,7 +181,7 @@ def test_zstd_layers_hold_the_same_tar_reproducibly(published: Path, tmp_path: P
                       compression, "--json")
         assert result.exit_code == 0, result.output
         digests[name] = json.loads(result.output)["digest"]
-    assert digests["zstd"] == digests["again"] != digests["gzip"]
+    assert digests["zstd"] == digests["again"] != digests["gzip"]  # (ld.so cache included)
     assert (tmp_path / "zstd.oci.tar").read_bytes() == (tmp_path / "again.oci.tar").read_bytes()
     zstd, gzip = tmp_path / "zstd.oci.tar", tmp_path / "gzip.oci.tar"
     manifest = _skopeo("inspect", "--raw", f"oci-archive:{zstd}")
@@ -191,3 +193,43 @@ def test_zstd_layers_hold_the_same_tar_reproducibly(published: Path, tmp_path: P
     assert report["distro"]["id"] == "debian"
     assert {a["name"] for a in report["artifacts"]} == {"base-files", "food", "libfoo1",
                                                         "certs"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the ld.so cache is written as root only")
+def test_the_ld_so_cache_is_reproducible(tmp_path: Path) -> None:
+    """ldconfig's auxiliary cache (inodes and ctimes of this run's files) is not left in
+    the image: with a real shared library and base-files' /var/cache, two images of the
+    same inputs are the same bytes, and the ld.so cache knows the library."""
+    source = tmp_path / "demo.c"
+    source.write_text("int demo(void) { return 42; }\n")
+    library = tmp_path / "libdemo.so.1"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libdemo.so.1", "-o",
+                    str(library), str(source)], check=True)
+    home = tmp_path / "home"
+    debs = [build(home / "debs", "libdemo1", {"/usr/lib/x86_64-linux-gnu/libdemo.so.1":
+                                              "placeholder"},
+                  control=REWRITTEN, members={"actions": "Action: ldconfig\nScript: postinst\n"
+                                                         "On: configure\n"}),
+            build(home / "debs", "base-files", {"/usr/lib/os-release": OS_RELEASE,
+                                                "/var/cache/README": "caches\n"},
+                  control=REWRITTEN)]
+    # the real library in place of the placeholder (dpkg-deb again)
+    work = tmp_path / "rebuild"
+    subprocess.run(["dpkg-deb", "-R", str(debs[0]), str(work)], check=True)
+    shutil.copy(library, work / "usr/lib/x86_64-linux-gnu/libdemo.so.1")
+    (work / "DEBIAN/md5sums").unlink()
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(work), str(debs[0])],
+                   check=True, capture_output=True)
+    seed(home / "data", debs)
+    assert run(home, "publish", "--date", "Tue, 14 Nov 2023 22:13:20 +0000").exit_code == 0
+    images = []
+    for name in ("one", "two"):
+        out = tmp_path / f"{name}.oci.tar"
+        result = boot(home, tmp_path, "libdemo1", "--output", str(out))
+        assert result.exit_code == 0, result.output
+        images.append(out.read_bytes())
+    assert images[0] == images[1]
+    rootfs = tmp_path / "rootfs"
+    assert boot(home, tmp_path, "libdemo1", "--output", str(rootfs)).exit_code == 0
+    assert b"libdemo.so.1" in (rootfs / "etc/ld.so.cache").read_bytes()
+    assert not (rootfs / "var/cache/ldconfig").exists()
