@@ -30,7 +30,7 @@ import lzma
 import re
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,17 +61,26 @@ class ImageStatus:
 
     label: str
     format: str  # dir | tar | oci | docker
-    text: str
+    text: Any  # the status text (read_statuses), or what read_images' readers made
 
 
 def read_statuses(path: Path) -> list[ImageStatus]:
     """The dpkg status of each image in `path` (one, or one per OCI manifest / tag)."""
+    return read_images(path, _layers, _dir_status, _rootfs_tar)
+
+
+def read_images(path: Path, read: LayerReader, directory: Callable[[Path], Any],
+                rootfs: Callable[[tarfile.TarFile, dict[str, tarfile.TarInfo], str], Any]
+                ) -> list[ImageStatus]:
+    """Each image in `path`, its `text` what `read` makes of its layers (an OCI layout,
+    a docker-archive), `directory` of a root directory, `rootfs` of a root file system
+    tar (its members by clean name)."""
     what = str(path)
     if path.is_dir():
         try:
             if (path / "index.json").exists() and (path / "oci-layout").exists():
-                return _oci(_DirBlobs(path), what)
-            return [ImageStatus(what, "dir", _dir_status(path))]
+                return _oci(_DirBlobs(path), what, read)
+            return [ImageStatus(what, "dir", directory(path))]
         except OSError as exc:
             raise FormatError(what, f"cannot read the image directory: {_os_cause(exc)}") \
                 from exc
@@ -81,10 +90,10 @@ def read_statuses(path: Path) -> list[ImageStatus]:
         with tarfile.open(path, "r:*") as outer:
             names = {_clean(m.name): m for m in outer.getmembers()}
             if "index.json" in names and "oci-layout" in names:
-                return _oci(_TarBlobs(outer, names, what), what)
+                return _oci(_TarBlobs(outer, names, what), what, read)
             if "manifest.json" in names:
-                return _docker(outer, names, what)
-            return [ImageStatus(what, "tar", _rootfs_tar(outer, names, what))]
+                return _docker(outer, names, what, read)
+            return [ImageStatus(what, "tar", rootfs(outer, names, what))]
     except _STREAM_ERRORS as exc:
         raise FormatError(what, f"not a directory or a readable tar: {_one_line(exc)}") \
             from exc
@@ -113,7 +122,7 @@ def _rootfs_tar(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo], what:
 
 
 def _docker(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo],
-            what: str) -> list[ImageStatus]:
+            what: str, read: LayerReader | None = None) -> list[ImageStatus]:
     where = f"{what}: manifest.json"
     manifest = _json(_read(outer, names["manifest.json"], MAX_JSON, what), where)
     if not isinstance(manifest, list) or not manifest:
@@ -140,11 +149,12 @@ def _docker(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo],
                 raise FormatError(what, f"layer {_show(layer)} is missing")
             streams.append((path, None, "", member))  # Stream
         out.append(ImageStatus(label, "docker",
-                               _layers(lambda m: _extract(outer, m, what), streams, label)))
+                               (read or _layers)(lambda m: _extract(outer, m, what),
+                                                 streams, label)))
     return out
 
 
-def _oci(blobs: _Blobs, what: str) -> list[ImageStatus]:
+def _oci(blobs: _Blobs, what: str, read: LayerReader | None = None) -> list[ImageStatus]:
     index = _json(blobs.named("index.json"), f"{what}: index.json")
     out: list[ImageStatus] = []
     for label, digest, manifest in _manifests(blobs, index, what, "index.json", 0):
@@ -163,7 +173,7 @@ def _oci(blobs: _Blobs, what: str) -> list[ImageStatus]:
             layer_digest = _digest(layer.get("digest"), where, f"layer {number}")
             media = _optional_str(layer, "mediaType", where, f"layer {number}")
             streams.append((layer_digest, layer_digest, media, None))
-        text = _layers(lambda d: blobs.open(d), streams, f"{what} ({label})")
+        text = (read or _layers)(lambda d: blobs.open(d), streams, f"{what} ({label})")
         out.append(ImageStatus(f"{what} ({label})", "oci", text))
     if not out:
         raise FormatError(f"{what}: index.json", "no image manifest")
@@ -210,6 +220,8 @@ def _manifests(blobs: _Blobs, index: Any, what: str, name: str,
 # -- layers ---------------------------------------------------------------------------
 
 Stream = tuple[str, str | None, str, Any]  # name, digest, media type, opener argument
+#: what reads one image's layers (bottom to top) into the value an ImageStatus carries
+LayerReader = Callable[[Any, list[Stream], str], Any]
 
 
 def _layers(opener: Any, streams: list[Stream], what: str) -> str:

@@ -233,3 +233,57 @@ def test_the_ld_so_cache_is_reproducible(tmp_path: Path) -> None:
     assert boot(home, tmp_path, "libdemo1", "--output", str(rootfs)).exit_code == 0
     assert b"libdemo.so.1" in (rootfs / "etc/ld.so.cache").read_bytes()
     assert not (rootfs / "var/cache/ldconfig").exists()
+
+
+# ---------------------------------------------------------------------------------
+# unessential scan: what scanners will see
+
+
+def _scan(home: Path, *args: str) -> tuple[int, str]:
+    result = run(home, "scan", *args)
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("fmt", ["dir", "oci", "tar"])
+def test_scan_sees_what_syft_sees(published: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / {"dir": "rootfs", "oci": "image.oci.tar", "tar": "rootfs.tar"}[fmt]
+    result = boot(published, tmp_path, "food", "--output", str(out), "--sbom", "cyclonedx")
+    assert result.exit_code == 0, result.output
+    code, output = _scan(published, str(out), "--json", "--strict")
+    assert code == 0, output
+    (scan,) = json.loads(output)
+    assert scan["distro"] == "debian-12" and scan["unowned"] == []
+    ours = {(p["name"], p["version"], p["purl"]) for p in scan["packages"]}
+    assert ours == sbom_packages(out.with_name(out.name + ".cdx.json"))
+    if fmt != "tar":  # (Syft reads directories and images)
+        assert ours == packages_of(syft(f"dir:{out}" if fmt == "dir" else f"oci-archive:{out}"))
+
+
+def test_scan_reports_an_unowned_elf_file_and_a_missing_identity(published: Path,
+                                                                 tmp_path: Path) -> None:
+    out = tmp_path / "rootfs"
+    assert boot(published, tmp_path, "food", "--output", str(out)).exit_code == 0
+    planted = out / "usr/local/bin/dropped"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_bytes(b"\x7fELF" + b"\0" * 60)
+    (out / "usr/lib/libextra.so.2").write_text("not even ELF, but named as a library")
+    code, output = _scan(published, str(out), "--json")
+    assert code == 0, output
+    (scan,) = json.loads(output)
+    assert scan["unowned"] == ["/usr/lib/libextra.so.2", "/usr/local/bin/dropped"]
+    code, output = _scan(published, str(out), "--strict")
+    assert code == 18 and "/usr/lib/libextra.so.2: not owned by any package" in output
+    bare = tmp_path / "bare"
+    assert boot(published, tmp_path, "food", "--no-base", "--output", str(bare)).exit_code == 0
+    code, output = _scan(published, str(bare), "--json")
+    (scan,) = json.loads(output)
+    assert scan["identity"] is None and all(p["purl"] == "" for p in scan["packages"])
+    code, output = _scan(published, str(bare), "--strict")
+    assert code == 18 and "no /etc/os-release" in output
+
+
+def test_scan_refuses_what_is_not_an_image(published: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"not a tar at all")
+    code, output = _scan(published, str(junk))
+    assert code == 11 and "junk.tar" in output and "Traceback" not in output

@@ -15,6 +15,7 @@ from archive.publish.cli import publish_command, serve_command, snapshot_group
 from archive.urls import mask_passwords
 from audit.cli import audit_command, diff_command
 from audit.report.cli import report_command
+from audit.scan_cli import scan_command
 from audit.verify_cli import verify_command
 from base import __version__
 from base.console import print_json
@@ -158,6 +159,7 @@ cli.add_command(policy)
 cli.add_command(key_group)
 cli.add_command(bootstrap_command)
 cli.add_command(audit_command)
+cli.add_command(scan_command)
 cli.add_command(diff_command)
 cli.add_command(report_command)
 cli.add_command(verify_command)
