@@ -236,6 +236,9 @@ def _install(request: Request, root: Path, upstream: Upstream, reporter: Reporte
                 interests.append((record.package, _interests(triggers.data), actions))
             _check_scripts(installed, record.package, deb.members, control, actions)
             conffiles = _lines(deb.members.get("conffiles"))
+            if left_out:  # a conffile the filters left out is not the package's here
+                gone = set(left_out)
+                conffiles = [path for path in conffiles if path not in gone]
             applier.conffiles[record.package] = {p: md5_of(fs, p) for p in conffiles}
             if left_out:
                 installed.left_out[record.package] = left_out

@@ -111,6 +111,7 @@ def test_arm64_alone_and_its_files(published: Path, tmp_path: Path) -> None:
     (("--platform", "linux/sparc", "--output", "x.oci.tar"), "not a platform Debian builds"),
     (("--platform", "linux/arm64", "--arch", "arm64", "--output", "x.oci.tar"),
      "--platform or --arch"),
+    (("--sbom", "spdx,swid", "--output", "x.oci.tar"), "'swid': expected spdx or cyclonedx"),
 ])
 def test_bad_platforms_are_refused(published: Path, tmp_path: Path, args: tuple[str, ...],
                                    message: str) -> None:

@@ -136,6 +136,21 @@ def test_path_filters_keep_dpkg_verify_clean_and_are_recorded(published: Path,
     assert oct((out / "var/mail").stat().st_mode & 0o7777) == "0o2775"
 
 
+def test_a_conffile_left_out_is_not_recorded(published: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rootfs"
+    result = boot(published, tmp_path, "food", "--output", str(out), "--path-filter",
+                  "path-exclude=/etc/foo.conf")
+    assert result.exit_code == 0, result.output
+    assert not (out / "etc/foo.conf").exists()
+    admin = out / "var/lib/dpkg"
+    stanza = subprocess.run(["dpkg-query", f"--admindir={admin}", "-s", "libfoo1"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "Conffiles" not in stanza
+    verify = subprocess.run(["dpkg", f"--root={out}", "--verify"], capture_output=True,
+                            text=True)
+    assert verify.returncode == 0 and verify.stdout == "", verify.stdout + verify.stderr
+
+
 def test_without_base_there_is_no_identity(published: Path, tmp_path: Path) -> None:
     out = tmp_path / "rootfs"
     result = boot(published, tmp_path, "food", "--output", str(out), "--no-base", "--json")
