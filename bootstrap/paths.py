@@ -24,14 +24,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from recipes.actions.patterns import POSIX_CLASSES
+
 EXCLUDE = "path-exclude"
 INCLUDE = "path-include"
 _WILDCARDS = "*?[\\"
-_CLASSES = {
-    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z",
-    "lower": "a-z", "space": r" \t\n\r\f\v", "blank": r" \t", "xdigit": "0-9A-Fa-f",
-    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
-}
 
 #: The documentation filter (`--exclude-docs`): manual pages, Info manuals, the
 #: documentation directories but for each package's copyright file (licences travel
@@ -147,9 +144,9 @@ def _bracket(pattern: str, start: int) -> tuple[str | None, int]:
         if c == "[" and pattern.startswith("[:", i):
             end = pattern.find(":]", i + 2)
             name = pattern[i + 2:end] if end != -1 else ""
-            if name not in _CLASSES:
+            if name not in POSIX_CLASSES:
                 raise FilterError(f"{pattern!r}: unknown character class [:{name}:]")
-            items.append(_CLASSES[name])
+            items.append(POSIX_CLASSES[name])
             i = end + 2
             continue
         if c == "\\" and i + 1 < len(pattern):

@@ -14,10 +14,11 @@ import re
 
 _SPECIAL = set(".[]\\*^$/")
 MAX_PATTERN = 256
-_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z",
-            "lower": "a-z", "space": " \\t\\n\\r\\f\\v", "blank": " \\t",
-            "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
-            "xdigit": "0-9A-Fa-f"}
+#: POSIX character classes as Python regex class bodies (shared with bootstrap.paths)
+POSIX_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z",
+                 "lower": "a-z", "space": " \\t\\n\\r\\f\\v", "blank": " \\t",
+                 "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+                 "xdigit": "0-9A-Fa-f"}
 
 
 def bre_to_python(pattern: str) -> str:
@@ -98,9 +99,9 @@ def _bracket(pattern: str, start: int) -> tuple[int, str]:
         if pattern.startswith("[:", index):
             end = pattern.find(":]", index + 2)
             name = pattern[index + 2:end] if end != -1 else ""
-            if name not in _CLASSES:
+            if name not in POSIX_CLASSES:
                 raise ValueError(f"pattern {pattern!r}: class [:{name}:] is not read")
-            parts.append(_CLASSES[name])
+            parts.append(POSIX_CLASSES[name])
             index = end + 2
         elif pattern.startswith(("[.", "[="), index):
             raise ValueError(f"pattern {pattern!r}: collating elements are not read")
