@@ -126,7 +126,7 @@ def in_class(name: str, universe: Universe, policy: Policy) -> bool:
     return any(c.action == "dropped" and c.reason == REASON_IMPLICIT for c in changes)
 
 
-def check_image(image: ImageStatus, policy: Policy,
+def check_image(image: ImageStatus[str], policy: Policy,
                 upstream: list[BinaryRecord] | None) -> GateResult:
     """Judge one image: upstream records (if any) and its own status stanzas."""
     packages = installed_packages(image.text, image.label)
@@ -177,7 +177,7 @@ class UsesResult:
     uses: tuple[UnsatisfiedUse, ...]
 
 
-def check_implicit_uses(image: ImageStatus) -> UsesResult:
+def check_implicit_uses(image: ImageStatus[str]) -> UsesResult:
     """The unsatisfied implicit uses bootstrap recorded in the image's dpkg status."""
     packages = installed_packages(image.text, image.label)
     uses = []

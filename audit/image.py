@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar
 
 import zstandard
 
@@ -55,23 +55,28 @@ _STREAM_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAErro
 _PARENTS = ("", "var", "var/lib", "var/lib/dpkg")  # directories above the status file
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class ImageStatus:
-    """The dpkg status of one image: its label (path, ref or tag), format and text."""
+class ImageStatus(Generic[T]):
+    """The dpkg status of one image: its label (path, ref or tag), format and text (or
+    what `read_images`' readers made of it)."""
 
     label: str
     format: str  # dir | tar | oci | docker
-    text: Any  # the status text (read_statuses), or what read_images' readers made
+    text: T
 
 
-def read_statuses(path: Path) -> list[ImageStatus]:
+def read_statuses(path: Path) -> list[ImageStatus[str]]:
     """The dpkg status of each image in `path` (one, or one per OCI manifest / tag)."""
     return read_images(path, _layers, _dir_status, _rootfs_tar)
 
 
-def read_images(path: Path, read: LayerReader, directory: Callable[[Path], Any],
-                rootfs: Callable[[tarfile.TarFile, dict[str, tarfile.TarInfo], str], Any]
-                ) -> list[ImageStatus]:
+def read_images(path: Path, read: Callable[[Any, list[Stream], str], T],
+                directory: Callable[[Path], T],
+                rootfs: Callable[[tarfile.TarFile, dict[str, tarfile.TarInfo], str], T]
+                ) -> list[ImageStatus[T]]:
     """Each image in `path`, its `text` what `read` makes of its layers (an OCI layout,
     a docker-archive), `directory` of a root directory, `rootfs` of a root file system
     tar (its members by clean name)."""
@@ -122,7 +127,7 @@ def _rootfs_tar(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo], what:
 
 
 def _docker(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo],
-            what: str, read: LayerReader | None = None) -> list[ImageStatus]:
+            what: str, read: Callable[[Any, list[Stream], str], T]) -> list[ImageStatus[T]]:
     where = f"{what}: manifest.json"
     manifest = _json(_read(outer, names["manifest.json"], MAX_JSON, what), where)
     if not isinstance(manifest, list) or not manifest:
@@ -149,14 +154,14 @@ def _docker(outer: tarfile.TarFile, names: dict[str, tarfile.TarInfo],
                 raise FormatError(what, f"layer {_show(layer)} is missing")
             streams.append((path, None, "", member))  # Stream
         out.append(ImageStatus(label, "docker",
-                               (read or _layers)(lambda m: _extract(outer, m, what),
-                                                 streams, label)))
+                               read(lambda m: _extract(outer, m, what), streams, label)))
     return out
 
 
-def _oci(blobs: _Blobs, what: str, read: LayerReader | None = None) -> list[ImageStatus]:
+def _oci(blobs: _Blobs, what: str,
+         read: Callable[[Any, list[Stream], str], T]) -> list[ImageStatus[T]]:
     index = _json(blobs.named("index.json"), f"{what}: index.json")
-    out: list[ImageStatus] = []
+    out: list[ImageStatus[T]] = []
     for label, digest, manifest in _manifests(blobs, index, what, "index.json", 0):
         if len(out) >= _MAX_IMAGES:
             raise FormatError(f"{what}: index.json", f"more than {_MAX_IMAGES} image manifests")
@@ -173,7 +178,7 @@ def _oci(blobs: _Blobs, what: str, read: LayerReader | None = None) -> list[Imag
             layer_digest = _digest(layer.get("digest"), where, f"layer {number}")
             media = _optional_str(layer, "mediaType", where, f"layer {number}")
             streams.append((layer_digest, layer_digest, media, None))
-        text = (read or _layers)(lambda d: blobs.open(d), streams, f"{what} ({label})")
+        text = read(lambda d: blobs.open(d), streams, f"{what} ({label})")
         out.append(ImageStatus(f"{what} ({label})", "oci", text))
     if not out:
         raise FormatError(f"{what}: index.json", "no image manifest")
@@ -220,8 +225,6 @@ def _manifests(blobs: _Blobs, index: Any, what: str, name: str,
 # -- layers ---------------------------------------------------------------------------
 
 Stream = tuple[str, str | None, str, Any]  # name, digest, media type, opener argument
-#: what reads one image's layers (bottom to top) into the value an ImageStatus carries
-LayerReader = Callable[[Any, list[Stream], str], Any]
 
 
 def _layers(opener: Any, streams: list[Stream], what: str) -> str:

@@ -96,8 +96,8 @@ def scan_image(path: Path) -> list[Scan]:
 # -- what is seen ----------------------------------------------------------------------
 
 
-def _scan(image: ImageStatus) -> Scan:
-    tree: Tree = image.text
+def _scan(image: ImageStatus[Tree]) -> Scan:
+    tree = image.text
     if STATUS not in tree.texts:
         raise FormatError(image.label, f"no {STATUS}: not a Debian root file system")
     identity = _identity(tree)
