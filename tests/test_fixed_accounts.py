@@ -159,7 +159,18 @@ def test_shadow_passwords_converts_as_pwconv_and_grpconv(root: Path) -> None:
     assert (root / "etc/gshadow").read_text().splitlines()[-2] == "foo:!::root"
 
 
-def test_shadow_passwords_needs_the_shadow_group(root: Path) -> None:
+def test_shadow_passwords_without_the_shadow_group_gets_debians(root: Path) -> None:
+    """shadowconfig's `chown root:shadow` needs the group: on Debian base-passwd has it,
+    statically allocated (gid 42), and bootstrap creates it with that id where the
+    image lacks it."""
+    _native(root, make_action("shadow-passwords", "postinst", ("configure",), {}))
+    assert "shadow:x:42:" in (root / "etc/group").read_text().splitlines()
+    status = (root / "etc/shadow").stat()
+    assert (status.st_gid, status.st_mode & 0o777) == (42, 0o640)
+
+
+def test_shadow_passwords_refuses_a_gid_42_of_another_group(root: Path) -> None:
+    (root / "etc/group").write_text(GROUP + "other:x:42:\n")
     with pytest.raises(ActionFailed, match="shadow"):
         _native(root, make_action("shadow-passwords", "postinst", ("configure",), {}))
 
