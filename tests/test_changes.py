@@ -1,0 +1,100 @@
+"""`.changes` files (archive/changes.py): golden text, read back by us and by
+python-debian, signed with a throwaway key and verified by devscripts' dscverify (the
+signature and every file's size and digests), and malformed uploads refused."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from debian.deb822 import Changes
+
+from archive.changes import Upload, UploadFile, changes_text, parse_changes
+from base.errors import FormatError
+from tests.fixtures.golden import GOLDEN, assert_golden
+from tests.fixtures.keys import ArchiveKey
+
+
+def _file(name: str, data: bytes, section: str = "devel") -> UploadFile:
+    return UploadFile(name, len(data), hashlib.md5(data).hexdigest(),
+                      hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest(),
+                      section)
+
+
+CONTENT = {"hello_2.10-3ue1_amd64.deb": b"a deb\n",
+           "hello-doc_2.10-3ue1_all.deb": b"another deb\n"}
+UPLOAD = Upload(
+    source="hello", version="2.10-3ue1", architectures=("amd64", "all"),
+    binaries=("hello", "hello-doc"),
+    files=tuple(_file(name, data) for name, data in CONTENT.items()),
+    build_id=7, recipe_digest="a" * 64, env_digest="b" * 64, counter=1,
+    date=datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+    maintainer="unessential <builds@example.invalid>")
+
+
+def test_golden_changes() -> None:
+    assert_golden(GOLDEN / "changes" / "hello.changes", changes_text(UPLOAD))
+
+
+def test_read_back_by_us_and_by_python_debian() -> None:
+    text = changes_text(UPLOAD)
+    assert parse_changes(text, "hello.changes") == replace(
+        UPLOAD, files=tuple(sorted(UPLOAD.files, key=lambda f: f.name)),
+        distribution="stable", changes="")
+    theirs = Changes(text)
+    assert sorted(f["name"] for f in theirs["Files"]) == sorted(CONTENT)
+    assert {f["name"]: f["sha256"] for f in theirs["Checksums-Sha256"]} == {
+        f.name: f.sha256 for f in UPLOAD.files}
+
+
+def test_dscverify_accepts_the_signed_upload(tmp_path: Path,
+                                             keys: dict[str, ArchiveKey]) -> None:
+    for name, data in CONTENT.items():
+        (tmp_path / name).write_bytes(data)
+    changes = tmp_path / "hello_2.10-3ue1_amd64.changes"
+    changes.write_bytes(keys["archive"].clearsign(changes_text(UPLOAD).encode()))
+    verify = subprocess.run(["dscverify", "--no-default-keyrings", "--keyring",
+                             str(keys["archive"].public_keyring), str(changes)],
+                            capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "All files validated successfully" in verify.stdout
+    (tmp_path / "hello-doc_2.10-3ue1_all.deb").write_bytes(b"tampered\n")
+    verify = subprocess.run(["dscverify", "--no-default-keyrings", "--keyring",
+                             str(keys["archive"].public_keyring), str(changes)],
+                            capture_output=True, text=True)
+    assert verify.returncode != 0
+    other = subprocess.run(["dscverify", "--no-default-keyrings", "--keyring",
+                            str(keys["other"].public_keyring), str(changes)],
+                           capture_output=True, text=True)
+    assert other.returncode != 0
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda t: t.replace("hello_2.10-3ue1_amd64.deb", "../etc/x.deb"),
+     "'../etc/x.deb' is not a plain file name"),
+    (lambda t: t.replace("optional hello_2.10-3ue1_amd64.deb", "optional x.deb"),
+     "different files"),
+    (lambda t: t.replace("devel optional hello_2", "devel optional hello_2").replace(
+        "26f389db3d3fd483a662f9a700c99297428982b7", "26f389db"), "not a sha1 digest"),
+    (lambda t: t.replace("Format: 1.8", "Format: 1.7"), "Format '1.7'"),
+    (lambda t: t.replace("Unessential-Build: 7\n", ""), "no Unessential-Build"),
+    (lambda t: t.replace("Unessential-Build: 7", "Unessential-Build: seven"), "numbers"),
+    (lambda t: t.replace(" 6 devel", " 7 devel"), "Checksums-Sha1 says 6 bytes"),
+    (lambda t: t.replace("Date: ", "Date: yesterday "), "not an RFC 2822 date"),
+    (lambda t: t.replace("Source: hello", "Source: Hello!"), "source name"),
+    (lambda t: t + "\nFormat: 1.8\n", "one stanza"),
+])
+def test_malformed_uploads_are_refused(change, message: str) -> None:
+    with pytest.raises(FormatError) as caught:
+        parse_changes(change(changes_text(UPLOAD)), "up.changes")
+    assert message in str(caught.value) and "up.changes" in str(caught.value)
+
+
+def test_a_path_as_file_name_is_refused_when_rendering() -> None:
+    bad = replace(UPLOAD, files=(replace(UPLOAD.files[0], name="../../etc/passwd"),))
+    with pytest.raises(FormatError, match="not a plain file name"):
+        changes_text(bad)
