@@ -14,7 +14,14 @@ import pytest
 from debian.deb822 import Changes
 
 from archive.changes import Upload, UploadFile, changes_text, parse_changes
-from base.errors import FormatError
+from archive.intake import verify_upload
+from base.errors import (
+    FormatError,
+    IntegrityError,
+    NotFoundError,
+    SignatureError,
+    TruncatedDownload,
+)
 from tests.fixtures.golden import GOLDEN, assert_golden
 from tests.fixtures.keys import ArchiveKey
 
@@ -98,3 +105,47 @@ def test_a_path_as_file_name_is_refused_when_rendering() -> None:
     bad = replace(UPLOAD, files=(replace(UPLOAD.files[0], name="../../etc/passwd"),))
     with pytest.raises(FormatError, match="not a plain file name"):
         changes_text(bad)
+
+
+# ---------------------------------------------------------------------------------
+# the publisher's intake check
+
+
+def _incoming(tmp_path: Path, key: ArchiveKey | None) -> Path:
+    for name, data in CONTENT.items():
+        (tmp_path / name).write_bytes(data)
+    changes = tmp_path / "hello_2.10-3ue1_amd64.changes"
+    text = changes_text(UPLOAD).encode()
+    changes.write_bytes(key.clearsign(text) if key else text)
+    return changes
+
+
+def test_intake_accepts_an_upload_signed_by_an_accepted_key(
+        tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    changes = _incoming(tmp_path, keys["archive"])
+    verified = verify_upload(changes, [keys["archive"].public_keyring])
+    assert verified.upload.build_id == 7 and len(verified.signers) == 1
+    assert {f.name for f in verified.upload.files} == set(CONTENT)
+
+
+@pytest.mark.parametrize(("case", "error", "message"), [
+    ("unsigned", SignatureError, "not signed"),
+    ("unknown key", SignatureError, "not in"),
+    ("wrong hash", IntegrityError, "SHA256"),
+    ("truncated", TruncatedDownload, "5 bytes"),
+    ("missing", NotFoundError, "not uploaded"),
+])
+def test_intake_refuses(tmp_path: Path, keys: dict[str, ArchiveKey], case: str,
+                        error: type[Exception], message: str) -> None:
+    signer = {"unsigned": None, "unknown key": keys["other"]}.get(case, keys["archive"])
+    changes = _incoming(tmp_path, signer)
+    deb = tmp_path / "hello_2.10-3ue1_amd64.deb"
+    if case == "wrong hash":
+        deb.write_bytes(b"a dab\n")
+    elif case == "truncated":
+        deb.write_bytes(b"a deb")
+    elif case == "missing":
+        deb.unlink()
+    with pytest.raises(error) as caught:
+        verify_upload(changes, [keys["archive"].public_keyring])
+    assert message in str(caught.value), caught.value

@@ -1,0 +1,62 @@
+"""The publisher's check of an upload before anything of it is used (issue 18).
+
+As dak's process-upload does for a buildd's upload: the `.changes` must be clearsigned
+by a key of the accepted worker keyring (verified in a private GNUPGHOME; the signer's
+fingerprint checked by us), and every file it lists must be in the incoming directory
+with exactly its size and SHA256. Only then is the upload returned; any failure is one
+error naming the file and the problem, and nothing of the upload has been used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from archive.changes import Upload, parse_changes
+from archive.upstream.aptsources import SignedBy
+from archive.upstream.signature import verify_clearsigned
+from base.errors import FormatError, IntegrityError, NotFoundError, TruncatedDownload
+
+MAX_CHANGES = 1 << 20  # a .changes lists files; it is never megabytes
+
+
+@dataclass(frozen=True)
+class VerifiedUpload:
+    upload: Upload
+    signers: tuple[str, ...]  # primary key fingerprints
+    changes: Path
+
+
+def verify_upload(changes: Path, keyrings: list[Path]) -> VerifiedUpload:
+    """The upload `changes` describes, once its signature and every file are checked."""
+    what = str(changes)
+    try:
+        size = changes.stat().st_size
+        if size > MAX_CHANGES:
+            raise FormatError(what, f"larger than {MAX_CHANGES} bytes: not a .changes file")
+        data = changes.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(what, "no such .changes file") from None
+    verified = verify_clearsigned(data, what, SignedBy(keyrings=tuple(keyrings)))
+    try:
+        text = verified.content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError(what, "the signed text is not UTF-8") from None
+    upload = parse_changes(text, what)
+    for item in upload.files:
+        path = changes.parent / item.name  # a plain name (parse_changes checked it)
+        if not path.is_file() or path.is_symlink():
+            raise NotFoundError(str(path), f"listed in {changes.name} but not uploaded")
+        actual = path.stat().st_size
+        if actual != item.size:
+            raise TruncatedDownload(str(path), f"{actual} bytes, {changes.name} says "
+                                               f"{item.size}")
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        if digest.hexdigest() != item.sha256:
+            raise IntegrityError(str(path), f"SHA256 {digest.hexdigest()}, {changes.name} "
+                                            f"says {item.sha256}")
+    return VerifiedUpload(upload, verified.signers, changes)
