@@ -60,3 +60,52 @@ def verify_upload(changes: Path, keyrings: list[Path]) -> VerifiedUpload:
             raise IntegrityError(str(path), f"SHA256 {digest.hexdigest()}, {changes.name} "
                                             f"says {item.sha256}")
     return VerifiedUpload(upload, verified.signers, changes)
+
+
+class Rejected(FormatError):
+    """An upload the intake refuses; `reason` is a code the catalog records."""
+
+    kind = "rejected-upload"
+
+    def __init__(self, subject: str, reason: str, cause: str) -> None:
+        super().__init__(subject, f"{reason}: {cause}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class BuildFacts:
+    """What the catalog knows of the build an upload claims to be."""
+
+    build_id: int
+    status: str
+    recipe_digest: str
+    env_digest: str
+    counter: int | None
+    files: dict[str, str]  # pool file name -> SHA256, as the worker recorded them
+    imported: bool = False  # an upload of it was imported already
+
+
+REASONS = ("unknown-build", "not-done", "identity", "files", "replay")
+
+
+def check_against_build(upload: Upload, facts: BuildFacts | None, what: str) -> None:
+    """Refuse an upload that is not the catalog's build: unknown or unfinished build,
+    another identity (recipe, environment, counter), other files or bytes, or a build
+    whose upload was imported already (a replay)."""
+    if facts is None:
+        raise Rejected(what, "unknown-build", f"no build {upload.build_id} in the catalog")
+    if facts.imported:
+        raise Rejected(what, "replay", f"build {facts.build_id} was imported already")
+    if facts.status != "done":
+        raise Rejected(what, "not-done", f"build {facts.build_id} is {facts.status}")
+    claimed = (upload.recipe_digest, upload.env_digest, upload.counter)
+    known = (facts.recipe_digest, facts.env_digest, facts.counter)
+    if claimed != known:
+        raise Rejected(what, "identity", f"build {facts.build_id} has recipe, environment "
+                                         "and counter other than the upload's")
+    sent = {item.name: item.sha256 for item in upload.files}
+    if sent != facts.files:
+        differ = sorted(set(sent) ^ set(facts.files)) or sorted(
+            name for name in sent if sent[name] != facts.files[name])
+        raise Rejected(what, "files", f"not the files build {facts.build_id} recorded "
+                                      f"({', '.join(differ[:3])})")

@@ -14,7 +14,7 @@ import pytest
 from debian.deb822 import Changes
 
 from archive.changes import Upload, UploadFile, changes_text, parse_changes
-from archive.intake import verify_upload
+from archive.intake import REASONS, BuildFacts, Rejected, check_against_build, verify_upload
 from base.errors import (
     FormatError,
     IntegrityError,
@@ -149,3 +149,32 @@ def test_intake_refuses(tmp_path: Path, keys: dict[str, ArchiveKey], case: str,
     with pytest.raises(error) as caught:
         verify_upload(changes, [keys["archive"].public_keyring])
     assert message in str(caught.value), caught.value
+
+
+def _facts(**changes: object) -> BuildFacts:
+    facts = BuildFacts(build_id=7, status="done", recipe_digest="a" * 64,
+                       env_digest="b" * 64, counter=1,
+                       files={f.name: f.sha256 for f in UPLOAD.files})
+    return replace(facts, **changes)  # type: ignore[arg-type]
+
+
+def test_the_catalogs_build_is_accepted() -> None:
+    check_against_build(UPLOAD, _facts(), "up.changes")
+
+
+@pytest.mark.parametrize(("facts", "reason"), [
+    (None, "unknown-build"),
+    (_facts(imported=True), "replay"),
+    (_facts(status="failed"), "not-done"),
+    (_facts(env_digest="c" * 64), "identity"),
+    (_facts(counter=2), "identity"),
+    (_facts(files={"hello_2.10-3ue1_amd64.deb": "0" * 64}), "files"),
+    (_facts(files={f.name: ("1" * 64 if "doc" in f.name else f.sha256)
+                   for f in UPLOAD.files}), "files"),
+])
+def test_uploads_that_are_not_the_catalogs_build_are_rejected(
+        facts: BuildFacts | None, reason: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        check_against_build(UPLOAD, facts, "up.changes")
+    assert caught.value.reason == reason and reason in REASONS
+    assert str(caught.value).startswith("up.changes: " + reason)
