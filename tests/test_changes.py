@@ -178,3 +178,30 @@ def test_uploads_that_are_not_the_catalogs_build_are_rejected(
         check_against_build(UPLOAD, facts, "up.changes")
     assert caught.value.reason == reason and reason in REASONS
     assert str(caught.value).startswith("up.changes: " + reason)
+
+
+# ---------------------------------------------------------------------------------
+# the worker's side
+
+
+def test_a_worker_writes_an_upload_the_intake_accepts(tmp_path: Path) -> None:
+    from worker.outgoing import worker_key, worker_keys, write_upload
+
+    sources = {}
+    for name, data in CONTENT.items():
+        sources[name] = tmp_path / "built" / name
+        sources[name].parent.mkdir(exist_ok=True)
+        sources[name].write_bytes(data)
+    with worker_keys(tmp_path / "worker-data") as keys:
+        changes = write_upload(UPLOAD, sources, tmp_path / "outgoing", keys)
+        fingerprint = worker_key(keys).fingerprint
+        public = tmp_path / "worker.gpg"
+        public.write_bytes(keys.export_public([fingerprint], armor=False))
+    assert changes == tmp_path / "outgoing" / "7" / "hello_2.10-3ue1_amd64.changes"
+    assert not [p for p in (tmp_path / "outgoing").iterdir() if p.name.startswith(".")]
+    verified = verify_upload(changes, [public])
+    assert verified.signers == (fingerprint,)
+    # devscripts' dscverify checks it too, with the worker's public key
+    verify = subprocess.run(["dscverify", "--no-default-keyrings", "--keyring", str(public),
+                             str(changes)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
