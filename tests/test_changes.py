@@ -5,6 +5,7 @@ signature and every file's size and digests), and malformed uploads refused."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from archive.intake import REASONS, BuildFacts, Rejected, check_against_build, v
 from base.errors import (
     FormatError,
     IntegrityError,
+    MirrorUnreachable,
     NotFoundError,
     SignatureError,
     TruncatedDownload,
@@ -205,3 +207,35 @@ def test_a_worker_writes_an_upload_the_intake_accepts(tmp_path: Path) -> None:
     verify = subprocess.run(["dscverify", "--no-default-keyrings", "--keyring", str(public),
                              str(changes)], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx-light is not installed")
+def test_uploads_reach_nginx_with_the_changes_last_and_again(tmp_path: Path) -> None:
+    """HTTP PUT to nginx (WebDAV, basic authentication): the files land under
+    <worker>/<build>/, the .changes after them; sending again replaces them (idempotent);
+    a wrong password or a dead server is an error naming the URL."""
+    from tests.fixtures.upload_server import upload_server
+    from worker.outgoing import worker_key, worker_keys, write_upload
+    from worker.upload import send_upload
+
+    built = tmp_path / "built"
+    built.mkdir()
+    for name, data in CONTENT.items():
+        (built / name).write_bytes(data)
+    with worker_keys(tmp_path / "w") as keys:
+        changes = write_upload(UPLOAD, {n: built / n for n in CONTENT}, tmp_path / "out", keys)
+        public = tmp_path / "worker.gpg"
+        public.write_bytes(keys.export_public([worker_key(keys).fingerprint], armor=False))
+    with upload_server(tmp_path / "server", {"w1": "secret"}) as server:
+        sent = send_upload(changes, server.url, "w1", ("w1", "secret"))
+        assert sent[-1].endswith("/w1/7/hello_2.10-3ue1_amd64.changes")
+        landed = server.incoming / "w1" / "7"
+        assert sorted(p.name for p in landed.iterdir()) == sorted(
+            [*CONTENT, changes.name])
+        assert verify_upload(landed / changes.name, [public]).upload.build_id == 7
+        assert send_upload(changes, server.url, "w1", ("w1", "secret")) == sent
+        with pytest.raises(MirrorUnreachable, match="upload refused: HTTP 401"):
+            send_upload(changes, server.url, "w1", ("w1", "wrong"), retries=0)
+        url = server.url
+    with pytest.raises(MirrorUnreachable, match="after 2 attempts"):
+        send_upload(changes, url, "w1", ("w1", "secret"), retries=1, backoff=0.01)
