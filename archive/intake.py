@@ -10,13 +10,27 @@ error naming the file and the problem, and nothing of the upload has been used.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.artifacts import ArtifactStore
+from archive.catalog.db import make_engine, session_factory
+from archive.catalog.models import Build, UploadRecord
 from archive.changes import Upload, parse_changes
 from archive.upstream.aptsources import SignedBy
 from archive.upstream.signature import verify_clearsigned
-from base.errors import FormatError, IntegrityError, NotFoundError, TruncatedDownload
+from base.errors import (
+    FormatError,
+    IntegrityError,
+    NotFoundError,
+    TruncatedDownload,
+    UnessentialError,
+)
 
 MAX_CHANGES = 1 << 20  # a .changes lists files; it is never megabytes
 
@@ -109,3 +123,83 @@ def check_against_build(upload: Upload, facts: BuildFacts | None, what: str) -> 
             name for name in sent if sent[name] != facts.files[name])
         raise Rejected(what, "files", f"not the files build {facts.build_id} recorded "
                                       f"({', '.join(differ[:3])})")
+
+
+# -- the queue ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    changes: str  # worker/build/name.changes, relative to the incoming directory
+    build_id: int | None
+    status: str  # imported | rejected
+    reason: str = ""
+    detail: str = ""
+
+
+def process_incoming(incoming: Path, quarantine: Path, keyrings: list[Path],
+                     database_url: str, store: ArtifactStore) -> list[IntakeResult]:
+    """Take in every complete upload under `incoming` (`<worker>/<build>/*.changes`): a
+    verified one that is the catalog's build has its files copied into `store` and its
+    directory removed; a refused one is moved under `quarantine`; either way a catalog
+    row says what happened (and why). An upload whose `.changes` has not arrived is left
+    for later. Nothing of a refused upload reaches the store."""
+    results = []
+    engine = make_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        for changes in sorted(incoming.glob("*/*/*.changes")):
+            results.append(_take(changes, incoming, quarantine, keyrings, sessions, store))
+    finally:
+        engine.dispose()
+    return results
+
+
+def _take(changes: Path, incoming: Path, quarantine: Path, keyrings: list[Path],
+          sessions: sessionmaker[Session], store: ArtifactStore) -> IntakeResult:
+    name = changes.relative_to(incoming).as_posix()
+    build_id: int | None = None
+    signer: str | None = None
+    try:
+        verified = verify_upload(changes, keyrings)
+        build_id, signer = verified.upload.build_id, verified.signers[0]
+        with sessions.begin() as session:
+            check_against_build(verified.upload, _facts(session, build_id), name)
+            for item in verified.upload.files:
+                sha, _ = store.store(changes.parent / item.name)
+                if sha != item.sha256:  # changed under us since it was verified
+                    raise IntegrityError(item.name, "changed while it was imported")
+            session.add(UploadRecord(build_id=build_id, changes=name, signer=signer,
+                                     status="imported"))
+        shutil.rmtree(changes.parent)
+        return IntakeResult(name, build_id, "imported")
+    except UnessentialError as exc:
+        reason = exc.reason if isinstance(exc, Rejected) else exc.kind
+        with sessions.begin() as session:
+            session.add(UploadRecord(build_id=build_id, changes=name, signer=signer,
+                                     status="rejected", reason=reason, detail=str(exc)))
+        _quarantine(changes.parent, quarantine)
+        return IntakeResult(name, build_id, "rejected", reason, str(exc))
+
+
+def _facts(session: Session, build_id: int) -> BuildFacts | None:
+    build = session.get(Build, build_id)
+    if build is None:
+        return None
+    imported = session.scalars(
+        select(UploadRecord.id).where(UploadRecord.build_id == build_id,
+                                      UploadRecord.status == "imported")).first()
+    files = {b.filename.rsplit("/", 1)[-1]: b.sha256 for b in build.binaries}
+    files.update({f.name: f.sha256 for f in build.source_files})
+    return BuildFacts(build.id, build.status, build.recipe_digest, build.env_digest,
+                      build.version_counter, files, imported is not None)
+
+
+def _quarantine(folder: Path, quarantine: Path) -> None:
+    quarantine.mkdir(parents=True, exist_ok=True)
+    target = quarantine / f"{folder.parent.name}-{folder.name}"
+    number = 1
+    while target.exists():
+        number += 1
+        target = quarantine / f"{folder.parent.name}-{folder.name}.{number}"
+    os.replace(folder, target)

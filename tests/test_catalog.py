@@ -35,6 +35,7 @@ TABLES = {
     "relation_change",
     "source_file",
     "version_counter",
+    "upload",
     "script_rewrite",
     "publication",
     "image",
@@ -124,7 +125,7 @@ def _binary(build: Build, name: str, version: str = "1.0-1", arch: str = "amd64"
 # -- migrations -----------------------------------------------------------------------
 
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def test_upgrade_from_empty_creates_every_table(url: str) -> None:

@@ -239,3 +239,92 @@ def test_uploads_reach_nginx_with_the_changes_last_and_again(tmp_path: Path) -> 
         url = server.url
     with pytest.raises(MirrorUnreachable, match="after 2 attempts"):
         send_upload(changes, url, "w1", ("w1", "secret"), retries=1, backoff=0.01)
+
+
+# ---------------------------------------------------------------------------------
+# the intake queue against a catalog
+
+
+def _seeded_upload(tmp_path: Path) -> tuple[str, Upload, dict[str, Path]]:
+    """A catalog with one done build of `tool` (its .deb), and the upload of it."""
+    from sqlalchemy import select
+
+    from archive.catalog.db import make_engine, session_factory
+    from archive.catalog.models import Build
+    from tests.fixtures.catalog_seed import seed
+    from tests.fixtures.debs import make_deb
+
+    deb = make_deb(tmp_path / "debs", "tool", "1.0-1ue1", "all")
+    (build_id,) = seed(tmp_path / "data", [deb])
+    url = f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite'}"
+    engine = make_engine(url)
+    with session_factory(engine).begin() as session:
+        build = session.scalars(select(Build).where(Build.id == build_id)).one()
+        recipe, env = build.recipe_digest, build.env_digest
+    engine.dispose()
+    upload = replace(UPLOAD, source="tool", version="1.0-1ue1", architectures=("all",),
+                     binaries=("tool",), files=(_file(deb.name, deb.read_bytes()),),
+                     build_id=build_id, recipe_digest=recipe, env_digest=env, counter=None)
+    return url, upload, {deb.name: deb}
+
+
+def _queue(tmp_path: Path, upload: Upload, files: dict[str, Path], key: ArchiveKey | None,
+           worker: str = "w1", tamper: bytes | None = None) -> Path:
+    folder = tmp_path / "incoming" / worker / str(upload.build_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in files.items():
+        (folder / name).write_bytes(tamper if tamper is not None else path.read_bytes())
+    text = changes_text(upload).encode()
+    (folder / "tool_1.0-1ue1_all.changes").write_bytes(key.clearsign(text) if key else text)
+    return folder
+
+
+def test_the_intake_imports_once_and_rejects_with_reasons(
+        tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    from sqlalchemy import select
+
+    from archive.artifacts import ArtifactStore
+    from archive.catalog.db import make_engine, session_factory
+    from archive.catalog.models import UploadRecord
+    from archive.intake import process_incoming
+
+    url, upload, files = _seeded_upload(tmp_path)
+    store = ArtifactStore(tmp_path / "publisher" / "artifacts")
+    accepted = [keys["archive"].public_keyring]
+
+    def take() -> list:
+        return process_incoming(tmp_path / "incoming", tmp_path / "quarantine", accepted,
+                                url, store)
+
+    _queue(tmp_path, upload, files, keys["archive"])
+    (done,) = take()
+    assert (done.status, done.build_id) == ("imported", upload.build_id)
+    assert store.path(upload.files[0].sha256).read_bytes() == next(iter(files.values())) \
+        .read_bytes()
+    assert not (tmp_path / "incoming" / "w1" / str(upload.build_id)).exists()
+    refused = {}
+    for case, key, tamper, claimed in (
+            ("replay", keys["archive"], None, upload),
+            ("unsigned", None, None, upload),
+            ("unknown key", keys["other"], None, upload),
+            ("wrong hash", keys["archive"], b"X" * upload.files[0].size, upload),
+            ("truncated", keys["archive"], b"short", upload),
+            ("unknown build", keys["archive"], None, replace(upload, build_id=999))):
+        _queue(tmp_path, claimed, files, key, worker=case.replace(" ", "-"), tamper=tamper)
+        (result,) = take()
+        assert result.status == "rejected", case
+        refused[case] = result.reason
+    assert refused == {"replay": "replay", "unsigned": "signature", "unknown key": "signature",
+                       "wrong hash": "integrity", "truncated": "truncated",
+                       "unknown build": "unknown-build"}
+    assert len(list((tmp_path / "quarantine").iterdir())) == 6
+    assert not list((tmp_path / "incoming").glob("*/*/*.changes"))
+    assert len([p for p in (tmp_path / "publisher" / "artifacts").rglob("*") if p.is_file()]) \
+        == 1  # nothing of a refused upload reached the store
+    engine = make_engine(url)
+    with session_factory(engine).begin() as session:
+        rows = session.scalars(select(UploadRecord).order_by(UploadRecord.id)).all()
+        assert [(r.status, r.reason) for r in rows] == [
+            ("imported", None), *[("rejected", reason) for reason in refused.values()]]
+        assert all(r.detail for r in rows[1:])
+    engine.dispose()

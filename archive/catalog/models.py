@@ -485,3 +485,28 @@ class SurveyLine(Base):
     line: Mapped[str] = mapped_column(Text)
 
     survey: Mapped[Survey] = relationship(back_populates="lines")
+
+
+UPLOAD_STATUSES = ("imported", "rejected")
+
+
+class UploadRecord(Base):
+    """An upload the publisher's intake took in or refused (0008): which build it said
+    it was, from which worker directory, signed by whom, and why it was refused."""
+
+    __tablename__ = "upload"
+    __table_args__ = (
+        CheckConstraint(_in("status", UPLOAD_STATUSES), name="status"),
+        Index("ix_upload_build_id", "build_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    build_id: Mapped[int | None] = mapped_column(Integer)  # as claimed (may not exist)
+    changes: Mapped[str] = mapped_column(String(NAME_LEN))  # worker/build/name.changes
+    signer: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, server_default=text("CURRENT_TIMESTAMP")
+    )
