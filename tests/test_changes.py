@@ -328,3 +328,23 @@ def test_the_intake_imports_once_and_rejects_with_reasons(
             ("imported", None), *[("rejected", reason) for reason in refused.values()]]
         assert all(r.detail for r in rows[1:])
     engine.dispose()
+
+
+def test_intake_command(tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    import json
+    import os
+    import sys
+
+    url, upload, files = _seeded_upload(tmp_path)
+    _queue(tmp_path, upload, files, keys["archive"])
+    env = {**os.environ, "UNESSENTIAL_DATA_DIR": str(tmp_path / "data")}
+    for name in ("UNESSENTIAL_DATABASE_URL", "UNESSENTIAL_CONFIG"):
+        env.pop(name, None)
+    cli = [sys.executable, "-m", "unessential.cli", "-q", "intake", str(tmp_path / "incoming")]
+    done = subprocess.run([*cli, "--keyring", str(keys["archive"].public_keyring), "--json"],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [r["status"] for r in json.loads(done.stdout)] == ["imported"]
+    missing = subprocess.run([*cli, "--keyring", str(tmp_path / "nope.gpg")],
+                             capture_output=True, text=True, env=env)
+    assert missing.returncode == 3 and "nope.gpg: no such keyring file" in missing.stderr

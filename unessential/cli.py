@@ -10,6 +10,7 @@ import click
 
 from archive.catalog.cli import catalog
 from archive.cli import fetch, mirror
+from archive.intake_cli import intake_command
 from archive.key_cli import key as key_group
 from archive.publish.cli import publish_command, serve_command, snapshot_group
 from archive.urls import mask_passwords
@@ -147,6 +148,7 @@ cli.add_command(mirror)
 cli.add_command(fetch)
 cli.add_command(catalog)
 cli.add_command(publish_command)
+cli.add_command(intake_command)
 cli.add_command(snapshot_group)
 cli.add_command(serve_command)
 cli.add_command(rewrite_command)
