@@ -47,6 +47,7 @@ from recipes.recipe import Recipe
 from rewrite.engine import RewriteReport, rewrite
 from rewrite.relations import Universe
 from rewrite.versions import mark_versions, marked
+from worker.deliver import deliver, send_pending, uploading
 from worker.environment import build_env, campaign_recipe, repack_inputs
 from worker.record import (
     BinaryResult,
@@ -251,6 +252,8 @@ def run_build(build_id: int, settings: FarmSettings, *, worker: str, task_id: st
             if got.status == "building":
                 raise InProgressElsewhere(f"build {build_id} is held by {got.holder}")
             return Outcome(build_id, f"noop-{got.status}", "nothing to do")
+        if uploading(settings):  # what an earlier task (or a killed one) did not send
+            send_pending(settings, lambda line: None)
         with work_directory(settings.data_dir, build_id) as work:
             return _run_claimed(got, sessions, settings, worker, work)
     finally:
@@ -267,6 +270,8 @@ def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: FarmSe
             binaries, flagged, made = _produce(got, settings, work, log)
         record_success(sessions, build_id, worker, binaries, log.text(), flagged=flagged,
                        source=made)
+        if uploading(settings):
+            _deliver(got, binaries, made, settings, log)
         return Outcome(build_id, "done", f"{len(binaries)} binaries"
                        + (f", {len(flagged)} flagged" if flagged else ""))
     except RETRYABLE as exc:
@@ -285,6 +290,16 @@ def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: FarmSe
         record_failure(sessions, build_id, worker,
                        f"internal error: {type(exc).__name__}: {exc}", log.text())
         return Outcome(build_id, "failed", f"internal error: {exc}")
+
+
+def _deliver(got: Claimed, binaries: list[BinaryResult], made: OwnSource | None,
+             settings: FarmSettings, log: BuildLog) -> None:
+    """The upload of a build recorded done: a failure here is the delivery's, never the
+    build's (what was not sent stays in outgoing/ for the next task)."""
+    try:
+        deliver(got, binaries, made, settings, log)
+    except (UnessentialError, OSError) as exc:
+        log(f"upload of build {got.build_id} not written: {exc}")
 
 
 def give_up(build_id: int, settings: FarmSettings, error: str) -> None:

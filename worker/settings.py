@@ -43,6 +43,16 @@ class WorkerSettings(BaseModel):
     recipes_dir: Path | None = Field(
         default=None, description="directory of recipes (default: the packaged recipes/)"
     )
+    upload_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s]+$",
+        description="the publisher's upload queue (HTTP PUT, e.g. nginx WebDAV): each "
+                    "build's files and a .changes signed with the worker's key go there; "
+                    "none: the publisher reads this host's data directory")
+    upload_user: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the worker's account on the queue (default: the host name)")
+    upload_password_file: Path | None = Field(
+        default=None, description="file holding the account's password (one line)")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,108 @@
+"""A worker and a publisher with separate data directories: the worker's build reaches
+the published archive through a signed upload (HTTP PUT to nginx, WebDAV, basic
+authentication), the publisher's intake, and its own artifact store; stock apt installs
+the package from the published archive. A worker that cannot reach the queue keeps the
+upload and its next task sends it; the intake imports it once.
+
+(The catalog is one SQLite file both name, standing in for the farm's PostgreSQL: no
+file of the worker's data directory is read by the publisher.)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from archive.signing import SigningKeys
+from tests.conftest import Workspace
+from tests.fixtures.apt import PrivateApt
+from tests.fixtures.keys import ArchiveKey
+from tests.fixtures.source_farm import farm_on, run
+from tests.fixtures.upload_server import upload_server
+from tests.test_derived import _upstream
+
+pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx-light")
+
+
+def _publisher(tmp_path: Path, worker: Workspace) -> Workspace:
+    """The publisher's own data directory; the worker's upstream and catalog."""
+    home = tmp_path / "publisher"
+    home.mkdir()
+    ws = Workspace(data_dir=home / "data", dest=home / "dest", config=home / "unessential.toml")
+    text = worker.config.read_text().split("[worker]", 1)[0]
+    text = text.replace(f'data_dir = "{worker.data_dir}"',
+                        f'data_dir = "{ws.data_dir}"\ndatabase_url = '
+                        f'"sqlite:///{worker.data_dir / "catalog.sqlite"}"')
+    ws.config.write_text(text)
+    return ws
+
+
+def _worker_keyring(worker: Workspace, into: Path) -> Path:
+    with SigningKeys(worker.data_dir / "keys" / "worker") as keys:
+        secret = [k for k in keys.list() if k.secret]
+        into.write_bytes(keys.export_public([secret[0].fingerprint], armor=False))
+    return into
+
+
+def test_a_build_reaches_the_archive_through_an_upload(
+        tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    archive = _upstream(tmp_path / "upstream", keys["archive"])
+    (tmp_path / "worker").mkdir()
+    password = tmp_path / "w1.password"
+    password.write_text("s3cret\n")
+    with upload_server(tmp_path / "queue", {"w1": "s3cret"}) as queue, \
+            farm_on(tmp_path / "worker", archive) as (worker, _):
+        worker.config.write_text(worker.config.read_text() + (
+            f'upload_url = "{queue.url}"\nupload_user = "w1"\n'
+            f'upload_password_file = "{password}"\n'))
+        built = run(worker, "rebuild", "--repack", "pair", "--wait", "--json")
+        assert built.returncode == 0, built.stderr
+        (build,) = json.loads(built.stdout)["builds"]
+        landed = queue.incoming / "w1" / str(build["build_id"])
+        assert sorted(p.suffix for p in landed.iterdir()) == [".changes", ".deb", ".deb"]
+        assert not (worker.data_dir / "outgoing" / str(build["build_id"])).exists()
+        publisher = _publisher(tmp_path, worker)
+        keyring = _worker_keyring(worker, tmp_path / "workers.gpg")
+        intake = run(publisher, "intake", str(queue.incoming), "--keyring", str(keyring),
+                     "--json")
+        assert intake.returncode == 0, intake.stderr
+        assert [r["status"] for r in json.loads(intake.stdout)] == ["imported"]
+        published = run(publisher, "publish", "--json")
+        assert published.returncode == 0, published.stderr
+        root = Path(json.loads(published.stdout)["root"])
+        assert root.is_relative_to(publisher.data_dir)
+        packages = (root / "dists/stable/main/binary-amd64/Packages").read_text()
+        assert "Package: pair\n" in packages and "Version: 1.0-1ue1" in packages
+        assert "Package: pair\n" in (root / "dists/stable/main/source/Sources").read_text()
+        apt = PrivateApt(tmp_path / "apt", root.as_uri(), "stable",
+                         root / "archive-keyring.asc")
+        assert apt.update().returncode == 0
+        installed = apt.install("pair")
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        assert not landed.exists()  # taken in: removed from the queue
+
+
+def test_an_upload_not_sent_is_sent_by_the_next_task(
+        tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    archive = _upstream(tmp_path / "upstream", keys["archive"])
+    (tmp_path / "worker").mkdir()
+    with farm_on(tmp_path / "worker", archive) as (worker, _):
+        base = worker.config.read_text()
+        worker.config.write_text(base + 'upload_url = "http://127.0.0.1:9/incoming"\n')
+        first = run(worker, "rebuild", "--repack", "pair", "--wait", "--json")
+        assert first.returncode == 0, first.stderr
+        (build,) = json.loads(first.stdout)["builds"]
+        kept = worker.data_dir / "outgoing" / str(build["build_id"])
+        assert build["status"] == "done" and kept.is_dir()  # done; its upload kept
+        password = tmp_path / "w2.password"
+        password.write_text("pw\n")
+        with upload_server(tmp_path / "queue", {"w2": "pw"}) as queue:
+            worker.config.write_text(base + f'upload_url = "{queue.url}"\nupload_user = "w2"\n'
+                                     f'upload_password_file = "{password}"\n')
+            second = run(worker, "rebuild", "--repack", "user", "--wait")
+            assert second.returncode == 0, second.stderr
+            sent = sorted(p.name for p in queue.incoming.glob("w2/*"))
+        assert str(build["build_id"]) in sent and not kept.exists()
