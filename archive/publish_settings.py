@@ -131,6 +131,11 @@ class PublishSettings(BaseModel):
                     "verified, from the upstream when not cached), or the publish fails; "
                     "available: sources that cannot be had are left out, with a log line")
     description: OneLine = Field(default="", description="Description: of Release")
+    uploads: bool = Field(
+        default=False,
+        description="builds reach this publisher as uploads (unessential intake): publish "
+                    "only the builds whose upload was imported, not those still on their "
+                    "way (false: the workers' artifacts are in this data directory)")
 
     @field_validator("components")
     @classmethod

@@ -36,7 +36,7 @@ def _publisher(tmp_path: Path, worker: Workspace) -> Workspace:
     text = text.replace(f'data_dir = "{worker.data_dir}"',
                         f'data_dir = "{ws.data_dir}"\ndatabase_url = '
                         f'"sqlite:///{worker.data_dir / "catalog.sqlite"}"')
-    ws.config.write_text(text)
+    ws.config.write_text(text + "[publish]\nuploads = true\n")
     return ws
 
 
@@ -65,6 +65,13 @@ def test_a_build_reaches_the_archive_through_an_upload(
         assert sorted(p.suffix for p in landed.iterdir()) == [".changes", ".deb", ".deb"]
         assert not (worker.data_dir / "outgoing" / str(build["build_id"])).exists()
         publisher = _publisher(tmp_path, worker)
+        # before the intake the build is not this publisher's: not published (and its
+        # missing artifacts are no error)
+        early = run(publisher, "publish", "--json")
+        assert early.returncode == 0, early.stderr
+        early_root = Path(json.loads(early.stdout)["root"])
+        assert "Package: pair" not in (
+            early_root / "dists/stable/main/binary-amd64/Packages").read_text()
         keyring = _worker_keyring(worker, tmp_path / "workers.gpg")
         intake = run(publisher, "intake", str(queue.incoming), "--keyring", str(keyring),
                      "--json")

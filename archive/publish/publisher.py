@@ -258,7 +258,8 @@ def _publish(
     engine = make_engine(settings.database_url)
     try:
         with catalog_errors(engine.url), session_factory(engine).begin() as session:
-            binaries, sources = select_published(session, _first_arch(settings))
+            binaries, sources = select_published(session, _first_arch(settings),
+                                                 imported_only=pub.uploads)
     finally:
         engine.dispose()
     store = ArtifactStore(settings.data_dir / "artifacts")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from archive.catalog.models import Build
+from archive.catalog.models import Build, UploadRecord
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class SourceItem:
     files: tuple[tuple[str, str], ...] = ()
 
 
-def select_published(session: Session, legacy_arch: str = ""
+def select_published(session: Session, legacy_arch: str = "", *, imported_only: bool = False
                      ) -> tuple[list[BinaryItem], list[SourceItem]]:
     """The newest `done` build of each source name and architecture, and its binaries.
 
@@ -41,10 +41,15 @@ def select_published(session: Session, legacy_arch: str = ""
     amd64 and the arm64 repack of a source) is taken from the newest. A source version
     is listed once, whatever number of architectures built it. Sorted, so the same
     catalog state gives the same selection. A build from before architectures were
-    recorded counts as one for `legacy_arch` (the farm's first architecture).
+    recorded counts as one for `legacy_arch` (the farm's first architecture). With
+    `imported_only`, only builds whose upload the intake imported are candidates.
     """
     newest: dict[tuple[str, str], Build] = {}
-    query = (select(Build).where(Build.status == "done").order_by(Build.id)
+    query = select(Build).where(Build.status == "done")
+    if imported_only:
+        query = query.where(Build.id.in_(select(UploadRecord.build_id).where(
+            UploadRecord.status == "imported")))
+    query = (query.order_by(Build.id)
              .options(joinedload(Build.source_package), selectinload(Build.binaries),
                       selectinload(Build.source_files)))
     for build in session.scalars(query):
