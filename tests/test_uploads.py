@@ -113,3 +113,81 @@ def test_an_upload_not_sent_is_sent_by_the_next_task(
             assert second.returncode == 0, second.stderr
             sent = sorted(p.name for p in queue.incoming.glob("w2/*"))
         assert str(build["build_id"]) in sent and not kept.exists()
+
+
+KILLED_SENDER = r"""
+import http.client, os, signal, sys
+host, port, path, file, user, password = sys.argv[1:]
+import base64
+data = open(file, "rb").read()
+connection = http.client.HTTPConnection(host, int(port))
+connection.putrequest("PUT", path)
+token = base64.b64encode(f"{user}:{password}".encode()).decode()
+connection.putheader("Authorization", f"Basic {token}")
+connection.putheader("Content-Length", str(len(data)))
+connection.endheaders()
+connection.send(data[: len(data) // 2])
+os.kill(os.getpid(), signal.SIGKILL)  # killed mid-PUT
+"""
+
+
+def test_a_worker_killed_mid_upload(tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    """A sender killed half way through a PUT leaves nothing under the file's name (nginx
+    writes the body to a temporary file and renames it only when complete), so the
+    intake sees no upload; the worker's next send completes it, and the intake imports
+    it once (the same upload sent again is a replay)."""
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit
+
+    from archive.artifacts import ArtifactStore
+    from archive.intake import process_incoming
+    from archive.settings import UpstreamSettings
+    from worker.deliver import send_pending
+    from worker.settings import FarmSettings, WorkerSettings
+
+    archive = _upstream(tmp_path / "upstream", keys["archive"])
+    (tmp_path / "worker").mkdir()
+    password = tmp_path / "w1.password"
+    password.write_text("pw\n")
+    with farm_on(tmp_path / "worker", archive) as (worker, _):
+        worker.config.write_text(worker.config.read_text()
+                                 + 'upload_url = "http://127.0.0.1:9/incoming"\n')
+        built = run(worker, "rebuild", "--repack", "pair", "--wait", "--json")
+        assert built.returncode == 0, built.stderr
+    (build,) = json.loads(built.stdout)["builds"]
+    outgoing = worker.data_dir / "outgoing" / str(build["build_id"])
+    (changes,) = outgoing.glob("*.changes")
+    deb = sorted(outgoing.glob("*.deb"))[0]
+    with upload_server(tmp_path / "queue", {"w1": "pw"}) as queue:
+        where = urlsplit(queue.url)
+        killed = subprocess.run([sys.executable, "-c", KILLED_SENDER, where.hostname or "",
+                                 str(where.port), f"{where.path}/w1/{build['build_id']}/"
+                                 f"{deb.name}", str(deb), "w1", "pw"])
+        assert killed.returncode == -9
+        assert not list(queue.incoming.rglob(deb.name))  # nothing under its name
+        keyring = _worker_keyring(worker, tmp_path / "workers.gpg")
+        url = f"sqlite:///{worker.data_dir / 'catalog.sqlite'}"
+        store = ArtifactStore(tmp_path / "publisher-artifacts")
+
+        def take() -> list:
+            return process_incoming(queue.incoming, tmp_path / "quarantine", [keyring], url,
+                                    store)
+
+        assert take() == []  # no .changes: no upload yet
+        settings = FarmSettings(
+            worker=WorkerSettings(upload_url=queue.url, upload_user="w1",
+                                  upload_password_file=password),
+            upstream=UpstreamSettings(), data_dir=worker.data_dir, database_url=url)
+        kept = tmp_path / "kept-copy"
+        shutil.copytree(outgoing, kept)
+        lines: list[str] = []
+        assert send_pending(settings, lines.append) == 1 and not outgoing.exists()
+        (first,) = take()
+        assert (first.status, first.build_id) == ("imported", build["build_id"])
+        # a worker that crashed after sending, before it removed outgoing/, sends again:
+        # the intake refuses the replay, and nothing is imported twice
+        shutil.copytree(kept, outgoing)
+        assert send_pending(settings, lines.append) == 1
+        (second,) = take()
+        assert (second.status, second.reason) == ("rejected", "replay")
