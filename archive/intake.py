@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +101,8 @@ class BuildFacts:
     imported: bool = False  # an upload of it was imported already
 
 
-REASONS = ("unknown-build", "not-done", "identity", "files", "replay")
+REASONS = ("unknown-build", "not-done", "identity", "files", "replay", "unknown-worker",
+           "incomplete")
 
 
 def check_against_build(upload: Upload, facts: BuildFacts | None, what: str) -> None:
@@ -137,32 +140,96 @@ class IntakeResult:
     detail: str = ""
 
 
-def process_incoming(incoming: Path, quarantine: Path, keyrings: list[Path],
-                     database_url: str, store: ArtifactStore) -> list[IntakeResult]:
+@dataclass(frozen=True)
+class Acceptance:
+    """Whose uploads are accepted. `keyrings`: keys accepted from any worker account.
+    `worker_keys`: a directory of `<account>.asc` (or `.gpg`) files; an upload under
+    `incoming/<account>/` must be signed by a key of that account's file (a worker's
+    key cannot upload in another worker's name)."""
+
+    keyrings: tuple[Path, ...] = ()
+    worker_keys: Path | None = None
+
+    def for_account(self, account: str, what: str) -> list[Path]:
+        files = list(self.keyrings)
+        if self.worker_keys is not None and ACCOUNT.fullmatch(account):
+            files += [path for suffix in (".asc", ".gpg")
+                      if (path := self.worker_keys / f"{account}{suffix}").is_file()]
+        if not files:
+            raise Rejected(what, "unknown-worker",
+                           f"no accepted key for worker account {account!r}")
+        return files
+
+
+ACCOUNT = re.compile(r"[A-Za-z0-9_.-]+")
+INCOMPLETE_AFTER = 24 * 3600.0  # an upload without its .changes this long is given up
+
+
+def process_incoming(incoming: Path, quarantine: Path, accepted: Acceptance | list[Path],
+                     database_url: str, store: ArtifactStore, *,
+                     incomplete_after: float = INCOMPLETE_AFTER) -> list[IntakeResult]:
     """Take in every complete upload under `incoming` (`<worker>/<build>/*.changes`): a
     verified one that is the catalog's build has its files copied into `store` and its
     directory removed; a refused one is moved under `quarantine`; either way a catalog
     row says what happened (and why). An upload whose `.changes` has not arrived is left
-    for later. Nothing of a refused upload reaches the store."""
+    for later, and quarantined as `incomplete` once nothing of it changed for
+    `incomplete_after` seconds (a worker that died for good half way). Nothing of a
+    refused upload reaches the store."""
+    if not isinstance(accepted, Acceptance):
+        accepted = Acceptance(keyrings=tuple(accepted))
     results = []
     engine = make_engine(database_url)
     try:
         sessions = session_factory(engine)
         for changes in sorted(incoming.glob("*/*/*.changes")):
-            results.append(_take(changes, incoming, quarantine, keyrings, sessions, store))
+            results.append(_take(changes, incoming, quarantine, accepted, sessions, store))
+        for folder in _incomplete(incoming, time.time() - incomplete_after):
+            results.append(_give_up(folder, incoming, quarantine, sessions))
     finally:
         engine.dispose()
     return results
 
 
-def _take(changes: Path, incoming: Path, quarantine: Path, keyrings: list[Path],
+def _incomplete(incoming: Path, before: float) -> list[Path]:
+    """Upload directories with no .changes whose newest entry is older than `before`."""
+    stale = []
+    for folder in sorted(incoming.glob("*/*")):
+        if not folder.is_dir() or folder.is_symlink() or any(folder.glob("*.changes")):
+            continue
+        try:
+            newest = max([folder.lstat().st_mtime,
+                          *(p.lstat().st_mtime for p in folder.iterdir())])
+        except OSError:
+            continue  # removed meanwhile
+        if newest < before:
+            stale.append(folder)
+    return stale
+
+
+def _give_up(folder: Path, incoming: Path, quarantine: Path,
+             sessions: sessionmaker[Session]) -> IntakeResult:
+    name = folder.relative_to(incoming).as_posix() + "/"
+    build_id = int(folder.name) if folder.name.isdigit() and len(folder.name) < 12 else None
+    detail = f"{name}: no .changes arrived; its files were given up"
+    with sessions.begin() as session:
+        session.add(UploadRecord(build_id=build_id, changes=name, status="rejected",
+                                 reason="incomplete", detail=detail))
+    _quarantine(folder, quarantine)
+    return IntakeResult(name, build_id, "rejected", "incomplete", detail)
+
+
+def _take(changes: Path, incoming: Path, quarantine: Path, accepted: Acceptance,
           sessions: sessionmaker[Session], store: ArtifactStore) -> IntakeResult:
     name = changes.relative_to(incoming).as_posix()
     build_id: int | None = None
     signer: str | None = None
     try:
+        keyrings = accepted.for_account(changes.parent.parent.name, name)
         verified = verify_upload(changes, keyrings)
         build_id, signer = verified.upload.build_id, verified.signers[0]
+        if changes.parent.name != str(build_id):
+            raise Rejected(name, "identity", f"uploaded as {changes.parent.name}, the "
+                                             f".changes says build {build_id}")
         with sessions.begin() as session:
             check_against_build(verified.upload, _facts(session, build_id), name)
             for item in verified.upload.files:

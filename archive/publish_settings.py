@@ -136,6 +136,19 @@ class PublishSettings(BaseModel):
         description="builds reach this publisher as uploads (unessential intake): publish "
                     "only the builds whose upload was imported, not those still on their "
                     "way (false: the workers' artifacts are in this data directory)")
+    incoming: Path | None = Field(
+        default=None,
+        description="with uploads: the directory workers upload into (<account>/<build>/); "
+                    "`publish` takes in what arrived there first (unessential intake)")
+    worker_keys: Path | None = Field(
+        default=None,
+        description="directory of <account>.asc files: the public keys each worker account "
+                    "may sign its uploads with")
+    quarantine: Path | None = Field(
+        default=None, description="where refused uploads go (default: data_dir/quarantine)")
+    incomplete_after: Duration = Field(
+        default="1d", description="an upload whose .changes has not arrived after this long "
+                                  "is quarantined as incomplete")
 
     @field_validator("components")
     @classmethod

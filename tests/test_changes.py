@@ -348,3 +348,93 @@ def test_intake_command(tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
     missing = subprocess.run([*cli, "--keyring", str(tmp_path / "nope.gpg")],
                              capture_output=True, text=True, env=env)
     assert missing.returncode == 3 and "nope.gpg: no such keyring file" in missing.stderr
+
+
+def test_a_worker_account_is_bound_to_its_own_keys(
+        tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    """With a directory of worker keys (<account>.asc), an upload under incoming/<account>/
+    must be signed by that account's key: another worker's key, an account with no key
+    file, or a build uploaded under another build's number are refused."""
+    from archive.artifacts import ArtifactStore
+    from archive.intake import Acceptance, process_incoming
+
+    url, upload, files = _seeded_upload(tmp_path)
+    accounts = tmp_path / "worker-keys"
+    accounts.mkdir()
+    (accounts / "w1.asc").write_bytes(keys["archive"].public_keyring.read_bytes())
+    (accounts / "w2.asc").write_bytes(keys["other"].public_keyring.read_bytes())
+    store = ArtifactStore(tmp_path / "publisher" / "artifacts")
+
+    def take() -> list:
+        return process_incoming(tmp_path / "incoming", tmp_path / "quarantine",
+                                Acceptance(worker_keys=accounts), url, store)
+
+    _queue(tmp_path, upload, files, keys["archive"], worker="w2")  # w1's key, w2's name
+    (other,) = take()
+    assert (other.status, other.reason) == ("rejected", "signature"), other
+    assert "not in" in other.detail and "w2.asc" in other.detail
+    _queue(tmp_path, upload, files, keys["archive"], worker="w3")
+    (unknown,) = take()
+    assert (unknown.status, unknown.reason) == ("rejected", "unknown-worker"), unknown
+    moved = _queue(tmp_path, upload, files, keys["archive"], worker="w1")
+    moved.rename(moved.parent / "12345")
+    (renamed,) = take()
+    assert (renamed.status, renamed.reason) == ("rejected", "identity"), renamed
+    _queue(tmp_path, upload, files, keys["archive"], worker="w1")
+    (own,) = take()
+    assert own.status == "imported", own
+
+
+def test_an_upload_whose_changes_never_came_is_given_up(
+        tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    """A directory without its .changes is left while a worker may still send it, and
+    quarantined as incomplete (a catalog row) once nothing of it changed for a day."""
+    import os
+    import time
+
+    from archive.artifacts import ArtifactStore
+    from archive.intake import process_incoming
+
+    url, upload, files = _seeded_upload(tmp_path)
+    folder = _queue(tmp_path, upload, files, keys["archive"])
+    (folder / "tool_1.0-1ue1_all.changes").unlink()
+    store = ArtifactStore(tmp_path / "publisher" / "artifacts")
+
+    def take() -> list:
+        return process_incoming(tmp_path / "incoming", tmp_path / "quarantine",
+                                [keys["archive"].public_keyring], url, store)
+
+    assert take() == []  # on its way: left alone
+    old = time.time() - 2 * 86400
+    for path in (folder, *folder.iterdir()):
+        os.utime(path, (old, old))
+    (gone,) = take()
+    assert (gone.status, gone.reason, gone.build_id) == ("rejected", "incomplete",
+                                                         upload.build_id)
+    assert not folder.exists() and len(list((tmp_path / "quarantine").iterdir())) == 1
+    assert take() == []
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx-light is not installed")
+def test_the_queue_takes_puts_of_each_account_into_its_own_directory_only(
+        tmp_path: Path) -> None:
+    import requests
+
+    from tests.fixtures.upload_server import upload_server
+
+    with upload_server(tmp_path / "server", {"w1": "one", "w2": "two"}) as server:
+        def put(path: str, auth: tuple[str, str] | None) -> int:
+            return requests.put(f"{server.url}/{path}", data=b"x", auth=auth,
+                                timeout=10).status_code
+
+        assert put("w1/5/a_1_all.deb", ("w1", "one")) in (201, 204)
+        assert put("w2/5/a_1_all.deb", ("w1", "one")) == 403  # another worker's directory
+        assert put("w2/5/a_1_all.deb", ("w2", "one")) == 401  # its name, a wrong password
+        assert put("w1/5/a_1_all.deb", None) == 403
+        assert put("w1/x/a_1_all.deb", ("w1", "one")) == 403  # not a build number
+        assert put("w1/5/.hidden", ("w1", "one")) == 403
+        assert put("w1/5/sub/a.deb", ("w1", "one")) == 403
+        got = requests.get(f"{server.url}/w1/5/a_1_all.deb", auth=("w1", "one"), timeout=10)
+        assert got.status_code == 403  # PUT only: nothing is read back
+        assert sorted(p.relative_to(server.incoming).as_posix()
+                      for p in server.incoming.rglob("*") if p.is_file()) == ["w1/5/a_1_all.deb"]

@@ -72,13 +72,21 @@ def test_a_build_reaches_the_archive_through_an_upload(
         early_root = Path(json.loads(early.stdout)["root"])
         assert "Package: pair" not in (
             early_root / "dists/stable/main/binary-amd64/Packages").read_text()
-        keyring = _worker_keyring(worker, tmp_path / "workers.gpg")
-        intake = run(publisher, "intake", str(queue.incoming), "--keyring", str(keyring),
-                     "--json")
-        assert intake.returncode == 0, intake.stderr
-        assert [r["status"] for r in json.loads(intake.stdout)] == ["imported"]
-        published = run(publisher, "publish", "--json")
+        # the publisher accepts this worker account's key (what the playbook collects)
+        exported = run(worker, "upload-key", "--json")
+        assert exported.returncode == 0, exported.stderr
+        identity = json.loads(exported.stdout)
+        assert identity["account"] == "w1"
+        assert identity["public_key"].startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        accepted = tmp_path / "worker-keys"
+        accepted.mkdir()
+        (accepted / "w1.asc").write_text(identity["public_key"])
+        publisher.config.write_text(publisher.config.read_text() + (
+            f'incoming = "{queue.incoming}"\nworker_keys = "{accepted}"\n'))
+        published = run(publisher, "publish", "--json")  # takes in the upload first
         assert published.returncode == 0, published.stderr
+        assert [(r["status"], r["build_id"]) for r in json.loads(published.stdout)["intake"]] \
+            == [("imported", build["build_id"])]
         root = Path(json.loads(published.stdout)["root"])
         assert root.is_relative_to(publisher.data_dir)
         packages = (root / "dists/stable/main/binary-amd64/Packages").read_text()

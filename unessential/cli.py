@@ -28,6 +28,7 @@ from rewrite.cli import rewrite_command
 from rewrite.survey_cli import survey_command
 from unessential.config import Settings, load_settings
 from worker.farm_cli import logs_command, rebuild_command, status_command, worker_command
+from worker.upload_cli import upload_key_command
 
 
 class Main(click.Group):
@@ -155,6 +156,7 @@ cli.add_command(rewrite_command)
 cli.add_command(survey_command)
 cli.add_command(rebuild_command)
 cli.add_command(worker_command)
+cli.add_command(upload_key_command)
 cli.add_command(status_command)
 cli.add_command(logs_command)
 cli.add_command(policy)

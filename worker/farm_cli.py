@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from base.context import AppContext, pass_app
 from base.errors import NotFoundError
 from worker.campaign_watch import FarmWatch, LocalWatch, Watch, build_states
 from worker.celery_app import configure, embedded, queue_dir
+from worker.deliver import resend_forever, uploading
 from worker.environment import repack_inputs
 from worker.outdated import Outdated, newest_builds, newest_upstream, outdated
 from worker.pipeline import clean_stale_work
@@ -71,6 +72,22 @@ def _worker_running(path: Path) -> bool:
         return False
 
 
+def _start_resender(settings: FarmSettings, log: Callable[[str], None]) -> None:
+    """A child process that sends pending uploads now and every worker.upload_retry
+    seconds while this worker runs (forked before Celery starts its pool)."""
+    parent = os.getpid()
+    if os.fork() == 0:
+        code = 0
+        try:
+            resend_forever(settings, log, parent)
+        except KeyboardInterrupt:
+            pass
+        except BaseException:  # noqa: BLE001 - the child never returns into the CLI
+            code = 1
+        finally:
+            os._exit(code)
+
+
 @click.command("worker")
 @click.option("--concurrency", type=int, help="Builds at once (default: worker.concurrency).")
 @click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork",
@@ -92,6 +109,8 @@ def worker_command(app: AppContext, concurrency: int | None, pool: str, loglevel
     settings = farm_settings(app)
     upgrade(settings.database_url)
     clean_stale_work(settings.data_dir, app.reporter().log)
+    if uploading(settings):
+        _start_resender(settings, app.reporter().log)
     celery = configure(settings)
     argv = ["worker", f"--concurrency={concurrency or settings.worker.concurrency}",
             f"--pool={pool}", f"--loglevel={loglevel}", f"--queues={settings.worker.queue}",

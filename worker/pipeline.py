@@ -47,7 +47,7 @@ from recipes.recipe import Recipe
 from rewrite.engine import RewriteReport, rewrite
 from rewrite.relations import Universe
 from rewrite.versions import mark_versions, marked
-from worker.deliver import deliver, send_pending, uploading
+from worker.deliver import prepare_upload, send_pending, uploading
 from worker.environment import build_env, campaign_recipe, repack_inputs
 from worker.record import (
     BinaryResult,
@@ -253,7 +253,7 @@ def run_build(build_id: int, settings: FarmSettings, *, worker: str, task_id: st
                 raise InProgressElsewhere(f"build {build_id} is held by {got.holder}")
             return Outcome(build_id, f"noop-{got.status}", "nothing to do")
         if uploading(settings):  # what an earlier task (or a killed one) did not send
-            send_pending(settings, lambda line: None)
+            _send(settings, lambda line: None)
         with work_directory(settings.data_dir, build_id) as work:
             return _run_claimed(got, sessions, settings, worker, work)
     finally:
@@ -268,10 +268,12 @@ def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: FarmSe
     try:
         with Heartbeat(sessions, build_id, worker, settings.worker.heartbeat):
             binaries, flagged, made = _produce(got, settings, work, log)
+            if uploading(settings):  # written before it is recorded: never lost
+                prepare_upload(got, binaries, made, settings, log)
         record_success(sessions, build_id, worker, binaries, log.text(), flagged=flagged,
                        source=made)
         if uploading(settings):
-            _deliver(got, binaries, made, settings, log)
+            _send(settings, log)
         return Outcome(build_id, "done", f"{len(binaries)} binaries"
                        + (f", {len(flagged)} flagged" if flagged else ""))
     except RETRYABLE as exc:
@@ -292,14 +294,13 @@ def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: FarmSe
         return Outcome(build_id, "failed", f"internal error: {exc}")
 
 
-def _deliver(got: Claimed, binaries: list[BinaryResult], made: OwnSource | None,
-             settings: FarmSettings, log: BuildLog) -> None:
-    """The upload of a build recorded done: a failure here is the delivery's, never the
-    build's (what was not sent stays in outgoing/ for the next task)."""
+def _send(settings: FarmSettings, log: Callable[[str], None]) -> None:
+    """Send the uploads of builds recorded done: a failure here is the delivery's, never
+    the build's (what was not sent stays in outgoing/ for the next attempt)."""
     try:
-        deliver(got, binaries, made, settings, log)
+        send_pending(settings, log)
     except (UnessentialError, OSError) as exc:
-        log(f"upload of build {got.build_id} not written: {exc}")
+        log(f"uploads not sent: {exc}")
 
 
 def give_up(build_id: int, settings: FarmSettings, error: str) -> None:

@@ -53,6 +53,9 @@ class WorkerSettings(BaseModel):
         description="the worker's account on the queue (default: the host name)")
     upload_password_file: Path | None = Field(
         default=None, description="file holding the account's password (one line)")
+    upload_retry: float = Field(
+        default=300, ge=1, description="seconds between two attempts of a running worker "
+                                       "to send the uploads it could not send yet")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import http.server
 import os
 import socket
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -57,6 +57,22 @@ def sources_stanza(root: Path, suite: str, keyring: Path, url: str | None = None
                           ("Signed-By", str(keyring))])
 
 
+def _intake_first(app: AppContext, publish: PublishSettings, quiet: bool) -> list[Any]:
+    """With uploads and an incoming directory: what arrived is taken in (and each
+    refused upload said on stderr) before the catalog is published."""
+    if not (publish.uploads and publish.incoming):
+        return []
+    from archive.intake_cli import run_intake, summary
+
+    results = run_intake(app, publish, publish.incoming)
+    for result in results:
+        if result.status != "imported":
+            click.echo(f"warning: upload {result.changes} refused: {result.detail}", err=True)
+    if results and not quiet and not app.quiet:
+        click.echo(f"intake: {summary(results)}", err=True)
+    return results
+
+
 @click.command("publish")
 @click.option("--suite", help="Suite to publish (default: publish.suite).")
 @click.option("--valid-for", help="Set Valid-Until this far ahead, e.g. 7d or 1d12h "
@@ -89,6 +105,7 @@ def publish_command(app: AppContext, suite: str | None, valid_for: str | None,
     from archive.publish.publisher import archive_root, publish
 
     settings = _settings(app, suite)
+    intake = _intake_first(app, settings.publish, as_json)
     if sources_mode is not None:
         settings = replace(settings, publish=settings.publish.model_copy(
             update={"sources": sources_mode}))
@@ -109,7 +126,8 @@ def publish_command(app: AppContext, suite: str | None, valid_for: str | None,
                     "fingerprints": result.fingerprints, "packages": result.packages,
                     "sources": result.sources, "new_pool_files": result.new_pool_files,
                     "reused": result.reused, "keyring": str(keyring),
-                    "missing_sources": result.missing_sources})
+                    "missing_sources": result.missing_sources,
+                    "intake": [asdict(r) for r in intake]})
         return
     click.echo(f"published {result.suite}: snapshot {result.snapshot}, {result.packages} "
                f"packages, {result.sources} sources, signed by "
