@@ -9,6 +9,7 @@ error naming the file and the problem, and nothing of the upload has been used.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError as DatabaseIntegrity
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.artifacts import ArtifactStore
@@ -230,14 +232,18 @@ def _take(changes: Path, incoming: Path, quarantine: Path, accepted: Acceptance,
         if changes.parent.name != str(build_id):
             raise Rejected(name, "identity", f"uploaded as {changes.parent.name}, the "
                                              f".changes says build {build_id}")
-        with sessions.begin() as session:
-            check_against_build(verified.upload, _facts(session, build_id), name)
-            for item in verified.upload.files:
-                sha, _ = store.store(changes.parent / item.name)
-                if sha != item.sha256:  # changed under us since it was verified
-                    raise IntegrityError(item.name, "changed while it was imported")
-            session.add(UploadRecord(build_id=build_id, changes=name, signer=signer,
-                                     status="imported"))
+        try:
+            with sessions.begin() as session:
+                check_against_build(verified.upload, _facts(session, build_id), name)
+                for item in verified.upload.files:
+                    sha, _ = store.store(changes.parent / item.name)
+                    if sha != item.sha256:  # changed under us since it was verified
+                        raise IntegrityError(item.name, "changed while it was imported")
+                session.add(UploadRecord(build_id=build_id, changes=name, signer=signer,
+                                         status="imported"))
+        except DatabaseIntegrity:  # the unique index: another intake imported it first
+            raise Rejected(name, "replay", f"build {build_id} was imported meanwhile") \
+                from None
         shutil.rmtree(changes.parent)
         return IntakeResult(name, build_id, "imported")
     except UnessentialError as exc:
@@ -269,4 +275,10 @@ def _quarantine(folder: Path, quarantine: Path) -> None:
     while target.exists():
         number += 1
         target = quarantine / f"{folder.parent.name}-{folder.name}.{number}"
-    os.replace(folder, target)
+    try:
+        os.replace(folder, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(folder, target, symlinks=True)  # another filesystem
+        shutil.rmtree(folder)

@@ -15,6 +15,7 @@ was used. Marked `network` (zlib comes from the host's mirror) and `postgres`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -162,6 +163,16 @@ class Farm:
         return subprocess.run(list(argv), env=env, capture_output=True, text=True,
                               timeout=timeout)
 
+    def put(self, url: str, auth: tuple[str, str]) -> int:
+        token = base64.b64encode(":".join(auth).encode()).decode()
+        request = urllib.request.Request(url, data=b"x", method="PUT",
+                                         headers={"Authorization": f"Basic {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
     def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
         url = f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
         try:
@@ -205,6 +216,8 @@ def inventory_vars(base: Path, wheel: Path, key_file: Path, port: int, suffix: s
         "worker_concurrency": 2,
         "worker_stop_timeout": 60,
         "publisher_data_dir": str(base / "publisher"),
+        "unessential_upload_spool": str(base / "spool"),
+        "unessential_upload_url": f"http://127.0.0.1:{port}/incoming",
         "publisher_signing_key_file": str(key_file),
         "publisher_interval": 86400,
         "archive_web_listen": [f"127.0.0.1:{port}"],
@@ -264,6 +277,7 @@ def teardown(farm: Farm, nginx_before: bool) -> None:
                        capture_output=True, timeout=180)
     for folder in ("sites-enabled", "sites-available"):
         Path("/etc/nginx", folder, f"{farm.site}.conf").unlink(missing_ok=True)
+    Path("/etc/nginx", f"{farm.site}.htpasswd").unlink(missing_ok=True)
     if nginx_before:
         subprocess.run(["nginx", "-s", "reload"], capture_output=True)
     elif nginx_running():
@@ -339,15 +353,37 @@ def test_site_playbook_deploys_a_working_farm(
         log = (farm.base / "log/unessential-worker@1.log").read_text()
         assert f"unessential-{main_pid}@" in log and "succeeded" in log, log[-2000:]
 
-    # The publisher publishes on demand, signed by the key the playbook imported.
+    # No disk is shared: the build reached nginx's upload queue as the worker account's
+    # signed upload, and the publisher takes it in (with the key the playbook collected
+    # from the worker) when it publishes, on demand, signed by the key it imported.
+    account = "localhost"
+    assert (farm.base / f"publisher/worker-keys/{account}.asc").is_file()
+    assert not (farm.base / "publisher/artifacts").is_symlink()
+    assert list((farm.base / "spool/incoming").glob(f"{account}/{build['build_id']}/*.changes"))
     published = farm.run(str(farm.base / "sbin/unessential-publisher"), "-q", "publish",
                          "--json")
     assert published.returncode == 0, published.stdout + published.stderr
     result = json.loads(published.stdout)
+    assert [(r["status"], r["build_id"]) for r in result["intake"]] == [
+        ("imported", build["build_id"])], result["intake"]
+    assert not list((farm.base / "spool/incoming").glob("*/*/*"))
     assert result["fingerprints"] == [farm.fingerprint]
     assert result["packages"] >= 1
+    # the queue takes PUTs of a known account into its own directory only, and serves
+    # nothing back
+    put = f"http://127.0.0.1:{farm.port}/incoming/{account}/1/x_1_all.deb"
+    assert farm.put(put, ("intruder", "x")) == 403
+    assert farm.put(put, (account, "wrong")) == 401
+    assert farm.get(f"incoming/{account}/")[0] == 403
     assert (farm.base / "publisher/keys").stat().st_mode & 0o077 == 0
-    assert not (farm.base / "data/keys").exists(), "a signing key in the workers' data_dir"
+    # the workers' data_dir holds their own upload key only, never the archive's
+    assert sorted(p.name for p in (farm.base / "data/keys").iterdir()) == ["worker"]
+    worker_key = farm.run(str(farm.base / "bin/unessential"), "upload-key")
+    assert worker_key.returncode == 0, worker_key.stderr
+    assert worker_key.stdout.strip() not in ("", farm.fingerprint)
+    assert farm.fingerprint not in farm.run(
+        "gpg", "--homedir", str(farm.base / "data/keys/worker"), "--list-secret-keys",
+        "--with-colons").stdout
 
     # nginx serves the published tree with the cache headers of each kind of file.
     for name in ("InRelease", "Release", "Release.gpg"):

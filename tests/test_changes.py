@@ -438,3 +438,26 @@ def test_the_queue_takes_puts_of_each_account_into_its_own_directory_only(
         assert got.status_code == 403  # PUT only: nothing is read back
         assert sorted(p.relative_to(server.incoming).as_posix()
                       for p in server.incoming.rglob("*") if p.is_file()) == ["w1/5/a_1_all.deb"]
+
+
+def test_the_catalog_holds_one_imported_upload_per_build(tmp_path: Path) -> None:
+    """Two intakes at once cannot both import a build: the second commit breaks the
+    unique index over imported uploads (0009); rejected rows may repeat."""
+    from sqlalchemy.exc import IntegrityError as DatabaseIntegrity
+
+    from archive.catalog.db import make_engine, session_factory
+    from archive.catalog.models import UploadRecord
+
+    url, upload, _ = _seeded_upload(tmp_path)
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    try:
+        for status in ("rejected", "rejected", "imported"):
+            with sessions.begin() as session:
+                session.add(UploadRecord(build_id=upload.build_id, changes="w/1/x.changes",
+                                         status=status, reason="replay"))
+        with pytest.raises(DatabaseIntegrity), sessions.begin() as session:
+            session.add(UploadRecord(build_id=upload.build_id, changes="w2/1/x.changes",
+                                     status="imported"))
+    finally:
+        engine.dispose()

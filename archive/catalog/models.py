@@ -498,6 +498,10 @@ class UploadRecord(Base):
     __table_args__ = (
         CheckConstraint(_in("status", UPLOAD_STATUSES), name="status"),
         Index("ix_upload_build_id", "build_id"),
+        # a build's upload is imported once, even by two intakes at the same time (0009)
+        Index("ux_upload_imported_build", "build_id", unique=True,
+              sqlite_where=text("status = 'imported'"),
+              postgresql_where=text("status = 'imported'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
