@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import click
 
-from base.console import Reporter
+if TYPE_CHECKING:
+    from base.console import Reporter
 
 T = TypeVar("T")
 
@@ -73,6 +74,8 @@ class AppContext:
         return self.configuration.section(kind)
 
     def reporter(self) -> Reporter:
+        from base.console import Reporter  # rich: only for the commands that report
+
         return Reporter(quiet=self.quiet)
 
 

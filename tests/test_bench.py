@@ -55,3 +55,8 @@ def test_bench_bootstrap_finds_its_archive(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "run scripts/main-job.sh first" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_bench_cli_runs() -> None:
+    out = bench("bench_cli.py", "--repeat", "1", "--builds", "2").stdout
+    assert "apt-cache --version" in out and "status --json" in out

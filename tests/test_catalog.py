@@ -573,3 +573,15 @@ def test_version_counters_are_unique_per_source_version(url: str) -> None:
     with pytest.raises(IntegrityError), sessions.begin() as session:
         session.add(VersionCounter(source="foo", version="1.0-1", counter=3,
                                    recipe_digest="c", env_digest="env"))
+
+
+def test_the_newest_migration_file_is_alembics_head() -> None:
+    """`upgrade` answers for an up-to-date catalog from the file names, without Alembic:
+    they must name the same revision, each file revising the one before."""
+    from alembic.script import ScriptDirectory
+
+    assert db.newest_file_revision() == db.head_revision() == HEAD
+    scripts = ScriptDirectory.from_config(db.alembic_config())
+    for revision in scripts.walk_revisions():
+        number = int(revision.revision)
+        assert revision.down_revision == (f"{number - 1:04d}" if number > 1 else None)

@@ -21,7 +21,10 @@ SCRIPT = Path(sys.executable).parent / "unessential"
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [prefix]
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):  # the top group loads its commands lazily
+        command = group.get_command(context, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             found += all_commands(command, (*prefix, name))
         else:
@@ -35,6 +38,25 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     assert result.exit_code == 0, result.output
     assert "Example:" in result.output
     assert "unessential" in result.output.split("Example:")[1]
+
+
+def test_commands_load_only_when_used() -> None:
+    """Each lazily listed command loads, under its name; `--help` and `--version` import
+    no room (they answer in a few hundredths of a second, bench/bench_cli.py)."""
+    from unessential.cli import COMMANDS, load_command
+
+    for name in COMMANDS:
+        assert load_command(name).name == name
+    probe = ("import sys; from unessential.cli import cli\n"
+             "for argv in (['--help'], ['--version']):\n"
+             "    try: cli(argv)\n"
+             "    except SystemExit: pass\n"
+             "rooms = ('sqlalchemy', 'celery', 'pydantic', 'rich', 'gnupg', 'requests')\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in rooms))")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert run.stdout.strip().endswith("[]"), run.stdout
+    assert "upload-key" in run.stdout and "Take in the uploads of workers" in run.stdout
 
 
 def test_console_script_is_installed() -> None:

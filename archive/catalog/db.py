@@ -11,23 +11,25 @@ revision) become one-line `CatalogError`s naming the URL with its password hidde
 from __future__ import annotations
 
 import fcntl
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.urls import mask_passwords
 from base.errors import CatalogError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only when a catalog is not at the newest revision (or one is
+# asked for): a command on an up-to-date catalog starts without it.
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -73,8 +75,11 @@ def catalog_errors(url: str | URL) -> Iterator[None]:
         yield
     except DBAPIError as exc:
         raise CatalogError(display_url(url), _one_line(exc, parsed)) from exc
-    except CommandError as exc:
-        raise CatalogError(display_url(url), _one_line(exc, parsed)) from exc
+    except Exception as exc:
+        alembic = sys.modules.get("alembic.util.exc")  # loaded if a migration ran
+        if alembic is not None and isinstance(exc, alembic.CommandError):
+            raise CatalogError(display_url(url), _one_line(exc, parsed)) from exc
+        raise
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
@@ -144,6 +149,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration for the catalog's migrations, built in code."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
@@ -154,6 +161,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest revision the code knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise CatalogError(str(MIGRATIONS_DIR), "no migrations found")
@@ -161,7 +170,39 @@ def head_revision() -> str:
 
 
 def _revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def newest_file_revision() -> str:
+    """The newest revision by the migrations' file names (`NNNN_what.py`, revision
+    "NNNN", each revising the one before: tests/test_catalog.py checks it is Alembic's
+    head), read without importing Alembic."""
+    names = sorted(p.name.split("_", 1)[0] for p in (MIGRATIONS_DIR / "versions")
+                   .glob("[0-9][0-9][0-9][0-9]_*.py"))
+    if not names:
+        raise CatalogError(str(MIGRATIONS_DIR), "no migrations found")
+    return names[-1]
+
+
+def _at_newest(url: str | URL) -> bool:
+    """Whether the catalog at `url` exists and is at the newest revision (one query)."""
+    try:
+        path = _sqlite_file(make_url(url))
+    except ArgumentError:
+        return False
+    if path is not None and not path.exists():
+        return False
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except DBAPIError:
+        return False  # no such table (a new catalog), or another problem: the slow path
+    finally:
+        engine.dispose()
+    return [row[0] for row in rows] == [newest_file_revision()]
 
 
 MIGRATION_LOCK_KEY = 0x756E6573  # "unes": PostgreSQL advisory lock of migrations
@@ -204,6 +245,8 @@ def _migrate(url: str | URL, step: str, revision: str) -> str | None:
         # =WAL on a new file may find the database locked by another one's, busy or not)
         with _file_lock(_sqlite_file(engine.url)), catalog_errors(engine.url), \
                 engine.connect() as connection, _migration_lock(engine, connection):
+            from alembic import command
+
             config = alembic_config(connection)
             if step == "upgrade":
                 command.upgrade(config, revision)
@@ -220,6 +263,8 @@ def upgrade(url: str | URL, revision: str = "head") -> str:
     Creates an empty database's schema; does nothing if already there. Returns "base"
     only if the catalog is (still) empty.
     """
+    if revision == "head" and _at_newest(url):
+        return newest_file_revision()
     return _migrate(url, "upgrade", revision) or "base"
 
 
@@ -261,6 +306,9 @@ def require_current(url: str | URL) -> None:
     if revision is None:
         raise CatalogError(shown, "the catalog has no tables yet: run "
                            "`unessential catalog upgrade` first")
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
     try:
         known = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
     except CommandError:
