@@ -12,6 +12,7 @@ import re
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _SIZE = re.compile(r"[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 HEX_LENGTHS: dict[str, int] = {"MD5": 32, "SHA1": 40, "SHA256": 64, "SHA512": 128}
 """Hex digits of each digest algorithm."""
@@ -55,12 +56,12 @@ def is_plain_name(name: str) -> bool:
         bool(name)
         and "/" not in name
         and name not in (".", "..")
-        and not any(ord(char) < 32 or ord(char) == 127 for char in name)
+        and _CONTROL.search(name) is None
     )
 
 
 def is_relative_path(path: str) -> bool:
     """A relative path (`pool/main/h/hello/x.deb`, `./x.deb`): no '..', no control chars."""
-    if not path or path.startswith("/") or any(ord(c) < 32 or ord(c) == 127 for c in path):
+    if not path or path.startswith("/") or _CONTROL.search(path) is not None:
         return False
     return ".." not in path.split("/")

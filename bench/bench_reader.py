@@ -2,9 +2,11 @@
 
 Both sides read the same lists from the host's mirror into a private directory, once
 cold (download) and then warm (lists already there: InRelease checked, indices read).
-Ours: `Upstream` verifies InRelease, takes both indices from the content-addressed
-cache and parses them into typed records. apt: `apt-get update` with a private
-`Dir::*`, which checks InRelease and rebuilds its binary cache from the lists.
+Ours: `Upstream` verifies InRelease and takes the typed records of both indices from
+the parsed-index cache (archive/upstream/parsed.py: keyed by each index's signed
+SHA256, authenticated); also without that cache, the verified indices parsed. apt:
+`apt-get update` with a private `Dir::*`, which checks InRelease and keeps its binary
+cache (pkgcache.bin); also with that cache removed, so that it parses its lists.
 
     python bench/bench_reader.py [--repeat 3]
 
@@ -39,6 +41,16 @@ def upstream_settings() -> tuple[UpstreamSettings, str, str, Path]:
 
 
 def ours(data_dir: Path, settings: UpstreamSettings) -> tuple[int, int]:
+    """Packages and Sources as every command reads them: InRelease verified, the records
+    from the parsed-index cache (a miss: the verified indices parsed, then cached)."""
+    with Upstream(data_dir, settings) as upstream:
+        packages = upstream.packages("amd64")
+        sources = upstream.sources()
+    return len(packages), len(sources)
+
+
+def ours_parse(data_dir: Path, settings: UpstreamSettings) -> tuple[int, int]:
+    """The same without the parsed-index cache: the verified indices parsed each time."""
     with Upstream(data_dir, settings) as upstream:
         (suite,) = upstream.suites()
         packages = parse_packages(
@@ -98,6 +110,7 @@ def main() -> None:
         ours_cold = time.perf_counter() - start
         apt_cold = best(1, apt)
         ours_warm = best(args.repeat, lambda: ours(root / "ours", settings))
+        ours_reparse = best(args.repeat, lambda: ours_parse(root / "ours", settings))
         apt_warm = best(args.repeat, apt)
 
         def apt_reparse() -> None:
@@ -109,12 +122,12 @@ def main() -> None:
     print(f"lists: {suite} main amd64: {counts[0]} binary and {counts[1]} source stanzas")
     print(f"cold (download + verify + parse): ours {ours_cold:6.2f} s   "
           f"apt-get update {apt_cold:6.2f} s   ratio {ours_cold / apt_cold:5.2f}")
-    print(f"warm (from cache, verify + parse): ours {ours_warm:6.2f} s   "
+    print(f"warm (verify + parsed cache):      ours {ours_warm:6.2f} s   "
           f"apt-get update {apt_warm:6.2f} s   ratio {ours_warm / apt_warm:5.2f}"
-          "   (apt keeps its binary cache: it reads nothing)")
-    print(f"warm, apt re-reads its lists:      ours {ours_warm:6.2f} s   "
-          f"apt-get update {apt_parse:6.2f} s   ratio {ours_warm / apt_parse:5.2f}"
-          "   (apt's pkgcache.bin removed first)")
+          "   (goal <= 1.5; both keep what they parsed)")
+    print(f"warm, both parse their lists:      ours {ours_reparse:6.2f} s   "
+          f"apt-get update {apt_parse:6.2f} s   ratio {ours_reparse / apt_parse:5.2f}"
+          "   (ours without the parsed cache; apt's pkgcache.bin removed first)")
 
 
 if __name__ == "__main__":

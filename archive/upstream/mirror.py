@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from debian.debian_support import version_compare
 
@@ -37,6 +37,7 @@ from archive.upstream.index import (
     parse_sources,
     source_record,
 )
+from archive.upstream.parsed import ParsedCache
 from archive.upstream.release import Release, check_dates, check_suite, parse_release
 from archive.upstream.signature import verify_clearsigned, verify_detached
 from archive.urls import display_url
@@ -155,6 +156,7 @@ class Upstream:
     ) -> None:
         self.settings = settings
         self.cache = Cache(data_dir)
+        self.parsed = ParsedCache(data_dir)
         self.reporter = reporter or Reporter(quiet=True)
         self.now = now
         self.downloader = Downloader(
@@ -356,18 +358,44 @@ class Upstream:
                     continue
                 yield suite, path, self.index_text(suite, path)
 
-    def packages(self, arch: str | None = None) -> list[tuple[Suite, BinaryRecord]]:
-        arch = arch or self.architectures[0]
-        out: list[tuple[Suite, BinaryRecord]] = []
-        for suite, path, text in self.index_texts("Packages", arch):
-            out += [(suite, rec) for rec in parse_packages(text, f"{suite.shown_base}/{path}")]
+    def _parsed(self, kind: str, arch: str | None) -> list[tuple[Suite, Any]]:
+        """The records of every index of `kind`: from the parsed-index cache (keyed by
+        the index's SHA256 in the signed Release), else read, verified and parsed."""
+        parse = parse_packages if kind == "Packages" else parse_sources
+        out: list[tuple[Suite, Any]] = []
+        for suite in self.suites():
+            for path in self._index_paths(suite, kind, arch):
+                if not self._has_index(suite, path):
+                    continue
+                what = f"{suite.shown_base}/{path}"
+
+                def fresh(suite: Suite = suite, path: str = path,
+                          what: str = what) -> list[Any]:
+                    return list(parse(self.index_text(suite, path), what))
+
+                slot = f"{display_url(suite.entry.uri)} {suite.entry.suite} {path}"
+                records = self.parsed.records(kind, slot, self._index_key(suite, path), fresh)
+                out += [(suite, record) for record in records]
         return out
 
+    @staticmethod
+    def _index_key(suite: Suite, path: str) -> str:
+        """What names the content of `path`: its SHA256 in the signed Release (of the
+        plain file, else of the first compressed one listed, with its extension)."""
+        plain = suite.release.index(path)
+        if plain is not None:
+            return plain.sha256
+        for ext in COMPRESSIONS:
+            ref = suite.release.index(path + ext)
+            if ref is not None:
+                return f"{ref.sha256}{ext}"
+        raise NotFoundError(f"{suite.shown_base}/{path}", "not listed in the signed Release")
+
+    def packages(self, arch: str | None = None) -> list[tuple[Suite, BinaryRecord]]:
+        return self._parsed("Packages", arch or self.architectures[0])
+
     def sources(self) -> list[tuple[Suite, SourceRecord]]:
-        out: list[tuple[Suite, SourceRecord]] = []
-        for suite, path, text in self.index_texts("Sources"):
-            out += [(suite, rec) for rec in parse_sources(text, f"{suite.shown_base}/{path}")]
-        return out
+        return self._parsed("Sources", None)
 
     # -- lookup ------------------------------------------------------------------
     def find_source(self, name: str, version: str | None = None) -> tuple[Suite, SourceRecord]:
