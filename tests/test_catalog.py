@@ -125,7 +125,7 @@ def _binary(build: Build, name: str, version: str = "1.0-1", arch: str = "amd64"
 # -- migrations -----------------------------------------------------------------------
 
 
-HEAD = "0009"
+HEAD = "0010"
 
 
 def test_upgrade_from_empty_creates_every_table(url: str) -> None:

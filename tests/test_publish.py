@@ -225,16 +225,55 @@ def test_readers_never_see_a_mismatch(home: Path, served: ArchiveServer) -> None
     assert reads[0] >= 5
 
 
+def _legacy(home: Path, name: str) -> None:
+    """A build recorded before 0010: no publish facts in the catalog."""
+    seed(home / "data", [make_deb(home / "debs", name, "1.0", "all")], facts=False)
+
+
 def test_publish_after_one_new_package_reads_one_deb(home: Path) -> None:
     for index in range(5):
-        add(home, f"many{index}")
+        _legacy(home, f"many{index}")
     first = publish(home)
     assert first["new_pool_files"] == 5 * 3  # each: its .deb, and its source's .dsc, tarball
-    add(home, "one-more")
+    _legacy(home, "one-more")
     second = publish(home)
     assert second["new_pool_files"] == 3
     facts = list((home / "data" / "cache" / "publish").rglob("*.json"))
     assert len(facts) == 6
+
+
+def test_publish_renders_from_the_catalog_and_links_the_pool(home: Path) -> None:
+    """With the facts a worker records (0010) no .deb is read, and each new pool file is
+    a hard link to the artifact store's verified copy (no byte written)."""
+    for index in range(3):
+        add(home, f"many{index}")
+    publish(home)
+    assert not list((home / "data" / "cache" / "publish").rglob("*.json"))
+    deb = public(home) / "pool/main/m/many0/many0_1.0_all.deb"
+    stored = home / "data" / "artifacts"
+    assert any(p.stat().st_ino == deb.stat().st_ino for p in stored.rglob("*") if p.is_file())
+    assert deb.stat().st_mode & 0o777 == 0o644
+
+
+def test_catalog_facts_and_deb_facts_publish_the_same_bytes(tmp_path: Path) -> None:
+    """The same catalog gives byte-identical indices whether the publish reads the .debs
+    (builds from before 0010) or the facts the worker recorded."""
+    debs = tmp_path / "debs"
+    made = [make_deb(debs, "tiny", "1.0", "all", depends="libc6 (>= 2.36)"),
+            make_deb(debs, "other", "2.0-1", "all")]
+    date = "Tue, 24 Nov 2026 00:00:00 +0000"
+    trees = []
+    for facts in (True, False):
+        home = tmp_path / f"facts-{facts}"
+        seed(home / "data", made, facts=facts)
+        result = run(home, "publish", "--json", "--date", date)
+        assert result.exit_code == 0, result.output
+        dists = public(home) / "dists/stable"
+        trees.append({p.relative_to(dists).as_posix(): p.read_bytes()
+                      for p in sorted(dists.rglob("*")) if p.is_file()
+                      and p.name not in ("InRelease", "Release.gpg")})
+    assert trees[0] == trees[1]
+    assert any(name.endswith("Contents-amd64.gz") for name in trees[0])
 
 
 def test_dpkg_scanpackages_agrees_on_the_pool(home: Path) -> None:

@@ -40,6 +40,27 @@ def _publisher(tmp_path: Path, worker: Workspace) -> Workspace:
     return ws
 
 
+def _facts_recorded(worker: Workspace, build_id: int) -> None:
+    """The worker recorded what a publish lists of each binary (0010): the publisher
+    renders its indices without reading a .deb."""
+    from archive.catalog.db import make_engine, session_factory
+    from archive.catalog.models import Build
+    from archive.publish.facts import from_catalog
+
+    engine = make_engine(f"sqlite:///{worker.data_dir / 'catalog.sqlite'}")
+    try:
+        with session_factory(engine).begin() as session:
+            build = session.get(Build, build_id)
+            assert build is not None and build.binaries
+            for b in build.binaries:
+                facts = from_catalog(b.control, b.size, b.sha256, b.md5, b.sha1, b.sha512,
+                                     b.contents)
+                assert facts is not None and facts.control["Package"] == b.name
+                assert facts.paths and all(not p.startswith("/") for p in facts.paths)
+    finally:
+        engine.dispose()
+
+
 def _worker_keyring(worker: Workspace, into: Path) -> Path:
     with SigningKeys(worker.data_dir / "keys" / "worker") as keys:
         secret = [k for k in keys.list() if k.secret]
@@ -61,6 +82,7 @@ def test_a_build_reaches_the_archive_through_an_upload(
         built = run(worker, "rebuild", "--repack", "pair", "--wait", "--json")
         assert built.returncode == 0, built.stderr
         (build,) = json.loads(built.stdout)["builds"]
+        _facts_recorded(worker, build["build_id"])
         landed = queue.incoming / "w1" / str(build["build_id"])
         assert sorted(p.suffix for p in landed.iterdir()) == [".changes", ".deb", ".deb"]
         assert not (worker.data_dir / "outgoing" / str(build["build_id"])).exists()

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive.artifacts import ArtifactStore, pool_path
 from archive.catalog.db import make_engine, session_factory
 from archive.debfile import ControlMember, read_deb
+from archive.publish.facts import catalog_columns, deb_facts
 from archive.upstream.mirror import Upstream, host_architecture
 from base.console import Reporter
 from base.errors import (
@@ -534,6 +535,7 @@ def _binary_result(report: RewriteReport, original: Path, sha: str, size: int,
         control=_text(after.get("control")),
         installed_size=_installed_size(_text(after.get("control"))),
         original_installed_size=_installed_size(_text(before.get("control"))),
+        facts=catalog_columns(deb_facts(Path(report.output), sha)),
         implicit_uses=[(u.path, u.kind, u.needs, u.evidence, u.provider, u.declared)
                        for u in report.implicit_uses],
     )

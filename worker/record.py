@@ -136,6 +136,9 @@ class BinaryResult:
     #: path, kind, needs, evidence, provider, declared (rewrite.engine's implicit uses)
     implicit_uses: list[tuple[str, str, str, str, str | None, bool]] = field(
         default_factory=list)
+    #: what a publish lists of it (archive.publish.facts.catalog_columns): md5, sha1,
+    #: sha512, contents
+    facts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ def record_success(sessions: sessionmaker[Session], build_id: int, worker: str,
                                    original_control=item.original_control,
                                    control=item.control, installed_size=item.installed_size,
                                    original_installed_size=item.original_installed_size,
-                                   original_version=item.original_version)
+                                   original_version=item.original_version, **item.facts)
             binary.relation_changes = [
                 RelationChange(field=f, relation=r, action=a, reason=why, detail=d or None,
                                relation_name=relation_name(r))

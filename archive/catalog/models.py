@@ -192,6 +192,12 @@ class BinaryPackage(Base):
     installed_size: Mapped[int | None] = mapped_column(BigInteger)  # KiB, ours
     original_installed_size: Mapped[int | None] = mapped_column(BigInteger)  # KiB, upstream
     original_version: Mapped[str | None] = mapped_column(String(NAME_LEN))  # Debian's (0006)
+    # what a publish lists, recorded with the .deb (0010): its other digests, and the
+    # paths of its data.tar (newline-separated, without "./") for Contents
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    sha512: Mapped[str | None] = mapped_column(String(128))
+    contents: Mapped[str | None] = mapped_column(Text)
 
     build: Mapped[Build] = relationship(back_populates="binaries")
     relation_changes: Mapped[list[RelationChange]] = relationship(

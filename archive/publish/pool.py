@@ -22,7 +22,7 @@ from pathlib import Path
 
 from archive.digests import is_digest, is_relative_path, shown
 from archive.upstream.download import sha256_file
-from base.atomic import AtomicFile, write_bytes
+from base.atomic import AtomicFile, fsync_directory, write_bytes
 from base.errors import FormatError, IntegrityError
 
 
@@ -43,6 +43,7 @@ class Pool:
         self.state_file = state_dir / f"pool-{digest}.json"
         self._known: dict[str, list[int | str]] = {}
         self._changed = False
+        self._linked: set[Path] = set()
         try:
             loaded = json.loads(self.state_file.read_text())
             if isinstance(loaded, dict):
@@ -105,12 +106,17 @@ class Pool:
     def copy(self, entry: PoolEntry) -> None:
         """Put a verified file into the pool under a name it does not have yet.
 
-        Written by `base.atomic` with `replace=False`: a hard link gives the copy its
-        name, and a hard link never replaces a name (on a file system without hard
-        links the name is checked, then renamed; publishes of one root are serialised
-        by a lock)."""
+        A hard link to the verified copy where it can be (the same file system, a
+        world-readable file: the artifact store's and the upstream cache's are), checked
+        against its SHA256: no byte is written and nothing needs to be synced but the
+        directory (`sync`). Otherwise written by `base.atomic` with `replace=False`: a
+        hard link gives the copy its name, and a hard link never replaces a name (on a
+        file system without hard links the name is checked, then renamed; publishes of
+        one root are serialised by a lock)."""
         target = self.root / entry.relative
         target.parent.mkdir(parents=True, exist_ok=True)
+        if self._link(entry, target):
+            return
         new = AtomicFile(target, mode=0o644, replace=False)
         try:
             new.copy_from(entry.source)
@@ -124,6 +130,31 @@ class Pool:
         finally:
             new.discard()
         self._remember(entry.relative, target, entry.sha256.lower())
+
+    def _link(self, entry: PoolEntry, target: Path) -> bool:
+        try:
+            info = os.stat(entry.source)
+            if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != 0o644:
+                return False
+            os.link(entry.source, target, follow_symlinks=False)
+        except FileExistsError as exc:
+            raise IntegrityError(str(target), "appeared in the pool during this publish: "
+                                 "nothing was published, run it again") from exc
+        except OSError:
+            return False  # another file system, no hard links: a copy
+        if sha256_file(target) != entry.sha256.lower():
+            target.unlink()
+            raise FormatError(str(entry.source), "is not the file the catalog recorded "
+                              f"(SHA256 {entry.sha256}): refused")
+        self._linked.add(target.parent)
+        self._remember(entry.relative, target, entry.sha256.lower())
+        return True
+
+    def sync(self) -> None:
+        """Make the links made durable (their directories fsynced, once each)."""
+        for folder in sorted(self._linked):
+            fsync_directory(folder)
+        self._linked.clear()
 
     def _remember(self, relative: str, path: Path, digest: str) -> None:
         info = os.lstat(path)

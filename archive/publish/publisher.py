@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -278,7 +279,7 @@ def _publish(
             if not artifact.is_file():
                 raise FormatError(label, f"artifact {item.sha256} is missing from {store.root}")
             pool_entries.append(PoolEntry(item.filename, artifact, item.sha256, label))
-            deb = facts.deb(artifact, item.sha256)
+            deb = item.facts or facts.deb(artifact, item.sha256)
             stanza = packages_stanza(deb.control, filename=item.filename, hashes=deb.hashes)
             section = deb.control.get("Section", "misc")
             for arch in architectures:
@@ -296,6 +297,7 @@ def _publish(
             for entry in to_copy:
                 pool.copy(entry)
                 advance(1)
+        pool.sync()
     finally:
         pool.save()
     new_files = len(to_copy)
@@ -340,8 +342,12 @@ def _write_snapshot(
     pub = settings.publish
     files: dict[str, Hashes] = {}
     blobs: dict[str, bytes] = {}
-    for path, data in sorted(index_files.items()):
-        for suffix, blob in compressed(data).items():
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as workers:
+        # zlib and lzma release the GIL: the indices are compressed side by side
+        packed = dict(zip(sorted(index_files), workers.map(
+            compressed, [index_files[path] for path in sorted(index_files)]), strict=True))
+    for path in sorted(index_files):
+        for suffix, blob in packed[path].items():
             if path.split("/")[-1].startswith("Contents-") and suffix == "":
                 continue  # Contents is published compressed only, as on Debian mirrors
             blobs[path + suffix] = blob

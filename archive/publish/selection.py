@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from archive.catalog.models import Build, UploadRecord
+from archive.publish.facts import DebFacts, from_catalog
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class BinaryItem:
     filename: str  # pool path, e.g. pool/main/h/hello/hello_2.10-3_amd64.deb
     source: str
     build_id: int
+    #: what the worker recorded for the publish to list (None: read from the .deb)
+    facts: DebFacts | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -81,4 +84,6 @@ def _add_binaries(binaries: dict[tuple[str, str], BinaryItem], build: Build) -> 
     for binary in build.binaries:
         binaries[(binary.name, binary.architecture)] = BinaryItem(
             binary.name, binary.version, binary.architecture, binary.sha256, binary.size,
-            binary.filename, build.source_package.name, build.id)
+            binary.filename, build.source_package.name, build.id,
+            from_catalog(binary.control, binary.size, binary.sha256, binary.md5, binary.sha1,
+                         binary.sha512, binary.contents))
