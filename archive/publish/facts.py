@@ -89,3 +89,30 @@ class FactCache:
                                         "hashes": asdict(facts.hashes),
                                         "paths": facts.paths}).encode(), mode=0o600)
         return facts
+
+
+class StanzaCache:
+    """Rendered index stanzas by a key that names their content (a .dsc's SHA256 and
+    its pool directory): rendering one again would give the same text."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        if not key or "/" in key or key.startswith("."):
+            raise ValueError(f"not a stanza key: {key!r}")
+        return self.root / key[:2] / f"{key}.txt"
+
+    def get(self, key: str) -> str | None:
+        try:
+            return self._path(key).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def keep(self, key: str, stanza: str) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes(path, stanza.encode("utf-8"), mode=0o600)
+        except OSError:
+            return  # best effort: the next publish renders it again

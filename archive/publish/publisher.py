@@ -26,7 +26,7 @@ from archive.catalog.models import Publication
 from archive.digests import is_digest
 from archive.publish.common import Hashes, compressed, hashes
 from archive.publish.contents import contents_index
-from archive.publish.facts import FactCache
+from archive.publish.facts import FactCache, StanzaCache
 from archive.publish.packages import packages_index, packages_stanza
 from archive.publish.pool import Pool, PoolEntry
 from archive.publish.release import ReleaseFields, by_hash_paths, release_text
@@ -90,15 +90,18 @@ def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporte
     published without its source."""
     cache = Cache(settings.data_dir)
     store = ArtifactStore(settings.data_dir / "artifacts")
-    missing = [item for item in items
-               if not item.files and _source_files(cache, store, item) is None]
+    rendered = StanzaCache(settings.data_dir / "cache" / "publish-sources")
+    found = {id(item): _source_files(cache, store, item) for item in items}
+    missing = [item for item in items if not item.files and found[id(item)] is None]
     problems: dict[tuple[str, str], str] = {}
     if missing and settings.upstream is not None:
         problems = _fetch_sources(settings, missing, reporter)
+        for item in missing:
+            found[id(item)] = _source_files(cache, store, item)
     stanzas = []
     pool: list[PoolEntry] = []
     for item in items:
-        entries = _source_files(cache, store, item)
+        entries = found[id(item)]
         if entries is None:
             problem = problems.get((item.name, item.version)) or (
                 "its files are missing from the artifact store" if item.files else
@@ -113,17 +116,24 @@ def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporte
                 missing_out.append({"source": item.name, "version": item.version,
                                     "problem": problem})
             continue
-        dsc = _read_dsc(entries[0][0], entries[0][2])
         directory = _directory(item.name)
-        files: list[tuple[str, Hashes]] = []
         for name, sha, path in entries:
             pool.append(PoolEntry(f"{directory}/{name}", path, sha,
                                   f"source {item.name} {item.version}"))
-            files.append((name, hashes(path.read_bytes())))
-        try:
-            stanzas.append(sources_stanza(dsc, directory=directory, files=files))
-        except ValueError as exc:
-            raise FormatError(entries[0][0], f"cannot be listed in Sources: {exc}") from exc
+        # a .dsc names its files by SHA256: the stanza of a given .dsc in a given
+        # directory is rendered (its files hashed) once, then kept
+        key = f"{entries[0][1]}-{hashlib.sha256(directory.encode()).hexdigest()[:16]}"
+        stanza = rendered.get(key)
+        if stanza is None:
+            dsc = _read_dsc(entries[0][0], entries[0][2])
+            files = [(name, hashes(path.read_bytes())) for name, _, path in entries]
+            try:
+                stanza = sources_stanza(dsc, directory=directory, files=files)
+            except ValueError as exc:
+                raise FormatError(entries[0][0], f"cannot be listed in Sources: {exc}") \
+                    from exc
+            rendered.keep(key, stanza)
+        stanzas.append(stanza)
     return stanzas, pool
 
 
