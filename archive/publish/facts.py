@@ -9,6 +9,7 @@ through a cache by SHA256 (`FactCache`), so that it reads each such file once.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -93,26 +94,41 @@ class FactCache:
 
 class StanzaCache:
     """Rendered index stanzas by a key that names their content (a .dsc's SHA256 and
-    its pool directory): rendering one again would give the same text."""
+    its pool directory): rendering one again would give the same text. One file, read
+    once and written once per publish (a lost or damaged file only costs a rendering)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, key: str) -> Path:
-        if not key or "/" in key or key.startswith("."):
-            raise ValueError(f"not a stanza key: {key!r}")
-        return self.root / key[:2] / f"{key}.txt"
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._known: dict[str, str] = {}
+        self._changed = False
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                self._known = {k: v for k, v in loaded.items()
+                               if isinstance(k, str) and isinstance(v, str)}
+        except (OSError, ValueError):
+            pass
 
     def get(self, key: str) -> str | None:
-        try:
-            return self._path(key).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
+        return self._known.get(key)
 
     def keep(self, key: str, stanza: str) -> None:
-        path = self._path(key)
+        self._known[key] = stanza
+        self._changed = True
+
+    def save(self, keep: set[str] | None = None) -> None:
+        """Write what was rendered (only the keys in `keep`, when given)."""
+        if keep is not None and set(self._known) - keep:
+            self._known = {k: v for k, v in self._known.items() if k in keep}
+            self._changed = True
+        if not self._changed:
+            return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(path, stanza.encode("utf-8"), mode=0o600)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            temp.write_text(json.dumps(self._known, sort_keys=True), encoding="utf-8")
+            os.chmod(temp, 0o600)
+            os.replace(temp, self.path)
         except OSError:
-            return  # best effort: the next publish renders it again
+            return
+        self._changed = False

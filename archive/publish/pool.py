@@ -13,6 +13,7 @@ disk since a publish last read them (a copy, a restore or an edit changes the ct
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -24,6 +25,23 @@ from archive.digests import is_digest, is_relative_path, shown
 from archive.upstream.download import sha256_file
 from base.atomic import AtomicFile, fsync_directory, write_bytes
 from base.errors import FormatError, IntegrityError
+
+SYNCFS_ABOVE = 32  # directories: more, and one syncfs of the pool's file system is cheaper
+
+
+def _syncfs(path: Path) -> bool:
+    """syncfs(2) of the file system holding `path` (Linux); False where unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except (OSError, AttributeError):
+        return False
+    try:
+        return bool(libc.syncfs(descriptor) == 0)
+    except AttributeError:
+        return False
+    finally:
+        os.close(descriptor)
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,7 @@ class Pool:
         self._known: dict[str, list[int | str]] = {}
         self._changed = False
         self._linked: set[Path] = set()
+        self._made: set[Path] = set()
         try:
             loaded = json.loads(self.state_file.read_text())
             if isinstance(loaded, dict):
@@ -114,7 +133,9 @@ class Pool:
         file system without hard links the name is checked, then renamed; publishes of
         one root are serialised by a lock)."""
         target = self.root / entry.relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
         if self._link(entry, target):
             return
         new = AtomicFile(target, mode=0o644, replace=False)
@@ -151,7 +172,11 @@ class Pool:
         return True
 
     def sync(self) -> None:
-        """Make the links made durable (their directories fsynced, once each)."""
+        """Make the links made durable: their directories fsynced, once each, or, for
+        many, the pool's whole file system synced at once (syncfs)."""
+        if len(self._linked) > SYNCFS_ABOVE and _syncfs(self.root):
+            self._linked.clear()
+            return
         for folder in sorted(self._linked):
             fsync_directory(folder)
         self._linked.clear()

@@ -90,7 +90,8 @@ def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporte
     published without its source."""
     cache = Cache(settings.data_dir)
     store = ArtifactStore(settings.data_dir / "artifacts")
-    rendered = StanzaCache(settings.data_dir / "cache" / "publish-sources")
+    rendered = StanzaCache(settings.data_dir / "cache" / "publish-sources.json")
+    used: set[str] = set()
     found = {id(item): _source_files(cache, store, item) for item in items}
     missing = [item for item in items if not item.files and found[id(item)] is None]
     problems: dict[tuple[str, str], str] = {}
@@ -133,7 +134,9 @@ def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporte
                 raise FormatError(entries[0][0], f"cannot be listed in Sources: {exc}") \
                     from exc
             rendered.keep(key, stanza)
+        used.add(key)
         stanzas.append(stanza)
+    rendered.save(keep=used)
     return stanzas, pool
 
 
