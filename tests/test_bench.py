@@ -60,3 +60,11 @@ def test_bench_bootstrap_finds_its_archive(tmp_path: Path) -> None:
 def test_bench_cli_runs() -> None:
     out = bench("bench_cli.py", "--repeat", "1", "--builds", "2").stdout
     assert "apt-cache --version" in out and "status --json" in out
+
+
+@pytest.mark.network
+def test_bench_campaign_runs() -> None:
+    """The archive-scale campaign bench, on two real sources of the host's mirror."""
+    out = bench("bench_campaign.py", "--sources", "2", timeout=1500).stdout
+    assert "in-process loop" in out and "farm, 2 worker(s)" in out
+    assert "farm-2 x 2 / in-process" in out and "failed 0" in out

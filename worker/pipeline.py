@@ -33,8 +33,7 @@ from archive.artifacts import ArtifactStore, pool_path
 from archive.catalog.db import make_engine, session_factory
 from archive.debfile import ControlMember, read_deb
 from archive.publish.facts import catalog_columns, deb_facts
-from archive.upstream.mirror import Upstream, host_architecture
-from base.console import Reporter
+from archive.upstream.mirror import host_architecture
 from base.errors import (
     FlaggedScript,
     MirrorUnreachable,
@@ -64,6 +63,7 @@ from worker.record import (
     release,
 )
 from worker.settings import FarmSettings
+from worker.upstream_memo import shared_upstream
 
 if TYPE_CHECKING:
     from worker.build.chroot import BuildResult, NewSource
@@ -331,10 +331,9 @@ def _produce(got: Claimed, settings: FarmSettings, work: Path,
     if digest != got.recipe_digest:
         log(f"note: the recipe changed since the build was queued ({digest[:12]})")
     arch = got.architecture or (settings.upstream.architectures or [host_architecture()])[0]
-    reporter = Reporter(quiet=True)
-    with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
-        records = [record for _, record in upstream.packages(arch)]
-        universe = Universe.from_records(records, policy.implicit_essential.priorities)
+    with shared_upstream(settings, arch,
+                         tuple(policy.implicit_essential.priorities)) as opened:
+        upstream, records, universe = opened.upstream, opened.records, opened.universe
         inputs = work / "in"
         if got.origin == "repack":
             wanted = [(r.package, r.version, r.architecture)

@@ -40,6 +40,11 @@ class WorkerSettings(BaseModel):
         pattern=r"^[^\n<>]+ <[^\n<>@ ]+@[^\n<> ]+>$",
         description="the changelog entry's maintainer of a source of our own (a recipe's "
                     "patches)")
+    upstream_ttl: float = Field(
+        default=120, ge=0,
+        description="seconds a worker process reuses the upstream it opened (verified "
+                    "Release, Packages records, relation universe) for its next tasks; 0: "
+                    "every task opens it again")
     recipes_dir: Path | None = Field(
         default=None, description="directory of recipes (default: the packaged recipes/)"
     )
