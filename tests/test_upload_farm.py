@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 from sqlalchemy import select
@@ -32,6 +31,7 @@ from archive.catalog.db import make_engine, session_factory
 from archive.catalog.models import Build, UploadRecord
 from tests.fixtures.apt import PrivateApt
 from tests.fixtures.keys import ArchiveKey
+from tests.fixtures.postgres import throwaway_database
 from tests.fixtures.server import ArchiveServer
 from tests.fixtures.stall_proxy import stall_proxy
 from tests.fixtures.upload_server import upload_server
@@ -44,12 +44,10 @@ CLI = [sys.executable, "-m", "unessential.cli"]
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    name = f"unessential_up_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("host=127.0.0.1 dbname=test", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://root@127.0.0.1:5432/{name}"
-    with psycopg.connect("host=127.0.0.1 dbname=test", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("unessential_up") as url:
+        if url is None:
+            pytest.fail("no PostgreSQL server on 127.0.0.1:5432 (the farm's catalog)")
+        yield url
 
 
 @pytest.fixture
