@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from recipes.actions.patterns import POSIX_CLASSES
+from base.charclass import POSIX_CLASSES
 
 EXCLUDE = "path-exclude"
 INCLUDE = "path-include"

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import re
 
+from base.charclass import POSIX_CLASSES
+
 _SPECIAL = set(".[]\\*^$/")
 MAX_PATTERN = 256
-#: POSIX character classes as Python regex class bodies (shared with bootstrap.paths)
-POSIX_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z",
-                 "lower": "a-z", "space": " \\t\\n\\r\\f\\v", "blank": " \\t",
-                 "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
-                 "xdigit": "0-9A-Fa-f"}
 
 
 def bre_to_python(pattern: str) -> str:
