@@ -183,8 +183,10 @@ def process_incoming(incoming: Path, quarantine: Path, accepted: Acceptance | li
     engine = make_engine(database_url)
     try:
         sessions = session_factory(engine)
-        for changes in sorted(incoming.glob("*/*/*.changes")):
-            results.append(_take(changes, incoming, quarantine, accepted, sessions, store))
+        for folder in _upload_dirs(incoming):
+            for changes in sorted(folder.glob("*.changes")):
+                results.append(_take(changes, incoming, quarantine, accepted, sessions,
+                                     store))
         for folder in _incomplete(incoming, time.time() - incomplete_after):
             results.append(_give_up(folder, incoming, quarantine, sessions))
     finally:
@@ -192,11 +194,28 @@ def process_incoming(incoming: Path, quarantine: Path, accepted: Acceptance | li
     return results
 
 
+def _upload_dirs(incoming: Path) -> list[Path]:
+    """`incoming/<account>/<build>/`: real directories only. A symbolic link (which no
+    PUT makes) is never followed: nothing outside `incoming` is read, moved or removed."""
+    found = []
+    for account in sorted(_real_dirs(incoming)):
+        found += sorted(_real_dirs(account))
+    return found
+
+
+def _real_dirs(folder: Path) -> list[Path]:
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    return [entry for entry in entries if entry.is_dir() and not entry.is_symlink()]
+
+
 def _incomplete(incoming: Path, before: float) -> list[Path]:
     """Upload directories with no .changes whose newest entry is older than `before`."""
     stale = []
-    for folder in sorted(incoming.glob("*/*")):
-        if not folder.is_dir() or folder.is_symlink() or any(folder.glob("*.changes")):
+    for folder in _upload_dirs(incoming):
+        if any(folder.glob("*.changes")):
             continue
         try:
             newest = max([folder.lstat().st_mtime,

@@ -461,3 +461,33 @@ def test_the_catalog_holds_one_imported_upload_per_build(tmp_path: Path) -> None
                                      status="imported"))
     finally:
         engine.dispose()
+
+
+def test_the_intake_never_follows_a_symbolic_link_out_of_incoming(
+        tmp_path: Path, keys: dict[str, ArchiveKey]) -> None:
+    """An account or build directory that is a symbolic link (no PUT makes one) is not
+    read, imported, quarantined or removed: nothing outside incoming/ is touched."""
+    import os
+    import time
+
+    from archive.artifacts import ArtifactStore
+    from archive.intake import process_incoming
+
+    url, upload, files = _seeded_upload(tmp_path)
+    outside = _queue(tmp_path / "elsewhere", upload, files, keys["archive"])
+    old = time.time() - 2 * 86400
+    empty = tmp_path / "elsewhere" / "empty"
+    empty.mkdir()
+    os.utime(empty, (old, old))
+    incoming = tmp_path / "incoming"
+    (incoming / "w2").mkdir(parents=True)
+    (incoming / "w1").symlink_to(outside.parent)  # an account that is a link
+    (incoming / "w2" / str(upload.build_id)).symlink_to(outside)  # a build that is one
+    (incoming / "w2" / "9").symlink_to(empty)
+    results = process_incoming(incoming, tmp_path / "quarantine",
+                               [keys["archive"].public_keyring], url,
+                               ArtifactStore(tmp_path / "publisher" / "artifacts"))
+    assert results == []
+    assert outside.is_dir() and sorted(p.name for p in outside.iterdir()) == sorted(
+        [*files, "tool_1.0-1ue1_all.changes"])
+    assert empty.is_dir() and not (tmp_path / "quarantine").exists()
