@@ -372,3 +372,23 @@ def test_a_binary_is_never_published_without_its_source(home: Path, tmp_path: Pa
                                       "available", "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["missing_sources"]
     assert (public(home) / "dists" / "stable" / "main" / "source" / "Sources").read_text() == ""
+
+
+def test_a_verified_copy_that_is_a_symbolic_link_is_copied_not_linked(tmp_path: Path) -> None:
+    """The pool never receives a symbolic link: a source that is one is copied (its
+    bytes checked), so the pool file is a regular file of its own."""
+    from archive.publish.pool import Pool, PoolEntry
+
+    real = tmp_path / "real.deb"
+    real.write_bytes(b"deb bytes")
+    real.chmod(0o644)
+    link = tmp_path / "store-entry"
+    link.symlink_to(real)
+    pool = Pool(tmp_path / "root", tmp_path / "state")
+    sha = hashlib.sha256(b"deb bytes").hexdigest()
+    entry = PoolEntry("pool/main/t/tiny/tiny_1.0_all.deb", link, sha, "tiny 1.0")
+    assert pool.plan([entry]) == [entry]
+    pool.copy(entry)
+    placed = tmp_path / "root" / entry.relative
+    assert not placed.is_symlink() and placed.read_bytes() == b"deb bytes"
+    assert placed.stat().st_ino != real.stat().st_ino

@@ -154,7 +154,7 @@ class Pool:
 
     def _link(self, entry: PoolEntry, target: Path) -> bool:
         try:
-            info = os.stat(entry.source)
+            info = os.lstat(entry.source)  # a link of a symbolic link would be one too
             if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != 0o644:
                 return False
             os.link(entry.source, target, follow_symlinks=False)
