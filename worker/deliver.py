@@ -13,7 +13,6 @@ import fcntl
 import hashlib
 import os
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -87,7 +86,7 @@ def send_pending(settings: FarmSettings, log: Log) -> int:
     outgoing = settings.data_dir / "outgoing"
     if url is None or not outgoing.is_dir():
         return 0
-    user = settings.worker.upload_user or socket.gethostname()
+    user = settings.worker.upload_account
     auth = (user, _password(settings)) if settings.worker.upload_password_file else None
     sent = 0
     with _senders_turn(outgoing):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,11 @@ class WorkerSettings(BaseModel):
         description="the worker's account on the queue (default: the host name)")
     upload_password_file: Path | None = Field(
         default=None, description="file holding the account's password (one line)")
+    @property
+    def upload_account(self) -> str:
+        """The worker's account on the upload queue: upload_user, else the host name."""
+        return self.upload_user or socket.gethostname()
+
     upload_retry: float = Field(
         default=300, ge=1, description="seconds between two attempts of a running worker "
                                        "to send the uploads it could not send yet")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 
 import click
@@ -30,7 +29,7 @@ def upload_key_command(app: AppContext, armor: bool, as_json: bool) -> None:
     from worker.outgoing import worker_key, worker_keys
     from worker.settings import WorkerSettings
 
-    account = app.section(WorkerSettings).upload_user or socket.gethostname()
+    account = app.section(WorkerSettings).upload_account
     with worker_keys(app.data_dir) as keys:
         key = worker_key(keys)
         public = keys.export_public([key.fingerprint], armor=True)

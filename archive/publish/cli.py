@@ -57,7 +57,7 @@ def sources_stanza(root: Path, suite: str, keyring: Path, url: str | None = None
                           ("Signed-By", str(keyring))])
 
 
-def _intake_first(app: AppContext, publish: PublishSettings, quiet: bool) -> list[Any]:
+def _intake_first(app: AppContext, publish: PublishSettings, as_json: bool) -> list[Any]:
     """With uploads and an incoming directory: what arrived is taken in (and each
     refused upload said on stderr) before the catalog is published."""
     if not (publish.uploads and publish.incoming):
@@ -68,7 +68,7 @@ def _intake_first(app: AppContext, publish: PublishSettings, quiet: bool) -> lis
     for result in results:
         if result.status != "imported":
             click.echo(f"warning: upload {result.changes} refused: {result.detail}", err=True)
-    if results and not quiet and not app.quiet:
+    if results and not as_json and not app.quiet:
         click.echo(f"intake: {summary(results)}", err=True)
     return results
 
