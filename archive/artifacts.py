@@ -15,9 +15,14 @@ from base.atomic import AtomicFile
 class ArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root = str(root)
 
     def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256
+        return Path(self.file(sha256))
+
+    def file(self, sha256: str) -> str:
+        """`path` as a string (no Path made: a publish asks for tens of thousands)."""
+        return f"{self._root}/{sha256[:2]}/{sha256}"
 
     def store(self, source: Path) -> tuple[str, int]:
         """Copy `source` into the store; return (sha256, size)."""

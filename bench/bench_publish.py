@@ -3,21 +3,24 @@
 For each size (1,000 and 10,000 by default) the bench makes N tiny, distinct, valid
 .debs (one template built by dpkg-deb; each variant gets its own control file and its
 own data.tar.gz holding /usr/share/doc/<name>/hello.txt, so Contents lists N paths),
-seeds them into a fresh catalog as done builds, and measures two cases:
+seeds them into a fresh catalog as done builds, each with its own source (a .dsc and
+its tarball in the upstream cache), and measures two cases:
 
   first      the first publish of the N packages into an empty archive
   +1         a publish after adding one more package
 
 Ours: `archive.publish.publisher.publish` in-process (pool copy, per-.deb facts,
-Packages{,.gz,.xz}, Contents-amd64.gz, empty Sources, Release with by-hash, InRelease
-and Release.gpg signed by gpg). The signing key is generated before timing; every
-publish still starts (and stops) its gpg-agent, which is part of the signing time.
+Packages{,.gz,.xz}, Contents-amd64{.gz,.xz}, Sources{,.gz,.xz} of the N sources,
+Release with by-hash, InRelease and Release.gpg signed by gpg). The signing key is
+generated before timing; every publish still starts (and stops) its gpg-agent, which
+is part of the signing time.
 Our time without signing subtracts the time spent in `SigningKeys` (gpg start-up,
 key lookup, clearsign + verify, detached sign + verify, public key export).
 
 apt-ftparchive: a minimal generate config over the same pool (the files our publish
-put under <root>/pool, hard-linked into its own archive dir): Packages{,.gz,.xz} and
-main/Contents-amd64.gz with a cache db (what makes it incremental), then
+put under <root>/pool, hard-linked into its own archive dir): Packages{,.gz,.xz},
+Sources{,.gz,.xz} (the same N sources, from the .dsc files of the pool) and
+main/Contents-amd64.gz with cache dbs (what makes it incremental), then
 `apt-ftparchive release` for the Release and the by-hash copies (DoByHash); nothing is
 signed on its side. For +1
 the new .deb is linked into its pool and generate + release run again.
@@ -73,18 +76,21 @@ Dir {{
 }};
 Default {{
   Packages::Compress ". gzip xz";
+  Sources::Compress ". gzip xz";
   Contents::Compress "gzip";
   Packages::Extensions ".deb";
   FileMode 0644;
 }};
 TreeDefault {{
   Directory "pool/";
+  SrcDirectory "pool/";
   Contents "$(DIST)/$(SECTION)/Contents-$(ARCH)";
   BinCacheDB "packages-$(SECTION)-$(ARCH).db";
+  SrcCacheDB "sources-$(SECTION).db";
 }};
 Tree "dists/{suite}" {{
   Sections "main";
-  Architectures "{arch}";
+  Architectures "{arch} source";
 }};
 """
 
@@ -246,6 +252,7 @@ def run_ours(settings: PublishTarget, profile: cProfile.Profile | None = None) -
 def apt_setup(root: Path) -> Path:
     (root / "cache").mkdir(parents=True)
     (root / "dists" / SUITE / "main" / f"binary-{ARCH}").mkdir(parents=True)
+    (root / "dists" / SUITE / "main" / "source").mkdir(parents=True)
     conf = root / "generate.conf"
     conf.write_text(APT_GENERATE_CONF.format(root=root, suite=SUITE, arch=ARCH))
     return conf
@@ -274,17 +281,18 @@ def run_apt(root: Path, conf: Path) -> float:
     return time.perf_counter() - start
 
 
-def link_pool(source: Path, target: Path, only: str | None = None) -> None:
-    """Hard-link our pool (or one file of it) into apt-ftparchive's archive dir."""
-    paths = [source / only] if only else [p for p in source.rglob("*.deb")]
-    for path in paths:
+def link_pool(source: Path, target: Path) -> None:
+    """Hard-link the files of our pool that apt-ftparchive's archive dir has not yet
+    (.debs, .dsc files, tarballs) into it."""
+    for path in (source / "pool").rglob("*"):
         link = target / path.relative_to(source)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.link(path, link)
+        if path.is_file() and not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, link)
 
 
-def apt_packages(root: Path) -> int:
-    text = (root / "dists" / SUITE / "main" / f"binary-{ARCH}" / "Packages").read_text()
+def apt_packages(root: Path, index: str = f"binary-{ARCH}/Packages") -> int:
+    text = (root / "dists" / SUITE / "main" / index).read_text()
     return text.count("\nPackage: ") + text.startswith("Package: ")
 
 
@@ -333,8 +341,7 @@ def bench_size(size: int, work: Path, template: DebFile,
 
         seed_catalog(data_dir, [extra])
         again = run_ours(settings, profiles and profiles["+1"])
-        link_pool(pool, apt_root, only=next(
-            str(p.relative_to(pool)) for p in pool.rglob(extra.name)))
+        link_pool(pool, apt_root)
         apt_again = run_apt(apt_root, conf)
         check(again, apt_root, size + 1)
         rows.append(Row(size, "+1", again, apt_again))
@@ -348,6 +355,9 @@ def check(ours: Ours, apt_root: Path, expected: int) -> None:
     if got != (expected, expected):
         raise SystemExit(f"expected {expected} packages, got ours {got[0]}, "
                          f"apt-ftparchive {got[1]}")
+    sources = apt_packages(apt_root, "source/Sources")
+    if sources != expected:
+        raise SystemExit(f"expected {expected} sources from apt-ftparchive, got {sources}")
 
 
 def main() -> None:

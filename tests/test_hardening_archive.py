@@ -218,7 +218,7 @@ def test_an_unchanged_pool_is_not_read_again(home: Path,
     pool_file = public(home) / "pool/main/t/tiny/tiny_1.0_all.deb"
     state = list((data(home) / "cache" / "publish-pool").glob("pool-*.json"))
     assert len(state) == 1
-    known = json.loads(state[0].read_text())
+    known = json.loads(state[0].read_text())["entries"]
     assert known["pool/main/t/tiny/tiny_1.0_all.deb"][-1] == \
         hashlib.sha256(pool_file.read_bytes()).hexdigest()
     add(home, "other")

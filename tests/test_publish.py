@@ -19,6 +19,7 @@ import pytest
 import requests
 from click.testing import CliRunner, Result
 
+from archive.publish import compress
 from archive.upstream.release import parse_release
 from base.errors import EXIT_CODES
 from tests.fixtures.apt import PrivateApt
@@ -127,26 +128,67 @@ def test_apt_refuses_an_expired_release(home: Path) -> None:
     _apt_fails(home, "expired")
 
 
-def test_same_catalog_and_date_give_identical_indices(home: Path, tmp_path: Path) -> None:
-    add(home, "tiny")
-    add(home, "other")
+@pytest.fixture
+def small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indices cut into pieces of a few hundred bytes, so that a test archive has many."""
+    monkeypatch.setattr(compress, "AVERAGE_PIECE", 600)
+    monkeypatch.setattr(compress, "MIN_PIECE", 150)
+    monkeypatch.setattr(compress, "MAX_PIECE", 2400)
+
+
+def test_same_catalog_and_date_give_identical_indices(home: Path, tmp_path: Path,
+                                                      small_pieces: None) -> None:
+    """What a publish keeps between runs (stanzas, .dsc listings, compressed pieces, the
+    pool's digests) never changes its output: a publish that adds a package to a warm
+    archive writes what a publish of the same catalog from nothing writes."""
+    for name in ("tiny", "other", "third", "fourth"):
+        add(home, name)
     date = "Tue, 24 Nov 2026 00:00:00 +0000"
+    publish(home, "--date", date)
+    add(home, "fifth")
     first = publish(home, "--date", date)
-    release = (public(home) / "dists/stable/Release").read_bytes()
-    packages = (public(home) / "dists/stable/main/binary-amd64/Packages.xz").read_bytes()
+    dists = public(home) / "dists/stable"
+    release = (dists / "Release").read_bytes()
+    packages = (dists / "main/binary-amd64/Packages.xz").read_bytes()
+    assert int(subprocess.run(["xz", "--robot", "--list", str(dists / "main/binary-amd64/"
+                                                                  "Packages.xz")],
+                              capture_output=True, text=True, check=True
+                              ).stdout.split("totals\t")[1].split("\t")[1]) > 1
     again = publish(home, "--date", date)
     assert again["snapshot"] == first["snapshot"] and again["reused"]
     copy = tmp_path / "copy"
     shutil.copytree(home / "data", copy / "data", ignore=shutil.ignore_patterns("S.gpg-agent*"))
     shutil.rmtree(copy / "data" / "public")
-    for facts in ("publish", "publish-pool"):  # what publish remembers (not the sources)
-        shutil.rmtree(copy / "data" / "cache" / facts, ignore_errors=True)
+    kept = [path for path in (copy / "data" / "cache").iterdir()
+            if path.name.startswith("publish")]
+    assert {path.name for path in kept} >= {"publish-packages.json", "publish-sources.json",
+                                            "publish-dsc.json", "publish-pieces",
+                                            "publish-pool"}
+    for path in kept:  # what publish remembers (not the sources)
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     third = json.loads(CliRunner(env={"UNESSENTIAL_DATA_DIR": str(copy / "data")}).invoke(
         cli, ["-q", "publish", "--json", "--date", date]).output)
     assert third["release_sha256"] == first["release_sha256"]
     assert (copy / "data/public/dists/stable/Release").read_bytes() == release
     assert (copy / "data/public/dists/stable/main/binary-amd64/Packages.xz").read_bytes() \
         == packages
+
+
+def test_apt_reads_indices_of_many_pieces(home: Path, small_pieces: None) -> None:
+    """Packages.xz as one xz Stream of many Blocks, Packages.gz as many gzip members:
+    stock apt reads all of them (it reads only the first xz Stream of a file)."""
+    names = [f"piece{index}" for index in range(12)]
+    for name in names:
+        add(home, name)
+    info = publish(home)
+    dists = public(home) / "dists/stable/main/binary-amd64"
+    assert (dists / "Packages.gz").read_bytes().count(b"\x1f\x8b\x08") > 1
+    apt = PrivateApt(home / "apt", public(home).as_uri(), "stable", Path(info["keyring"]))
+    assert apt.update().returncode == 0
+    listed = subprocess.run(["apt-cache", *apt.options, "pkgnames", "piece"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(listed) == sorted(names)
+    assert apt.install("piece11").returncode == 0 and apt.installed("piece11")
 
 
 def test_rollback_restores_the_previous_release(home: Path) -> None:

@@ -194,18 +194,40 @@ def _head_fields(stanza: str, names: Sequence[str]) -> list[str]:
     return [value for value in found if value is not None]
 
 
+def stanza_head(stanza: str, names: Sequence[str]) -> list[str]:
+    """The values of fields `names` of one stanza (checked: one stanza, ending with a
+    newline), the key :func:`keyed_index` sorts it by."""
+    if not stanza.endswith("\n") or "\n\n" in stanza or stanza.startswith("\n"):
+        raise ValueError(f"not one stanza ending with a newline: {stanza[:60]!r}")
+    return _head_fields(stanza, names)
+
+
 def stanza_index(stanzas: Iterable[str], names: Sequence[str]) -> bytes:
     """Stanzas sorted by the fields `names` (the second a version, in dpkg order), each
     followed by one empty line; two stanzas with the same key are an error."""
-    keyed: list[tuple[tuple[object, ...], str]] = []
-    for stanza in stanzas:
-        if not stanza.endswith("\n") or "\n\n" in stanza or stanza.startswith("\n"):
-            raise ValueError(f"not one stanza ending with a newline: {stanza[:60]!r}")
-        values = _head_fields(stanza, names)
-        keyed.append(((values[0], version_key(values[1]), *values[2:]), stanza))
-    keyed.sort(key=lambda pair: pair[0])
-    for (before, _), (after, stanza) in zip(keyed, keyed[1:], strict=False):
-        if before == after:
-            shown = " ".join(_head_fields(stanza, names))
-            raise ValueError(f"two stanzas for {shown}")
-    return "".join(stanza + "\n" for _, stanza in keyed).encode("utf-8")
+    return keyed_index([(stanza_head(stanza, names), stanza) for stanza in stanzas])
+
+
+def keyed_index(keyed: Iterable[tuple[Sequence[str], str]]) -> bytes:
+    """Stanzas, each with the values :func:`stanza_head` gave (name, version, others),
+    sorted by name, version in dpkg order, then the others; each stanza followed by one
+    empty line. Versions are compared only between stanzas of one name."""
+    by_name = sorted(keyed, key=lambda pair: pair[0][0])
+    ordered: list[str] = []
+    start = 0
+    while start < len(by_name):
+        end = start + 1
+        name = by_name[start][0][0]
+        while end < len(by_name) and by_name[end][0][0] == name:
+            end += 1
+        if end - start == 1:
+            ordered.append(by_name[start][1])
+        else:
+            group = sorted(((version_key(head[1]), *head[2:]), " ".join(head), stanza)
+                           for head, stanza in by_name[start:end])
+            for (before, _, _), (after, shown, _) in zip(group, group[1:], strict=False):
+                if before == after:
+                    raise ValueError(f"two stanzas for {shown}")
+            ordered += [stanza for _, _, stanza in group]
+        start = end
+    return "".join(stanza + "\n" for stanza in ordered).encode("utf-8")

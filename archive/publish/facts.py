@@ -9,13 +9,13 @@ through a cache by SHA256 (`FactCache`), so that it reads each such file once.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from archive.debfile import data_listing, read_deb
 from archive.digests import is_digest
 from archive.publish.common import Hashes, hashes
+from archive.publish.journal import JournalMap
 from base.atomic import write_bytes
 from base.deb822 import parse_one
 from base.errors import FormatError
@@ -92,43 +92,35 @@ class FactCache:
         return facts
 
 
+# What `StanzaCache` entries are made by: a change to how stanzas are rendered (field
+# order, dropped fields, ...) must change it, so that no entry of the old form is used.
+RENDERING = "1"
+
+
 class StanzaCache:
-    """Rendered index stanzas by a key that names their content (a .dsc's SHA256 and
-    its pool directory): rendering one again would give the same text. One file, read
-    once and written once per publish (a lost or damaged file only costs a rendering)."""
+    """Rendered index stanzas with what a publish needs beside them (their sort key,
+    a binary's section and paths), by a key that names their content (a .deb's SHA256
+    and its pool name; a .dsc's SHA256 and its pool directory): rendering one again
+    would give the same values. Kept by `archive.publish.journal` (a publish that adds
+    a package appends a line); a lost, damaged or older-form file only costs a
+    rendering."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._known: dict[str, str] = {}
-        self._changed = False
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(loaded, dict):
-                self._known = {k: v for k, v in loaded.items()
-                               if isinstance(k, str) and isinstance(v, str)}
-        except (OSError, ValueError):
-            pass
+        self._map = JournalMap(path, f"stanzas-{RENDERING}", _strings)
 
-    def get(self, key: str) -> str | None:
-        return self._known.get(key)
+    def get(self, key: str) -> list[str] | None:
+        found: list[str] | None = self._map.get(key)
+        return found
 
-    def keep(self, key: str, stanza: str) -> None:
-        self._known[key] = stanza
-        self._changed = True
+    def keep(self, key: str, values: list[str]) -> None:
+        self._map.put(key, values)
 
     def save(self, keep: set[str] | None = None) -> None:
         """Write what was rendered (only the keys in `keep`, when given)."""
-        if keep is not None and set(self._known) - keep:
-            self._known = {k: v for k, v in self._known.items() if k in keep}
-            self._changed = True
-        if not self._changed:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            temp.write_text(json.dumps(self._known, sort_keys=True), encoding="utf-8")
-            os.chmod(temp, 0o600)
-            os.replace(temp, self.path)
-        except OSError:
-            return
-        self._changed = False
+        if keep is not None:
+            self._map.keep_only(keep)
+        self._map.save()
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)

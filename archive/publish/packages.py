@@ -67,6 +67,9 @@ def packages_stanza(control: Mapping[str, str], *, filename: str, hashes: Hashes
     return arrange(items, _PACKAGES_RANK)
 
 
+PACKAGES_KEY = ("Package", "Version", "Architecture")
+
+
 def packages_index(stanzas: Iterable[str]) -> bytes:
     """A Packages file: stanzas sorted by (Package, Version, Architecture)."""
-    return stanza_index(stanzas, ("Package", "Version", "Architecture"))
+    return stanza_index(stanzas, PACKAGES_KEY)

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import json
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from archive.digests import is_digest, is_relative_path, shown
+from archive.publish.journal import JournalMap
 from archive.upstream.download import sha256_file
-from base.atomic import AtomicFile, fsync_directory, write_bytes
-from base.errors import FormatError, IntegrityError
+from base.atomic import AtomicFile, fsync_directory
+from base.errors import FormatError, IntegrityError, NotFoundError
 
 SYNCFS_ABOVE = 32  # directories: more, and one syncfs of the pool's file system is cheaper
 
@@ -49,7 +49,7 @@ class PoolEntry:
     """One file a publish lists: where it goes and what it must contain."""
 
     relative: str  # pool/main/h/hello/hello_2.10-3_amd64.deb
-    source: Path  # a verified copy (artifact store or upstream cache)
+    source: Path | str  # a verified copy (artifact store or upstream cache)
     sha256: str
     label: str  # what it is, for messages: "hello 2.10-3"
 
@@ -57,18 +57,13 @@ class PoolEntry:
 class Pool:
     def __init__(self, root: Path, state_dir: Path) -> None:
         self.root = root
+        self._root = str(root)
         digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
         self.state_file = state_dir / f"pool-{digest}.json"
-        self._known: dict[str, list[int | str]] = {}
-        self._changed = False
+        self._state = JournalMap(self.state_file, "pool-1", _stat_and_digest)
+        self._known: dict[str, list[int | str]] = self._state.entries
         self._linked: set[Path] = set()
         self._made: set[Path] = set()
-        try:
-            loaded = json.loads(self.state_file.read_text())
-            if isinstance(loaded, dict):
-                self._known = loaded
-        except (OSError, ValueError):
-            pass
 
     def plan(self, entries: list[PoolEntry]) -> list[PoolEntry]:
         """The entries to copy; IntegrityError if any pool name would change content.
@@ -77,6 +72,10 @@ class Pool:
         """
         wanted: dict[str, PoolEntry] = {}
         for entry in entries:
+            known = self._known.get(entry.relative)
+            if known is not None and known[5] == entry.sha256 and entry.relative not in wanted:
+                wanted[entry.relative] = entry  # checked when it was recorded
+                continue
             if not entry.relative.startswith("pool/") or not is_relative_path(entry.relative):
                 raise FormatError(entry.label, f"unsafe pool file name {shown(entry.relative)}")
             if not is_digest(entry.sha256, "SHA256"):
@@ -93,6 +92,10 @@ class Pool:
         for relative, entry in sorted(wanted.items()):
             present = self.sha256(relative)
             if present is None:
+                if not os.path.isfile(entry.source):
+                    raise NotFoundError(str(self.root / relative), (
+                        f"is not in the pool, and {entry.label}'s copy {entry.source} is "
+                        "gone: nothing was published"))
                 missing.append(entry)
             elif present != entry.sha256.lower():
                 raise IntegrityError(
@@ -103,9 +106,15 @@ class Pool:
                     "under a new version. Nothing was published")
         return missing
 
+    def recorded(self, relative: str) -> str | None:
+        """The SHA256 a publish last found or put at `relative` (not checked on disk:
+        `plan` does that)."""
+        known = self._known.get(relative)
+        return str(known[5]) if known is not None else None
+
     def sha256(self, relative: str) -> str | None:
         """The SHA256 of the pool file `relative`, None if there is none."""
-        path = self.root / relative
+        path = f"{self._root}/{relative}"
         try:
             info = os.lstat(path)
         except FileNotFoundError:
@@ -118,7 +127,7 @@ class Pool:
         known = self._known.get(relative)
         if isinstance(known, list) and len(known) == 6 and known[:5] == key:
             return str(known[5])
-        digest = sha256_file(path)
+        digest = sha256_file(Path(path))
         self._remember(relative, path, digest)
         return digest
 
@@ -181,21 +190,18 @@ class Pool:
             fsync_directory(folder)
         self._linked.clear()
 
-    def _remember(self, relative: str, path: Path, digest: str) -> None:
+    def _remember(self, relative: str, path: Path | str, digest: str) -> None:
         info = os.lstat(path)
-        self._known[relative] = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
-                                 info.st_ctime_ns, digest]
-        self._changed = True
+        self._state.put(relative, [info.st_dev, info.st_ino, info.st_size,
+                                   info.st_mtime_ns, info.st_ctime_ns, digest])
 
     def save(self) -> None:
         """Remember the digests read (best effort: a lost file only costs a re-read)."""
-        if not self._changed:
-            return
-        try:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes(self.state_file, json.dumps(self._known, sort_keys=True).encode(),
-                        mode=0o600)
-        except OSError:
-            return
-        self._changed = False
+        self._state.save()
+
+
+def _stat_and_digest(value: object) -> bool:
+    return (isinstance(value, list) and len(value) == 6
+            and all(isinstance(item, int) for item in value[:5])
+            and isinstance(value[5], str))
 

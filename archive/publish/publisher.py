@@ -13,6 +13,7 @@ replaces the `dists/<suite>` symlink. A failure leaves the previous archive serv
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -24,15 +25,16 @@ from archive.artifacts import ArtifactStore
 from archive.catalog.db import catalog_errors, make_engine, require_current, session_factory
 from archive.catalog.models import Publication
 from archive.digests import is_digest
-from archive.publish.common import Hashes, compressed, hashes
+from archive.publish.common import Hashes, hashes, keyed_index, stanza_head
+from archive.publish.compress import PieceCache, compress_all
 from archive.publish.contents import contents_index
 from archive.publish.facts import FactCache, StanzaCache
-from archive.publish.packages import packages_index, packages_stanza
+from archive.publish.packages import PACKAGES_KEY, packages_stanza
 from archive.publish.pool import Pool, PoolEntry
 from archive.publish.release import ReleaseFields, by_hash_paths, release_text
-from archive.publish.selection import SourceItem, select_published
+from archive.publish.selection import BinaryItem, SourceItem, load_facts, select_published
 from archive.publish.snapshots import Snapshots
-from archive.publish.sources import sources_index, sources_stanza
+from archive.publish.sources import SOURCES_KEY, sources_stanza
 from archive.publish_settings import PublishTarget, root_problem
 from archive.signing import SigningKeys
 from archive.storage import storage_errors
@@ -79,9 +81,10 @@ def archive_root(settings: PublishTarget) -> Path:
 
 
 def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporter,
-             missing_out: list[dict[str, str]] | None = None
-             ) -> tuple[list[str], list[PoolEntry]]:
-    """Sources stanzas of the published sources, and the pool files they list.
+             pool: Pool, missing_out: list[dict[str, str]] | None = None
+             ) -> tuple[list[tuple[list[str], str]], list[PoolEntry]]:
+    """Sources stanzas of the published sources (with their sort keys), and the pool
+    files they list.
 
     A source's files come from this host's upstream cache; those not cached are fetched
     from the upstream, each verified against its signed Sources, and the .dsc must be
@@ -91,16 +94,19 @@ def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporte
     cache = Cache(settings.data_dir)
     store = ArtifactStore(settings.data_dir / "artifacts")
     rendered = StanzaCache(settings.data_dir / "cache" / "publish-sources.json")
+    listings = StanzaCache(settings.data_dir / "cache" / "publish-dsc.json")
     used: set[str] = set()
-    found = {id(item): _source_files(cache, store, item) for item in items}
+    found = {id(item): _source_files(cache, store, item, listings, pool) for item in items}
     missing = [item for item in items if not item.files and found[id(item)] is None]
     problems: dict[tuple[str, str], str] = {}
     if missing and settings.upstream is not None:
         problems = _fetch_sources(settings, missing, reporter)
         for item in missing:
-            found[id(item)] = _source_files(cache, store, item)
-    stanzas = []
-    pool: list[PoolEntry] = []
+            found[id(item)] = _source_files(cache, store, item, listings, pool)
+    listings.save(keep={sha for entries in found.values() if entries
+                        for sha in (entries[0][1],)})
+    stanzas: list[tuple[list[str], str]] = []
+    entries_out: list[PoolEntry] = []
     for item in items:
         entries = found[id(item)]
         if entries is None:
@@ -119,25 +125,26 @@ def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporte
             continue
         directory = _directory(item.name)
         for name, sha, path in entries:
-            pool.append(PoolEntry(f"{directory}/{name}", path, sha,
+            entries_out.append(PoolEntry(f"{directory}/{name}", path, sha,
                                   f"source {item.name} {item.version}"))
         # a .dsc names its files by SHA256: the stanza of a given .dsc in a given
         # directory is rendered (its files hashed) once, then kept
         key = f"{entries[0][1]}-{hashlib.sha256(directory.encode()).hexdigest()[:16]}"
-        stanza = rendered.get(key)
-        if stanza is None:
+        entry = rendered.get(key)
+        if entry is None:
             dsc = _read_dsc(entries[0][0], entries[0][2])
-            files = [(name, hashes(path.read_bytes())) for name, _, path in entries]
+            files = [(name, hashes(Path(path).read_bytes())) for name, _, path in entries]
             try:
                 stanza = sources_stanza(dsc, directory=directory, files=files)
             except ValueError as exc:
                 raise FormatError(entries[0][0], f"cannot be listed in Sources: {exc}") \
                     from exc
-            rendered.keep(key, stanza)
+            entry = [stanza, *stanza_head(stanza, SOURCES_KEY)]
+            rendered.keep(key, entry)
         used.add(key)
-        stanzas.append(stanza)
+        stanzas.append((entry[1:], entry[0]))
     rendered.save(keep=used)
-    return stanzas, pool
+    return stanzas, entries_out
 
 
 def _directory(source: str) -> str:
@@ -145,37 +152,56 @@ def _directory(source: str) -> str:
     return f"pool/main/{prefix}/{source}"
 
 
-def _source_files(cache: Cache, store: ArtifactStore, item: SourceItem
-                  ) -> list[tuple[str, str, Path]] | None:
+def _listing(name: str, path: str, sha256: str, listings: StanzaCache
+             ) -> tuple[str, str, list[tuple[str, str]]]:
+    """(Source, Version, [(file name, SHA256)]) a .dsc names; read once per SHA256 (a
+    .dsc here is stored under its SHA256: what it says never changes)."""
+    known = listings.get(sha256)
+    if known is not None and len(known) >= 2 and len(known) % 2 == 0:
+        return known[0], known[1], list(zip(known[2::2], known[3::2], strict=True))
+    dsc = _read_dsc(name, path)
+    listed = [(ref.name, ref.sha256) for ref in
+              parse_checksums(dsc.get("Checksums-Sha256", ""), name)]
+    listings.keep(sha256, [dsc.get("Source", ""), dsc.get("Version", ""),
+                           *(value for pair in listed for value in pair)])
+    return dsc.get("Source", ""), dsc.get("Version", ""), listed
+
+
+def _source_files(cache: Cache, store: ArtifactStore, item: SourceItem,
+                  listings: StanzaCache, pool: Pool) -> list[tuple[str, str, str]] | None:
     """(file name, SHA256, local copy) of every file of the source, the .dsc first, when
     all of them are here (the artifact store for a source a build made, else the
-    upstream cache); None otherwise. The .dsc's own list must match a made source's."""
+    upstream cache) or already in the pool with that SHA256 (the pool's check stats
+    them); None otherwise. The .dsc's own list must match a made source's."""
+    directory = _directory(item.name)
+
+    def present(entries: list[tuple[str, str, str]]) -> bool:
+        return all(pool.recorded(f"{directory}/{name}") == sha or os.path.isfile(path)
+                   for name, sha, path in entries)
+
     if item.files:
-        made = [(name, sha, store.path(sha)) for name, sha in item.files]
-        if not all(path.is_file() for _, _, path in made):
+        made = [(name, sha, store.file(sha)) for name, sha in item.files]
+        if not present(made):
             return None
-        dsc = _read_dsc(made[0][0], made[0][2])
-        listed = parse_checksums(dsc.get("Checksums-Sha256", ""), f"{made[0][0]}")
-        if sorted((ref.name, ref.sha256) for ref in listed) != sorted(item.files[1:]):
+        source, version, listed = _listing(made[0][0], made[0][2], made[0][1], listings)
+        if sorted(listed) != sorted(item.files[1:]):
             raise IntegrityError(made[0][0], "the files this .dsc lists are not the ones the "
                                  f"build recorded (build {item.build_id}): nothing was "
                                  "published")
-        named = (dsc.get("Source", ""), dsc.get("Version", ""))
-        if named != (item.name, item.version):
-            raise IntegrityError(made[0][0], f"names {' '.join(named)}, not {item.name} "
+        if (source, version) != (item.name, item.version):
+            raise IntegrityError(made[0][0], f"names {source} {version}, not {item.name} "
                                  f"{item.version} (build {item.build_id}): nothing was "
                                  "published")
         return made
     if not is_digest(item.dsc_sha256, "SHA256"):
         return None
-    dsc_path = cache.object_path(item.dsc_sha256)
-    if not dsc_path.is_file():
-        return None
-    dsc = _read_dsc(dsc_path.name, dsc_path)
+    dsc_path = cache.object_file(item.dsc_sha256)
+    if not os.path.isfile(dsc_path):
+        return None  # read below: a .dsc is always had here
+    _, _, listed = _listing(item.dsc_sha256, dsc_path, item.dsc_sha256, listings)
     entries = [(f"{item.name}_{item.version.split(':')[-1]}.dsc", item.dsc_sha256, dsc_path)]
-    listed = parse_checksums(dsc.get("Checksums-Sha256", ""), f"{item.name}_{item.version} .dsc")
-    entries += [(ref.name, ref.sha256, cache.object_path(ref.sha256)) for ref in listed]
-    if not all(path.is_file() for _, _, path in entries):
+    entries += [(name, sha, cache.object_file(sha)) for name, sha in listed]
+    if not present(entries[1:]):
         return None
     return entries
 
@@ -211,10 +237,11 @@ def _fetch_sources(settings: PublishTarget, items: list[SourceItem],
     return problems
 
 
-def _read_dsc(name: str, path: Path) -> dict[str, str]:
+def _read_dsc(name: str, path: str) -> dict[str, str]:
     """The fields of a .dsc file; FormatError naming it if they do not parse."""
     try:
-        return dict(parse_one(_dsc_body(path.read_text(encoding="utf-8", errors="replace"))))
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            return dict(parse_one(_dsc_body(stream.read())))
     except ValueError as exc:
         raise FormatError(name, f"not a .dsc: {exc}") from exc
 
@@ -245,9 +272,16 @@ def publish(
         _ensure(root)
         with open(root / ".publish.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            # tens of thousands of short-lived lists and strings, next to as many kept
+            # (the caches): Python's cyclic collector would walk them all again and
+            # again (a quarter of a +1 publish at 10,000) and finds little to free
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 return _publish(settings, date=date, valid_for=valid_for, reporter=reporter)
             finally:
+                if collecting:
+                    gc.enable()
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
 
@@ -269,46 +303,66 @@ def _publish(
     suite = pub.suite
     root = archive_root(settings)
     date = (date or datetime.now(UTC)).replace(microsecond=0)
+    store = ArtifactStore(settings.data_dir / "artifacts")
+    facts = FactCache(settings.data_dir / "cache" / "publish")
+    # a .deb's stanza, section and paths by its SHA256 and pool name: rendered once
+    rendered = StanzaCache(settings.data_dir / "cache" / "publish-packages.json")
     engine = make_engine(settings.database_url)
     try:
         with catalog_errors(engine.url), session_factory(engine).begin() as session:
             binaries, sources = select_published(session, _first_arch(settings),
                                                  imported_only=pub.uploads)
+            recorded = load_facts(session, [
+                item.binary_id for item in binaries
+                if rendered.get(_binary_key(item)) is None])
     finally:
         engine.dispose()
-    store = ArtifactStore(settings.data_dir / "artifacts")
-    facts = FactCache(settings.data_dir / "cache" / "publish")
     architectures = list(pub.architectures or sorted(
         {b.architecture for b in binaries if b.architecture != "all"}) or ["amd64"])
-    stanzas: dict[str, list[str]] = {arch: [] for arch in architectures}
+    keyed: dict[str, list[tuple[list[str], str]]] = {arch: [] for arch in architectures}
     contents: dict[str, list[tuple[str, str]]] = {arch: [] for arch in architectures}
     pool_entries: list[PoolEntry] = []
+    pool = Pool(root, settings.data_dir / "cache" / "publish-pool")
+    used: set[str] = set()
     with reporter.task("packages", len(binaries), unit="packages") as advance:
         for item in binaries:
             label = f"{item.name} {item.version}"
             if not is_digest(item.sha256, "SHA256"):
                 raise FormatError(label, f"catalog SHA256 {item.sha256!r} is not a digest")
-            artifact = store.path(item.sha256)
-            if not artifact.is_file():
+            artifact = store.file(item.sha256)
+            # the artifact is needed to copy it into the pool, or to read its facts
+            if pool.recorded(item.filename) != item.sha256 and not os.path.isfile(artifact):
                 raise FormatError(label, f"artifact {item.sha256} is missing from {store.root}")
             pool_entries.append(PoolEntry(item.filename, artifact, item.sha256, label))
-            deb = item.facts or facts.deb(artifact, item.sha256)
-            stanza = packages_stanza(deb.control, filename=item.filename, hashes=deb.hashes)
-            section = deb.control.get("Section", "misc")
+            key = _binary_key(item)
+            entry = rendered.get(key)
+            if entry is None:
+                deb = recorded.get(item.binary_id) or facts.deb(
+                    Path(artifact if os.path.isfile(artifact) else root / item.filename),
+                    item.sha256)  # read from the pool when the store no longer has it
+                stanza = packages_stanza(deb.control, filename=item.filename,
+                                         hashes=deb.hashes)
+                entry = [stanza, deb.control.get("Section", "misc"), "\n".join(deb.paths),
+                         *stanza_head(stanza, PACKAGES_KEY)]
+                rendered.keep(key, entry)
+            used.add(key)
+            stanza, section, paths = entry[0], entry[1], entry[2]
             for arch in architectures:
                 if item.architecture in (arch, "all"):
-                    stanzas[arch].append(stanza)
-                    contents[arch] += [(path, f"{section}/{item.name}") for path in deb.paths]
+                    keyed[arch].append((entry[3:], stanza))
+                    if paths:
+                        qualified = f"{section}/{item.name}"
+                        contents[arch] += [(path, qualified) for path in paths.split("\n")]
             advance(1)
+    rendered.save(keep=used)
     missing: list[dict[str, str]] = []
-    source_stanzas, source_entries = _sources(settings, sources, reporter, missing)
-    pool = Pool(root, settings.data_dir / "cache" / "publish-pool")
+    source_stanzas, source_entries = _sources(settings, sources, reporter, pool, missing)
     try:
         # every pool name is checked before any file is copied: a refused publish adds none
         to_copy = pool.plan(pool_entries + source_entries)
         with reporter.task("pool", len(to_copy), unit="files") as advance:
-            for entry in to_copy:
-                pool.copy(entry)
+            for copy in to_copy:
+                pool.copy(copy)
                 advance(1)
         pool.sync()
     finally:
@@ -317,9 +371,9 @@ def _publish(
     index_files: dict[str, bytes] = {}
     for component in pub.components:
         for arch in architectures:
-            index_files[f"{component}/binary-{arch}/Packages"] = packages_index(stanzas[arch])
+            index_files[f"{component}/binary-{arch}/Packages"] = keyed_index(keyed[arch])
             index_files[f"{component}/Contents-{arch}"] = contents_index(contents[arch])
-        index_files[f"{component}/source/Sources"] = sources_index(source_stanzas)
+        index_files[f"{component}/source/Sources"] = keyed_index(source_stanzas)
     snapshots = Snapshots(root, suite)
     with SigningKeys(settings.data_dir / "keys") as keys:
         fingerprints = list(pub.signing_keys) or [
@@ -335,6 +389,10 @@ def _publish(
     _record(settings, result)
     snapshots.prune(pub.keep_snapshots)
     return result
+
+
+def _binary_key(item: BinaryItem) -> str:
+    return f"{item.sha256}:{item.filename}"
 
 
 def _ensure(path: Path) -> Path:
@@ -355,16 +413,21 @@ def _write_snapshot(
     pub = settings.publish
     files: dict[str, Hashes] = {}
     blobs: dict[str, bytes] = {}
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as workers:
-        # zlib and lzma release the GIL: the indices are compressed side by side
-        packed = dict(zip(sorted(index_files), workers.map(
-            compressed, [index_files[path] for path in sorted(index_files)]), strict=True))
+    # pieces of the indices compressed side by side, those of the last publish reused
+    cache = PieceCache(settings.data_dir / "cache" / "publish-pieces")
+    packed = compress_all(
+        {path: (data, b"\n" if "/Contents-" in path else b"\n\n")
+         for path, data in index_files.items()},
+        cache, threads=min(8, os.cpu_count() or 1))
+    cache.prune()
     for path in sorted(index_files):
         for suffix, blob in packed[path].items():
             if path.split("/")[-1].startswith("Contents-") and suffix == "":
                 continue  # Contents is published compressed only, as on Debian mirrors
             blobs[path + suffix] = blob
-            files[path + suffix] = hashes(blob)
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as workers:
+        # hashlib releases the GIL: the files' four digests side by side
+        files.update(zip(blobs, workers.map(hashes, blobs.values()), strict=True))
     fields = ReleaseFields(
         origin=pub.origin, label=pub.label, suite=pub.suite,
         codename=pub.codename or pub.suite, date=date,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
-from archive.catalog.models import Build, UploadRecord
+from archive.catalog.models import BinaryPackage, Build, SourceFile, SourcePackage, UploadRecord
 from archive.publish.facts import DebFacts, from_catalog
 
 
@@ -21,8 +21,7 @@ class BinaryItem:
     filename: str  # pool path, e.g. pool/main/h/hello/hello_2.10-3_amd64.deb
     source: str
     build_id: int
-    #: what the worker recorded for the publish to list (None: read from the .deb)
-    facts: DebFacts | None = field(default=None, compare=False, repr=False)
+    binary_id: int = 0  # its row in binary_package (load_facts)
 
 
 @dataclass(frozen=True)
@@ -46,44 +45,73 @@ def select_published(session: Session, legacy_arch: str = "", *, imported_only: 
     catalog state gives the same selection. A build from before architectures were
     recorded counts as one for `legacy_arch` (the farm's first architecture). With
     `imported_only`, only builds whose upload the intake imported are candidates.
+
+    Three SELECTs of the columns it needs, whatever the number of builds; what a
+    publish lists of a binary (its control fields, digests and paths) is loaded only
+    for the binaries a publish has not rendered before (`load_facts`).
     """
-    newest: dict[tuple[str, str], Build] = {}
-    query = select(Build).where(Build.status == "done")
+    done = Build.status == "done"
     if imported_only:
-        query = query.where(Build.id.in_(select(UploadRecord.build_id).where(
-            UploadRecord.status == "imported")))
-    query = (query.order_by(Build.id)
-             .options(joinedload(Build.source_package), selectinload(Build.binaries),
-                      selectinload(Build.source_files)))
-    for build in session.scalars(query):
-        newest[(build.source_package.name, build.architecture or legacy_arch)] = build
+        done = done & Build.id.in_(select(UploadRecord.build_id).where(
+            UploadRecord.status == "imported"))
+    # plain tuples, unpacked: tens of thousands of rows
+    newest: dict[tuple[str, str], tuple[int, str | None, str, str, str]] = {}
+    for build_id, arch, source_version, name, version, dsc_sha256 in session.execute(
+            select(Build.id, Build.architecture, Build.source_version, SourcePackage.name,
+                   SourcePackage.version, SourcePackage.dsc_sha256)
+            .join(SourcePackage, Build.source_package_id == SourcePackage.id)
+            .where(done).order_by(Build.id)):
+        newest[(name, arch or legacy_arch)] = (build_id, source_version, name, version,
+                                               dsc_sha256)
+    chosen = {build[0]: build for build in newest.values()}
+    own_files: dict[int, list[tuple[bool, int, str, str]]] = {}
+    for build_id, file_id, file_name, file_sha256 in session.execute(
+            select(SourceFile.build_id, SourceFile.id, SourceFile.name, SourceFile.sha256)
+            .join(Build, SourceFile.build_id == Build.id).where(done)):
+        if build_id in chosen:
+            own_files.setdefault(build_id, []).append(
+                (not file_name.endswith(".dsc"), file_id, file_name, file_sha256))
+    by_build: dict[int, list[tuple[int, str, str, str, str, int, str]]] = {}
+    rows = session.execute(
+            select(BinaryPackage.id, BinaryPackage.build_id, BinaryPackage.name,
+                   BinaryPackage.version, BinaryPackage.architecture,
+                   BinaryPackage.sha256, BinaryPackage.size, BinaryPackage.filename)
+            .join(Build, BinaryPackage.build_id == Build.id).where(done)
+            .order_by(BinaryPackage.id))
+    for binary_id, build_id, binary, binary_version, arch, sha256, size, filename in rows:
+        if build_id in chosen:
+            by_build.setdefault(build_id, []).append(
+                (binary_id, binary, binary_version, arch, sha256, size, filename))
     binaries: dict[tuple[str, str], BinaryItem] = {}
     sources: list[SourceItem] = []
     listed: set[tuple[str, str]] = set()
-    for build in sorted(newest.values(), key=lambda b: b.id):
-        source = build.source_package
-        version = build.source_version or source.version
-        if (source.name, version) in listed:
-            _add_binaries(binaries, build)
-            continue
-        listed.add((source.name, version))
-        own = tuple((f.name, f.sha256) for f in sorted(
-            build.source_files, key=lambda f: (not f.name.endswith(".dsc"), f.id)))
-        if build.source_version and own:
-            sources.append(SourceItem(source.name, build.source_version, own[0][1], build.id,
-                                      own))
-        else:
-            sources.append(SourceItem(source.name, source.version, source.dsc_sha256,
-                                      build.id))
-        _add_binaries(binaries, build)
+    for build_id in sorted(chosen):
+        _, source_version, name, version, dsc_sha256 = chosen[build_id]
+        if (name, source_version or version) not in listed:
+            listed.add((name, source_version or version))
+            own = tuple((file, sha) for _, _, file, sha in sorted(own_files.get(build_id, [])))
+            if source_version and own:
+                sources.append(SourceItem(name, source_version, own[0][1], build_id, own))
+            else:
+                sources.append(SourceItem(name, version, dsc_sha256, build_id))
+        for binary_id, binary, binary_version, arch, sha256, size, filename in by_build.get(
+                build_id, []):
+            binaries[(binary, arch)] = BinaryItem(binary, binary_version, arch, sha256, size,
+                                                  filename, name, build_id, binary_id)
     return (sorted(binaries.values(), key=lambda b: (b.name, b.architecture)),
             sorted(sources, key=lambda s: s.name))
 
 
-def _add_binaries(binaries: dict[tuple[str, str], BinaryItem], build: Build) -> None:
-    for binary in build.binaries:
-        binaries[(binary.name, binary.architecture)] = BinaryItem(
-            binary.name, binary.version, binary.architecture, binary.sha256, binary.size,
-            binary.filename, build.source_package.name, build.id,
-            from_catalog(binary.control, binary.size, binary.sha256, binary.md5, binary.sha1,
-                         binary.sha512, binary.contents))
+def load_facts(session: Session, binary_ids: list[int]) -> dict[int, DebFacts | None]:
+    """What the catalog recorded for a publish to list of each binary (None: recorded
+    before migration 0010, or not in its shape: the .deb is read instead)."""
+    found: dict[int, DebFacts | None] = {}
+    for start in range(0, len(binary_ids), 500):
+        for row in session.execute(
+                select(BinaryPackage.id, BinaryPackage.control, BinaryPackage.size,
+                       BinaryPackage.sha256, BinaryPackage.md5, BinaryPackage.sha1,
+                       BinaryPackage.sha512, BinaryPackage.contents)
+                .where(BinaryPackage.id.in_(binary_ids[start:start + 500]))):
+            found[row.id] = from_catalog(row.control, row.size, row.sha256, row.md5, row.sha1,
+                                         row.sha512, row.contents)
+    return found

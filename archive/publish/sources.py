@@ -95,6 +95,9 @@ def sources_stanza(dsc: Mapping[str, str], *, directory: str,
     return arrange(items, _SOURCES_RANK)
 
 
+SOURCES_KEY = ("Package", "Version")
+
+
 def sources_index(stanzas: Iterable[str]) -> bytes:
     """A Sources file: stanzas sorted by (Package, Version)."""
-    return stanza_index(stanzas, ("Package", "Version"))
+    return stanza_index(stanzas, SOURCES_KEY)

@@ -36,6 +36,10 @@ class Cache:
     def object_path(self, sha256: str) -> Path:
         return self.objects / _checked(sha256)
 
+    def object_file(self, sha256: str) -> str:
+        """`object_path` as a string (no Path made: a publish asks for tens of thousands)."""
+        return f"{self.objects}/{_checked(sha256)}"
+
     def lookup(self, sha256: str, size: int) -> Path | None:
         path = self.object_path(sha256)
         try:
