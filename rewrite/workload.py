@@ -83,5 +83,4 @@ def rewritten_closure(upstream: Upstream, architecture: str, roots: list[str], *
                     changed[name] = fields[name]
                 else:
                     changed.pop(name, None)
-            rewritten[(record.package, record.version)] = dataclasses.replace(
-                record, fields=changed)
+            rewritten[(record.package, record.version)] = record._replace(fields=changed)

@@ -12,7 +12,7 @@ import pytest
 
 from archive.upstream.index import parse_packages
 from archive.upstream.mirror import Upstream
-from archive.upstream.parsed import ParsedCache
+from archive.upstream.parsed import VERSION, ParsedCache
 from tests.conftest import Workspace
 from tests.fixtures.archive import FixtureArchive
 from tests.fixtures.debs import make_deb
@@ -89,7 +89,8 @@ def test_an_altered_cache_file_is_refused_and_rebuilt(
     elif damage == "mac":
         altered = header.replace(b'"mac": "', b'"mac": "00') + b"\n" + payload
     elif damage == "other version":
-        altered = header.replace(b'"version": 1', b'"version": 0') + b"\n" + payload
+        assert b'"version": %d' % VERSION in header
+        altered = header.replace(b'"version": %d' % VERSION, b'"version": 0') + b"\n" + payload
     elif damage == "empty":
         altered = b""
     else:  # another key: every file of the old one is refused

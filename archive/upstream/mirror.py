@@ -8,13 +8,14 @@ fetches. It is a context manager: what it downloads is staged and enters the cac
 
 from __future__ import annotations
 
+import gc
 import gzip
 import hashlib
 import lzma
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -363,6 +364,17 @@ class Upstream:
         the index's SHA256 in the signed Release), else read, verified and parsed."""
         parse = parse_packages if kind == "Packages" else parse_sources
         out: list[tuple[Suite, Any]] = []
+        collecting = gc.isenabled()
+        gc.disable()  # ~100,000 records and pairs at once, none of them garbage
+        try:
+            self._parsed_into(out, kind, arch, parse)
+        finally:
+            if collecting:
+                gc.enable()
+        return out
+
+    def _parsed_into(self, out: list[tuple[Suite, Any]], kind: str, arch: str | None,
+                     parse: Callable[[str, str], list[Any]]) -> None:
         for suite in self.suites():
             for path in self._index_paths(suite, kind, arch):
                 if not self._has_index(suite, path):
@@ -376,7 +388,6 @@ class Upstream:
                 slot = f"{display_url(suite.entry.uri)} {suite.entry.suite} {path}"
                 records = self.parsed.records(kind, slot, self._index_key(suite, path), fresh)
                 out += [(suite, record) for record in records]
-        return out
 
     @staticmethod
     def _index_key(suite: Suite, path: str) -> str:

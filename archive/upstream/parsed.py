@@ -34,7 +34,9 @@ from typing import Any
 
 from archive.upstream.index import BinaryRecord, SourceRecord
 
-VERSION = 1  # of the record tuples below: raise it when BinaryRecord/SourceRecord change
+# of the record tuples below: raise it when BinaryRecord/SourceRecord change (2: fields
+# without the unread ones, archive.upstream.index.PACKAGES_UNREAD)
+VERSION = 2
 MAGIC = b"unessential-parsed"
 KEY_BYTES = 32
 
@@ -51,7 +53,8 @@ def _source_row(record: SourceRecord) -> tuple[Any, ...]:
     return (record.package, record.version, record.directory, record.fields)
 
 
-KINDS: dict[str, tuple[Callable[[Any], tuple[Any, ...]], Callable[..., Record]]] = {
+RecordType = type[BinaryRecord] | type[SourceRecord]
+KINDS: dict[str, tuple[Callable[[Any], tuple[Any, ...]], RecordType]] = {
     "Packages": (_binary_row, BinaryRecord),
     "Sources": (_source_row, SourceRecord),
 }
@@ -121,8 +124,8 @@ class ParsedCache:
         gc.disable()  # ~100,000 new containers at once: the collector would rescan them
         try:
             rows = marshal.loads(payload)
-            make = KINDS[kind][1]
-            return [make(*row) for row in rows]
+            make = KINDS[kind][1]._make  # named tuples: checks the number of values
+            return list(map(make, rows))
         except (ValueError, EOFError, TypeError):
             return None
         finally:
