@@ -6,13 +6,14 @@ import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import create_engine, delete, inspect, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import create_engine, delete, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from archive.catalog import db
@@ -585,3 +586,38 @@ def test_the_newest_migration_file_is_alembics_head() -> None:
     for revision in scripts.walk_revisions():
         number = int(revision.revision)
         assert revision.down_revision == (f"{number - 1:04d}" if number > 1 else None)
+
+
+def test_sqlite_refuses_a_write_after_a_read_and_another_commit(tmp_path: Path) -> None:
+    """Why `rebuild` writes task ids without reading first, and the planner runs a
+    transaction again: in WAL mode, a transaction that read, then writes after another
+    connection committed, fails at once (no busy wait); one that only writes waits."""
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    sessions = db.session_factory(engine)
+    try:
+        with sessions.begin() as session:
+            source = add_source(session, "hello", "1.0", "stable", "a" * 64)
+            session.add(Build(source_package_id=source.id, recipe_digest="r",
+                              env_digest="e", status="queued"))
+        reader = sessions()
+        reader.begin()
+        build = reader.scalars(select(Build)).one()
+        with sessions.begin() as other:
+            other.execute(text("UPDATE build SET worker = 'w1'"))
+        build.task_id = "t1"
+        with pytest.raises(OperationalError) as caught:
+            reader.flush()
+        assert db.is_sqlite_busy(caught.value)
+        reader.rollback()
+        reader.close()
+        with sessions.begin() as writer:  # the pattern `rebuild` uses: writes only
+            writer.execute(update(Build).values(task_id="t2"))
+            with sessions.begin() as other:
+                assert other.scalars(select(Build.task_id)).one() is None
+        with sessions.begin() as session:
+            assert session.scalars(select(Build.task_id)).one() == "t2"
+        assert not db.is_sqlite_busy(OperationalError("x", {}, Exception("disk I/O error")))
+    finally:
+        engine.dispose()

@@ -60,7 +60,9 @@ def celery_config(settings: FarmSettings) -> dict[str, Any]:
                 "data_folder_processed": str(processed),
                 "control_folder": str(control),
                 "store_processed": False,
-                "polling_interval": 0.1,
+                # a worker takes one message at a time (prefetch 1): the interval is
+                # what a queued build may wait between two builds
+                "polling_interval": 0.02,
             },
             "result_backend": f"db+sqlite:///{folder / 'results.sqlite'}",
         }

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from celery import group
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog.db import make_engine, session_factory, upgrade
@@ -300,10 +301,11 @@ def _send(sessions: sessionmaker[Session], ids: list[int]) -> None:
 
     result = group(rebuild.si(build_id) for build_id in ids).apply_async()
     with sessions.begin() as session:
+        # writes only, no read first: on SQLite a transaction that read and then writes
+        # after a worker's commit fails at once ("database is locked", no busy wait)
         for build_id, child in zip(ids, result.children or [], strict=False):
-            build = session.get(Build, build_id)
-            if build is not None:
-                build.task_id = child.id
+            session.execute(update(Build).where(Build.id == build_id)
+                            .values(task_id=child.id))
 
 
 def _spawn_worker(app: AppContext, concurrency: int | None) -> subprocess.Popen[bytes]:
@@ -342,17 +344,29 @@ def _states(sessions: sessionmaker[Session], ids: list[int]) -> dict[int, Build]
         return builds
 
 
+# `--wait` reads the builds' states again after FOLLOW_FIRST seconds while they change,
+# backing off to FOLLOW_LAST while nothing does (a campaign ends within ~0.1 s of its
+# last build, and a long build costs a query a second), and never spends more than a
+# tenth of its time reading them (a campaign of thousands of builds)
+FOLLOW_FIRST = 0.1
+FOLLOW_LAST = 1.0
+
+
 def _follow(sessions: sessionmaker[Session], ids: list[int], reporter: Reporter,
             watch: Watch) -> str | None:
     """Follow the builds until each is done or failed (None), or until `watch` says
     they cannot get there (why, one line)."""
     seen: dict[int, str] = {}
     total = len(ids)
+    pause = FOLLOW_FIRST
     with reporter.task("builds", total, unit="builds") as advance:
         while True:
+            began = time.monotonic()
             states = _states(sessions, ids)
+            spent = time.monotonic() - began
             for build_id, build in states.items():
                 if seen.get(build_id) != build.status:
+                    pause = FOLLOW_FIRST  # builds are moving: look again soon
                     if build.status in FINAL and seen.get(build_id) not in FINAL:
                         advance(1)
                     seen[build_id] = build.status
@@ -365,7 +379,8 @@ def _follow(sessions: sessionmaker[Session], ids: list[int], reporter: Reporter,
             problem = watch.poll(sessions, build_states(states))
             if problem is not None:
                 return problem
-            time.sleep(1)
+            time.sleep(max(pause, 10 * spent))  # reading the states: 10% of the time
+            pause = min(FOLLOW_LAST, pause * 1.5)
 
 
 def _report(planned: list[Planned], states: dict[int, Build], campaign: str, as_json: bool,

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive.catalog.db import is_sqlite_busy
 from archive.catalog.models import Build, SourcePackage, VersionCounter
 from archive.catalog.queries import add_source
+from archive.upstream.index import BinaryRecord
 from archive.upstream.mirror import Upstream
 from base.console import Reporter
 from recipes.policy import load_policy
@@ -85,13 +87,17 @@ def plan(
             name, _, version = spec.partition("=")
             suite, record = upstream.find_source(name, version or None)
             found.append((suite.entry.suite, record))
-        binaries = ([record for _, record in upstream.packages(arch)]
-                    if origin == "repack" and found else [])
+        # the binaries of each source version, gathered once (not one scan per source)
+        built: dict[tuple[str, str], list[BinaryRecord]] = {}
+        if origin == "repack" and found:
+            for _, binary in upstream.packages(arch):
+                built.setdefault((binary.source, binary.source_version), []).append(binary)
     planned: list[Planned] = []
     for suite_name, record in found:
         _, digest_recipe, _ = campaign_recipe(policy, record.package,
                                               settings.worker.recipes_dir)
-        inputs = (inputs_digest(repack_inputs(binaries, record.package, record.version, arch))
+        inputs = (inputs_digest(repack_inputs(built.get((record.package, record.version), []),
+                                              record.package, record.version, arch))
                   if origin == "repack" else "")
         digest_env = env_digest(settings, origin, arch, suite_name, inputs)
         digest_counter = counter_digest(settings, origin, arch, suite_name)
@@ -103,8 +109,11 @@ def plan(
                                              digest_recipe, (digest_env, digest_counter),
                                              origin, campaign, arch))
                 break
-            except IntegrityError:
-                if attempt == _RACES - 1:
+            except (IntegrityError, OperationalError) as exc:
+                # another planner took the counter, or (SQLite) a worker committed
+                # between this transaction's reads and its writes: read again
+                if attempt == _RACES - 1 or (isinstance(exc, OperationalError)
+                                             and not is_sqlite_busy(exc)):
                     raise
     return planned
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.urls import mask_passwords
@@ -140,6 +140,14 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
+
+
+def is_sqlite_busy(exc: BaseException) -> bool:
+    """Whether `exc` is SQLite refusing a write to a transaction that read before another
+    connection's commit ("database is locked" at once, the busy timeout does not apply
+    in WAL mode): the transaction can only be run again."""
+    return (isinstance(exc, OperationalError)
+            and "database is locked" in str(getattr(exc, "orig", exc)))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -33,10 +33,8 @@ from archive.upstream.index import (
     BinaryRecord,
     FileRef,
     SourceRecord,
-    binary_record,
     parse_packages,
     parse_sources,
-    source_record,
 )
 from archive.upstream.parsed import ParsedCache
 from archive.upstream.release import Release, check_dates, check_suite, parse_release
@@ -44,7 +42,6 @@ from archive.upstream.signature import verify_clearsigned, verify_detached
 from archive.urls import display_url
 from base.atomic import AtomicFile
 from base.console import Reporter
-from base.deb822 import Stanza, stanzas_named
 from base.errors import (
     ConfigError,
     FormatError,
@@ -170,9 +167,13 @@ class Upstream:
         self.entries = resolve_entries(settings)
         self.architectures = list(settings.architectures or [host_architecture()])
         self._suites: dict[tuple[str, str], Suite] = {}
+        # records by package name, per (index kind, architecture): made from the parsed
+        # records once per instance (its suites, so its indices, never change)
+        self._by_name: dict[tuple[str, str | None], dict[str, list[tuple[Suite, Any]]]] = {}
         self._staged: dict[str, Path] = {}
         self._pending_releases: list[tuple[SourceEntry, dict[str, bytes], dict[str, str]]] = []
         self._placements: list[tuple[str, str, Path]] = []
+        self._pending_parsed: list[Callable[[], None]] = []  # parsed-cache stores
 
     # -- transaction -------------------------------------------------------------
     def __enter__(self) -> Upstream:
@@ -199,6 +200,9 @@ class Upstream:
         place([(name, self.cache.object_path(sha), sha, dest)
                for name, sha, dest in self._placements])
         self._placements.clear()
+        for keep in self._pending_parsed:
+            keep()
+        self._pending_parsed.clear()
 
     def abort(self) -> None:
         for part in self._staged.values():
@@ -206,6 +210,7 @@ class Upstream:
         self._staged.clear()
         self._pending_releases.clear()
         self._placements.clear()
+        self._pending_parsed.clear()
 
     def _object(self, sha256: str, size: int) -> Path | None:
         staged = self._staged.get(sha256)
@@ -386,7 +391,8 @@ class Upstream:
                     return list(parse(self.index_text(suite, path), what))
 
                 slot = f"{display_url(suite.entry.uri)} {suite.entry.suite} {path}"
-                records = self.parsed.records(kind, slot, self._index_key(suite, path), fresh)
+                records = self.parsed.records(kind, slot, self._index_key(suite, path), fresh,
+                                              self._pending_parsed.append)
                 out += [(suite, record) for record in records]
 
     @staticmethod
@@ -409,25 +415,28 @@ class Upstream:
         return self._parsed("Sources", None)
 
     # -- lookup ------------------------------------------------------------------
+    def _named(self, kind: str, arch: str | None, name: str) -> list[tuple[Suite, Any]]:
+        """The records of package `name` in every index of `kind` (suite order)."""
+        key = (kind, arch)
+        index = self._by_name.get(key)
+        if index is None:
+            index = {}
+            for suite, record in self._parsed(kind, arch):
+                index.setdefault(record.package, []).append((suite, record))
+            self._by_name[key] = index
+        return index.get(name, [])
+
     def find_source(self, name: str, version: str | None = None) -> tuple[Suite, SourceRecord]:
-        found: list[tuple[Suite, SourceRecord]] = []
-        for suite, path, text in self.index_texts("Sources"):
-            what = f"{suite.shown_base}/{path}"
-            found += [(suite, source_record(s, what)) for s in _named(text, name, what)]
+        found: list[tuple[Suite, SourceRecord]] = self._named("Sources", None, name)
         return _pick(found, name, version, "source package")
 
     def find_binary(
         self, name: str, version: str | None = None, arch: str | None = None
     ) -> tuple[Suite, BinaryRecord]:
         arch = arch or self.architectures[0]
-        found: list[tuple[Suite, BinaryRecord]] = []
-        for suite, path, text in self.index_texts("Packages", arch):
-            what = f"{suite.shown_base}/{path}"
-            found += [
-                (suite, rec)
-                for rec in (binary_record(s, what) for s in _named(text, name, what))
-                if rec.architecture in (arch, "all")
-            ]
+        found: list[tuple[Suite, BinaryRecord]] = [
+            (suite, record) for suite, record in self._named("Packages", arch, name)
+            if record.architecture in (arch, "all")]
         return _pick(found, name, version, f"binary package ({arch})")
 
     # -- fetch -------------------------------------------------------------------
@@ -476,14 +485,6 @@ class Upstream:
 
 
 R = TypeVar("R", SourceRecord, BinaryRecord)
-
-
-def _named(text: str, name: str, what: str) -> list[Stanza]:
-    """The stanzas of package `name` in index `what`; FormatError if they do not parse."""
-    try:
-        return list(stanzas_named(text, name))
-    except ValueError as exc:
-        raise FormatError(what, f"stanza of {name!r}: {exc}") from exc
 
 
 def _pick(

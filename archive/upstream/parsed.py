@@ -155,15 +155,25 @@ class ParsedCache:
                 old.unlink(missing_ok=True)
 
     def records(self, kind: str, slot: str, index_sha256: str,
-                parse: Callable[[], list[Record]]) -> list[Record]:
-        """The cached records, or `parse()`'s, cached for the next process. A cache that
-        cannot be written (a read-only data directory, a full disk) is not an error."""
+                parse: Callable[[], list[Record]],
+                later: Callable[[Callable[[], None]], None] | None = None) -> list[Record]:
+        """The cached records, or `parse()`'s, cached for the next process (now, or by
+        the callable handed to `later`: an Upstream keeps it for its commit, so that a
+        failed command leaves nothing). A cache that cannot be written (a read-only data
+        directory, a full disk) is not an error."""
         found = self.load(kind, slot, index_sha256)
         if found is not None:
             return found
         records = parse()
-        with contextlib.suppress(OSError):
-            self.store(kind, slot, index_sha256, records)
+
+        def keep() -> None:
+            with contextlib.suppress(OSError):
+                self.store(kind, slot, index_sha256, records)
+
+        if later is None:
+            keep()
+        else:
+            later(keep)
         return records
 
 
