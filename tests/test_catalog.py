@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -619,5 +620,38 @@ def test_sqlite_refuses_a_write_after_a_read_and_another_commit(tmp_path: Path) 
         with sessions.begin() as session:
             assert session.scalars(select(Build.task_id)).one() == "t2"
         assert not db.is_sqlite_busy(OperationalError("x", {}, Exception("disk I/O error")))
+    finally:
+        engine.dispose()
+
+
+def test_writing_sessions_read_then_write_while_others_commit(tmp_path: Path) -> None:
+    """`db.writing`: on SQLite the transaction takes the write lock at BEGIN, so another
+    connection's write waits for it instead of breaking it."""
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    sessions = db.session_factory(engine)
+    try:
+        with sessions.begin() as session:
+            source = add_source(session, "hello", "1.0", "stable", "a" * 64)
+            session.add(Build(source_package_id=source.id, recipe_digest="r",
+                              env_digest="e", status="queued"))
+        other_done = threading.Event()
+
+        def other_write() -> None:
+            with sessions.begin() as other:
+                other.execute(text("UPDATE build SET worker = 'w1'"))
+            other_done.set()
+
+        with db.writing(sessions).begin() as session:
+            build = session.scalars(select(Build)).one()
+            thread = threading.Thread(target=other_write)
+            thread.start()
+            assert not other_done.wait(0.5), "the other write waits for our lock"
+            build.task_id = "t1"
+        thread.join(10)
+        assert other_done.is_set()
+        with sessions.begin() as session:
+            assert session.execute(select(Build.task_id, Build.worker)).one() == ("t1", "w1")
     finally:
         engine.dispose()

@@ -38,9 +38,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog.models import Build
-from worker.pipeline import clean_stale_work, fail_interrupted
 from worker.record import now
 from worker.settings import FarmSettings
+from worker.workdirs import clean_stale_work, fail_interrupted
 
 MAX_RESTARTS = 3
 QUICK_DEATH = 5.0  # a worker dead this soon after its start crashed: restarting is futile

@@ -31,10 +31,10 @@ from worker.celery_app import configure, embedded, queue_dir
 from worker.deliver import resend_forever, uploading
 from worker.environment import repack_inputs
 from worker.outdated import Outdated, newest_builds, newest_upstream, outdated
-from worker.pipeline import clean_stale_work
-from worker.plan import Planned, new_campaign_id, plan
+from worker.plan import QUEUED, Planned, new_campaign_id, plan
 from worker.settings import FarmSettings, WorkerSettings
 from worker.status_cli import flagged_of
+from worker.workdirs import clean_stale_work
 
 FINAL = ("done", "failed")
 
@@ -196,13 +196,13 @@ def rebuild_command(app: AppContext, sources: tuple[str, ...], repack: bool, wai
         groups = [(origin, _closure_specs(settings, list(sources), arch, reporter) if closure
                    else list(sources))]
     try:
+        celery = configure(settings)
+        # each build is sent as soon as it is recorded: workers start while the rest of
+        # the campaign is planned
         planned = [item for target in targets for how, specs in groups
                    for item in plan(settings, sessions, specs, how, campaign, target,
-                                    reporter)]
-        fresh = [p for p in planned if p.state in ("queued", "requeued")]
-        celery = configure(settings)
-        if fresh:
-            _send(sessions, [p.build_id for p in fresh])
+                                    reporter, queued=lambda p: _send(sessions, [p.build_id]))]
+        fresh = [p for p in planned if p.state in QUEUED]
         for item in planned:
             reporter.log(f"{item.source} {item.version}: "
                          + (item.note or f"queued as build {item.build_id}"))

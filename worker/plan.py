@@ -11,6 +11,7 @@ planners).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive.catalog.db import is_sqlite_busy
+from archive.catalog.db import is_sqlite_busy, writing
 from archive.catalog.models import Build, SourcePackage, VersionCounter
 from archive.catalog.queries import add_source
 from archive.upstream.index import BinaryRecord
@@ -79,7 +80,12 @@ def plan(
     campaign: str,
     arch: str,
     reporter: Reporter,
+    queued: Callable[[Planned], None] | None = None,
 ) -> list[Planned]:
+    """One build per spec (`name` or `name=version`), recorded in the catalog (each in
+    its own transaction); `queued` is called with each build to run as soon as it is
+    recorded, so that workers start on a campaign while the rest is planned. Every
+    spec is found in the upstream before anything is recorded."""
     policy = load_policy()
     found = []
     with Upstream(settings.data_dir, settings.upstream, reporter=reporter) as upstream:
@@ -93,6 +99,7 @@ def plan(
             for _, binary in upstream.packages(arch):
                 built.setdefault((binary.source, binary.source_version), []).append(binary)
     planned: list[Planned] = []
+    writers = writing(sessions)  # each build's reads and writes, one at a time (SQLite)
     for suite_name, record in found:
         _, digest_recipe, _ = campaign_recipe(policy, record.package,
                                               settings.worker.recipes_dir)
@@ -103,11 +110,11 @@ def plan(
         digest_counter = counter_digest(settings, origin, arch, suite_name)
         for attempt in range(_RACES):
             try:
-                with sessions.begin() as session:
-                    planned.append(_plan_one(session, settings, record.package,
-                                             record.version, record.dsc.sha256, suite_name,
-                                             digest_recipe, (digest_env, digest_counter),
-                                             origin, campaign, arch))
+                with writers.begin() as session:
+                    item = _plan_one(session, settings, record.package, record.version,
+                                     record.dsc.sha256, suite_name, digest_recipe,
+                                     (digest_env, digest_counter), origin, campaign, arch)
+                planned.append(item)
                 break
             except (IntegrityError, OperationalError) as exc:
                 # another planner took the counter, or (SQLite) a worker committed
@@ -115,9 +122,12 @@ def plan(
                 if attempt == _RACES - 1 or (isinstance(exc, OperationalError)
                                              and not is_sqlite_busy(exc)):
                     raise
+        if queued is not None and item.state in QUEUED:
+            queued(item)
     return planned
 
 
+QUEUED = ("queued", "requeued")  # the states of a build a worker is to run
 _RACES = 5  # another planner took the counter: read again
 
 

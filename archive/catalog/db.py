@@ -139,7 +139,8 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def is_sqlite_busy(exc: BaseException) -> bool:
@@ -153,6 +154,22 @@ def is_sqlite_busy(exc: BaseException) -> bool:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions on `engine`; objects stay readable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+IMMEDIATE = "unessential_immediate"  # an execution option: see `writing`
+
+
+def writing(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions like `sessions` for transactions that read, then write. On SQLite their
+    BEGIN takes the write lock (BEGIN IMMEDIATE): in WAL mode a transaction that read
+    before another connection's commit cannot write after it (it fails at once, no
+    busy wait), where one that took the lock first waits for it. On PostgreSQL the
+    same as `sessions`."""
+    bind = sessions.kw["bind"]
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return sessions
+    return sessionmaker(bind=bind.execution_options(**{IMMEDIATE: True}),
+                        expire_on_commit=False)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
