@@ -18,7 +18,7 @@ Our time without signing subtracts the time spent in `SigningKeys` (gpg start-up
 key lookup, clearsign + verify, detached sign + verify, public key export).
 
 apt-ftparchive: a minimal generate config over the same pool (the files our publish
-put under <root>/pool, hard-linked into its own archive dir): Packages{,.gz,.xz},
+put under <root>/pool, copied into its own archive dir): Packages{,.gz,.xz},
 Sources{,.gz,.xz} (the same N sources, from the .dsc files of the pool) and
 main/Contents-amd64.gz with cache dbs (what makes it incremental), then
 `apt-ftparchive release` for the Release and the by-hash copies (DoByHash); nothing is
@@ -282,13 +282,14 @@ def run_apt(root: Path, conf: Path) -> float:
 
 
 def link_pool(source: Path, target: Path) -> None:
-    """Hard-link the files of our pool that apt-ftparchive's archive dir has not yet
-    (.debs, .dsc files, tarballs) into it."""
+    """Copy the files of our pool that apt-ftparchive's archive dir has not yet (.debs,
+    .dsc files, tarballs) into it. Copies, not hard links: a new link to a file changes
+    its ctime, which our publish takes (rightly) for a pool file to read again."""
     for path in (source / "pool").rglob("*"):
-        link = target / path.relative_to(source)
-        if path.is_file() and not link.exists():
-            link.parent.mkdir(parents=True, exist_ok=True)
-            os.link(path, link)
+        copy = target / path.relative_to(source)
+        if path.is_file() and not copy.exists():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, copy)
 
 
 def apt_packages(root: Path, index: str = f"binary-{ARCH}/Packages") -> int:

@@ -434,3 +434,29 @@ def test_a_verified_copy_that_is_a_symbolic_link_is_copied_not_linked(tmp_path: 
     placed = tmp_path / "root" / entry.relative
     assert not placed.is_symlink() and placed.read_bytes() == b"deb bytes"
     assert placed.stat().st_ino != real.stat().st_ino
+
+
+def test_a_published_source_whose_cached_files_are_gone_stays_listed(home: Path) -> None:
+    """A source file already in the pool (with the SHA256 the publish recorded) need not
+    be in this host's cache any more: the next publish lists the source again, reading
+    from the pool what it needs, and a file gone from both is a one-line error."""
+    add(home, "tiny")
+    publish(home)
+    sources = (public(home) / "dists/stable/main/source/Sources").read_bytes()
+    objects = home / "data" / "cache" / "by-hash" / "SHA256"
+    tarball = next(p for p in objects.iterdir()
+                   if p.read_bytes()[:2] == b"\x1f\x8b")  # the source's .tar.gz
+    tarball.unlink()
+    for path in (home / "data" / "cache").glob("publish-*.json*"):
+        path.unlink()  # rendered again, from the pool's copy
+    add(home, "other")
+    second = publish(home)
+    assert second["sources"] == 2
+    again = (public(home) / "dists/stable/main/source/Sources").read_bytes()
+    assert sources.strip() in again
+    pool_copy = public(home) / "pool/main/t/tiny/tiny_1.0.tar.gz"
+    pool_copy.unlink()
+    add(home, "third")
+    result = run(home, "publish")
+    assert result.exit_code != 0
+    assert "tiny_1.0.tar.gz" in result.output.strip().splitlines()[-1]

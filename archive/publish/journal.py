@@ -43,8 +43,7 @@ class JournalMap:
         if isinstance(loaded, dict) and loaded.get("form") == self.form:
             entries = loaded.get("entries")
             if isinstance(entries, dict):
-                self.entries = {k: v for k, v in entries.items()
-                                if isinstance(k, str) and self._valid(v)}
+                self.entries = entries  # JSON object keys are strings; values checked by get
         else:
             return  # no map of this form: a journal beside it is of an older one
         try:
@@ -55,13 +54,15 @@ class JournalMap:
                         key, value = json.loads(line)
                     except (ValueError, TypeError):
                         continue
-                    if isinstance(key, str) and self._valid(value):
+                    if isinstance(key, str):
                         self.entries[key] = value
         except OSError:
             pass
 
     def get(self, key: str) -> Any:
-        return self.entries.get(key)
+        """The entry under `key`, None if there is none or it is not of the right shape."""
+        value = self.entries.get(key)
+        return value if value is not None and self._valid(value) else None
 
     def put(self, key: str, value: Any) -> None:
         if self.entries.get(key) != value:

@@ -61,7 +61,6 @@ class Pool:
         digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
         self.state_file = state_dir / f"pool-{digest}.json"
         self._state = JournalMap(self.state_file, "pool-1", _stat_and_digest)
-        self._known: dict[str, list[int | str]] = self._state.entries
         self._linked: set[Path] = set()
         self._made: set[Path] = set()
 
@@ -72,7 +71,7 @@ class Pool:
         """
         wanted: dict[str, PoolEntry] = {}
         for entry in entries:
-            known = self._known.get(entry.relative)
+            known = self._state.get(entry.relative)
             if known is not None and known[5] == entry.sha256 and entry.relative not in wanted:
                 wanted[entry.relative] = entry  # checked when it was recorded
                 continue
@@ -109,7 +108,7 @@ class Pool:
     def recorded(self, relative: str) -> str | None:
         """The SHA256 a publish last found or put at `relative` (not checked on disk:
         `plan` does that)."""
-        known = self._known.get(relative)
+        known = self._state.get(relative)
         return str(known[5]) if known is not None else None
 
     def sha256(self, relative: str) -> str | None:
@@ -124,7 +123,7 @@ class Pool:
                                  "(a symbolic link or a directory): refused")
         key: list[int | str] = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
                                 info.st_ctime_ns]
-        known = self._known.get(relative)
+        known = self._state.entries.get(relative)  # checked below
         if isinstance(known, list) and len(known) == 6 and known[:5] == key:
             return str(known[5])
         digest = sha256_file(Path(path))
@@ -201,7 +200,8 @@ class Pool:
 
 
 def _stat_and_digest(value: object) -> bool:
-    return (isinstance(value, list) and len(value) == 6
-            and all(isinstance(item, int) for item in value[:5])
-            and isinstance(value[5], str))
+    """[device, inode, size, mtime_ns, ctime_ns, SHA256]: `sha256` compares the first
+    five with a new lstat (anything else differs from it), so only the digest's type is
+    checked here (called tens of thousands of times a publish)."""
+    return type(value) is list and len(value) == 6 and type(value[5]) is str
 

@@ -132,8 +132,12 @@ def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporte
         key = f"{entries[0][1]}-{hashlib.sha256(directory.encode()).hexdigest()[:16]}"
         entry = rendered.get(key)
         if entry is None:
-            dsc = _read_dsc(entries[0][0], entries[0][2])
-            files = [(name, hashes(Path(path).read_bytes())) for name, _, path in entries]
+            # read from the local copy, else from the pool (which `present` accepted)
+            paths = [path if os.path.isfile(path) else str(pool.root / directory / name)
+                     for name, _, path in entries]
+            dsc = _read_dsc(entries[0][0], paths[0])
+            files = [(name, hashes(Path(path).read_bytes()))
+                     for (name, _, _), path in zip(entries, paths, strict=True)]
             try:
                 stanza = sources_stanza(dsc, directory=directory, files=files)
             except ValueError as exc:
@@ -181,8 +185,8 @@ def _source_files(cache: Cache, store: ArtifactStore, item: SourceItem,
 
     if item.files:
         made = [(name, sha, store.file(sha)) for name, sha in item.files]
-        if not present(made):
-            return None
+        if not os.path.isfile(made[0][2]) or not present(made[1:]):
+            return None  # the .dsc itself is read here
         source, version, listed = _listing(made[0][0], made[0][2], made[0][1], listings)
         if sorted(listed) != sorted(item.files[1:]):
             raise IntegrityError(made[0][0], "the files this .dsc lists are not the ones the "
