@@ -32,6 +32,7 @@ import hashlib
 import lzma
 import os
 import struct
+import threading
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -197,7 +198,7 @@ class PieceCache:
         self.used.add(path.name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temp = path.with_name(f".{path.name}.{os.getpid()}")
+            temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
             temp.write_bytes(hashlib.sha256(body).digest() + body)
             os.replace(temp, path)
         except OSError:

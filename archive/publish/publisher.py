@@ -359,30 +359,41 @@ def _publish(
                         contents[arch] += [(path, qualified) for path in paths.split("\n")]
             advance(1)
     rendered.save(keep=used)
-    missing: list[dict[str, str]] = []
-    source_stanzas, source_entries = _sources(settings, sources, reporter, pool, missing)
-    try:
-        # every pool name is checked before any file is copied: a refused publish adds none
-        to_copy = pool.plan(pool_entries + source_entries)
-        with reporter.task("pool", len(to_copy), unit="files") as advance:
-            for copy in to_copy:
-                pool.copy(copy)
-                advance(1)
-        pool.sync()
-    finally:
-        pool.save()
-    new_files = len(to_copy)
-    index_files: dict[str, bytes] = {}
+    binary_files: dict[str, bytes] = {}
     for component in pub.components:
         for arch in architectures:
-            index_files[f"{component}/binary-{arch}/Packages"] = keyed_index(keyed[arch])
-            index_files[f"{component}/Contents-{arch}"] = contents_index(contents[arch])
-        index_files[f"{component}/source/Sources"] = keyed_index(source_stanzas)
+            binary_files[f"{component}/binary-{arch}/Packages"] = keyed_index(keyed[arch])
+            binary_files[f"{component}/Contents-{arch}"] = contents_index(contents[arch])
+    # pieces of the indices compressed side by side, those of the last publish reused;
+    # the binaries' while the sources and the pool are done (zlib and lzma release
+    # the GIL)
+    pieces = PieceCache(settings.data_dir / "cache" / "publish-pieces")
+    threads = min(8, os.cpu_count() or 1)
+    missing: list[dict[str, str]] = []
+    with ThreadPoolExecutor(max_workers=1) as background:
+        packing = background.submit(compress_all, _separated(binary_files), pieces, threads)
+        source_stanzas, source_entries = _sources(settings, sources, reporter, pool, missing)
+        try:
+            # every pool name is checked before any file is copied: a refused publish
+            # adds none
+            to_copy = pool.plan(pool_entries + source_entries)
+            with reporter.task("pool", len(to_copy), unit="files") as advance:
+                for copy in to_copy:
+                    pool.copy(copy)
+                    advance(1)
+            pool.sync()
+        finally:
+            pool.save()
+        source_files = {f"{component}/source/Sources": keyed_index(source_stanzas)
+                        for component in pub.components}
+        packed = compress_all(_separated(source_files), pieces, threads) | packing.result()
+    pieces.prune()
+    new_files = len(to_copy)
     snapshots = Snapshots(root, suite)
     with SigningKeys(settings.data_dir / "keys") as keys:
         fingerprints = list(pub.signing_keys) or [
             keys.ensure_default(f"{pub.origin} archive signing key").fingerprint]
-        result = _write_snapshot(settings, snapshots, index_files, date, valid_for, keys,
+        result = _write_snapshot(settings, snapshots, packed, date, valid_for, keys,
                                  fingerprints, architectures)
         write_bytes(_ensure(root) / "archive-keyring.asc", keys.export_public(fingerprints),
                     mode=0o644)  # read by web servers and apt's _apt user
@@ -393,6 +404,12 @@ def _publish(
     _record(settings, result)
     snapshots.prune(pub.keep_snapshots)
     return result
+
+
+def _separated(files: dict[str, bytes]) -> dict[str, tuple[bytes, bytes]]:
+    """Each index with what ends one of its records (a Contents line, else a stanza)."""
+    return {path: (data, b"\n" if "/Contents-" in path else b"\n\n")
+            for path, data in files.items()}
 
 
 def _binary_key(item: BinaryItem) -> str:
@@ -407,7 +424,7 @@ def _ensure(path: Path) -> Path:
 def _write_snapshot(
     settings: PublishTarget,
     snapshots: Snapshots,
-    index_files: dict[str, bytes],
+    packed: dict[str, dict[str, bytes]],
     date: datetime,
     valid_for: timedelta | None,
     keys: SigningKeys,
@@ -417,14 +434,7 @@ def _write_snapshot(
     pub = settings.publish
     files: dict[str, Hashes] = {}
     blobs: dict[str, bytes] = {}
-    # pieces of the indices compressed side by side, those of the last publish reused
-    cache = PieceCache(settings.data_dir / "cache" / "publish-pieces")
-    packed = compress_all(
-        {path: (data, b"\n" if "/Contents-" in path else b"\n\n")
-         for path, data in index_files.items()},
-        cache, threads=min(8, os.cpu_count() or 1))
-    cache.prune()
-    for path in sorted(index_files):
+    for path in sorted(packed):
         for suffix, blob in packed[path].items():
             if path.split("/")[-1].startswith("Contents-") and suffix == "":
                 continue  # Contents is published compressed only, as on Debian mirrors
