@@ -14,8 +14,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import create_engine, delete, inspect, select, text, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from archive.catalog import db
 from archive.catalog.models import (
@@ -589,19 +590,25 @@ def test_the_newest_migration_file_is_alembics_head() -> None:
         assert revision.down_revision == (f"{number - 1:04d}" if number > 1 else None)
 
 
-def test_sqlite_refuses_a_write_after_a_read_and_another_commit(tmp_path: Path) -> None:
-    """Why `rebuild` writes task ids without reading first, and the planner runs a
-    transaction again: in WAL mode, a transaction that read, then writes after another
-    connection committed, fails at once (no busy wait); one that only writes waits."""
+def _one_queued_build(tmp_path: Path) -> tuple[Engine, sessionmaker[Session]]:
+    """A SQLite catalog (WAL) holding one queued build, and sessions on it."""
     url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     db.upgrade(url)
     engine = db.make_engine(url)
     sessions = db.session_factory(engine)
+    with sessions.begin() as session:
+        source = add_source(session, "hello", "1.0", "stable", "a" * 64)
+        session.add(Build(source_package_id=source.id, recipe_digest="r", env_digest="e",
+                          status="queued"))
+    return engine, sessions
+
+
+def test_sqlite_refuses_a_write_after_a_read_and_another_commit(tmp_path: Path) -> None:
+    """Why `rebuild` writes task ids without reading first, and the planner runs a
+    transaction again: in WAL mode, a transaction that read, then writes after another
+    connection committed, fails at once (no busy wait); one that only writes waits."""
+    engine, sessions = _one_queued_build(tmp_path)
     try:
-        with sessions.begin() as session:
-            source = add_source(session, "hello", "1.0", "stable", "a" * 64)
-            session.add(Build(source_package_id=source.id, recipe_digest="r",
-                              env_digest="e", status="queued"))
         reader = sessions()
         reader.begin()
         build = reader.scalars(select(Build)).one()
@@ -627,15 +634,8 @@ def test_sqlite_refuses_a_write_after_a_read_and_another_commit(tmp_path: Path) 
 def test_writing_sessions_read_then_write_while_others_commit(tmp_path: Path) -> None:
     """`db.writing`: on SQLite the transaction takes the write lock at BEGIN, so another
     connection's write waits for it instead of breaking it."""
-    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    sessions = db.session_factory(engine)
+    engine, sessions = _one_queued_build(tmp_path)
     try:
-        with sessions.begin() as session:
-            source = add_source(session, "hello", "1.0", "stable", "a" * 64)
-            session.add(Build(source_package_id=source.id, recipe_digest="r",
-                              env_digest="e", status="queued"))
         other_done = threading.Event()
 
         def other_write() -> None:
