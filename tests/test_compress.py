@@ -132,3 +132,14 @@ def test_the_piece_cache_reuses_and_refuses_damaged_pieces(tmp_path: Path,
     compress_all({"P": (data[:1000], b"\n\n")}, cache, threads=1)
     cache.prune()
     assert len(list(root.iterdir())) == 2  # only the pieces this last call used
+
+
+def test_a_cached_piece_that_is_not_one_xz_block_is_made_again(tmp_path: Path) -> None:
+    data = packages_text(3000)
+    root = tmp_path / "pieces"
+    first = compress_all({"P": (data, b"\n\n")}, PieceCache(root), threads=1)["P"]
+    victim = next(path for path in sorted(root.iterdir()) if path.name.endswith(".xz"))
+    body = join_xz([xz_piece(b"a\n"), xz_piece(b"b\n")])  # two Blocks, a valid digest
+    victim.write_bytes(hashlib.sha256(body).digest() + body)
+    again = compress_all({"P": (data, b"\n\n")}, PieceCache(root), threads=1)["P"]
+    assert again == first

@@ -189,6 +189,11 @@ class PieceCache:
         body = raw[32:]
         if len(raw) < 32 or hashlib.sha256(body).digest() != raw[:32]:
             return None
+        if suffix == ".xz":
+            try:
+                xz_block(body)  # what `join_xz` will take apart
+            except ValueError:
+                return None
         return body
 
     def put(self, digest: str, suffix: str, body: bytes) -> None:

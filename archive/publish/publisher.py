@@ -131,7 +131,7 @@ def _sources(settings: PublishTarget, items: list[SourceItem], reporter: Reporte
         # directory is rendered (its files hashed) once, then kept
         key = f"{entries[0][1]}-{hashlib.sha256(directory.encode()).hexdigest()[:16]}"
         entry = rendered.get(key)
-        if entry is None:
+        if entry is None or len(entry) != 1 + len(SOURCES_KEY):
             # read from the local copy, else from the pool (which `present` accepted)
             paths = [path if os.path.isfile(path) else str(pool.root / directory / name)
                      for name, _, path in entries]
@@ -340,7 +340,7 @@ def _publish(
             pool_entries.append(PoolEntry(item.filename, artifact, item.sha256, label))
             key = _binary_key(item)
             entry = rendered.get(key)
-            if entry is None:
+            if entry is None or len(entry) != 3 + len(PACKAGES_KEY):
                 deb = recorded.get(item.binary_id) or facts.deb(
                     Path(artifact if os.path.isfile(artifact) else root / item.filename),
                     item.sha256)  # read from the pool when the store no longer has it
