@@ -187,7 +187,7 @@ def task_loop(fixture: Fixture, data_dir: Path, policy: Policy) -> float:
         work = Path(tempfile.mkdtemp(prefix=f"build-{got.build_id}-", dir=work_root))
         try:
             log = BuildLog(data_dir / "logs" / f"{got.build_id}.log")
-            binaries, flagged, _ = _produce(got, settings, work, log)
+            binaries, flagged, _, _ = _produce(got, settings, work, log)
             assert len(binaries) == 1 and not flagged, (binaries, flagged)
         finally:
             shutil.rmtree(work, ignore_errors=True)

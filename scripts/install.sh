@@ -18,12 +18,13 @@ export DEBIAN_FRONTEND=noninteractive
 # library for the ldconfig test; skopeo, umoci: readers of the OCI images bootstrap writes;
 # chromium: opens the HTML report in the report test; ansible, ansible-lint, nginx-light,
 # python3-psycopg2: the farm playbook (ansible/) and its test against this host;
-# qemu-user-static: runs the arm64 images bootstrap writes (qemu-aarch64-static -L ROOT).
+# qemu-user-static: runs the arm64 images bootstrap writes (qemu-aarch64-static -L ROOT);
+# uidmap (newuidmap, newgidmap): source builds without root, in a user namespace.
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends \
     gnupg gpgv dpkg-dev apt-utils xz-utils zstd ca-certificates debian-archive-keyring \
     mmdebstrap lintian devscripts dash gcc libc6-dev skopeo umoci chromium \
-    ansible ansible-lint nginx-light python3-psycopg2 qemu-user-static \
+    ansible ansible-lint nginx-light python3-psycopg2 qemu-user-static uidmap \
     >/dev/null
 
 python=${PYTHON:-python3}

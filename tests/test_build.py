@@ -267,7 +267,7 @@ class FakeMmdebstrap:
         self.runs = 0
         self.lock = threading.Lock()
 
-    def __call__(self, env, output, staging, log, deadline) -> StepResult:
+    def __call__(self, env, output, staging, log, deadline, sandbox) -> StepResult:
         with self.lock:
             self.runs += 1
         time.sleep(self.delay)

@@ -128,7 +128,7 @@ def _binary(build: Build, name: str, version: str = "1.0-1", arch: str = "amd64"
 # -- migrations -----------------------------------------------------------------------
 
 
-HEAD = "0010"
+HEAD = "0011"
 
 
 def test_upgrade_from_empty_creates_every_table(url: str) -> None:

@@ -37,7 +37,7 @@ def builds(data: Path) -> list[dict]:
         with session_factory(engine).begin() as session:
             return [{
                 "source": b.source_package.name, "origin": b.origin, "status": b.status,
-                "log": b.log or "",
+                "log": b.log or "", "buildinfo": b.buildinfo,
                 "binaries": {
                     x.name: {"sha256": x.sha256, "filename": x.filename,
                              "dropped": [(c.relation, c.reason) for c in x.relation_changes
@@ -55,6 +55,9 @@ def test_rebuild_hello_from_source_then_repack(tmp_path: Path) -> None:
     (hello,) = builds(data)
     assert hello["origin"] == "source-build"
     assert "(builder, no network" in hello["log"] and "dpkg-buildpackage" in hello["log"]
+    # the .buildinfo is recorded with the build, as dpkg-buildpackage wrote it
+    assert hello["buildinfo"].startswith("Format: ") and "\nSource: hello" in \
+        hello["buildinfo"] and "\nInstalled-Build-Depends:" in hello["buildinfo"]
     assert "hello" in hello["binaries"]
     binary = hello["binaries"]["hello"]
     assert binary["filename"].startswith("pool/main/h/hello/hello_")
@@ -65,7 +68,7 @@ def test_rebuild_hello_from_source_then_repack(tmp_path: Path) -> None:
     # hello declares only libc6 (a library, kept); tar's binaries show what is dropped
     rebuild(data, "--repack", "tar")
     tar = builds(data)[-1]
-    assert tar["origin"] == "repack" and tar["status"] == "done"
+    assert tar["origin"] == "repack" and tar["status"] == "done" and tar["buildinfo"] is None
     dropped = tar["binaries"]["tar-scripts"]["dropped"]
     assert any(relation.startswith("tar ") and reason == "implicit-essential"
                for relation, reason in dropped)

@@ -129,11 +129,11 @@ def _run_claimed(got: Claimed, sessions: sessionmaker[Session], settings: FarmSe
     log(f"build {build_id}: {got.source} {got.version} ({got.origin}) on {worker}")
     try:
         with Heartbeat(sessions, build_id, worker, settings.worker.heartbeat):
-            binaries, flagged, made = _produce(got, settings, work, log)
+            binaries, flagged, made, buildinfo = _produce(got, settings, work, log)
             if uploading(settings):  # written before it is recorded: never lost
                 prepare_upload(got, binaries, made, settings, log)
         record_success(sessions, build_id, worker, binaries, log.text(), flagged=flagged,
-                       source=made)
+                       source=made, buildinfo=buildinfo)
         if uploading(settings):
             _send(settings, log)
         return Outcome(build_id, "done", f"{len(binaries)} binaries"
@@ -183,8 +183,10 @@ def _ensure(path: Path) -> Path:
     return path
 
 
-def _produce(got: Claimed, settings: FarmSettings, work: Path,
-             log: BuildLog) -> tuple[list[BinaryResult], list[Flagged], OwnSource | None]:
+def _produce(got: Claimed, settings: FarmSettings, work: Path, log: BuildLog
+             ) -> tuple[list[BinaryResult], list[Flagged], OwnSource | None, str | None]:
+    """What a build makes: the rewritten binaries, those flagged, the source of our own
+    (a recipe's patches), the .buildinfo of a source build."""
     policy = load_policy()
     recipe, digest, error = campaign_recipe(policy, got.source, settings.worker.recipes_dir)
     if error is not None:
@@ -217,12 +219,15 @@ def _produce(got: Claimed, settings: FarmSettings, work: Path,
             log(f"fetch source {got.source} {got.version}, verified")
             fetched = upstream.fetch_source(got.source, got.version, inputs)
     made: OwnSource | None = None
+    buildinfo: str | None = None
     if got.origin != "repack":
         new_source = _new_source(recipe, got, settings)
         patches = list(recipe.source.paths) if recipe is not None and recipe.source else []
         built = _build(fetched.files, settings, arch, work, log, new_source, got.suite,
                        patches)
         debs = built.debs
+        if built.buildinfo is not None:
+            buildinfo = built.buildinfo.read_text(encoding="utf-8", errors="replace")
         if new_source is not None:
             made = _store_source(new_source.version, built.sources, settings, log)
         chosen = _chosen_binaries([_deb_package(deb) for deb in debs], recipe, got, log,
@@ -233,7 +238,7 @@ def _produce(got: Claimed, settings: FarmSettings, work: Path,
                           "of its own, built from source: rebuild it without --repack")
     binaries, flagged = _rewrite_all(debs, got, universe, policy, recipe, digest, settings,
                                      work, log, own_version=made.version if made else None)
-    return binaries, flagged, made
+    return binaries, flagged, made, buildinfo
 
 
 def _deb_package(deb: Path) -> str:
@@ -297,14 +302,18 @@ def _build(files: list[Path], settings: FarmSettings, arch: str, work: Path,
            suite: str | None = None,
            patches: list[Path] | None = None) -> BuildResult:
     from worker.build.chroot import build_source, ensure_base
+    from worker.build.userns import choose
 
+    sandbox = choose(settings.worker.sandbox)
     env = build_env(settings, arch, suite)
-    base = ensure_base(env, _ensure(settings.data_dir / "chroots"), log=log)
+    base = ensure_base(env, _ensure(settings.data_dir / "chroots"), log=log, sandbox=sandbox)
     dsc = next(f for f in files if f.name.endswith(".dsc"))
-    log(f"build {dsc.name} in a network-less chroot ({env.codename}/{env.arch})")
+    log(f"build {dsc.name} in a network-less chroot ({env.codename}/{env.arch}, sandbox "
+        f"{sandbox.backend})")
     result = build_source(dsc, env, base, work / "build", work / "built",
                           timeout=settings.worker.build_timeout, jobs=settings.worker.jobs,
-                          patches=patches or [], new_source=new_source, log=log)
+                          patches=patches or [], new_source=new_source, log=log,
+                          sandbox=sandbox)
     log(f"built {len(result.debs)} packages in {result.seconds:.0f} s"
         + (f" and the source {new_source.version}" if new_source is not None else ""))
     log.append_file(result.log)

@@ -178,12 +178,14 @@ def _finish(session: Session, build_id: int, worker: str, status: str, **values:
 def record_success(sessions: sessionmaker[Session], build_id: int, worker: str,
                    binaries: list[BinaryResult], log: str, *,
                    flagged: list[Flagged] | None = None,
-                   source: OwnSource | None = None) -> None:
+                   source: OwnSource | None = None, buildinfo: str | None = None) -> None:
     """The binaries, their relation changes, script rewrites and implicit uses, the
     binaries not produced (flagged), the source of our own it made, and status done:
     at once."""
     with sessions.begin() as session:
         extra: dict[str, object] = {}
+        if buildinfo is not None:
+            extra["buildinfo"] = buildinfo
         if source is not None:
             extra["source_version"] = source.version
             session.add_all(SourceFile(build_id=build_id, name=name, sha256=sha, size=size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,12 @@ class WorkerSettings(BaseModel):
     )
     build_timeout: int = Field(default=3 * 3600, ge=60, description="seconds per source build")
     jobs: int = Field(default=2, ge=1, le=256, description="dpkg-buildpackage -j")
+    sandbox: Literal["auto", "root", "unshare"] = Field(
+        default="auto",
+        description="where source builds run: \"unshare\" needs no root (a user namespace "
+                    "of the worker user's subordinate ids, /etc/subuid and /etc/subgid), "
+                    "\"root\" needs a worker running as root; \"auto\": unshare where "
+                    "subordinate ids are set up, else root")
     retries: int = Field(default=3, ge=0, le=20, description="retries after network errors")
     retry_backoff: float = Field(default=30, ge=0, description="first retry delay in seconds")
     version_mark: str = Field(

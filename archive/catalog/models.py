@@ -152,6 +152,8 @@ class Build(Base):
     # the version of the source this build publishes when it is not the upstream's
     # (a recipe's patches make a source of our own); None: the upstream source (0006)
     source_version: Mapped[str | None] = mapped_column(String(NAME_LEN))
+    #: a source build's .buildinfo (0011), as dpkg-buildpackage wrote it
+    buildinfo: Mapped[str | None] = mapped_column(Text)
 
     source_package: Mapped[SourcePackage] = relationship(back_populates="builds")
     binaries: Mapped[list[BinaryPackage]] = relationship(

@@ -61,6 +61,27 @@ from worker.build.sandbox import (
     required_tools,
     sandbox_argv,
 )
+from worker.build.userns import Sandbox
+
+ROOT = Sandbox("root")
+# the device nodes of a base tarball (mmdebstrap makes them in every mode)
+DEVICE_NODES = ("console", "full", "null", "ptmx", "random", "tty", "urandom", "zero")
+
+# $1 the staged files, $2 the chroot, $3 uid:gid of the build user: /build gets the
+# sources and patches (the build user's), /etc/resolv.conf the host's (for apt). The
+# chroot's own /build and /etc are real directories of the extracted base, never links.
+PUT_IN = r"""
+set -eu
+staged=$1; root=$2; owner=$3
+for dir in "$root/build" "$root/etc"; do
+    if [ -L "$dir" ] || [ ! -d "$dir" ]; then echo "put-in: $dir is not a directory" >&2; exit 1; fi
+done
+cp -R --no-preserve=ownership "$staged"/. "$root/build/"
+rm -f "$root/build/resolv.conf"
+chown -R -h "$owner" "$root/build"
+rm -f "$root/etc/resolv.conf"
+if [ -f "$staged/resolv.conf" ]; then cp "$staged/resolv.conf" "$root/etc/resolv.conf"; fi
+"""
 
 # Bump whenever what goes into the base chroot changes (packages, hooks, users, files):
 # the base tarball's digest changes with it, so a stale base is never reused.
@@ -236,8 +257,10 @@ def _keyring_in_chroot(keyring: Path) -> str:
 HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
-def mmdebstrap_argv(env: BuildEnv, output: Path, staging: Path) -> list[str]:
-    """The mmdebstrap command making the base tarball `output` (files staged in `staging`)."""
+def mmdebstrap_argv(env: BuildEnv, output: Path, staging: Path, mode: str = "root"
+                    ) -> list[str]:
+    """The mmdebstrap command making the base tarball `output` (files staged in `staging`);
+    `mode` "root", or "unshare" (no root: in a user namespace of subordinate ids)."""
     keyring = env.keyring_path
     in_chroot = _keyring_in_chroot(keyring)
     sources = staging / "upstream.sources"
@@ -260,7 +283,7 @@ def mmdebstrap_argv(env: BuildEnv, output: Path, staging: Path) -> list[str]:
     return [
         "mmdebstrap",
         f"--variant={env.variant}",
-        "--mode=root",
+        f"--mode={mode}",
         f"--architectures={env.arch}",
         f"--components={','.join(env.components)}",
         f"--keyring={keyring}",
@@ -274,56 +297,85 @@ def mmdebstrap_argv(env: BuildEnv, output: Path, staging: Path) -> list[str]:
 
 
 def _run_mmdebstrap(env: BuildEnv, output: Path, staging: Path, log: BuildLog,
-                    deadline: float) -> StepResult:
-    """Run mmdebstrap in a private mount namespace; killed with us (see sandbox.py)."""
-    argv = ["setpriv", "--pdeathsig", "SIGKILL", "unshare", "--mount", "--fork",
-            "--kill-child=SIGKILL", *mmdebstrap_argv(env, output, staging)]
+                    deadline: float, sandbox: Sandbox) -> StepResult:
+    """Run mmdebstrap, killed with us (see sandbox.py): as root in a private mount
+    namespace, or without root in the user namespace mmdebstrap makes itself."""
+    command = mmdebstrap_argv(env, output, staging, sandbox.backend)
+    prefix = ["setpriv", "--pdeathsig", "SIGKILL"]
+    if not sandbox.rootless:
+        prefix += ["unshare", "--mount", "--fork", "--kill-child=SIGKILL"]
     run_env = {k: v for k, v in os.environ.items()
                if k.lower() in ("http_proxy", "https_proxy", "no_proxy")}
-    run_env.update(PATH=HOST_PATH, LC_ALL="C.UTF-8", TMPDIR=str(staging), HOME="/root")
-    return log.run("mmdebstrap", argv, deadline=deadline, env=run_env,
-                   shown=shlex.join(argv[7:]))
+    run_env.update(PATH=HOST_PATH, LC_ALL="C.UTF-8",
+                   TMPDIR=str(staging / "tmp" if sandbox.rootless else staging),
+                   HOME=os.environ.get("HOME", "/root") if sandbox.rootless else "/root")
+    return log.run("mmdebstrap", [*prefix, *command], deadline=deadline, env=run_env,
+                   shown=shlex.join(command))
 
 
-def _clear_stale(cache_dir: Path, digest: str) -> None:
+def remove_tree_as(path: Path, sandbox: Sandbox) -> None:
+    """Remove a tree a build made: without root, from inside its user namespace (its
+    files belong to subordinate ids, which the worker's user cannot remove)."""
+    if sandbox.namespace is None or not os.path.lexists(path):
+        remove_tree(path)
+        return
+    done = subprocess.run(["unshare", *sandbox.namespace.unshare_options(), "--", "rm", "-rf",
+                           "--one-file-system", "--", str(path)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0 or os.path.lexists(path):
+        raise OSError(f"{path}: cannot remove: {error_line(done.stderr, 'rm failed')}")
+
+
+def _clear_stale(cache_dir: Path, digest: str, sandbox: Sandbox) -> None:
     """Temporary directories left by a killed builder (we hold the lock: none is live)."""
     for stale in cache_dir.glob(f".{digest}.tmp-*"):
         with contextlib.suppress(OSError):
-            remove_tree(stale)
+            remove_tree_as(stale, sandbox)
 
 
 def ensure_base(env: BuildEnv, cache_dir: Path, log: Log = print, *,
-                timeout: float = 3600) -> Path:
-    """The base chroot tarball `cache_dir/<digest>.tar`: made once, then reused.
+                timeout: float = 3600, sandbox: Sandbox = ROOT) -> Path:
+    """The base chroot tarball `cache_dir/<digest>.tar` (`<digest>.unshare.tar` for the
+    sandbox without root: made in a user namespace, it has no device nodes): made once,
+    then reused.
 
     Concurrent callers on one host wait on `cache_dir/<digest>.lock`; only the first
     builds. The tarball appears only complete (temporary file, fsync, rename). The
     mmdebstrap output of the last attempt is kept as `cache_dir/<digest>.log`.
     """
     digest = env.digest()
-    target = cache_dir / f"{digest}.tar"
+    target = cache_dir / (f"{digest}.unshare.tar" if sandbox.rootless else f"{digest}.tar")
     if target.is_file():
         return target
     missing = required_tools()
     if missing:
         raise ConfigError("build sandbox", f"missing host tools: {', '.join(missing)}")
-    if os.geteuid() != 0:
-        raise ConfigError("build sandbox", "building chroots needs root (mmdebstrap --mode=root)")
+    if not sandbox.rootless and os.geteuid() != 0:
+        raise ConfigError("build sandbox", "building chroots needs root (mmdebstrap --mode="
+                          "root), or subordinate ids for the sandbox without root "
+                          "(worker.sandbox = \"unshare\")")
     cache_dir.mkdir(parents=True, exist_ok=True)
     label = f"base chroot {env.codename}/{env.arch}"
     with _locked(cache_dir / f"{digest}.lock"):
         if target.is_file():  # made by another process while we waited
             return target
-        _clear_stale(cache_dir, digest)
+        _clear_stale(cache_dir, digest, sandbox)
         staging = Path(tempfile.mkdtemp(prefix=f".{digest}.tmp-", dir=cache_dir))
         try:
+            if sandbox.rootless:
+                # mmdebstrap's root is a subordinate id, a stranger to the worker's files:
+                # it reads the staged files, and makes its own directory in tmp/
+                staging.chmod(0o755)
+                (staging / "tmp").mkdir(mode=0o1777)
+                (staging / "tmp").chmod(0o1777)
             output = staging / "base.tar"
             log(f"{label}: making it with mmdebstrap from {env.mirror_uri}")
             start = time.monotonic()
             with BuildLog(staging / "mmdebstrap.log") as blog:
                 blog.note(f"{label}: {json.dumps(env.description(), sort_keys=True)}")
                 try:
-                    step = _run_mmdebstrap(env, output, staging, blog, start + timeout)
+                    step = _run_mmdebstrap(env, output, staging, blog, start + timeout,
+                                           sandbox)
                 except StepTimeout:
                     tail = blog.tail()
                     raise BuildFailed(label, f"mmdebstrap timed out after {timeout:.0f} s",
@@ -337,7 +389,7 @@ def ensure_base(env: BuildEnv, cache_dir: Path, log: Log = print, *,
             log(f"{label}: ready in {time.monotonic() - start:.0f} s ({target.name})")
         finally:
             with contextlib.suppress(OSError):
-                remove_tree(staging)
+                remove_tree_as(staging, sandbox)
     return target
 
 
@@ -453,13 +505,15 @@ class _Build:
     """One build_source call: its paths, log and steps."""
 
     def __init__(self, info: SourceInfo, env: BuildEnv, root: Path, blog: BuildLog,
-                 deadline: float, log: Log) -> None:
+                 deadline: float, log: Log, sandbox: Sandbox = ROOT) -> None:
         self.info = info
         self.env = env
         self.root = root
         self.blog = blog
         self.deadline = deadline
         self.log = log
+        self.sandbox = sandbox
+        self.userns = sandbox.namespace.unshare_options() if sandbox.namespace else []
 
     def fail(self, cause: str) -> BuildFailed:
         self.blog.note(f"FAILED: {cause}")
@@ -471,11 +525,22 @@ class _Build:
             raise self.fail(f"{title} exited {result.returncode}")
         return result
 
+    def as_root(self, title: str, argv: list[str]) -> StepResult:
+        """A host step that needs root over the chroot's files: root itself, or root of
+        the build's user namespace (its files are the namespace's)."""
+        if not self.userns:
+            return self.host(title, argv)
+        result = self.blog.run(title, ["unshare", *self.userns, "--", *argv],
+                               deadline=self.deadline, shown=shlex.join(argv))
+        if result.returncode != 0:
+            raise self.fail(f"{title} exited {result.returncode}")
+        return result
+
     def chroot(self, title: str, argv: list[str], *, network: bool, user: bool,
                env: dict[str, str], cwd: str | None = None) -> StepResult:
         command = sandbox_argv(self.root, argv, network=network,
                                user=f"{BUILD_UID}:{BUILD_UID}" if user else None, env=env,
-                               cwd=cwd)
+                               cwd=cwd, userns=self.userns)
         where = "network" if network else "no network"
         who = BUILD_USER if user else "root"
         shown = f"({who}, {where}{', in ' + cwd if cwd else ''}) {shlex.join(argv)}"
@@ -510,6 +575,7 @@ def build_source(
     timeout: float = 3 * 3600,
     jobs: int = 2,
     log: Log = print,
+    sandbox: Sandbox = ROOT,
 ) -> BuildResult:
     """Build the binary packages of `dsc` in a fresh copy of the base chroot.
 
@@ -556,11 +622,18 @@ def build_source(
         blog.note(f"source: {dsc} (sha256 {hashlib.sha256(dsc.read_bytes()).hexdigest()})")
         blog.note(f"environment: {json.dumps(env.description(), sort_keys=True)}")
         blog.note(f"base: {base}")
+        if sandbox.namespace is not None:
+            namespace = sandbox.namespace
+            blog.note(f"sandbox: unshare (ids 0-65535 of the namespace: subordinate ids "
+                      f"{namespace.subuid.first}-{namespace.subuid.first + 65535} of uid "
+                      f"{namespace.uid}; no root)")
+        else:
+            blog.note("sandbox: root")
         for patch in patches:
             blog.note(f"patch: {patch}")
         if extra_build_depends:
             blog.note(f"extra build dependencies: {' '.join(extra_build_depends)}")
-        build = _Build(info, env, root, blog, start + timeout, log)
+        build = _Build(info, env, root, blog, start + timeout, log, sandbox)
         try:
             copied = _build(build, dsc, base, out_dir, list(extra_build_depends),
                             list(patches), jobs, new_source)
@@ -568,7 +641,7 @@ def build_source(
             raise build.fail(f"timed out after {timeout:.0f} s") from None
         finally:
             try:
-                remove_tree(root)
+                remove_tree_as(root, sandbox)
             except OSError as exc:  # never mask the build's own outcome
                 blog.note(f"cleanup: {exc}")
         seconds = time.monotonic() - start
@@ -592,34 +665,37 @@ def _build(build: _Build, dsc: Path, base: Path, out_dir: Path,
     """The steps of one build; returns the files copied to `out_dir`."""
     info, root = build.info, build.root
     try:
-        remove_tree(root)  # left by a killed worker
+        remove_tree_as(root, build.sandbox)  # left by a killed worker
     except OSError as exc:
         raise build.fail(f"cannot clear {root}: {exc}") from exc
     root.mkdir()
     build.log(f"{info.subject}: extracting the base chroot")
-    build.host("extract base chroot",
-               ["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf", str(base),
-                "-C", str(root)])
+    # a user namespace may not make device nodes: the sandbox binds the host's instead
+    nodes = [f"--exclude=./dev/{node}" for node in DEVICE_NODES] if build.userns else []
+    build.as_root("extract base chroot",
+                  ["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", *nodes,
+                   "-xpf", str(base), "-C", str(root)])
 
-    # Sources, patches and name resolution for the network step.
-    build_dir = root / "build"
-    build_dir.mkdir(exist_ok=True)
+    # Sources, patches and name resolution for the network step: staged beside the
+    # chroot by the worker, put in as root (of the namespace, without root)
+    staged = root.parent / "in"
+    remove_tree(staged)
+    (staged / "patches").mkdir(parents=True)
     for name in [dsc.name, *info.files]:
-        shutil.copyfile(dsc.parent / name, build_dir / name)
+        shutil.copyfile(dsc.parent / name, staged / name)
     patch_names = []
-    if patches:
-        (build_dir / "patches").mkdir()
-        for index, patch in enumerate(patches, 1):
-            name = _safe_patch_name(index, patch)
-            shutil.copyfile(patch, build_dir / "patches" / name)
-            patch_names.append((patch, name))
-    for path in [build_dir, *build_dir.rglob("*")]:
-        os.lchown(path, BUILD_UID, BUILD_UID)
-    resolv = root / "etc" / "resolv.conf"
-    if os.path.lexists(resolv):
-        resolv.unlink()
+    for index, patch in enumerate(patches, 1):
+        name = _safe_patch_name(index, patch)
+        shutil.copyfile(patch, staged / "patches" / name)
+        patch_names.append((patch, name))
+    if not patches:
+        (staged / "patches").rmdir()
     with contextlib.suppress(OSError):
-        shutil.copyfile("/etc/resolv.conf", resolv)
+        shutil.copyfile("/etc/resolv.conf", staged / "resolv.conf")
+    build.as_root("put the sources in /build", ["/bin/sh", "-c", PUT_IN, "put-in", str(staged),
+                                                str(root), f"{BUILD_UID}:{BUILD_UID}"])
+    remove_tree(staged)
+    build_dir = root / "build"
     build.blog.note(f"copied {1 + len(info.files)} source files and {len(patches)} patches "
                     "to /build")
 

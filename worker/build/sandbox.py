@@ -27,13 +27,26 @@ from pathlib import Path
 from types import TracebackType
 
 # Runs on the host, inside the new namespaces; $1 root, $2 "net" or "none", $3 user spec
-# ("" for root), then the command to run in the chroot.
+# ("" for root), $4 "nodes" (the chroot has its device nodes) or "bind" (a chroot made
+# in a user namespace has none: the host's are bound in, and sysfs, which a user
+# namespace may mount only with a network namespace of its own, is left out where it
+# cannot be), then the command to run in the chroot.
 SANDBOX_SH = r"""
 set -eu
-root=$1; net=$2; user=$3; shift 3
+root=$1; net=$2; user=$3; devices=$4; shift 4
 umask 022
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
+if [ "$devices" = bind ]; then
+    mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys" 2>/dev/null || true
+    if [ -L "$root/dev" ]; then echo "sandbox: /dev is a symbolic link" >&2; exit 1; fi
+    for node in null zero full random urandom tty ptmx; do
+        rm -f "$root/dev/$node"  # a file to mount on, never a link to follow
+        : > "$root/dev/$node"
+        [ "$node" = ptmx ] || mount --bind "/dev/$node" "$root/dev/$node"
+    done
+else
+    mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
+fi
 mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs "$root/dev/shm"
 mount -t devpts -o newinstance,nosuid,noexec,ptmxmode=0666,mode=0620,gid=5 devpts "$root/dev/pts"
 mount --bind "$root/dev/pts/ptmx" "$root/dev/ptmx"
@@ -64,9 +77,11 @@ def sandbox_argv(
     user: str | None = None,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    userns: Sequence[str] = (),
 ) -> list[str]:
-    """The host command that runs `argv` in chroot `root` (with `env` only, in `cwd`)."""
-    namespaces = ["unshare", "--mount", "--pid", "--uts", "--ipc", "--fork",
+    """The host command that runs `argv` in chroot `root` (with `env` only, in `cwd`);
+    with `userns` (worker.build.userns options), inside a user namespace too."""
+    namespaces = ["unshare", *userns, "--mount", "--pid", "--uts", "--ipc", "--fork",
                   "--kill-child=SIGKILL"]
     if not network:
         namespaces.append("--net")
@@ -80,7 +95,8 @@ def sandbox_argv(
         prefix += [f"{k}={v}" for k, v in (env or {}).items()]
         inner = [*prefix, *inner]
     return ["setpriv", "--pdeathsig", "SIGKILL", *namespaces, "/bin/sh", "-c", SANDBOX_SH,
-            "sandbox", str(root), "net" if network else "none", user or "", *inner]
+            "sandbox", str(root), "net" if network else "none", user or "",
+            "bind" if userns else "nodes", *inner]
 
 
 def mounts_under(path: Path) -> list[str]:

@@ -1,0 +1,132 @@
+"""A source build without root: hello built from the host's mirror by an unprivileged
+user the test creates (its subordinate ids from useradd, as on any Debian system), in
+the `unshare` sandbox (worker/build/userns.py); the result installs with stock dpkg.
+The same build as root, in the root sandbox, is tests/test_build.py's
+test_hello_builds_from_source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archive.settings import UpstreamSettings
+from archive.upstream.mirror import host_codename, resolve_entries
+from worker.build.userns import SUBGID, SUBUID, subordinate_block
+
+pytestmark = pytest.mark.network
+RUNNER = Path(__file__).parent / "fixtures" / "build_as_user.py"
+
+
+@pytest.fixture(scope="module")
+def builder() -> Iterator[tuple[str, Path]]:
+    """A new unprivileged user with a home of its own and subordinate ids; removed, and
+    /etc/subuid and /etc/subgid restored, at the end."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a user needs root")
+    for tool in ("useradd", "newuidmap", "newgidmap", "mmdebstrap"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (.ci/run installs uidmap and mmdebstrap)")
+    saved = {path: path.read_bytes() if path.exists() else None for path in (SUBUID, SUBGID)}
+    name = f"ue{uuid.uuid4().hex[:8]}"
+    # not under pytest's base directory, which only root may enter
+    home = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    home.chmod(0o755)
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell",
+                    "/usr/sbin/nologin", name], check=True, capture_output=True)
+    try:
+        shutil.chown(home, name, name)
+        uid = int(subprocess.run(["id", "-u", name], capture_output=True, text=True,
+                                 check=True).stdout)
+        for table in (SUBUID, SUBGID):  # useradd allots them (login.defs SUB_UID_COUNT)
+            if subordinate_block(table, name, uid) is None:
+                with open(table, "a") as stream:
+                    stream.write(f"{name}:{_free_block()}:65536\n")
+        yield name, home
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+        for path, data in saved.items():
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(data)
+
+
+def _free_block() -> int:
+    """The first id after every block /etc/subuid and /etc/subgid give (at least 100000)."""
+    end = 100000
+    for table in (SUBUID, SUBGID):
+        if table.exists():
+            for line in table.read_text().splitlines():
+                fields = line.split(":")
+                if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                    end = max(end, int(fields[1]) + int(fields[2]))
+    return end
+
+
+def test_hello_builds_without_root(builder: tuple[str, Path], tmp_path: Path) -> None:
+    name, home = builder
+    codename = host_codename()
+    entry = next((e for e in resolve_entries(UpstreamSettings()) if e.suite == codename), None)
+    if entry is None:
+        pytest.skip(f"no host APT source for {codename}")
+    data = dict(os.environ, UNESSENTIAL_DATA_DIR=str(tmp_path / "data"))
+    fetched = json.loads(subprocess.run(
+        [sys.executable, "-m", "unessential.cli", "-q", "fetch", "hello", "--dest",
+         str(home / "src"), "--json"],
+        env=data, check=True, capture_output=True, text=True).stdout)
+    dsc = next(Path(f["path"]) for f in fetched[0]["files"] if f["path"].endswith(".dsc"))
+    subprocess.run(["chown", "-R", f"{name}:{name}", str(home / "src")], check=True)
+    work = home / "work"
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({
+        "dsc": str(dsc), "work": str(work), "codename": entry.suite, "arch": arch,
+        "mirror": entry.uri,
+        "keyring": str(entry.signed_by.keyrings[0]) if entry.signed_by.keyrings else None}))
+    done = subprocess.run([sys.executable, str(RUNNER), name, str(spec)],
+                          capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    uid = int(subprocess.run(["id", "-u", name], capture_output=True, text=True,
+                             check=True).stdout)
+    assert report["uid"] == report["euid"] == uid != 0
+    assert report["backend"] == "unshare"
+    assert report["base"].endswith(".unshare.tar")
+    log = Path(report["log"]).read_text()
+    assert "sandbox: unshare (ids 0-65535 of the namespace: " in log
+    for step in ("extract base chroot", "apt-get build-dep", "dpkg-buildpackage", "success:"):
+        assert step in log, step
+    assert report["buildinfo"] and Path(report["buildinfo"]).read_text().startswith("Format:")
+    # nothing of the build is left, and nothing under work/ belongs to another user
+    assert not (work / "build" / "root").exists()
+    strangers = [p for p in home.rglob("*") if p.lstat().st_uid != uid]
+    assert strangers == []
+    # stock dpkg installs the result (into a throwaway root: libc6 is the host's)
+    hello = next(Path(p) for p in report["debs"] if Path(p).name.startswith("hello_"))
+    root = tmp_path / "root"
+    (root / "var/lib/dpkg/info").mkdir(parents=True)
+    (root / "var/lib/dpkg/updates").mkdir()
+    (root / "var/lib/dpkg/status").touch()
+    installed = subprocess.run(["dpkg", f"--root={root}", "--force-depends", "--log=/dev/null",
+                                "-i", str(hello)], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    status = subprocess.run(["dpkg", f"--root={root}", "-s", "hello"], capture_output=True,
+                            text=True, check=True).stdout
+    assert "Status: install ok installed" in status
+    greeting = subprocess.run([str(root / "usr/bin/hello")], capture_output=True, text=True,
+                              check=True).stdout
+    assert greeting == "Hello, world!\n"
+    print(f"\nwithout root: base {report['base_seconds']:.0f} s, hello "
+          f"{report['build_seconds']:.0f} s")
