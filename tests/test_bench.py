@@ -68,3 +68,11 @@ def test_bench_campaign_runs() -> None:
     out = bench("bench_campaign.py", "--sources", "2", timeout=1500).stdout
     assert "in-process loop" in out and "farm, 2 worker(s)" in out
     assert "farm-2 x 2 / in-process" in out and "failed 0" in out
+
+
+@pytest.mark.network
+def test_bench_build_backends_runs() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the bench creates a user")
+    out = bench("bench_build_backends.py", timeout=2400).stdout
+    assert "unshare / root: base" in out and "root  " in out
