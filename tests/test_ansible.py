@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -29,7 +30,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -152,6 +153,9 @@ class Farm:
     user: str
     site: str
     queue: str
+    worker_user: str = ""
+    #: /etc/subuid and /etc/subgid as they were (None: absent), restored at the end
+    subids: dict[Path, bytes | None] = field(default_factory=dict)
 
     def playbook(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -182,11 +186,28 @@ class Farm:
             return exc.code, dict(exc.headers), b""
 
 
+def free_subids() -> int:
+    """A block of 65536 subordinate ids after every block this host gives (>= 1000000)."""
+    end = 1000000
+    for table in SUBID_TABLES:
+        if table.exists():
+            for line in table.read_text().splitlines():
+                fields = line.split(":")
+                if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                    end = max(end, int(fields[1]) + int(fields[2]))
+    return end
+
+
+SUBID_TABLES = (Path("/etc/subuid"), Path("/etc/subgid"))
+
+
 def inventory_vars(base: Path, wheel: Path, key_file: Path, port: int, suffix: str) -> dict:
     return {
         "unessential_wheel": str(wheel),
         "unessential_user": f"ues-{suffix}",
         "unessential_group": f"ues-{suffix}",
+        "unessential_worker_user": f"uew-{suffix}",
+        "unessential_worker_subids": free_subids(),
         "unessential_home": str(base / "home"),
         "unessential_venv": str(base / "opt/venv"),
         "unessential_config_dir": str(base / "etc"),
@@ -256,7 +277,10 @@ def farm() -> Iterator[Farm]:
     made = Farm(base=base, inventory=inventory, port=port, fingerprint=key.fingerprint,
                 db_name=variables["unessential_db_name"], user=variables["unessential_user"],
                 site=variables["archive_web_site_name"],
-                queue=variables["unessential_worker_queue"])
+                queue=variables["unessential_worker_queue"],
+                worker_user=variables["unessential_worker_user"],
+                subids={table: table.read_bytes() if table.exists() else None
+                        for table in SUBID_TABLES})
     try:
         yield made
     finally:
@@ -286,9 +310,28 @@ def teardown(farm: Farm, nginx_before: bool) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{farm.db_name}" WITH (FORCE)')
         connection.execute(f'DROP ROLE IF EXISTS "{farm.db_name}"')
     redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB).flushdb()
+    subprocess.run(["userdel", farm.worker_user], capture_output=True)
     subprocess.run(["userdel", farm.user], capture_output=True)
     subprocess.run(["groupdel", farm.user], capture_output=True)
+    for table, data in farm.subids.items():
+        if data is None:
+            table.unlink(missing_ok=True)
+        else:
+            table.write_bytes(data)
     shutil.rmtree(base, ignore_errors=True)
+
+
+def process_uids(pid: int) -> set[int]:
+    """The real, effective, saved and file-system uids of a process."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("Uid:"))
+    return {int(uid) for uid in line.split()[1:]}
+
+
+def children_of(pid: int) -> list[int]:
+    found = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                           text=True).stdout.split()
+    return [int(p) for p in found]
 
 
 def worker_main_pid(farm: Farm) -> int:
@@ -328,9 +371,14 @@ def test_site_playbook_deploys_a_working_farm(
     with capsys.disabled():
         print(f"  second run: {counts}, {time.monotonic() - second_start:.0f} s")
 
-    # A worker the playbook started is running, and only it serves this farm's queue.
+    # A worker the playbook started is running, and only it serves this farm's queue;
+    # it runs as the workers' own unprivileged user, as every process of its pool.
     main_pid = worker_main_pid(farm)
     assert main_pid > 0 and Path(f"/proc/{main_pid}").is_dir()
+    worker_uid = pwd.getpwnam(farm.worker_user).pw_uid
+    assert worker_uid != 0 and process_uids(main_pid) == {worker_uid}
+    for child in children_of(main_pid):
+        assert process_uids(child) == {worker_uid}, child
     if service_manager() == "start-stop-daemon":
         status = farm.run(str(farm.base / "sbin/unessential-service"), "status-all")
         assert status.returncode == 0, status.stdout + status.stderr
@@ -382,6 +430,7 @@ def test_site_playbook_deploys_a_working_farm(
     assert worker_key.returncode == 0, worker_key.stderr
     assert worker_key.stdout.strip() not in ("", farm.fingerprint)
     assert farm.fingerprint not in farm.run(
+        "setpriv", f"--reuid={farm.worker_user}", f"--regid={farm.user}", "--init-groups",
         "gpg", "--homedir", str(farm.base / "data/keys/worker"), "--list-secret-keys",
         "--with-colons").stdout
 
@@ -411,6 +460,20 @@ def test_site_playbook_deploys_a_working_farm(
     assert farm.get(".publish.lock")[0] == 404
     code, _, keyring = farm.get("archive-keyring.asc")  # what clients put in Signed-By
     assert code == 200 and keyring.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
+
+    # The deployed worker, not root, builds from source: in a user namespace of the
+    # subordinate ids the playbook gave its user (worker.sandbox "auto").
+    built = farm.run(str(farm.base / "bin/unessential"), "-q", "rebuild", "hello", "--wait",
+                     "--json", timeout=1800)
+    assert built.returncode == 0, built.stdout + built.stderr
+    (source_build,) = json.loads(built.stdout)["builds"]
+    assert source_build["status"] == "done", source_build
+    log = (farm.base / f"data/logs/{source_build['build_id']}.log").read_text()
+    assert "sandbox unshare" in log and "sandbox: unshare (ids 0-65535" in log, log[-3000:]
+    assert "dpkg-buildpackage" in log
+    strangers = [p for p in (farm.base / "data").rglob("*")
+                 if p.lstat().st_uid not in (worker_uid, 0)]
+    assert strangers == [], strangers[:5]  # nothing of a build's ids is left behind
     with capsys.disabled():
         print(f"  deployed twice, rebuilt, published and served in "
               f"{time.monotonic() - started:.0f} s")
