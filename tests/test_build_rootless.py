@@ -21,6 +21,8 @@ import pytest
 
 from archive.settings import UpstreamSettings
 from archive.upstream.mirror import host_codename, resolve_entries
+from tests.test_build import ISOLATED, mirror_host, probe_source
+from worker.build.chroot import BUILD_UID, BuildEnv
 from worker.build.userns import SUBGID, SUBUID, subordinate_block
 
 pytestmark = pytest.mark.network
@@ -130,3 +132,19 @@ def test_hello_builds_without_root(builder: tuple[str, Path], tmp_path: Path) ->
     assert greeting == "Hello, world!\n"
     print(f"\nwithout root: base {report['base_seconds']:.0f} s, hello "
           f"{report['build_seconds']:.0f} s")
+
+    # The same isolation as the root sandbox's (tests/test_build.py's probe): only lo,
+    # no name resolution, no connection, PID 1 of its own, the unprivileged build user.
+    host, address = mirror_host(BuildEnv(codename=entry.suite, arch=arch, mirror=entry.uri))
+    probe = probe_source(home / "probe", "netprobe", ISOLATED.format(host=host,
+                                                                      address=address))
+    subprocess.run(["chown", "-R", f"{name}:{name}", str(home / "probe")], check=True)
+    spec.write_text(json.dumps(json.loads(spec.read_text()) | {"dsc": str(probe)}))
+    done = subprocess.run([sys.executable, str(RUNNER), name, str(spec)],
+                          capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    log = Path(report["log"]).read_text()
+    assert "PROBE: isolated" in log
+    assert f"build user: uid={BUILD_UID} home=/nonexistent" in log
+    assert "interfaces: lo" in log and "pid 1: sh" in log
