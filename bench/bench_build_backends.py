@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,8 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from archive.settings import UpstreamSettings  # noqa: E402
 from archive.upstream.mirror import host_codename, resolve_entries  # noqa: E402
+from tests.fixtures.builder_user import builder_user, fetched_source  # noqa: E402
 from worker.build.chroot import BuildEnv, build_source, ensure_base  # noqa: E402
-from worker.build.userns import SUBGID, SUBUID  # noqa: E402
 
 RUNNER = REPO / "tests" / "fixtures" / "build_as_user.py"
 
@@ -47,20 +44,9 @@ def main() -> None:
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
                           check=True).stdout.strip()
     keyring = entry.signed_by.keyrings[0] if entry.signed_by.keyrings else None
-    saved = {path: path.read_bytes() if path.exists() else None for path in (SUBUID, SUBGID)}
-    name = f"ue{uuid.uuid4().hex[:8]}"
-    home = Path(tempfile.mkdtemp(prefix=f"{name}-"))
-    home.chmod(0o755)
-    subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell",
-                    "/usr/sbin/nologin", name], check=True, capture_output=True)
-    try:
-        shutil.chown(home, name, name)
-        fetched = json.loads(subprocess.run(
-            [sys.executable, "-m", "unessential.cli", "-q", "fetch", "hello", "--dest",
-             str(home / "src"), "--json"], cwd=REPO, check=True, capture_output=True, text=True,
-            env=dict(os.environ, UNESSENTIAL_DATA_DIR=str(home / "fetch"))).stdout)
+    with builder_user() as (name, home):
+        dsc, version = fetched_source("hello", home / "src", home / "fetch")
         subprocess.run(["chown", "-R", f"{name}:{name}", str(home / "src")], check=True)
-        dsc = next(Path(f["path"]) for f in fetched[0]["files"] if f["path"].endswith(".dsc"))
 
         env = BuildEnv(codename=entry.suite, arch=arch, mirror=entry.uri,
                        keyring=Path(keyring) if keyring else None)
@@ -83,15 +69,7 @@ def main() -> None:
         report = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append((f"{report['backend']} (uid {report['uid']})", report["base_seconds"],
                      report["build_seconds"], len(report["debs"])))
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
-        for path, data in saved.items():
-            if data is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_bytes(data)
-    print(f"hello {fetched[0]['version']} from source, {entry.suite}/{arch}, base chroots cold")
+    print(f"hello {version} from source, {entry.suite}/{arch}, base chroots cold")
     print(f"{'sandbox':24} {'base s':>8} {'build s':>8} {'debs':>5}")
     for label, base_s, build_s, debs in rows:
         print(f"{label:24} {base_s:8.1f} {build_s:8.1f} {debs:5d}")

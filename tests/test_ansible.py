@@ -37,6 +37,7 @@ import psycopg
 import pytest
 import redis
 
+from tests.fixtures.builder_user import TABLES, free_subids
 from tests.fixtures.keys import make_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,28 +187,13 @@ class Farm:
             return exc.code, dict(exc.headers), b""
 
 
-def free_subids() -> int:
-    """A block of 65536 subordinate ids after every block this host gives (>= 1000000)."""
-    end = 1000000
-    for table in SUBID_TABLES:
-        if table.exists():
-            for line in table.read_text().splitlines():
-                fields = line.split(":")
-                if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
-                    end = max(end, int(fields[1]) + int(fields[2]))
-    return end
-
-
-SUBID_TABLES = (Path("/etc/subuid"), Path("/etc/subgid"))
-
-
 def inventory_vars(base: Path, wheel: Path, key_file: Path, port: int, suffix: str) -> dict:
     return {
         "unessential_wheel": str(wheel),
         "unessential_user": f"ues-{suffix}",
         "unessential_group": f"ues-{suffix}",
         "unessential_worker_user": f"uew-{suffix}",
-        "unessential_worker_subids": free_subids(),
+        "unessential_worker_subids": free_subids(1000000),
         "unessential_home": str(base / "home"),
         "unessential_venv": str(base / "opt/venv"),
         "unessential_config_dir": str(base / "etc"),
@@ -280,7 +266,7 @@ def farm() -> Iterator[Farm]:
                 queue=variables["unessential_worker_queue"],
                 worker_user=variables["unessential_worker_user"],
                 subids={table: table.read_bytes() if table.exists() else None
-                        for table in SUBID_TABLES})
+                        for table in TABLES})
     try:
         yield made
     finally:

@@ -31,6 +31,7 @@ from base.errors import (
     MirrorUnreachable,
     NotFoundError,
 )
+from tests.fixtures.builder_user import fetched_source
 from worker.build import chroot
 from worker.build.chroot import (
     BuildEnv,
@@ -494,13 +495,7 @@ def quiet(_: str) -> None:
 @pytest.mark.network
 def test_hello_builds_from_source(host_env, base, tmp_path):
     base_path, base_seconds = base
-    data = dict(os.environ, UNESSENTIAL_DATA_DIR=str(tmp_path / "data"))
-    fetched = json.loads(subprocess.run(
-        [sys.executable, "-m", "unessential.cli", "-q", "fetch", "hello", "--dest",
-         str(tmp_path / "src"), "--json"],
-        env=data, check=True, capture_output=True, text=True).stdout)
-    dsc = next(Path(f["path"]) for f in fetched[0]["files"] if f["path"].endswith(".dsc"))
-    version = fetched[0]["version"]
+    dsc, version = fetched_source("hello", tmp_path / "src", tmp_path / "data")
 
     steps: list[str] = []
     result = build_source(dsc, host_env, base_path, tmp_path / "work", tmp_path / "out",

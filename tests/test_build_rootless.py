@@ -12,8 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +19,9 @@ import pytest
 
 from archive.settings import UpstreamSettings
 from archive.upstream.mirror import host_codename, resolve_entries
+from tests.fixtures.builder_user import builder_user, fetched_source
 from tests.test_build import ISOLATED, mirror_host, probe_source
 from worker.build.chroot import BUILD_UID, BuildEnv
-from worker.build.userns import SUBGID, SUBUID, subordinate_block
 
 pytestmark = pytest.mark.network
 RUNNER = Path(__file__).parent / "fixtures" / "build_as_user.py"
@@ -38,42 +36,8 @@ def builder() -> Iterator[tuple[str, Path]]:
     for tool in ("useradd", "newuidmap", "newgidmap", "mmdebstrap"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (.ci/run installs uidmap and mmdebstrap)")
-    saved = {path: path.read_bytes() if path.exists() else None for path in (SUBUID, SUBGID)}
-    name = f"ue{uuid.uuid4().hex[:8]}"
-    # not under pytest's base directory, which only root may enter
-    home = Path(tempfile.mkdtemp(prefix=f"{name}-"))
-    home.chmod(0o755)
-    subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell",
-                    "/usr/sbin/nologin", name], check=True, capture_output=True)
-    try:
-        shutil.chown(home, name, name)
-        uid = int(subprocess.run(["id", "-u", name], capture_output=True, text=True,
-                                 check=True).stdout)
-        for table in (SUBUID, SUBGID):  # useradd allots them (login.defs SUB_UID_COUNT)
-            if subordinate_block(table, name, uid) is None:
-                with open(table, "a") as stream:
-                    stream.write(f"{name}:{_free_block()}:65536\n")
-        yield name, home
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
-        for path, data in saved.items():
-            if data is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_bytes(data)
-
-
-def _free_block() -> int:
-    """The first id after every block /etc/subuid and /etc/subgid give (at least 100000)."""
-    end = 100000
-    for table in (SUBUID, SUBGID):
-        if table.exists():
-            for line in table.read_text().splitlines():
-                fields = line.split(":")
-                if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
-                    end = max(end, int(fields[1]) + int(fields[2]))
-    return end
+    with builder_user() as made:
+        yield made
 
 
 def test_hello_builds_without_root(builder: tuple[str, Path], tmp_path: Path) -> None:
@@ -82,12 +46,7 @@ def test_hello_builds_without_root(builder: tuple[str, Path], tmp_path: Path) ->
     entry = next((e for e in resolve_entries(UpstreamSettings()) if e.suite == codename), None)
     if entry is None:
         pytest.skip(f"no host APT source for {codename}")
-    data = dict(os.environ, UNESSENTIAL_DATA_DIR=str(tmp_path / "data"))
-    fetched = json.loads(subprocess.run(
-        [sys.executable, "-m", "unessential.cli", "-q", "fetch", "hello", "--dest",
-         str(home / "src"), "--json"],
-        env=data, check=True, capture_output=True, text=True).stdout)
-    dsc = next(Path(f["path"]) for f in fetched[0]["files"] if f["path"].endswith(".dsc"))
+    dsc, _ = fetched_source("hello", home / "src", tmp_path / "data")
     subprocess.run(["chown", "-R", f"{name}:{name}", str(home / "src")], check=True)
     work = home / "work"
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
