@@ -530,8 +530,10 @@ class _Build:
         the build's user namespace (its files are the namespace's)."""
         if not self.userns:
             return self.host(title, argv)
-        result = self.blog.run(title, ["unshare", *self.userns, "--", *argv],
-                               deadline=self.deadline, shown=shlex.join(argv))
+        # killed with us, as every sandboxed step (see sandbox.py)
+        command = ["setpriv", "--pdeathsig", "SIGKILL", "unshare", *self.userns, "--fork",
+                   "--kill-child=SIGKILL", "--", *argv]
+        result = self.blog.run(title, command, deadline=self.deadline, shown=shlex.join(argv))
         if result.returncode != 0:
             raise self.fail(f"{title} exited {result.returncode}")
         return result
