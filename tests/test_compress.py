@@ -8,6 +8,7 @@ import hashlib
 import lzma
 import random
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,12 @@ def test_an_index_of_one_piece_is_what_compressed_always_gave() -> None:
         assert len(pieces(data, b"\n\n")) <= 1
         out = compress_all({"x": (data, b"\n\n")}, PieceCache(None), threads=1)["x"]
         assert out == compressed(data)
+        # the parameters the publisher always used: gzip level 9, mtime 0, no name; xz
+        # preset 6, CRC64
+        encoder = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 9)
+        assert out[".gz"] == encoder.compress(data) + encoder.flush()
+        assert out[".xz"] == lzma.compress(data, format=lzma.FORMAT_XZ,
+                                           check=lzma.CHECK_CRC64, preset=6)
 
 
 def test_join_xz_keeps_blocks_and_refuses_other_streams() -> None:

@@ -25,9 +25,7 @@ value with an empty line, a path with a newline or "..", a naive datetime, ...).
 from __future__ import annotations
 
 import hashlib
-import lzma
 import re
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +89,11 @@ def file_hashes(path: Path) -> Hashes:
 
 
 def compressed(data: bytes) -> dict[str, bytes]:
-    """{"": data, ".gz": ..., ".xz": ...}: the same data always gives the same bytes."""
-    encoder = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 9)  # mtime 0, no name
-    return {
-        "": data,
-        ".gz": encoder.compress(data) + encoder.flush(),
-        ".xz": lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, preset=6),
-    }
+    """{"": data, ".gz": ..., ".xz": ...} of one piece (what `archive.publish.compress`
+    makes of an index under its MIN_PIECE): the same data always gives the same bytes."""
+    from archive.publish.compress import gzip_piece, xz_piece
+
+    return {"": data, ".gz": gzip_piece(data), ".xz": xz_piece(data)}
 
 
 # ---------------------------------------------------------------------------------
